@@ -1,0 +1,1 @@
+//! Capabilities: placeholder, being written in the seccomp worktree.

@@ -1,0 +1,1 @@
+//! Container cgroups: placeholder, being written in the cgroups worktree.

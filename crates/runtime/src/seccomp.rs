@@ -1,0 +1,1 @@
+//! Seccomp: placeholder, being written in the seccomp worktree.
