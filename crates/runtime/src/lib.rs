@@ -9,6 +9,33 @@
 //!
 //! It knows nothing of pods, images or Kubernetes, and calls no other Tugboat crate.
 
+pub mod bundle;
 pub mod capabilities;
 pub mod cgroups;
+mod channel;
+mod console;
+pub mod create;
+pub mod delete;
+pub mod error;
+pub mod exec;
+mod hooks;
+mod init;
+pub mod kill;
+mod mount_options;
+pub mod namespaces;
+pub mod pause;
+mod process;
+pub mod query;
+mod rootfs;
+pub mod run;
+mod scoped_path;
 pub mod seccomp;
+pub mod signal;
+pub mod start;
+pub mod state;
+pub mod sys;
+
+pub use error::{Error, Result};
+
+/// Where container state lives unless `--root` says otherwise.
+pub const DEFAULT_ROOT: &str = "/run/tug/runtime";

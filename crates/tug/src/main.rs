@@ -1,1 +1,37 @@
-fn main(){}
+//! `tug`: one binary for the whole platform. This crate is wiring only: it parses the
+//! command line and calls the library crates; no business logic lives here.
+//!
+//! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
+//! OCI runtime CLI, exactly as `tug runtime`.
+
+mod runtime;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tug", version, about = "Tugboat: containers, images and a Kubernetes-compatible control plane in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The OCI container runtime (runc-compatible; also reachable as `tug-runtime`).
+    Runtime(runtime::RuntimeCli),
+}
+
+fn main() {
+    let invoked_as = std::env::args_os()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let code = if invoked_as == "tug-runtime" {
+        runtime::main(runtime::RuntimeCli::parse())
+    } else {
+        match Cli::parse().command {
+            Command::Runtime(cli) => runtime::main(cli),
+        }
+    };
+    std::process::exit(code);
+}
