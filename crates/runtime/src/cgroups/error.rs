@@ -16,7 +16,11 @@ pub enum CgroupError {
 
     /// The kernel refused a value written to a cgroup file.
     #[error("failed to write {value} to {}: {}", .path.display(), os_reason(.cause))]
-    Write { path: PathBuf, value: String, cause: io::Error },
+    Write {
+        path: PathBuf,
+        value: String,
+        cause: io::Error,
+    },
 
     /// A cgroup directory could not be created.
     #[error("failed to create cgroup {}: {}", .path.display(), os_reason(.cause))]
@@ -32,7 +36,11 @@ pub enum CgroupError {
 
     /// A process of the cgroup could not be signalled.
     #[error("failed to send signal {signal} to pid {pid}: {}", os_reason(.cause))]
-    Signal { pid: i32, signal: i32, cause: io::Error },
+    Signal {
+        pid: i32,
+        signal: i32,
+        cause: io::Error,
+    },
 
     /// `linux.cgroupsPath` (or a stored cgroup path) cannot be used.
     #[error("invalid linux.cgroupsPath {}: {reason}", .path.display())]
@@ -52,7 +60,10 @@ pub enum CgroupError {
 
     /// A cgroup did not reach a state in time (e.g. a freeze that never completes).
     #[error("timed out waiting for {} to show {expected}", .path.display())]
-    Timeout { path: PathBuf, expected: &'static str },
+    Timeout {
+        path: PathBuf,
+        expected: &'static str,
+    },
 }
 
 /// The operating system's reason without Rust's " (os error N)" suffix.

@@ -15,8 +15,21 @@ const PROC_CGROUP: &str = "/proc/self/cgroup";
 /// Controllers a v1 `cgroup` mount can carry in its super options; every other
 /// super option (rw, noprefix, xattr, release_agent=..., ...) is not a controller.
 const V1_CONTROLLERS: &[&str] = &[
-    "blkio", "cpu", "cpuacct", "cpuset", "debug", "devices", "freezer", "hugetlb", "memory",
-    "misc", "net_cls", "net_prio", "perf_event", "pids", "rdma",
+    "blkio",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "debug",
+    "devices",
+    "freezer",
+    "hugetlb",
+    "memory",
+    "misc",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "pids",
+    "rdma",
 ];
 
 /// One mounted cgroup hierarchy.
@@ -154,7 +167,10 @@ fn parse_mountinfo_line(path: &Path, line: &str) -> Result<Option<(String, Mount
         reason: format!("malformed mountinfo line {line:?}"),
     };
     let fields: Vec<&str> = line.split(' ').collect();
-    let separator = fields.iter().position(|f| *f == "-").ok_or_else(malformed)?;
+    let separator = fields
+        .iter()
+        .position(|f| *f == "-")
+        .ok_or_else(malformed)?;
     if separator < 6 || fields.len() < separator + 4 {
         return Err(malformed());
     }
@@ -192,12 +208,16 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|digits| {
-            bytes[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d))
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|digits| bytes[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)));
         match octal {
             Some(digits) => {
-                out.push(digits.iter().fold(0u8, |n, d| n.wrapping_mul(8) + (d - b'0')));
+                out.push(
+                    digits
+                        .iter()
+                        .fold(0u8, |n, d| n.wrapping_mul(8) + (d - b'0')),
+                );
                 i += 4;
             }
             None => {
@@ -235,7 +255,9 @@ fn reference_cgroup(path: &Path, text: &str, prefer_v2: bool) -> Result<PathBuf>
             }
         }
     }
-    let v2 = entries.iter().find(|(controllers, _)| prefer_v2 && controllers.is_empty());
+    let v2 = entries
+        .iter()
+        .find(|(controllers, _)| prefer_v2 && controllers.is_empty());
     let systemd = || {
         entries
             .iter()
@@ -355,10 +377,20 @@ pub(crate) mod tests {
     fn v1_layout_lists_each_hierarchy_with_its_controllers() {
         let layout = layout(V1);
         assert_eq!(layout.mode(), Mode::Legacy);
-        let controllers: Vec<_> = layout.mounts().iter().map(|m| m.controllers.join(",")).collect();
+        let controllers: Vec<_> = layout
+            .mounts()
+            .iter()
+            .map(|m| m.controllers.join(","))
+            .collect();
         assert_eq!(
             controllers,
-            ["name=systemd", "cpu,cpuacct", "net_cls,net_prio", "memory", "cpuset"]
+            [
+                "name=systemd",
+                "cpu,cpuacct",
+                "net_cls,net_prio",
+                "memory",
+                "cpuset"
+            ]
         );
         assert_eq!(
             layout.v1("cpuacct").unwrap().mount_point,
@@ -373,7 +405,10 @@ pub(crate) mod tests {
         let layout = layout(HYBRID);
         assert_eq!(layout.mode(), Mode::Hybrid);
         assert_eq!(layout.mounts().len(), 8);
-        assert_eq!(layout.v2().unwrap().mount_point, Path::new("/sys/fs/cgroup/unified"));
+        assert_eq!(
+            layout.v2().unwrap().mount_point,
+            Path::new("/sys/fs/cgroup/unified")
+        );
         assert!(layout.v1("name=systemd").is_some());
         assert!(layout.v1("net_prio").unwrap().has("net_cls"));
     }
@@ -446,8 +481,14 @@ pub(crate) mod tests {
     fn own_cgroup_prefers_cgroup2_then_systemd_then_the_first_entry() {
         let path = Path::new("/proc/self/cgroup");
         let pick = |text, v2| reference_cgroup(path, text, v2).unwrap();
-        assert_eq!(pick(PROC_CGROUP_HYBRID, true), Path::new("/user.slice/session-1.scope"));
-        assert_eq!(pick("3:cpu:/a\n2:name=systemd:/b\n", false), Path::new("/b"));
+        assert_eq!(
+            pick(PROC_CGROUP_HYBRID, true),
+            Path::new("/user.slice/session-1.scope")
+        );
+        assert_eq!(
+            pick("3:cpu:/a\n2:name=systemd:/b\n", false),
+            Path::new("/b")
+        );
         assert_eq!(pick("3:cpu:/a\n2:memory:/c\n", false), Path::new("/a"));
         assert_eq!(pick("0::/init.scope\n", true), Path::new("/init.scope"));
         assert!(reference_cgroup(path, "", true).is_err());
@@ -455,7 +496,9 @@ pub(crate) mod tests {
     }
 
     fn resolve(path: Option<&str>, id: &str) -> Result<PathBuf> {
-        resolve_path(path.map(Path::new), id, || Ok(PathBuf::from("/user.slice/me")))
+        resolve_path(path.map(Path::new), id, || {
+            Ok(PathBuf::from("/user.slice/me"))
+        })
     }
 
     #[test]
@@ -464,13 +507,18 @@ pub(crate) mod tests {
         assert_eq!(resolve(Some(""), "abc").unwrap(), Path::new("/tug/abc"));
         assert_eq!(resolve(Some("/a/b"), "abc").unwrap(), Path::new("/a/b"));
         assert_eq!(resolve(Some("/a/./b/"), "abc").unwrap(), Path::new("/a/b"));
-        assert_eq!(resolve(Some("a/b"), "abc").unwrap(), Path::new("/user.slice/me/a/b"));
+        assert_eq!(
+            resolve(Some("a/b"), "abc").unwrap(),
+            Path::new("/user.slice/me/a/b")
+        );
     }
 
     #[test]
     fn cgroups_path_refuses_systemd_style_escapes_and_the_root() {
         let err = resolve(Some("system.slice:tug:abc"), "abc").unwrap_err();
-        assert!(err.to_string().starts_with("invalid linux.cgroupsPath system.slice:tug:abc: systemd"));
+        assert!(err
+            .to_string()
+            .starts_with("invalid linux.cgroupsPath system.slice:tug:abc: systemd"));
         assert!(resolve(Some("/a/../../etc"), "abc").is_err());
         assert!(resolve(Some("/"), "abc").is_err());
         assert!(resolve(None, "..").is_err());

@@ -116,7 +116,10 @@ impl Cgroup {
     /// A cgroup on a given layout (tests point it at one hierarchy).
     #[cfg(test)]
     pub(crate) fn with_layout(layout: Layout, path: &Path) -> Cgroup {
-        Cgroup { layout, path: path.to_path_buf() }
+        Cgroup {
+            layout,
+            path: path.to_path_buf(),
+        }
     }
 
     /// The absolute cgroup path (e.g. "/tug/abc") to keep in the container's state.
@@ -198,8 +201,9 @@ impl Cgroup {
     /// Applies limits, at creation and for `update`. v1 and hybrid: memory
     /// (limit, reservation, memory+swap, swappiness, disableOOMKiller), cpu
     /// (shares, quota/period, burst, idle, realtime), cpuset, pids, blkio,
-    /// hugetlb, net_cls/net_prio and device rules, each in the hierarchy that has
-    /// the controller if it is mounted. Pure v2: memory.max/low/swap.max,
+    /// hugetlb, net_cls/net_prio and device rules (followed by the OCI default
+    /// devices), each in the hierarchy that has the controller if it is mounted;
+    /// swap limits are skipped where swap accounting is off. Pure v2: memory.max/low/swap.max,
     /// cpu.weight/max, cpuset, pids.max, io.weight/io.max, hugetlb and
     /// `unified` entries; see [`v2`] for what v2 cannot do. Kernel memory limits
     /// are ignored everywhere. A value the kernel refuses gives an error naming
@@ -250,8 +254,12 @@ impl Cgroup {
     /// meanwhile (when it has a freezer) so that no fork escapes the signal;
     /// afterwards it is thawed, unless it was frozen before and the signal is
     /// not SIGKILL (killed processes need to run to die). Processes that exit
-    /// on their own meanwhile are not an error.
+    /// on their own meanwhile are not an error, nor is a cgroup that is empty
+    /// or already removed.
     pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
         let freezer = self.freezer().ok();
         let was_frozen = match &freezer {
             Some(freezer) => freezer.is_frozen()?,

@@ -275,12 +275,22 @@ fn hugetlb(
     let entries = match stdfs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(cause) => return Err(CgroupError::Read { path: dir.to_path_buf(), cause }),
+        Err(cause) => {
+            return Err(CgroupError::Read {
+                path: dir.to_path_buf(),
+                cause,
+            })
+        }
     };
     let suffix = format!(".{limit_file}");
     let mut sizes = BTreeMap::new();
-    for name in entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()) {
-        let size = name.strip_prefix("hugetlb.").and_then(|n| n.strip_suffix(&suffix));
+    for name in entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+    {
+        let size = name
+            .strip_prefix("hugetlb.")
+            .and_then(|n| n.strip_suffix(&suffix));
         if let Some(size) = size.filter(|s| !s.contains('.')) {
             sizes.insert(size.to_string(), entry(dir, size)?);
         }
@@ -365,10 +375,14 @@ fn parse_io_stat(path: &Path, text: &str) -> Result<BlkioStats> {
     let mut stats = BlkioStats::default();
     for line in text.lines() {
         let mut fields = line.split_whitespace();
-        let Some(device) = fields.next() else { continue };
+        let Some(device) = fields.next() else {
+            continue;
+        };
         let (major, minor) = parse_device(path, device)?;
         for field in fields {
-            let Some((key, value)) = field.split_once('=') else { continue };
+            let Some((key, value)) = field.split_once('=') else {
+                continue;
+            };
             let (list, op) = match key {
                 "rbytes" => (&mut stats.io_service_bytes_recursive, "Read"),
                 "wbytes" => (&mut stats.io_service_bytes_recursive, "Write"),
@@ -377,7 +391,12 @@ fn parse_io_stat(path: &Path, text: &str) -> Result<BlkioStats> {
                 _ => continue,
             };
             let value = fs::parse_u64(path, value)?;
-            list.push(BlkioEntry { major, minor, op: op.into(), value });
+            list.push(BlkioEntry {
+                major,
+                minor,
+                op: op.into(),
+                value,
+            });
         }
     }
     Ok(stats)
@@ -388,7 +407,12 @@ mod tests {
     use super::*;
 
     fn entry(major: u64, minor: u64, op: &str, value: u64) -> BlkioEntry {
-        BlkioEntry { major, minor, op: op.into(), value }
+        BlkioEntry {
+            major,
+            minor,
+            op: op.into(),
+            value,
+        }
     }
 
     #[test]
@@ -397,7 +421,11 @@ mod tests {
         let entries = parse_v1_blkio(Path::new("blkio"), text).unwrap();
         assert_eq!(
             entries,
-            [entry(8, 0, "Read", 4096), entry(8, 0, "Write", 512), entry(8, 0, "Sync", 0)]
+            [
+                entry(8, 0, "Read", 4096),
+                entry(8, 0, "Write", 512),
+                entry(8, 0, "Sync", 0)
+            ]
         );
     }
 
@@ -409,7 +437,10 @@ mod tests {
             stats.io_service_bytes_recursive,
             [entry(8, 0, "Read", 4096), entry(8, 0, "Write", 512)]
         );
-        assert_eq!(stats.io_serviced_recursive, [entry(8, 0, "Read", 2), entry(8, 0, "Write", 1)]);
+        assert_eq!(
+            stats.io_serviced_recursive,
+            [entry(8, 0, "Read", 2), entry(8, 0, "Write", 1)]
+        );
     }
 
     #[test]

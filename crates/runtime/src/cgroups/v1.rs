@@ -15,13 +15,24 @@ use super::layout::{Layout, Mount};
 /// Devices every container may use whatever its rules say (the OCI runtime spec's
 /// default devices): null, zero, full, random, urandom, tty, console, ptmx, ptys.
 const DEFAULT_DEVICE_RULES: &[&str] = &[
-    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
-    "c 5:2 rwm", "c 136:* rwm",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
 ];
 
 /// Applies `resources` to `cgroup` in every mounted hierarchy that has the controller.
 pub fn apply(layout: &Layout, cgroup: &Path, resources: &LinuxResources) -> Result<()> {
-    if resources.unified().as_ref().is_some_and(|map| !map.is_empty()) {
+    if resources
+        .unified()
+        .as_ref()
+        .is_some_and(|map| !map.is_empty())
+    {
         return Err(CgroupError::Unsupported(
             "linux.resources.unified needs cgroup v2, and this machine uses cgroup v1".into(),
         ));
@@ -122,9 +133,11 @@ fn set_memory_and_swap(dir: &Path, memory: Option<i64>, swap: Option<i64>) -> Re
     }
 }
 
-/// memsw files exist only with swap accounting; "unlimited" needs no file.
+/// memsw files exist only with swap accounting (swapaccount=1). Without it swap
+/// cannot be limited at all, and the limit is skipped as Docker does, so that
+/// configs which always set memory+swap still run there.
 fn write_swap_limit(path: &Path, value: i64) -> Result<()> {
-    if value < 0 && !path.exists() {
+    if !path.exists() {
         return Ok(());
     }
     fs::write(path, &limit(value))
@@ -141,7 +154,10 @@ fn apply_cpu(dir: &Path, cpu: &LinuxCpu) -> Result<()> {
     }
     write_pair(
         dir,
-        ("cpu.cfs_period_us", set(cpu.period()).map(|p| p.to_string())),
+        (
+            "cpu.cfs_period_us",
+            set(cpu.period()).map(|p| p.to_string()),
+        ),
         ("cpu.cfs_quota_us", set(cpu.quota()).map(limit)),
     )?;
     if let Some(burst) = cpu.burst() {
@@ -175,7 +191,11 @@ fn apply_realtime(dir: &Path, period: Option<u64>, runtime: Option<i64>) -> Resu
 /// Writes two related files (a period and its budget). The kernel checks each
 /// write against the other's current value, so if the first order is refused the
 /// other order is tried; the first order's error is reported if both fail.
-fn write_pair(dir: &Path, first: (&str, Option<String>), second: (&str, Option<String>)) -> Result<()> {
+fn write_pair(
+    dir: &Path,
+    first: (&str, Option<String>),
+    second: (&str, Option<String>),
+) -> Result<()> {
     let write = |(file, value): &(&str, Option<String>)| match value {
         Some(value) => write_in(dir, file, value),
         None => Ok(()),
@@ -219,21 +239,38 @@ fn apply_blkio(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
     if let Some(leaf_weight) = set(block_io.leaf_weight()) {
         write_in(dir, "blkio.leaf_weight", &leaf_weight.to_string())?;
     }
-    let weight_device_file = existing_or_first(dir, &["blkio.weight_device", "blkio.bfq.weight_device"]);
+    let weight_device_file =
+        existing_or_first(dir, &["blkio.weight_device", "blkio.bfq.weight_device"]);
     for device in block_io.weight_device().iter().flatten() {
         let id = format!("{}:{}", device.major(), device.minor());
         if let Some(weight) = device.weight() {
             fs::write(&weight_device_file, &format!("{id} {weight}"))?;
         }
         if let Some(leaf_weight) = device.leaf_weight() {
-            write_in(dir, "blkio.leaf_weight_device", &format!("{id} {leaf_weight}"))?;
+            write_in(
+                dir,
+                "blkio.leaf_weight_device",
+                &format!("{id} {leaf_weight}"),
+            )?;
         }
     }
     let throttles = [
-        ("blkio.throttle.read_bps_device", block_io.throttle_read_bps_device()),
-        ("blkio.throttle.write_bps_device", block_io.throttle_write_bps_device()),
-        ("blkio.throttle.read_iops_device", block_io.throttle_read_iops_device()),
-        ("blkio.throttle.write_iops_device", block_io.throttle_write_iops_device()),
+        (
+            "blkio.throttle.read_bps_device",
+            block_io.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            block_io.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            block_io.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            block_io.throttle_write_iops_device(),
+        ),
     ];
     for (file, devices) in throttles {
         for device in devices.iter().flatten() {
@@ -299,7 +336,11 @@ fn apply_network(
 fn apply_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     for rule in rules {
         if let Some(text) = device_rule(rule) {
-            let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
             write_in(dir, file, &text)?;
         }
     }
@@ -319,9 +360,20 @@ pub fn device_rule(rule: &LinuxDeviceCgroup) -> Option<String> {
         LinuxDeviceType::C | LinuxDeviceType::U => "c",
         LinuxDeviceType::P => return None,
     };
-    let number = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string());
-    let access = rule.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
-    Some(format!("{kind} {}:{} {access}", number(rule.major()), number(rule.minor())))
+    let number = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map_or("*".to_string(), |n| n.to_string())
+    };
+    let access = rule
+        .access()
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("rwm");
+    Some(format!(
+        "{kind} {}:{} {access}",
+        number(rule.major()),
+        number(rule.minor())
+    ))
 }
 
 /// Freezes the cgroup and waits until the kernel reports every task frozen.
@@ -383,17 +435,33 @@ mod tests {
             }
             device_rule(&builder.build().unwrap())
         };
-        assert_eq!(rule(LinuxDeviceType::A, None, None, None).unwrap(), "a *:* rwm");
-        assert_eq!(rule(LinuxDeviceType::C, Some(1), Some(3), Some("rw")).unwrap(), "c 1:3 rw");
-        assert_eq!(rule(LinuxDeviceType::B, Some(8), None, Some("m")).unwrap(), "b 8:* m");
-        assert_eq!(rule(LinuxDeviceType::U, Some(4), Some(1), None).unwrap(), "c 4:1 rwm");
+        assert_eq!(
+            rule(LinuxDeviceType::A, None, None, None).unwrap(),
+            "a *:* rwm"
+        );
+        assert_eq!(
+            rule(LinuxDeviceType::C, Some(1), Some(3), Some("rw")).unwrap(),
+            "c 1:3 rw"
+        );
+        assert_eq!(
+            rule(LinuxDeviceType::B, Some(8), None, Some("m")).unwrap(),
+            "b 8:* m"
+        );
+        assert_eq!(
+            rule(LinuxDeviceType::U, Some(4), Some(1), None).unwrap(),
+            "c 4:1 rwm"
+        );
         assert!(rule(LinuxDeviceType::P, None, None, None).is_none());
     }
 
     #[test]
     fn hugepage_sizes_must_be_plain_names() {
         let hugepage = |size: &str| {
-            LinuxHugepageLimitBuilder::default().page_size(size).limit(1).build().unwrap()
+            LinuxHugepageLimitBuilder::default()
+                .page_size(size)
+                .limit(1)
+                .build()
+                .unwrap()
         };
         assert_eq!(page_size(&hugepage("2MB")).unwrap(), "2MB");
         assert!(page_size(&hugepage("../2MB")).is_err());

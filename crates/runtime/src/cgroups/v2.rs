@@ -8,6 +8,7 @@
 //! - network class IDs and priorities: v2 has no net_cls/net_prio (use eBPF);
 //! - memory swappiness, disableOOMKiller, kernel memory and blkio leaf weights:
 //!   v2 has no such knobs, they are ignored;
+//! - swap limits without swap accounting (no memory.swap.max): skipped;
 //! - realtime cpu budgets: refused with an error, since v2 cannot honour them.
 
 use std::path::Path;
@@ -97,8 +98,9 @@ fn apply_memory(dir: &Path, memory: &LinuxMemory) -> Result<()> {
     }
     if let Some(value) = swap_max(memory_limit, memory.swap().filter(|s| *s != 0))? {
         let path = dir.join("memory.swap.max");
-        // Without swap accounting the file is missing, and "max" is what it would say.
-        if value != fs::MAX || path.exists() {
+        // Without swap accounting the file is missing and swap cannot be limited:
+        // skipped, as on v1.
+        if path.exists() {
             fs::write(&path, &value)?;
         }
     }
@@ -125,7 +127,9 @@ pub fn swap_max(memory: Option<i64>, swap: Option<i64>) -> Result<Option<String>
 }
 
 fn apply_cpu(dir: &Path, cpu: &LinuxCpu) -> Result<()> {
-    if cpu.realtime_runtime().is_some_and(|r| r != 0) || cpu.realtime_period().is_some_and(|p| p != 0) {
+    if cpu.realtime_runtime().is_some_and(|r| r != 0)
+        || cpu.realtime_period().is_some_and(|p| p != 0)
+    {
         return Err(CgroupError::Unsupported(
             "linux.resources.cpu realtime limits need cgroup v1, and this machine uses cgroup v2"
                 .into(),
@@ -233,7 +237,9 @@ pub fn freeze(dir: &Path) -> Result<()> {
 /// Thaws the cgroup and waits for cgroup.events to say "frozen 0".
 pub fn thaw(dir: &Path) -> Result<()> {
     write_in(dir, "cgroup.freeze", "0")?;
-    fs::wait_until(&dir.join("cgroup.events"), "frozen 0", || Ok(!is_frozen(dir)?))
+    fs::wait_until(&dir.join("cgroup.events"), "frozen 0", || {
+        Ok(!is_frozen(dir)?)
+    })
 }
 
 /// True if cgroup.events says "frozen 1".
@@ -270,8 +276,14 @@ mod tests {
     #[test]
     fn swap_max_is_memory_plus_swap_minus_memory() {
         let mib = 1 << 20;
-        assert_eq!(swap_max(Some(20 * mib), Some(30 * mib)).unwrap().unwrap(), "10485760");
-        assert_eq!(swap_max(Some(20 * mib), Some(20 * mib)).unwrap().unwrap(), "0");
+        assert_eq!(
+            swap_max(Some(20 * mib), Some(30 * mib)).unwrap().unwrap(),
+            "10485760"
+        );
+        assert_eq!(
+            swap_max(Some(20 * mib), Some(20 * mib)).unwrap().unwrap(),
+            "0"
+        );
         assert_eq!(swap_max(Some(20 * mib), Some(-1)).unwrap().unwrap(), "max");
         assert_eq!(swap_max(None, Some(-1)).unwrap().unwrap(), "max");
         assert_eq!(swap_max(Some(20 * mib), None).unwrap(), None);
@@ -283,8 +295,14 @@ mod tests {
     #[test]
     fn cpu_max_keeps_the_half_not_given() {
         assert_eq!(cpu_max("max 100000\n", Some(50_000), None), "50000 100000");
-        assert_eq!(cpu_max("50000 100000\n", None, Some(200_000)), "50000 200000");
-        assert_eq!(cpu_max("50000 100000\n", Some(-1), Some(10_000)), "max 10000");
+        assert_eq!(
+            cpu_max("50000 100000\n", None, Some(200_000)),
+            "50000 200000"
+        );
+        assert_eq!(
+            cpu_max("50000 100000\n", Some(-1), Some(10_000)),
+            "max 10000"
+        );
         assert_eq!(limit(-1), "max");
         assert_eq!(limit(4096), "4096");
     }
@@ -292,7 +310,12 @@ mod tests {
     #[test]
     fn io_max_rules_name_the_device_and_zero_means_no_limit() {
         let device = |rate: u64| {
-            LinuxThrottleDeviceBuilder::default().major(8).minor(16).rate(rate).build().unwrap()
+            LinuxThrottleDeviceBuilder::default()
+                .major(8)
+                .minor(16)
+                .rate(rate)
+                .build()
+                .unwrap()
         };
         assert_eq!(io_max_rule("rbps", &device(1 << 20)), "8:16 rbps=1048576");
         assert_eq!(io_max_rule("wiops", &device(0)), "8:16 wiops=max");
