@@ -1,16 +1,16 @@
 //! Container cgroups on cgroup v1, hybrid and pure v2 machines, detected at run time.
 //!
-//! - [`layout`] reads /proc/self/mountinfo and /proc/self/cgroup: which hierarchies
+//! - `layout` reads /proc/self/mountinfo and /proc/self/cgroup: which hierarchies
 //!   exist, and where a container's cgroup goes (pure functions over their text);
-//! - [`v1`] and [`v2`] write limits and drive the freezer in each kind of hierarchy;
-//! - [`stats`] reads usage back in the shape `runc events --stats` prints;
+//! - `v1` and `v2` write limits and drive the freezer in each kind of hierarchy;
+//! - `stats` reads usage back in the shape `runc events --stats` prints;
 //! - this file ties them into [`Cgroup`], what the lifecycle verbs use.
 //!
 //! A container has one absolute cgroup path (e.g. `/tug/<id>`), the same in every
 //! hierarchy. On v1 and hybrid machines its directory is made in every mounted
 //! hierarchy (each controller, `name=systemd`, and the unified one) and limits go
 //! to the v1 controllers; on pure v2 it is one directory with the controllers
-//! enabled from above. Device rules are enforced on v1 only (see [`v2`]).
+//! enabled from above. Device rules are enforced on v1 only (see v2.rs).
 
 mod error;
 mod fs;
@@ -205,7 +205,7 @@ impl Cgroup {
     /// devices), each in the hierarchy that has the controller if it is mounted;
     /// swap limits are skipped where swap accounting is off. Pure v2: memory.max/low/swap.max,
     /// cpu.weight/max, cpuset, pids.max, io.weight/io.max, hugetlb and
-    /// `unified` entries; see [`v2`] for what v2 cannot do. Kernel memory limits
+    /// `unified` entries; v2.rs lists what v2 cannot do. Kernel memory limits
     /// are ignored everywhere. A value the kernel refuses gives an error naming
     /// the file and the value.
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
