@@ -1,1 +1,0 @@
-//! Seccomp: placeholder, being written in the seccomp worktree.
