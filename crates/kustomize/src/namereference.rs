@@ -1,0 +1,139 @@
+//! Name references: when a ConfigMap, Secret, Service, ServiceAccount, PVC,
+//! Role... is renamed (prefix, suffix, content hash), every field that
+//! refers to it by name follows.
+//!
+//! The fix-up runs after each kustomization level's transforms, so a
+//! reference is resolved against the resources of the same subtree; a
+//! referrer's value is matched first against the referral's name at the start
+//! of the level, then against any earlier name.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::fieldspec::visit;
+use crate::resource::Resource;
+
+struct Candidate {
+    level_name: String,
+    earlier: Vec<String>,
+    name: String,
+    namespace: String,
+}
+
+/// Updates every reference to a renamed resource.
+pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
+    if resources.iter().all(|r| r.level_name == r.name()) {
+        return Ok(());
+    }
+    let mut by_kind: HashMap<String, Vec<Candidate>> = HashMap::new();
+    for r in resources.iter() {
+        by_kind.entry(r.kind().to_string()).or_default().push(Candidate {
+            level_name: r.level_name.clone(),
+            earlier: r.prev_names.clone(),
+            name: r.name().to_string(),
+            namespace: r.namespace().to_string(),
+        });
+    }
+    for res in resources.iter_mut() {
+        let ns = res.namespace().to_string();
+        for entry in &config.name_reference {
+            let Some(cands) = by_kind.get(&entry.kind) else { continue };
+            for spec in &entry.field_specs {
+                if !spec.applies_to(res) {
+                    continue;
+                }
+                let mut segs = spec.segments();
+                let Some(field) = segs.pop() else { continue };
+                visit(&mut res.obj, &segs, false, &mut |parent| {
+                    update(parent, &field, &entry.kind, cands, &ns);
+                    Ok(())
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn update(parent: &mut Value, field: &str, kind: &str, cands: &[Candidate], referrer_ns: &str) {
+    let Value::Object(m) = parent else { return };
+    if let Some(k) = m.get("kind").and_then(Value::as_str) {
+        if k != kind {
+            return;
+        }
+    }
+    let ns = m
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(referrer_ns)
+        .to_string();
+    match m.get_mut(field) {
+        Some(Value::String(s)) => {
+            if let Some(n) = resolve(s, cands, &ns) {
+                *s = n;
+            }
+        }
+        Some(Value::Array(items)) => {
+            for item in items {
+                if let Value::String(s) = item {
+                    if let Some(n) = resolve(s, cands, &ns) {
+                        *s = n;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn resolve(value: &str, cands: &[Candidate], ns: &str) -> Option<String> {
+    let pick = |hits: Vec<&Candidate>| -> Option<String> {
+        let same_ns: Vec<&&Candidate> = hits.iter().filter(|c| c.namespace == ns).collect();
+        same_ns
+            .first()
+            .map(|c| c.name.clone())
+            .or_else(|| hits.first().map(|c| c.name.clone()))
+    };
+    let exact: Vec<&Candidate> = cands.iter().filter(|c| c.level_name == value).collect();
+    if !exact.is_empty() {
+        return pick(exact);
+    }
+    pick(cands.iter().filter(|c| c.earlier.iter().any(|e| e == value)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renamed_configmap_is_followed_by_volumes_and_env_refs() {
+        let mut cm = Resource::new(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}}));
+        let dep = Resource::new(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {
+                "volumes": [{"name": "v", "configMap": {"name": "cfg"}}],
+                "containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "cfg"}}],
+                                "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "other", "key": "k"}}}]}]}}}}));
+        cm.set_name("p-cfg");
+        let mut all = vec![cm, dep];
+        fix(&mut all, &Config::defaults()).unwrap();
+        let spec = &all[1].obj["spec"]["template"]["spec"];
+        assert_eq!(spec["volumes"][0]["configMap"]["name"], "p-cfg");
+        assert_eq!(spec["containers"][0]["envFrom"][0]["configMapRef"]["name"], "p-cfg");
+        assert_eq!(spec["containers"][0]["env"][0]["valueFrom"]["configMapKeyRef"]["name"], "other");
+    }
+
+    #[test]
+    fn role_binding_follows_only_the_kind_it_names() {
+        let mut role = Resource::new(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r"}}));
+        role.set_name("x-r");
+        let rb = Resource::new(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "rb"},
+            "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": [{"kind": "ServiceAccount", "name": "r"}]}));
+        let mut all = vec![role, rb];
+        fix(&mut all, &Config::defaults()).unwrap();
+        assert_eq!(all[1].obj["roleRef"]["name"], "r");
+        assert_eq!(all[1].obj["subjects"][0]["name"], "r");
+    }
+}
