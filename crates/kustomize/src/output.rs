@@ -215,7 +215,7 @@ mod tests {
         let y = document(&v);
         assert_eq!(
             y,
-            "data:\n  a: \"true\"\n  b: 'x: y'\n  n: \"1.5\"\n  t: |\n    line1\n    line2\nkind: ConfigMap\nlist:\n- name: x\n  port: 80\n- s\n"
+            "data:\n  a: \"true\"\n  b: 'x: y'\n  \"n\": \"1.5\"\n  t: |\n    line1\n    line2\nkind: ConfigMap\nlist:\n- name: x\n  port: 80\n- s\n"
         );
     }
 

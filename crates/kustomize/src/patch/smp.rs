@@ -152,21 +152,30 @@ fn merge_list(target: &mut Value, items: &[Value], path: &mut Vec<String>, ctx: 
             }
         }
         ListStrategy::MergeKey(key) => {
+            // As kustomize does: the patch's elements in patch order (merged
+            // with their originals), then the originals the patch left alone.
+            let mut originals: Vec<Option<Value>> = existing.drain(..).map(Some).collect();
+            let mut merged = Vec::new();
             for item in items {
-                let Some(kv) = item.get(&key) else {
-                    existing.push(strip_directives(item));
+                let found = item.get(&key).and_then(|kv| {
+                    originals
+                        .iter()
+                        .position(|o| o.as_ref().and_then(|o| o.get(&key)) == Some(kv))
+                });
+                let original = found.and_then(|i| originals[i].take());
+                if directive(item) == Some("delete") {
                     continue;
-                };
-                let found = existing.iter().position(|e| e.get(&key) == Some(kv));
-                match (found, directive(item)) {
-                    (Some(i), Some("delete")) => {
-                        existing.remove(i);
+                }
+                match original {
+                    Some(mut o) => {
+                        merge_value(&mut o, item, path, ctx);
+                        merged.push(o);
                     }
-                    (None, Some("delete")) => {}
-                    (Some(i), _) => merge_value(&mut existing[i], item, path, ctx),
-                    (None, _) => existing.push(strip_directives(item)),
+                    None => merged.push(strip_directives(item)),
                 }
             }
+            merged.extend(originals.into_iter().flatten());
+            *existing = merged;
         }
     }
 }
@@ -198,11 +207,12 @@ mod tests {
             {"name": "new", "image": "new:1"}
         ]}}}}));
         let c = &d["spec"]["template"]["spec"]["containers"];
+        // Patch elements come first, in patch order; untouched originals follow.
         assert_eq!(c[0]["image"], "app:2");
-        assert_eq!(c[0]["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
+        assert_eq!(c[0]["env"], json!([{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]));
         assert_eq!(c[0]["ports"], json!([{"containerPort": 80, "name": "http", "protocol": "TCP"}]));
-        assert_eq!(c[1]["name"], "side");
-        assert_eq!(c[2]["name"], "new");
+        assert_eq!(c[1]["name"], "new");
+        assert_eq!(c[2]["name"], "side");
     }
 
     #[test]
@@ -235,6 +245,7 @@ mod tests {
         let c = &d["spec"]["template"]["spec"]["containers"];
         assert_eq!(c[0]["name"], "side");
         assert_eq!(c[1]["image"], "app:3");
+        assert_eq!(c.as_array().map(Vec::len), Some(2));
     }
 
     #[test]
