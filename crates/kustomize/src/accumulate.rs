@@ -270,12 +270,16 @@ impl<'a> Builder<'a> {
     }
 
     fn patch_entry(&self, dir: &Path, kfile: &Path, entry: &kustomization::PatchEntry) -> Result<Vec<patch::Patch>> {
-        match (&entry.path, &entry.patch) {
-            (Some(p), None) => self.patches_from(dir, p, entry.target.clone(), false),
-            (None, Some(inline)) => patch::parse(inline, kfile, entry.target.clone()),
-            (Some(_), Some(_)) => Err(KustomizeError::invalid(kfile, "a patch has both path and patch")),
-            (None, None) => Err(KustomizeError::invalid(kfile, "a patch needs a path or an inline patch")),
+        let mut patches = match (&entry.path, &entry.patch) {
+            (Some(p), None) => self.patches_from(dir, p, entry.target.clone(), false)?,
+            (None, Some(inline)) => patch::parse(inline, kfile, entry.target.clone())?,
+            (Some(_), Some(_)) => return Err(KustomizeError::invalid(kfile, "a patch has both path and patch")),
+            (None, None) => return Err(KustomizeError::invalid(kfile, "a patch needs a path or an inline patch")),
+        };
+        for p in &mut patches {
+            p.options = entry.options;
         }
+        Ok(patches)
     }
 }
 
@@ -296,6 +300,12 @@ fn reject_unsupported(kfile: &Path, k: &Kustomization) -> Result<()> {
     }
     if !k.generators.is_empty() {
         return Err(unsupported("generators (generator plugins)"));
+    }
+    if !k.crds.is_empty() {
+        return Err(unsupported("crds (use configurations for custom name references)"));
+    }
+    if !k.build_metadata.is_empty() {
+        return Err(unsupported("buildMetadata"));
     }
     Ok(())
 }

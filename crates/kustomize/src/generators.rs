@@ -107,7 +107,7 @@ type Data = BTreeMap<String, String>;
 fn collect(loader: &Loader, dir: &Path, kfile: &Path, args: &GeneratorArgs) -> Result<(Data, Data)> {
     let mut data = Data::new();
     let mut binary = Data::new();
-    let mut put = |data: &mut Data, k: String, v: String, from: &Path| -> Result<()> {
+    let put = |data: &mut Data, k: String, v: String, from: &Path| -> Result<()> {
         if k.is_empty() {
             return Err(KustomizeError::invalid(from, "empty key in generator source"));
         }

@@ -147,7 +147,19 @@ pub struct PatchEntry {
     #[serde(default)]
     pub target: Option<Selector>,
     #[serde(default)]
-    pub options: BTreeMap<String, bool>,
+    pub options: PatchOptions,
+}
+
+/// `options` of a patch entry.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchOptions {
+    /// The patch may rename its target.
+    #[serde(default)]
+    pub allow_name_change: bool,
+    /// The patch may change its target's kind.
+    #[serde(default)]
+    pub allow_kind_change: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -17,6 +17,8 @@ use crate::fieldspec::visit;
 use crate::resource::Resource;
 
 struct Candidate {
+    group: String,
+    version: String,
     level_name: String,
     earlier: Vec<String>,
     name: String,
@@ -31,6 +33,8 @@ pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
     let mut by_kind: HashMap<String, Vec<Candidate>> = HashMap::new();
     for r in resources.iter() {
         by_kind.entry(r.kind().to_string()).or_default().push(Candidate {
+            group: r.group().to_string(),
+            version: r.version().to_string(),
             level_name: r.level_name.clone(),
             earlier: r.prev_names.clone(),
             name: r.name().to_string(),
@@ -40,7 +44,14 @@ pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
     for res in resources.iter_mut() {
         let ns = res.namespace().to_string();
         for entry in &config.name_reference {
-            let Some(cands) = by_kind.get(&entry.kind) else { continue };
+            let Some(all) = by_kind.get(&entry.kind) else { continue };
+            let cands: Vec<&Candidate> = all
+                .iter()
+                .filter(|c| {
+                    (entry.group.is_empty() || entry.group == c.group)
+                        && (entry.version.is_empty() || entry.version == c.version)
+                })
+                .collect();
             for spec in &entry.field_specs {
                 if !spec.applies_to(res) {
                     continue;
@@ -48,7 +59,7 @@ pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
                 let mut segs = spec.segments();
                 let Some(field) = segs.pop() else { continue };
                 visit(&mut res.obj, &segs, false, &mut |parent| {
-                    update(parent, &field, &entry.kind, cands, &ns);
+                    update(parent, &field, &entry.kind, &cands, &ns);
                     Ok(())
                 })?;
             }
@@ -57,7 +68,7 @@ pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
     Ok(())
 }
 
-fn update(parent: &mut Value, field: &str, kind: &str, cands: &[Candidate], referrer_ns: &str) {
+fn update(parent: &mut Value, field: &str, kind: &str, cands: &[&Candidate], referrer_ns: &str) {
     let Value::Object(m) = parent else { return };
     if let Some(k) = m.get("kind").and_then(Value::as_str) {
         if k != kind {
@@ -88,7 +99,7 @@ fn update(parent: &mut Value, field: &str, kind: &str, cands: &[Candidate], refe
     }
 }
 
-fn resolve(value: &str, cands: &[Candidate], ns: &str) -> Option<String> {
+fn resolve(value: &str, cands: &[&Candidate], ns: &str) -> Option<String> {
     let pick = |hits: Vec<&Candidate>| -> Option<String> {
         let same_ns: Vec<&&Candidate> = hits.iter().filter(|c| c.namespace == ns).collect();
         same_ns
@@ -96,11 +107,11 @@ fn resolve(value: &str, cands: &[Candidate], ns: &str) -> Option<String> {
             .map(|c| c.name.clone())
             .or_else(|| hits.first().map(|c| c.name.clone()))
     };
-    let exact: Vec<&Candidate> = cands.iter().filter(|c| c.level_name == value).collect();
+    let exact: Vec<&Candidate> = cands.iter().copied().filter(|c| c.level_name == value).collect();
     if !exact.is_empty() {
         return pick(exact);
     }
-    pick(cands.iter().filter(|c| c.earlier.iter().any(|e| e == value)).collect())
+    pick(cands.iter().copied().filter(|c| c.earlier.iter().any(|e| e == value)).collect())
 }
 
 #[cfg(test)]

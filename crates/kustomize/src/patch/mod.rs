@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::error::{KustomizeError, Result};
+use crate::kustomization::PatchOptions;
 use crate::resource::{split_api_version, Resource};
 use crate::target::Selector;
 use schema::MergeSchema;
@@ -28,6 +29,7 @@ pub struct Patch {
     pub source: PathBuf,
     pub body: PatchBody,
     pub target: Option<Selector>,
+    pub options: PatchOptions,
 }
 
 /// Parses patch text: a YAML/JSON list is a JSON patch, otherwise every
@@ -55,6 +57,7 @@ pub fn parse(text: &str, source: &Path, target: Option<Selector>) -> Result<Vec<
             source: source.to_path_buf(),
             body,
             target: target.clone(),
+            options: PatchOptions::default(),
         });
     }
     Ok(out)
@@ -129,15 +132,25 @@ pub fn apply(resources: &mut Vec<Resource>, patch: &Patch, schema: &MergeSchema)
         match &patch.body {
             PatchBody::Strategic(p) => {
                 let (group, kind) = (res.group().to_string(), res.kind().to_string());
-                // The patch's own id only selects; it never renames the target.
+                // The patch's own id only selects; it renames or re-kinds the
+                // target only when the entry's options allow it.
                 let mut p = p.clone();
+                let mut new_name = None;
                 if let Some(m) = p.as_object_mut() {
-                    m.remove("kind");
-                    m.remove("apiVersion");
+                    if !patch.options.allow_kind_change {
+                        m.remove("kind");
+                        m.remove("apiVersion");
+                    }
                     if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-                        md.remove("name");
+                        let name = md.remove("name");
+                        if patch.options.allow_name_change {
+                            new_name = name.as_ref().and_then(Value::as_str).map(String::from);
+                        }
                         md.remove("namespace");
                     }
+                }
+                if let Some(n) = new_name {
+                    res.set_name(&n);
                 }
                 let ctx = smp::Context { schema, group: &group, kind: &kind };
                 if smp::apply(&mut res.obj, &p, &ctx) == smp::Outcome::Deleted {
