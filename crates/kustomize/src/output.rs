@@ -23,7 +23,7 @@ pub fn document(v: &Value) -> String {
         Value::Object(m) if !m.is_empty() => write_map(&mut out, v, 0),
         Value::Array(a) if !a.is_empty() => write_seq(&mut out, v, 0),
         _ => {
-            out.push_str(&scalar(v, 0));
+            out.push_str(&scalar(v, 0, 0));
             out.push('\n');
         }
     }
@@ -63,7 +63,8 @@ fn write_map(out: &mut String, v: &Value, ind: usize) {
             }
             _ => {
                 out.push(' ');
-                out.push_str(&scalar(val, ind + 2));
+                let col = ind + key(k).chars().count() + 2;
+                out.push_str(&scalar(val, ind + 2, col));
                 out.push('\n');
             }
         }
@@ -81,7 +82,7 @@ fn write_seq(out: &mut String, v: &Value, ind: usize) {
             Value::Object(_) if is_block(item) => write_map(out, item, ind + 2),
             Value::Array(_) if is_block(item) => write_seq(out, item, ind + 2),
             _ => {
-                out.push_str(&scalar(item, ind + 2));
+                out.push_str(&scalar(item, ind + 2, ind + 2));
                 out.push('\n');
             }
         }
@@ -96,19 +97,20 @@ fn key(k: &str) -> String {
     }
 }
 
-/// A scalar (or an empty collection) on one line, or a literal block.
-fn scalar(v: &Value, ind: usize) -> String {
+/// A scalar (or an empty collection) starting at column `col`, as a
+/// literal block if multi-line; continuation lines are indented by `ind`.
+fn scalar(v: &Value, ind: usize, col: usize) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Object(_) => "{}".into(),
         Value::Array(_) => "[]".into(),
-        Value::String(s) => string(s, ind),
+        Value::String(s) => string(s, ind, col),
     }
 }
 
-fn string(s: &str, ind: usize) -> String {
+fn string(s: &str, ind: usize, col: usize) -> String {
     if s.contains('\n') && literal_ok(s) {
         let chomp = if !s.ends_with('\n') {
             "-"
@@ -129,11 +131,41 @@ fn string(s: &str, ind: usize) -> String {
         }
         return out;
     }
-    if plain_ok(s) {
-        s.to_string()
+    let text = if plain_ok(s) { s.to_string() } else { quoted(s) };
+    if text.starts_with('"') {
+        text
     } else {
-        quoted(s)
+        fold(&text, ind, col)
     }
+}
+
+/// Breaks a long plain or single-quoted scalar at spaces past column 80,
+/// as kustomize's YAML encoder does.
+fn fold(text: &str, ind: usize, col: usize) -> String {
+    const WIDTH: usize = 80;
+    if col + text.chars().count() <= WIDTH {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut column = col;
+    for (i, &c) in chars.iter().enumerate() {
+        let breakable = c == ' '
+            && column > WIDTH
+            && i > 0
+            && chars[i - 1] != ' '
+            && chars.get(i + 1).is_some_and(|n| *n != ' ')
+            && i + 2 < chars.len();
+        if breakable {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', ind));
+            column = ind;
+        } else {
+            out.push(c);
+            column += 1;
+        }
+    }
+    out
 }
 
 /// Literal blocks cannot carry trailing spaces on lines or control characters.
@@ -163,21 +195,37 @@ fn looks_typed(s: &str) -> bool {
     ) || looks_numeric(s)
 }
 
+/// Whether a plain scalar would be read as an integer or a float.
 fn looks_numeric(s: &str) -> bool {
     let t = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if t.is_empty() {
-        return false;
+    let digits = |d: &str, radix: u32| !d.is_empty() && d.chars().all(|c| c.is_digit(radix) || c == '_');
+    if let Some(h) = t.strip_prefix("0x") {
+        return digits(h, 16);
     }
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0o")) {
-        return !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit() || c == '_');
+    if let Some(o) = t.strip_prefix("0o") {
+        return digits(o, 8);
     }
-    let first = t.as_bytes()[0];
-    if !(first.is_ascii_digit() || first == b'.') {
-        return false;
+    if let Some(b) = t.strip_prefix("0b") {
+        return digits(b, 2);
     }
-    t.chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-' | '_' | ':'))
-        && t.chars().any(|c| c.is_ascii_digit())
+    // Sexagesimal (YAML 1.1): 1:20:30.
+    if t.contains(':') {
+        return t.split(':').all(|p| digits(p, 10));
+    }
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            (int.is_empty() || digits(int, 10))
+                && (frac.is_empty() || digits(frac, 10))
+                && !(int.is_empty() && frac.is_empty())
+        }
+        None => digits(mantissa, 10),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e), 10));
+    mantissa_ok && exponent_ok
 }
 
 fn plain_ok(s: &str) -> bool {
@@ -217,6 +265,22 @@ mod tests {
             y,
             "data:\n  a: \"true\"\n  b: 'x: y'\n  \"n\": \"1.5\"\n  t: |\n    line1\n    line2\nkind: ConfigMap\nlist:\n- name: x\n  port: 80\n- s\n"
         );
+    }
+
+    #[test]
+    fn version_like_strings_stay_plain_and_numbers_are_quoted() {
+        assert!(!looks_numeric("1.21.0"));
+        assert!(!looks_numeric("800-867-5309"));
+        assert!(looks_numeric("1.5") && looks_numeric("-3") && looks_numeric("1e3") && looks_numeric("0x1F"));
+    }
+
+    #[test]
+    fn long_quoted_strings_fold_after_column_80() {
+        let long = format!("| {}", "word ".repeat(20).trim_end());
+        let y = document(&json!({"k": long}));
+        assert!(y.lines().all(|l| l.len() <= 90), "{y}");
+        let back = crate::yaml::parse_documents(&y, std::path::Path::new("t")).unwrap();
+        assert_eq!(back[0]["k"], json!(long));
     }
 
     #[test]
