@@ -74,14 +74,28 @@ pub fn visit(
     create: bool,
     f: &mut dyn FnMut(&mut Value) -> Result<()>,
 ) -> Result<()> {
+    visit_at(v, segs, create, &mut String::new(), &mut |v, _| f(v))
+}
+
+/// [`visit`], also telling `f` the JSON pointer of each value it gets.
+pub fn visit_at(
+    v: &mut Value,
+    segs: &[String],
+    create: bool,
+    pointer: &mut String,
+    f: &mut dyn FnMut(&mut Value, &str) -> Result<()>,
+) -> Result<()> {
     if let Value::Array(items) = v {
-        for item in items.iter_mut() {
-            visit(item, segs, create, f)?;
+        for (i, item) in items.iter_mut().enumerate() {
+            let len = pointer.len();
+            pointer.push_str(&format!("/{i}"));
+            visit_at(item, segs, create, pointer, f)?;
+            pointer.truncate(len);
         }
         return Ok(());
     }
     let Some((first, rest)) = segs.split_first() else {
-        return f(v);
+        return f(v, pointer);
     };
     if v.is_null() && create {
         *v = Value::Object(Map::new());
@@ -89,19 +103,24 @@ pub fn visit(
     let Value::Object(map) = v else {
         return Ok(());
     };
-    match map.get_mut(first.as_str()) {
-        Some(child) if !(child.is_null() && !create) => visit(child, rest, create, f),
+    let len = pointer.len();
+    pointer.push('/');
+    pointer.push_str(&first.replace('~', "~0").replace('/', "~1"));
+    let result = match map.get_mut(first.as_str()) {
+        Some(child) if !(child.is_null() && !create) => visit_at(child, rest, create, pointer, f),
         Some(_) => Ok(()),
         None if create => {
             let mut child = Value::Null;
-            visit(&mut child, rest, create, f)?;
+            let r = visit_at(&mut child, rest, create, pointer, f);
             if !child.is_null() {
                 map.insert(first.clone(), child);
             }
-            Ok(())
+            r
         }
         None => Ok(()),
-    }
+    };
+    pointer.truncate(len);
+    result
 }
 
 /// Visits the field specs that apply to `res`.

@@ -16,6 +16,10 @@ pub struct Resource {
     pub level_name: String,
     /// A generated ConfigMap/Secret that gets a content-hash name suffix at the end.
     pub needs_hash: bool,
+    /// Groups of JSON pointers whose values kustomize holds as one shared
+    /// YAML node (a label it created at once in metadata, selector and
+    /// template): changing one in place later changes them all.
+    pub aliases: Vec<Vec<String>>,
 }
 
 impl Resource {
@@ -26,6 +30,7 @@ impl Resource {
             prev_namespaces: Vec::new(),
             level_name: String::new(),
             needs_hash: false,
+            aliases: Vec::new(),
         };
         r.level_name = r.name().to_string();
         r

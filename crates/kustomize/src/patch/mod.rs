@@ -158,6 +158,9 @@ pub fn apply(resources: &mut Vec<Resource>, patch: &Patch, schema: &MergeSchema)
                 }
             }
             PatchBody::Json(ops) => {
+                // kustomize round-trips the object through JSON here, so
+                // nodes it shared become separate.
+                res.aliases.clear();
                 json6902::apply(&mut res.obj, ops).map_err(|e| KustomizeError::JsonPatch {
                     path: patch.source.clone(),
                     op: e.op,
