@@ -26,6 +26,7 @@ use crate::transformers::{images, labels, names, namespace, plugins, replacement
 pub struct Accumulated {
     pub resources: Vec<Resource>,
     pub vars: Vec<DeclaredVar>,
+    /// Field specs added by `configurations:` here and below (on top of the defaults).
     pub config: Config,
     pub schema: MergeSchema,
     pub sort: Option<SortOptions>,
@@ -35,11 +36,23 @@ pub struct Accumulated {
 pub struct Builder<'a> {
     pub loader: Loader<'a>,
     stack: Vec<PathBuf>,
+    defaults: Config,
 }
 
 impl<'a> Builder<'a> {
     pub fn new(loader: Loader<'a>) -> Self {
-        Builder { loader, stack: Vec::new() }
+        Builder { loader, stack: Vec::new(), defaults: Config::defaults() }
+    }
+
+    /// The built-in field specs plus the `configurations:` ones in `extra`.
+    pub fn effective_config(&self, extra: &Config) -> std::borrow::Cow<'_, Config> {
+        if extra.is_empty() {
+            std::borrow::Cow::Borrowed(&self.defaults)
+        } else {
+            let mut c = self.defaults.clone();
+            c.merge(extra);
+            std::borrow::Cow::Owned(c)
+        }
     }
 
     fn enter(&mut self, dir: &Path) -> Result<()> {
@@ -69,7 +82,7 @@ impl<'a> Builder<'a> {
                 "a Component cannot be built or used as a resource; list it under components",
             ));
         }
-        let mut acc = Accumulated { config: Config::defaults(), ..Default::default() };
+        let mut acc = Accumulated::default();
         acc.sort = k.sort_options.clone();
         self.apply(dir, &kfile, &k, &mut acc)?;
         Ok(acc)
@@ -130,7 +143,8 @@ impl<'a> Builder<'a> {
             r.level_name = r.name().to_string();
         }
         self.transform(dir, kfile, k, acc)?;
-        namereference::fix(&mut acc.resources, &acc.config)?;
+        let config = self.effective_config(&acc.config);
+        namereference::fix(&mut acc.resources, &config)?;
         acc.vars.extend(k.vars.iter().map(|v| DeclaredVar { var: v.clone(), file: kfile.to_path_buf() }));
         Ok(())
     }
@@ -164,8 +178,8 @@ impl<'a> Builder<'a> {
     }
 
     fn transform(&mut self, dir: &Path, kfile: &Path, k: &Kustomization, acc: &mut Accumulated) -> Result<()> {
+        let config = self.effective_config(&acc.config).into_owned();
         let resources = &mut acc.resources;
-        let config = &acc.config;
 
         for entry in &k.patches_strategic_merge {
             for p in self.patches_from(dir, entry, None, true)? {

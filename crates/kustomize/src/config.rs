@@ -51,6 +51,16 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn is_empty(&self) -> bool {
+        self.common_labels.is_empty()
+            && self.template_labels.is_empty()
+            && self.common_annotations.is_empty()
+            && self.images.is_empty()
+            && self.name_reference.is_empty()
+            && self.var_reference.is_empty()
+            && self.replicas.is_empty()
+    }
+
     /// Adds another table's entries, skipping exact duplicates.
     pub fn merge(&mut self, other: &Config) {
         fn add(to: &mut Vec<FieldSpec>, from: &[FieldSpec]) {

@@ -69,8 +69,9 @@ pub fn build_with(fs: &dyn FileSystem, dir: &Path, opts: &BuildOptions) -> Resul
         let name = format!("{}-{}", r.name(), hash::content_hash(&r.obj));
         r.set_name(&name);
     }
-    namereference::fix(&mut acc.resources, &acc.config)?;
-    transformers::vars::resolve(&mut acc.resources, &acc.vars, &acc.config.var_reference)?;
+    let config = builder.effective_config(&acc.config);
+    namereference::fix(&mut acc.resources, &config)?;
+    transformers::vars::resolve(&mut acc.resources, &acc.vars, &config.var_reference)?;
     order::sort(&mut acc.resources, acc.sort.as_ref());
     Ok(acc.resources.into_iter().map(|r| r.obj).collect())
 }

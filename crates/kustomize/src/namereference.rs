@@ -19,10 +19,16 @@ use crate::resource::Resource;
 struct Candidate {
     group: String,
     version: String,
-    level_name: String,
-    earlier: Vec<String>,
     name: String,
     namespace: String,
+}
+
+/// The resources of one kind, findable by their level-start and earlier names.
+#[derive(Default)]
+struct KindIndex {
+    cands: Vec<Candidate>,
+    by_level_name: HashMap<String, Vec<usize>>,
+    by_earlier_name: HashMap<String, Vec<usize>>,
 }
 
 /// Updates every reference to a renamed resource.
@@ -30,28 +36,26 @@ pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
     if resources.iter().all(|r| r.level_name == r.name()) {
         return Ok(());
     }
-    let mut by_kind: HashMap<String, Vec<Candidate>> = HashMap::new();
+    let mut by_kind: HashMap<String, KindIndex> = HashMap::new();
     for r in resources.iter() {
-        by_kind.entry(r.kind().to_string()).or_default().push(Candidate {
+        let idx = by_kind.entry(r.kind().to_string()).or_default();
+        let i = idx.cands.len();
+        idx.cands.push(Candidate {
             group: r.group().to_string(),
             version: r.version().to_string(),
-            level_name: r.level_name.clone(),
-            earlier: r.prev_names.clone(),
             name: r.name().to_string(),
             namespace: r.namespace().to_string(),
         });
+        idx.by_level_name.entry(r.level_name.clone()).or_default().push(i);
+        for e in &r.prev_names {
+            idx.by_earlier_name.entry(e.clone()).or_default().push(i);
+        }
     }
     for res in resources.iter_mut() {
         let ns = res.namespace().to_string();
         for entry in &config.name_reference {
-            let Some(all) = by_kind.get(&entry.kind) else { continue };
-            let cands: Vec<&Candidate> = all
-                .iter()
-                .filter(|c| {
-                    (entry.group.is_empty() || entry.group == c.group)
-                        && (entry.version.is_empty() || entry.version == c.version)
-                })
-                .collect();
+            let Some(index) = by_kind.get(&entry.kind) else { continue };
+            let lookup = Lookup { index, group: &entry.group, version: &entry.version };
             for spec in &entry.field_specs {
                 if !spec.applies_to(res) {
                     continue;
@@ -59,7 +63,7 @@ pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
                 let mut segs = spec.segments();
                 let Some(field) = segs.pop() else { continue };
                 visit(&mut res.obj, &segs, false, &mut |parent| {
-                    update(parent, &field, &entry.kind, &cands, &ns);
+                    update(parent, &field, &entry.kind, &lookup, &ns);
                     Ok(())
                 })?;
             }
@@ -68,7 +72,36 @@ pub fn fix(resources: &mut [Resource], config: &Config) -> Result<()> {
     Ok(())
 }
 
-fn update(parent: &mut Value, field: &str, kind: &str, cands: &[&Candidate], referrer_ns: &str) {
+/// Finds the referral a name points at, within one name-reference entry.
+struct Lookup<'a> {
+    index: &'a KindIndex,
+    group: &'a str,
+    version: &'a str,
+}
+
+impl Lookup<'_> {
+    /// The referral's current name: matched first by its name at the start
+    /// of the level, then by any earlier name; same namespace preferred.
+    fn resolve(&self, value: &str, ns: &str) -> Option<String> {
+        let eligible = |i: &&usize| {
+            let c = &self.index.cands[**i];
+            (self.group.is_empty() || self.group == c.group)
+                && (self.version.is_empty() || self.version == c.version)
+        };
+        for map in [&self.index.by_level_name, &self.index.by_earlier_name] {
+            let hits: Vec<&Candidate> = map
+                .get(value)
+                .map(|v| v.iter().filter(eligible).map(|i| &self.index.cands[*i]).collect())
+                .unwrap_or_default();
+            if let Some(c) = hits.iter().find(|c| c.namespace == ns).or(hits.first()) {
+                return Some(c.name.clone());
+            }
+        }
+        None
+    }
+}
+
+fn update(parent: &mut Value, field: &str, kind: &str, lookup: &Lookup, referrer_ns: &str) {
     let Value::Object(m) = parent else { return };
     if let Some(k) = m.get("kind").and_then(Value::as_str) {
         if k != kind {
@@ -82,14 +115,14 @@ fn update(parent: &mut Value, field: &str, kind: &str, cands: &[&Candidate], ref
         .to_string();
     match m.get_mut(field) {
         Some(Value::String(s)) => {
-            if let Some(n) = resolve(s, cands, &ns) {
+            if let Some(n) = lookup.resolve(s, &ns) {
                 *s = n;
             }
         }
         Some(Value::Array(items)) => {
             for item in items {
                 if let Value::String(s) = item {
-                    if let Some(n) = resolve(s, cands, &ns) {
+                    if let Some(n) = lookup.resolve(s, &ns) {
                         *s = n;
                     }
                 }
@@ -97,21 +130,6 @@ fn update(parent: &mut Value, field: &str, kind: &str, cands: &[&Candidate], ref
         }
         _ => {}
     }
-}
-
-fn resolve(value: &str, cands: &[&Candidate], ns: &str) -> Option<String> {
-    let pick = |hits: Vec<&Candidate>| -> Option<String> {
-        let same_ns: Vec<&&Candidate> = hits.iter().filter(|c| c.namespace == ns).collect();
-        same_ns
-            .first()
-            .map(|c| c.name.clone())
-            .or_else(|| hits.first().map(|c| c.name.clone()))
-    };
-    let exact: Vec<&Candidate> = cands.iter().copied().filter(|c| c.level_name == value).collect();
-    if !exact.is_empty() {
-        return pick(exact);
-    }
-    pick(cands.iter().copied().filter(|c| c.earlier.iter().any(|e| e == value)).collect())
 }
 
 #[cfg(test)]

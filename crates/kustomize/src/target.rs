@@ -24,6 +24,10 @@ pub struct Selector {
     pub label_selector: String,
     #[serde(default)]
     pub annotation_selector: String,
+    /// Kind, name and namespace are literal values, not regular expressions
+    /// (the selector a patch's own id implies).
+    #[serde(skip)]
+    pub literal: bool,
 }
 
 impl Selector {
@@ -36,6 +40,13 @@ impl Selector {
         if !self.version.is_empty() && self.version != res.version() {
             return Ok(false);
         }
+        let full_match = |pattern: &str, value: &str| -> Result<bool, String> {
+            if self.literal {
+                Ok(pattern == value)
+            } else {
+                full_match(pattern, value)
+            }
+        };
         if !self.kind.is_empty() && !full_match(&self.kind, res.kind())? {
             return Ok(false);
         }
@@ -100,6 +111,9 @@ impl Selector {
 fn full_match(pattern: &str, value: &str) -> Result<bool, String> {
     if pattern == value {
         return Ok(true);
+    }
+    if !pattern.contains(|c: char| "\\.+*?()|[]{}^$".contains(c)) {
+        return Ok(false);
     }
     let re = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
         .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))?;

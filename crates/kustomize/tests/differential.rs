@@ -10,7 +10,7 @@ use serde_json::Value;
 use tug_kustomize::{build, BuildOptions};
 
 const KUBECTL: &str = "/usr/bin/kubectl";
-const TREES: u64 = 24;
+const TREES: u64 = 40;
 
 struct Rng(u64);
 

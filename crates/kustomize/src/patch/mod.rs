@@ -80,23 +80,12 @@ fn implied_selector(patch: &Value) -> Selector {
     Selector {
         group: group.to_string(),
         version: version.to_string(),
-        kind: regex_literal(&s(&["kind"])),
-        name: regex_literal(&s(&["metadata", "name"])),
-        namespace: regex_literal(&s(&["metadata", "namespace"])),
+        kind: s(&["kind"]),
+        name: s(&["metadata", "name"]),
+        namespace: s(&["metadata", "namespace"]),
+        literal: true,
         ..Default::default()
     }
-}
-
-/// Escapes regex metacharacters so a name matches only itself.
-fn regex_literal(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Applies one patch to the resources it selects.
