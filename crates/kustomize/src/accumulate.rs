@@ -82,8 +82,7 @@ impl<'a> Builder<'a> {
                 "a Component cannot be built or used as a resource; list it under components",
             ));
         }
-        let mut acc = Accumulated::default();
-        acc.sort = k.sort_options.clone();
+        let mut acc = Accumulated { sort: k.sort_options.clone(), ..Default::default() };
         self.apply(dir, &kfile, &k, &mut acc)?;
         Ok(acc)
     }

@@ -107,7 +107,7 @@ pub fn visit_at(
     pointer.push('/');
     pointer.push_str(&first.replace('~', "~0").replace('/', "~1"));
     let result = match map.get_mut(first.as_str()) {
-        Some(child) if !(child.is_null() && !create) => visit_at(child, rest, create, pointer, f),
+        Some(child) if !child.is_null() || create => visit_at(child, rest, create, pointer, f),
         Some(_) => Ok(()),
         None if create => {
             let mut child = Value::Null;

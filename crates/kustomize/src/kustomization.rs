@@ -232,7 +232,7 @@ pub struct FieldRef {
 #[serde(untagged)]
 pub enum ReplacementEntry {
     Path { path: String },
-    Inline(crate::transformers::replacements::Replacement),
+    Inline(Box<crate::transformers::replacements::Replacement>),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

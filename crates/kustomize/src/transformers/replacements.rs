@@ -84,7 +84,7 @@ fn list_selector(seg: &str) -> Option<(&str, &str)> {
 fn matches_kv(item: &Value, key: &str, val: &str) -> bool {
     match item.get(key) {
         Some(Value::String(s)) => s == val,
-        Some(other) => other.to_string() == val,
+        Some(other) => *other == *val,
         None => false,
     }
 }
