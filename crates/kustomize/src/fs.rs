@@ -23,9 +23,9 @@ pub struct DiskFs;
 
 impl FileSystem for DiskFs {
     fn read(&self, path: &Path) -> Result<Vec<u8>> {
-        std::fs::read(path).map_err(|source| KustomizeError::Io {
+        std::fs::read(path).map_err(|error| KustomizeError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 
@@ -38,9 +38,9 @@ impl FileSystem for DiskFs {
     }
 
     fn canonical(&self, path: &Path) -> Result<PathBuf> {
-        path.canonicalize().map_err(|source| KustomizeError::Io {
+        path.canonicalize().map_err(|error| KustomizeError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 }

@@ -42,7 +42,7 @@ impl Loader<'_> {
         if !self.fs.is_file(&path) {
             return Err(KustomizeError::Io {
                 path,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
         if self.opts.restrict_to_root {

@@ -111,7 +111,7 @@ impl FileSystem for MemFs {
     fn read(&self, path: &Path) -> Result<Vec<u8>, KustomizeError> {
         self.0.get(path).cloned().ok_or_else(|| KustomizeError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         })
     }
     fn is_dir(&self, path: &Path) -> bool {
