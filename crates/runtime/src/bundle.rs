@@ -35,6 +35,12 @@ impl Bundle {
                 bad(format!("field {field}: {inner}"))
             }
         })?;
+        if spec.version().is_empty() {
+            return Err(bad("field ociVersion is required: set it to the runtime spec version, e.g. \"1.2.0\"".into()));
+        }
+        if !spec.version().starts_with("1.") {
+            return Err(bad(format!("field ociVersion {:?}: only runtime spec 1.x is supported", spec.version())));
+        }
         let root = spec.root().as_ref().ok_or_else(|| bad("field root is required: set root.path to the root filesystem directory".into()))?;
         let rootfs = dir.join(root.path());
         if !rootfs.is_dir() {

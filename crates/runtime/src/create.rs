@@ -5,7 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources, Spec};
+use oci_spec::runtime::Spec;
 
 use crate::bundle::Bundle;
 use crate::cgroups::Cgroup;
@@ -48,7 +48,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
     let fifo = dir.join(state::EXEC_FIFO);
     mkfifo(&fifo)?;
-    cgroup.create(effective_resources(spec).as_ref())?;
+    cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
     undo.cgroup = Some(cgroup.clone());
 
     let (runtime_end, init_end) = channel::pair().ctx(|| "create the init channel".into())?;
@@ -114,32 +114,6 @@ fn wait_for(channel: &Channel, want: Message) -> Result<()> {
     }
 }
 
-/// The container's device rules, plus access to the device nodes every container gets.
-fn effective_resources(spec: &Spec) -> Option<LinuxResources> {
-    let mut resources = spec.linux().as_ref()?.resources().clone()?;
-    let mut devices = resources.devices().clone().unwrap_or_default();
-    if devices.is_empty() {
-        return Some(resources);
-    }
-    let configured = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
-    let defaults = [(1, Some(3)), (1, Some(5)), (1, Some(7)), (1, Some(8)), (1, Some(9)), (5, Some(0)), (5, Some(1)), (5, Some(2)), (136, None)];
-    let rules = defaults
-        .iter()
-        .map(|&(major, minor)| (LinuxDeviceType::C, major, minor))
-        .chain(configured.iter().map(|d| (d.typ(), d.major(), Some(d.minor()))));
-    for (typ, major, minor) in rules {
-        let mut rule = LinuxDeviceCgroupBuilder::default().allow(true).typ(typ).major(major).access("rwm");
-        if let Some(minor) = minor {
-            rule = rule.minor(minor);
-        }
-        if let Ok(rule) = rule.build() {
-            devices.push(rule);
-        }
-    }
-    resources.set_devices(Some(devices));
-    Some(resources)
-}
-
 /// clone(2) without a new stack: fork semantics plus new namespaces.
 fn clone_process(flags: libc::c_int) -> io::Result<libc::pid_t> {
     // SAFETY: without CLONE_VM and with a null stack, clone behaves like fork: the child
@@ -164,7 +138,9 @@ fn mkfifo(path: &Path) -> Result<()> {
     if unsafe { libc::mkfifo(c.as_ptr(), 0o622) } < 0 {
         return Err(Error::Io { context: format!("mkfifo {}", path.display()), source: io::Error::last_os_error() });
     }
-    Ok(())
+    // Writable for the container's root even when a user namespace maps it to another uid.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o622)).ctx(|| format!("chmod {}", path.display()))
 }
 
 /// Writes the pid file atomically, as runc does (callers poll for it).

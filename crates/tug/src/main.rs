@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod kustomize;
 mod runtime;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,9 @@ struct Cli {
 enum Command {
     /// The OCI container runtime (runc-compatible; also reachable as `tug-runtime`).
     Runtime(runtime::RuntimeCli),
+    /// Build Kustomize overlays (kustomization.yaml trees), as `kubectl kustomize` does.
+    #[command(subcommand)]
+    Kustomize(kustomize::KustomizeCommand),
 }
 
 fn main() {
@@ -31,7 +35,19 @@ fn main() {
     } else {
         match Cli::parse().command {
             Command::Runtime(cli) => runtime::main(cli),
+            Command::Kustomize(cmd) => report(kustomize::run(cmd)),
         }
     };
     std::process::exit(code);
+}
+
+/// Prints an error the way every `tug` command does and turns it into an exit code.
+fn report(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
 }
