@@ -4,7 +4,7 @@
 //! The runtime calls, in the container process: [`drop_bounding`] (while still privileged),
 //! [`set_keep_caps`]`(true)` before switching to the container user, then [`apply`].
 //! An absent set in the spec means an empty set. Capabilities the running kernel does not
-//! know (above `/proc/sys/kernel/cap_last_cap`) are skipped.
+//! know (probed with PR_CAPBSET_READ) are skipped.
 //!
 //! Nothing here allocates on success, so every function is safe to call between fork and
 //! exec.
@@ -77,7 +77,7 @@ impl std::fmt::Display for CapabilityNumber {
 /// Why capabilities could not be read or set.
 #[derive(Debug, thiserror::Error)]
 pub enum CapabilityError {
-    #[error("failed to read /proc/sys/kernel/cap_last_cap: {0}")]
+    #[error("failed to find the last capability the kernel knows: {0}")]
     LastCap(#[source] io::Error),
     #[error("failed to drop {cap} from the bounding set: {source}")]
     DropBounding {
@@ -203,24 +203,17 @@ fn mask(caps: Option<&Capabilities>, last: u32) -> u64 {
 /// The highest capability number the running kernel knows, from
 /// `/proc/sys/kernel/cap_last_cap` (read without allocating).
 fn last_cap() -> Result<u32, CapabilityError> {
-    let mut buffer = [0u8; 16];
-    let read = read_small_file(c"/proc/sys/kernel/cap_last_cap", &mut buffer)
-        .map_err(CapabilityError::LastCap)?;
-    let text = &buffer[..read];
-    let digits = text.strip_suffix(b"\n").unwrap_or(text);
-    let parsed = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|digits| digits.parse::<u32>().ok());
-    // Capability sets are 64 bits wide in the v3 interface.
-    parsed.filter(|&last| last < 64).ok_or_else(|| {
-        CapabilityError::LastCap(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a capability number",
-        ))
-    })
+    // PR_CAPBSET_READ fails with EINVAL for capabilities the kernel does not know. Probing
+    // needs no /proc, which a container's root may lack.
+    (0..64u32)
+        .rev()
+        // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
+        .find(|&cap| unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) } >= 0)
+        .ok_or_else(|| CapabilityError::LastCap(io::Error::last_os_error()))
 }
 
 /// Reads up to `buffer.len()` bytes of the file at `path`; returns how many were read.
+#[cfg(test)]
 fn read_small_file(path: &std::ffi::CStr, buffer: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `path` is NUL-terminated; the returned descriptor is closed below.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };

@@ -5,7 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxResources, Spec};
 
 use crate::bundle::Bundle;
 use crate::cgroups::Cgroup;
@@ -48,7 +48,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
     let fifo = dir.join(state::EXEC_FIFO);
     mkfifo(&fifo)?;
-    cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
+    cgroup.create(with_device_access(spec).as_ref())?;
     undo.cgroup = Some(cgroup.clone());
 
     let (runtime_end, init_end) = channel::pair().ctx(|| "create the init channel".into())?;
@@ -90,7 +90,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         spec: bundle.spec.clone(),
     };
     let container = Container { dir: dir.clone(), record };
-    let state_json = serde_json::to_string(&container.oci_state(Status::Creating)).unwrap_or_default();
+    let state_json = serde_json::to_string(&container.oci_state(Status::Created)).unwrap_or_default();
     hooks::run(spec.hooks().as_ref(), Point::Prestart, &state_json)?;
     hooks::run(spec.hooks().as_ref(), Point::CreateRuntime, &state_json)?;
     runtime_end.send(&Message::Continue(state_json)).ctx(|| "resume the init process".into())?;
@@ -112,6 +112,23 @@ fn wait_for(channel: &Channel, want: Message) -> Result<()> {
         Some(other) => Err(Error::Init(format!("unexpected message {other:?}"))),
         None => Err(Error::Init("init process exited during setup".into())),
     }
+}
+
+/// The container's resources, with access granted to the device nodes `linux.devices`
+/// asks for (the cgroup layer adds the default nodes every container gets).
+fn with_device_access(spec: &Spec) -> Option<LinuxResources> {
+    let linux = spec.linux().as_ref()?;
+    let mut resources = linux.resources().clone()?;
+    let mut rules = resources.devices().clone().unwrap_or_default();
+    if rules.is_empty() {
+        return Some(resources);
+    }
+    for device in linux.devices().iter().flatten() {
+        let rule = LinuxDeviceCgroupBuilder::default().allow(true).typ(device.typ()).major(device.major()).minor(device.minor()).access("rwm").build();
+        rules.extend(rule.ok());
+    }
+    resources.set_devices(Some(rules));
+    Some(resources)
 }
 
 /// clone(2) without a new stack: fork semantics plus new namespaces.

@@ -18,7 +18,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let status = container.status();
     match status {
-        Status::Stopped | Status::Created => {}
+        Status::Stopped => {}
         _ if force => {}
         _ => return Err(Error::State(format!("cannot delete container {id} that is not stopped: {status}"))),
     }

@@ -54,6 +54,10 @@ impl Init<'_> {
     }
 
     fn setup_and_exec(&self, channel: &Channel) -> Result<std::convert::Infallible> {
+        // Device nodes and mount points get exactly the modes the config gives them; the
+        // process's own umask is set just before it runs.
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(0) };
         expect(channel, |m| matches!(m, Message::Go))?;
         for (typ, path) in &self.plan.joins {
             namespaces::join(path, namespaces::flag(*typ))?;
@@ -75,8 +79,13 @@ impl Init<'_> {
         };
 
         self.set_hostname()?;
-        // The fifo and the console socket live outside the rootfs: open them first.
-        let fifo = File::options().custom_flags(libc::O_PATH | libc::O_CLOEXEC).read(true).open(&self.fifo).ctx(|| format!("open {}", self.fifo.display()))?;
+        // The fifo and the console socket live outside the rootfs: hold on to them first.
+        let state_dir = self.fifo.parent().unwrap_or(std::path::Path::new("/"));
+        let fifo_dir = File::options()
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .read(true)
+            .open(state_dir)
+            .ctx(|| format!("open {}", state_dir.display()))?;
         let console = self.console_socket.as_deref().map(console::connect).transpose()?;
 
         let rootfs = Rootfs {
@@ -113,7 +122,7 @@ impl Init<'_> {
         close_fds_above(2 + self.preserve_fds);
         channel.send(&Message::Ready).ctx(|| "report ready".into())?;
 
-        wait_for_start(&fifo)?;
+        wait_for_start(&fifo_dir)?;
         hooks::run(hooks, Point::StartContainer, &state)?;
         Err(process::finish(proc, self.seccomp, &program))
     }
@@ -162,10 +171,17 @@ fn become_root() -> Result<()> {
     Ok(())
 }
 
-/// Blocks until `start` opens the fifo for reading, then tells it we are going.
-fn wait_for_start(fifo: &File) -> Result<()> {
-    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let mut writer = File::options().write(true).custom_flags(libc::O_CLOEXEC).open(&path).ctx(|| "open the exec fifo".into())?;
+/// Blocks until `start` opens the fifo for reading, then tells it we are going. The fifo
+/// is opened relative to the state directory, which works whatever the new root holds.
+fn wait_for_start(state_dir: &File) -> Result<()> {
+    let name = std::ffi::CString::new(crate::state::EXEC_FIFO).map_err(|_| Error::Init("fifo name".into()))?;
+    // SAFETY: state_dir is an open directory fd and name a valid C string.
+    let fd = unsafe { libc::openat(state_dir.as_raw_fd(), name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::Io { context: "open the exec fifo".into(), source: std::io::Error::last_os_error() });
+    }
+    // SAFETY: fd was just opened and is owned only here.
+    let mut writer = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     std::io::Write::write_all(&mut writer, b"0").ctx(|| "write the exec fifo".into())
 }
 

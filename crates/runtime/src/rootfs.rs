@@ -51,8 +51,9 @@ impl Rootfs<'_> {
             })?,
             None => libc::MS_SLAVE | libc::MS_REC,
         };
-        // Nothing we mount may propagate back to the host; shared is restored after pivot.
-        let isolate = if propagation & libc::MS_SHARED != 0 { libc::MS_SLAVE | libc::MS_REC } else { propagation };
+        // Nothing we mount may propagate back to the host, and the rootfs must stay bindable;
+        // shared and unbindable are applied to the new root after pivot.
+        let isolate = if propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 { libc::MS_SLAVE | libc::MS_REC } else { propagation };
         self.mount(None, Path::new("/"), None, isolate, None)?;
         self.mount(Some(self.root), self.root, Some("bind"), libc::MS_BIND | libc::MS_REC, None)?;
 
