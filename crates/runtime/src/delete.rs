@@ -42,9 +42,7 @@ pub(crate) fn destroy(container: &Container, status: Status) -> Result<()> {
     wait_until(|| !container.init_alive() && cgroup.pids().unwrap_or_default().is_empty());
     cgroup.remove()?;
     let state_json = serde_json::to_string(&container.oci_state(Status::Stopped)).unwrap_or_default();
-    if let Err(e) = hooks::run(container.record.spec.hooks().as_ref(), Point::Poststop, &state_json) {
-        eprintln!("tug: warning: {e}");
-    }
+    hooks::run_warn(container.record.spec.hooks().as_ref(), Point::Poststop, &state_json);
     std::fs::remove_dir_all(&container.dir).map_err(|e| Error::Io { context: format!("remove {}", container.dir.display()), source: e })
 }
 

@@ -55,6 +55,17 @@ pub fn run(hooks: Option<&Hooks>, point: Point, state_json: &str) -> Result<()> 
     Ok(())
 }
 
+/// Runs every hook of `point`; a failure is a warning on stderr and the rest still run
+/// (the spec's rule for poststart and poststop).
+pub fn run_warn(hooks: Option<&Hooks>, point: Point, state_json: &str) {
+    let Some(hooks) = hooks else { return };
+    for hook in point.hooks(hooks) {
+        if let Err(e) = run_one(hook, point, state_json) {
+            eprintln!("tug: warning: {e}");
+        }
+    }
+}
+
 fn run_one(hook: &Hook, point: Point, state_json: &str) -> Result<()> {
     let fail = |msg: String| Error::Hook { hook: point.name(), path: hook.path().clone(), msg };
     let args = hook.args().as_deref().unwrap_or_default();
@@ -73,7 +84,14 @@ fn run_one(hook: &Hook, point: Point, state_json: &str) -> Result<()> {
         // A hook that does not read its stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(state_json.as_bytes());
     }
-    let deadline = hook.timeout().filter(|t| *t > 0).map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let Some(timeout) = hook.timeout().filter(|t| *t > 0) else {
+        return match child.wait() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(fail(format!("exited with {status}"))),
+            Err(e) => Err(fail(format!("wait: {e}"))),
+        };
+    };
+    let deadline = Instant::now() + Duration::from_secs(timeout as u64);
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
@@ -81,10 +99,10 @@ fn run_one(hook: &Hook, point: Point, state_json: &str) -> Result<()> {
             Ok(None) => {}
             Err(e) => return Err(fail(format!("wait: {e}"))),
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(fail(format!("timed out after {}s", hook.timeout().unwrap_or_default())));
+            return Err(fail(format!("timed out after {timeout}s")));
         }
         std::thread::sleep(Duration::from_millis(2));
     }

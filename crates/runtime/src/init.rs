@@ -122,7 +122,8 @@ impl Init<'_> {
         close_fds_above(2 + self.preserve_fds);
         channel.send(&Message::Ready).ctx(|| "report ready".into())?;
 
-        wait_for_start(&fifo_dir)?;
+        // Held open until exec closes it (O_CLOEXEC): `start` waits for that.
+        let _started = wait_for_start(&fifo_dir)?;
         hooks::run(hooks, Point::StartContainer, &state)?;
         Err(process::finish(proc, self.seccomp, &program))
     }
@@ -173,7 +174,8 @@ fn become_root() -> Result<()> {
 
 /// Blocks until `start` opens the fifo for reading, then tells it we are going. The fifo
 /// is opened relative to the state directory, which works whatever the new root holds.
-fn wait_for_start(state_dir: &File) -> Result<()> {
+/// The returned write end closes on exec, which tells `start` the program is running.
+fn wait_for_start(state_dir: &File) -> Result<File> {
     let name = std::ffi::CString::new(crate::state::EXEC_FIFO).map_err(|_| Error::Init("fifo name".into()))?;
     // SAFETY: state_dir is an open directory fd and name a valid C string.
     let fd = unsafe { libc::openat(state_dir.as_raw_fd(), name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
@@ -182,7 +184,8 @@ fn wait_for_start(state_dir: &File) -> Result<()> {
     }
     // SAFETY: fd was just opened and is owned only here.
     let mut writer = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    std::io::Write::write_all(&mut writer, b"0").ctx(|| "write the exec fifo".into())
+    std::io::Write::write_all(&mut writer, b"0").ctx(|| "write the exec fifo".into())?;
+    Ok(writer)
 }
 
 /// Marks every fd above `last` close-on-exec so the program inherits only stdio and the

@@ -24,29 +24,30 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&fifo_path)
         .ctx(|| format!("open {}", fifo_path.display()))?;
-    // The init process writes one byte once it sees a reader; wait for it, watching that
-    // the init is still alive.
+    // The init process writes one byte once it sees a reader, and its end of the fifo
+    // closes when it execs the program: wait for both, watching that the init lives.
     let mut byte = [0u8; 1];
+    let mut released = false;
     loop {
         let mut pfd = libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: pfd is one valid pollfd.
         unsafe { libc::poll(&mut pfd, 1, 10) };
         match fifo.read(&mut byte) {
-            Ok(1) => break,
-            Ok(_) if pfd.revents & libc::POLLHUP != 0 => return Err(Error::State("container init exited before start".into())),
+            Ok(1) => released = true,
+            Ok(_) if pfd.revents & libc::POLLHUP != 0 => break,
             Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => return Err(Error::Io { context: "read the exec fifo".into(), source: e }),
             _ => {}
         }
         if !container.init_alive() {
-            return Err(Error::State("cannot start a container that has stopped".into()));
+            break;
         }
+    }
+    if !released {
+        return Err(Error::State("cannot start a container that has stopped".into()));
     }
     std::fs::remove_file(&fifo_path).ctx(|| format!("remove {}", fifo_path.display()))?;
     let spec = &container.record.spec;
     let state_json = serde_json::to_string(&container.oci_state(Status::Running)).unwrap_or_default();
-    if let Err(e) = hooks::run(spec.hooks().as_ref(), Point::Poststart, &state_json) {
-        // The spec asks for a warning only: the container runs on.
-        eprintln!("tug: warning: {e}");
-    }
+    hooks::run_warn(spec.hooks().as_ref(), Point::Poststart, &state_json);
     Ok(())
 }
