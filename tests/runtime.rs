@@ -369,7 +369,8 @@ fn exec_runs_in_the_container_namespaces() {
 #[test]
 fn bad_configs_get_one_clear_error_naming_the_field_and_leave_nothing() {
     let mut sb = Sandbox::new("badcfg");
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Spoil = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Spoil, &str)> = vec![
         ("notjson", Box::new(|b: &Path| std::fs::write(b.join("config.json"), "{ not json").unwrap()), "line 1"),
         ("noversion", Box::new(|b: &Path| edit_config(b, |c| { c.as_object_mut().unwrap().remove("ociVersion"); })), "ociVersion"),
         ("badtype", Box::new(|b: &Path| edit_config(b, |c| c["process"]["user"]["uid"] = json!("root"))), "process.user.uid"),

@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The OCI container runtime (runc-compatible; also reachable as `tug-runtime`).
-    Runtime(runtime::RuntimeCli),
+    Runtime(Box<runtime::RuntimeCli>),
     /// Build Kustomize overlays (kustomization.yaml trees), as `kubectl kustomize` does.
     #[command(subcommand)]
     Kustomize(kustomize::KustomizeCommand),
@@ -34,7 +34,7 @@ fn main() {
         runtime::main(runtime::RuntimeCli::parse())
     } else {
         match Cli::parse().command {
-            Command::Runtime(cli) => runtime::main(cli),
+            Command::Runtime(cli) => runtime::main(*cli),
             Command::Kustomize(cmd) => report(kustomize::run(cmd)),
         }
     };
