@@ -3,6 +3,9 @@
 //! Everything here is a pure function over the text of `/proc/self/mountinfo` and
 //! `/proc/self/cgroup`, except [`Layout::detect`] and [`own_cgroup`] which read them.
 
+/// Where containers' cgroups go when the config names no cgroupsPath.
+pub(super) const DEFAULT_PARENT: &str = "/tug";
+
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
@@ -305,7 +308,7 @@ pub(crate) fn resolve_path(
 
 /// "/tug/<id>", for a container without `linux.cgroupsPath`.
 fn default_path(id: &str) -> Result<PathBuf> {
-    let path = Path::new("/tug").join(id);
+    let path = Path::new(DEFAULT_PARENT).join(id);
     if id.is_empty() || id == "." || id == ".." || id.contains('/') {
         return Err(CgroupError::InvalidPath {
             path,

@@ -174,12 +174,22 @@ impl Cgroup {
     /// recording each one made in `created`, parents first.
     fn make_dirs(&self, created: &mut Vec<PathBuf>) -> Result<()> {
         for mount in self.layout.mounts() {
-            for dir in mount.dirs_down_to(&self.path).into_iter().skip(1) {
-                match std::fs::create_dir(&dir) {
-                    Ok(()) => created.push(dir),
-                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(cause) => return Err(CgroupError::Create { path: dir, cause }),
+            // A concurrent `remove` may take away the shared "/tug" parent between our
+            // mkdirs: start again from the top (a few times) when a parent vanishes.
+            let mut attempts = 0;
+            'again: loop {
+                for dir in mount.dirs_down_to(&self.path).into_iter().skip(1) {
+                    match std::fs::create_dir(&dir) {
+                        Ok(()) => created.push(dir),
+                        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(err) if err.kind() == io::ErrorKind::NotFound && attempts < 3 => {
+                            attempts += 1;
+                            continue 'again;
+                        }
+                        Err(cause) => return Err(CgroupError::Create { path: dir, cause }),
+                    }
                 }
+                break;
             }
         }
         Ok(())
@@ -310,7 +320,8 @@ impl Cgroup {
     }
 
     /// Removes the cgroup's directory, and any child cgroups made inside it,
-    /// from every hierarchy, deepest first. Parents such as "/tug" stay. A
+    /// from every hierarchy, deepest first. The default parent "/tug" goes too once
+    /// empty; other parents stay. A
     /// directory that is already gone is fine; a busy one is retried briefly
     /// (a killed process may still be exiting). Every hierarchy is tried; the
     /// first error is returned.
@@ -319,6 +330,10 @@ impl Cgroup {
         for mount in self.layout.mounts() {
             if let Err(err) = remove_tree(&mount.dir_of(&self.path)) {
                 first_error.get_or_insert(err);
+            }
+            if self.path.parent() == Some(Path::new(layout::DEFAULT_PARENT)) {
+                // Fails (harmlessly) while other containers still live there.
+                let _ = std::fs::remove_dir(mount.dir_of(Path::new(layout::DEFAULT_PARENT)));
             }
         }
         first_error.map_or(Ok(()), Err)
