@@ -157,8 +157,9 @@ pub trait Store: Send + Sync {
     fn watch(&self, request: WatchRequest) -> BoxFuture<'_, Result<Watch>>;
 
     /// Drops the history older than `revision`: afterwards the store can be
-    /// read at `revision` or later, and watched after `revision - 1` or
-    /// later. Fails with [`Error::FutureRevision`] above the current revision.
+    /// read at `revision` or later, and watched after `revision` or later.
+    /// Compacting at or below the compacted revision does nothing; above the
+    /// current revision it fails with [`Error::FutureRevision`].
     fn compact(&self, revision: i64) -> BoxFuture<'_, Result<()>>;
 
     /// Grants a lease that expires `ttl` from now unless kept alive.

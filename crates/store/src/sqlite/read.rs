@@ -121,8 +121,8 @@ pub(crate) fn changes(conn: &mut Connection, range: &KeyRange, after: i64, throu
     let failed = || Error::storage(format!("failed to read the changes to {} after revision {after}", range.start));
     let tx = snapshot(conn)?;
     let compacted = schema::compacted_revision(&tx).map_err(failed())?;
-    // The first revision asked for is after + 1.
-    if after + 1 < compacted {
+    // Changes after the compacted revision all kept their previous values.
+    if after < compacted {
         return Err(Error::Compacted { requested: after, compacted });
     }
     let mut statement = tx

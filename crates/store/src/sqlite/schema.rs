@@ -78,7 +78,8 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
 fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)
         .map_err(Error::storage(format!("failed to open {}", path.display())))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
+    // Not `Connection::busy_timeout`: it needs SQLite 3.44, Debian 12 has 3.40.
+    conn.execute_batch("PRAGMA busy_timeout = 10000;")
         .map_err(Error::storage(format!("failed to set up {}", path.display())))?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)

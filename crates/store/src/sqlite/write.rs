@@ -349,7 +349,8 @@ impl Writer {
         }
         // Keep, for each key, its newest row at or below `revision` unless it
         // is a tombstone, and every row above: what reads at `revision` or
-        // later and watches from it (with their previous values) need.
+        // later need, and watches after it (whose changes' previous values
+        // are those newest rows).
         self.conn
             .prepare_cached(
                 "DELETE FROM log WHERE revision < ?1 AND (deleted = 1 OR EXISTS (
