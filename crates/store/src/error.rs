@@ -18,10 +18,16 @@ pub enum Error {
 
     /// A compare-and-swap found the key modified since the expected revision.
     #[error("key {key} was modified: expected revision {expected}, found {}", current.mod_revision)]
-    Conflict { key: String, expected: i64, current: Box<KeyValue> },
+    Conflict {
+        key: String,
+        expected: i64,
+        current: Box<KeyValue>,
+    },
 
     /// A read or watch asked for history that compaction dropped.
-    #[error("revision {requested} has been compacted; the oldest readable revision is {compacted}")]
+    #[error(
+        "revision {requested} has been compacted; the oldest readable revision is {compacted}"
+    )]
     Compacted { requested: i64, compacted: i64 },
 
     /// A read or compaction named a revision the store has not reached.
@@ -43,7 +49,10 @@ pub enum Error {
 
     /// The data dir could not be prepared or locked.
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 
     /// The backend's storage failed (SQLite, or the etcd cluster); the
     /// operation did not take effect.
@@ -53,8 +62,13 @@ pub enum Error {
 
 impl Error {
     /// Wraps a backend error with what the store was doing.
-    pub(crate) fn storage<E: std::fmt::Display>(context: impl Into<String>) -> impl FnOnce(E) -> Error {
+    pub(crate) fn storage<E: std::fmt::Display>(
+        context: impl Into<String>,
+    ) -> impl FnOnce(E) -> Error {
         let context = context.into();
-        move |e| Error::Storage { context, message: e.to_string() }
+        move |e| Error::Storage {
+            context,
+            message: e.to_string(),
+        }
     }
 }

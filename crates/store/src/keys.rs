@@ -12,19 +12,28 @@ pub struct KeyRange {
 impl KeyRange {
     /// Just `key`.
     pub fn key(key: impl Into<String>) -> KeyRange {
-        KeyRange { start: key.into(), end: None }
+        KeyRange {
+            start: key.into(),
+            end: None,
+        }
     }
 
     /// Every key that starts with `prefix`.
     pub fn prefix(prefix: impl Into<String>) -> KeyRange {
         let start = prefix.into();
         let end = prefix_end(&start);
-        KeyRange { start, end: Some(end) }
+        KeyRange {
+            start,
+            end: Some(end),
+        }
     }
 
     /// The keys in `[start, end)`.
     pub fn between(start: impl Into<String>, end: impl Into<String>) -> KeyRange {
-        KeyRange { start: start.into(), end: Some(end.into()) }
+        KeyRange {
+            start: start.into(),
+            end: Some(end.into()),
+        }
     }
 
     /// The rest of this range after `key`: how a paged list continues from
@@ -33,7 +42,10 @@ impl KeyRange {
         let mut start = String::with_capacity(key.len() + 1);
         start.push_str(key);
         start.push('\0');
-        KeyRange { start, end: self.end.clone() }
+        KeyRange {
+            start,
+            end: self.end.clone(),
+        }
     }
 
     /// Whether `key` is in the range.

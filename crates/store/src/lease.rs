@@ -35,7 +35,13 @@ impl Leases {
 
     /// Starts the clock of a granted lease.
     pub(crate) fn insert(&self, id: LeaseId, ttl: Duration) {
-        self.lock().live.insert(id, Lease { ttl, deadline: Instant::now() + ttl });
+        self.lock().live.insert(
+            id,
+            Lease {
+                ttl,
+                deadline: Instant::now() + ttl,
+            },
+        );
         self.changed.notify_all();
     }
 
@@ -67,16 +73,29 @@ impl Leases {
                 return None;
             }
             let now = Instant::now();
-            let next = state.live.iter().min_by_key(|(_, lease)| lease.deadline).map(|(id, l)| (*id, l.deadline));
+            let next = state
+                .live
+                .iter()
+                .min_by_key(|(_, lease)| lease.deadline)
+                .map(|(id, l)| (*id, l.deadline));
             match next {
                 Some((id, deadline)) if deadline <= now => {
                     state.live.remove(&id);
                     return Some(id);
                 }
                 Some((_, deadline)) => {
-                    state = self.changed.wait_timeout(state, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+                    state = self
+                        .changed
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                 }
-                None => state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner),
+                None => {
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner)
+                }
             }
         }
     }
@@ -103,7 +122,10 @@ mod tests {
         leases.insert(LeaseId(7), Duration::from_millis(150));
         let start = Instant::now();
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(leases.keep_alive(LeaseId(7)), Some(Duration::from_millis(150)));
+        assert_eq!(
+            leases.keep_alive(LeaseId(7)),
+            Some(Duration::from_millis(150))
+        );
         assert_eq!(leases.next_expired(), Some(LeaseId(7)));
         assert!(start.elapsed() >= Duration::from_millis(250));
     }

@@ -66,7 +66,11 @@ pub struct RangeRequest {
 impl RangeRequest {
     /// Every key in `range`, at the current revision.
     pub fn new(range: KeyRange) -> RangeRequest {
-        RangeRequest { range, limit: None, revision: None }
+        RangeRequest {
+            range,
+            limit: None,
+            revision: None,
+        }
     }
 
     /// Returns at most `limit` keys.

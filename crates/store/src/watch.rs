@@ -33,7 +33,11 @@ impl Watch {
         live: mpsc::Receiver<Result<Event>>,
         skip_through: i64,
     ) -> Watch {
-        Watch { replay: replay.into(), live, skip_through }
+        Watch {
+            replay: replay.into(),
+            live,
+            skip_through,
+        }
     }
 
     /// The next change. An error ends the watch: [`Error::WatchLagged`] says
@@ -74,7 +78,13 @@ struct Subscriber {
 
 impl Hub {
     pub(crate) fn new(revision: i64, buffer: usize) -> Hub {
-        Hub { state: Mutex::new(HubState { revision, watchers: Vec::new() }), buffer: buffer.max(2) }
+        Hub {
+            state: Mutex::new(HubState {
+                revision,
+                watchers: Vec::new(),
+            }),
+            buffer: buffer.max(2),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HubState> {
@@ -109,7 +119,9 @@ impl Hub {
                         return false; // the watcher is gone
                     }
                 } else {
-                    let lagged = Error::WatchLagged { revision: event.revision() - 1 };
+                    let lagged = Error::WatchLagged {
+                        revision: event.revision() - 1,
+                    };
                     let _ = watcher.events.try_send(Err(lagged));
                     return false;
                 }

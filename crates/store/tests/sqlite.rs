@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
-use tug_store::{Durability, Error, KeyRange, RangeRequest, SqliteOptions, SqliteStore, Store, WatchRequest};
+use tug_store::{
+    Durability, Error, KeyRange, RangeRequest, SqliteOptions, SqliteStore, Store, WatchRequest,
+};
 
 fn fresh() -> (Arc<SqliteStore>, TempDir) {
     let dir = tempfile::tempdir().expect("temporary dir");
@@ -30,9 +32,15 @@ fn write_until_killed(dir: &str) -> ! {
         Ok("process-crash") => Durability::ProcessCrash,
         _ => Durability::PowerLoss,
     };
-    let options = SqliteOptions { durability, ..SqliteOptions::default() };
+    let options = SqliteOptions {
+        durability,
+        ..SqliteOptions::default()
+    };
     let store = Arc::new(SqliteStore::open_with(dir, options).expect("child opens the store"));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
     runtime.block_on(async move {
         let mut tasks = Vec::new();
         for task in 0..4 {
@@ -40,9 +48,14 @@ fn write_until_killed(dir: &str) -> ! {
             tasks.push(tokio::spawn(async move {
                 for n in 0.. {
                     let key = format!("/registry/durability/{task}-{n}");
-                    store.create(&key, key.as_bytes().to_vec(), None).await.expect("child write");
+                    store
+                        .create(&key, key.as_bytes().to_vec(), None)
+                        .await
+                        .expect("child write");
                     let mut out = std::io::stdout().lock();
-                    writeln!(out, "ack {key}").and_then(|()| out.flush()).expect("child stdout");
+                    writeln!(out, "ack {key}")
+                        .and_then(|()| out.flush())
+                        .expect("child stdout");
                 }
             }));
         }
@@ -58,7 +71,12 @@ fn write_until_killed(dir: &str) -> ! {
 fn kill_writer_after(dir: &TempDir, durability: &str, acks: usize) -> Vec<String> {
     let exe = std::env::current_exe().expect("test binary path");
     let mut child = Command::new(exe)
-        .args(["--exact", "acknowledged_writes_survive_kill_9", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "acknowledged_writes_survive_kill_9",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_DIR, dir.path())
         .env(CHILD_DURABILITY, durability)
         .stdout(Stdio::piped())
@@ -67,33 +85,72 @@ fn kill_writer_after(dir: &TempDir, durability: &str, acks: usize) -> Vec<String
     let stdout = child.stdout.take().expect("child stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut acked = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
     while acked.len() < acks {
-        assert!(Instant::now() < deadline, "the writer was too slow: {} acks", acked.len());
+        assert!(
+            Instant::now() < deadline,
+            "the writer was too slow: {} acks",
+            acked.len()
+        );
         match lines.next() {
             Some(Ok(line)) => acked.extend(line.strip_prefix("ack ").map(String::from)),
             other => panic!("the writer stopped early: {other:?}"),
         }
     }
+    eprintln!(
+        "{durability}: {} writes acknowledged in {:?}, then SIGKILL",
+        acked.len(),
+        started.elapsed()
+    );
     child.kill().expect("SIGKILL the writer");
     child.wait().expect("reap the writer");
     // Acknowledgements already in the pipe count too.
-    acked.extend(lines.map_while(|line| line.ok()).filter_map(|line| line.strip_prefix("ack ").map(String::from)));
+    acked.extend(
+        lines
+            .map_while(|line| line.ok())
+            .filter_map(|line| line.strip_prefix("ack ").map(String::from)),
+    );
     acked
 }
 
 fn assert_survivors(dir: &TempDir, acked: &[String]) {
     let store = SqliteStore::open(dir.path()).expect("reopen after SIGKILL");
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
-        let all = store.range(RangeRequest::new(KeyRange::prefix("/registry/durability/"))).await.unwrap();
-        let stored: std::collections::HashSet<&str> = all.kvs.iter().map(|kv| kv.key.as_str()).collect();
-        let lost: Vec<&String> = acked.iter().filter(|key| !stored.contains(key.as_str())).collect();
-        assert!(lost.is_empty(), "{} of {} acknowledged writes lost, e.g. {:?}", lost.len(), acked.len(), &lost[..lost.len().min(5)]);
-        assert!(all.kvs.iter().all(|kv| kv.value == kv.key.as_bytes()), "values intact");
-        assert_eq!(all.revision, all.kvs.len() as i64 + 1, "one revision per write, no holes");
+        let all = store
+            .range(RangeRequest::new(KeyRange::prefix("/registry/durability/")))
+            .await
+            .unwrap();
+        let stored: std::collections::HashSet<&str> =
+            all.kvs.iter().map(|kv| kv.key.as_str()).collect();
+        let lost: Vec<&String> = acked
+            .iter()
+            .filter(|key| !stored.contains(key.as_str()))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{} of {} acknowledged writes lost, e.g. {:?}",
+            lost.len(),
+            acked.len(),
+            &lost[..lost.len().min(5)]
+        );
+        assert!(
+            all.kvs.iter().all(|kv| kv.value == kv.key.as_bytes()),
+            "values intact"
+        );
+        assert_eq!(
+            all.revision,
+            all.kvs.len() as i64 + 1,
+            "one revision per write, no holes"
+        );
         // The store goes on working.
-        store.create("/registry/durability/after", b"x".to_vec(), None).await.expect("write after reopen");
+        store
+            .create("/registry/durability/after", b"x".to_vec(), None)
+            .await
+            .expect("write after reopen");
     });
 }
 
@@ -119,7 +176,10 @@ fn a_data_dir_opens_in_one_store_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let err = SqliteStore::open(dir.path()).unwrap_err();
-    assert!(err.to_string().contains("another process has it open"), "{err}");
+    assert!(
+        err.to_string().contains("another process has it open"),
+        "{err}"
+    );
     drop(store);
     SqliteStore::open(dir.path()).expect("open again once closed");
 }
@@ -129,18 +189,38 @@ async fn revisions_compaction_and_leases_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (lease, revision) = {
         let store = SqliteStore::open(dir.path()).unwrap();
-        assert_eq!(store.current_revision().await.unwrap(), 1, "a new store is at revision 1, as etcd");
+        assert_eq!(
+            store.current_revision().await.unwrap(),
+            1,
+            "a new store is at revision 1, as etcd"
+        );
         let lease = store.grant_lease(Duration::from_secs(60)).await.unwrap();
-        let kv = store.create("/registry/leased", b"x".to_vec(), Some(lease)).await.unwrap();
-        store.update("/registry/leased", b"y".to_vec(), kv.mod_revision, Some(lease)).await.unwrap();
+        let kv = store
+            .create("/registry/leased", b"x".to_vec(), Some(lease))
+            .await
+            .unwrap();
+        store
+            .update(
+                "/registry/leased",
+                b"y".to_vec(),
+                kv.mod_revision,
+                Some(lease),
+            )
+            .await
+            .unwrap();
         store.compact(kv.mod_revision + 1).await.unwrap();
         (lease, store.current_revision().await.unwrap())
     };
     let store = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(store.current_revision().await.unwrap(), revision);
-    let err = store.range(RangeRequest::new(KeyRange::key("/registry/leased")).at_revision(revision - 1)).await;
+    let err = store
+        .range(RangeRequest::new(KeyRange::key("/registry/leased")).at_revision(revision - 1))
+        .await;
     assert!(matches!(err, Err(Error::Compacted { .. })), "{err:?}");
-    assert_eq!(store.keep_alive(lease).await.unwrap(), Duration::from_secs(60));
+    assert_eq!(
+        store.keep_alive(lease).await.unwrap(),
+        Duration::from_secs(60)
+    );
     let next = store.grant_lease(Duration::from_secs(60)).await.unwrap();
     assert!(next.0 > lease.0, "lease ids are not reused");
     store.revoke_lease(lease).await.unwrap();
@@ -151,13 +231,25 @@ async fn revisions_compaction_and_leases_survive_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_that_falls_behind_is_told_where_to_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { watch_buffer: 8, ..SqliteOptions::default() };
+    let options = SqliteOptions {
+        watch_buffer: 8,
+        ..SqliteOptions::default()
+    };
     let store = SqliteStore::open_with(dir.path(), options).unwrap();
     let range = KeyRange::prefix("/registry/lag/");
-    let mut slow = store.watch(WatchRequest { range: range.clone(), after_revision: None }).await.unwrap();
+    let mut slow = store
+        .watch(WatchRequest {
+            range: range.clone(),
+            after_revision: None,
+        })
+        .await
+        .unwrap();
     let start = store.current_revision().await.unwrap();
     for n in 0..20 {
-        store.create(&format!("/registry/lag/{n:02}"), b"x".to_vec(), None).await.unwrap();
+        store
+            .create(&format!("/registry/lag/{n:02}"), b"x".to_vec(), None)
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let resume = loop {
@@ -169,7 +261,13 @@ async fn a_watcher_that_falls_behind_is_told_where_to_resume() {
     };
     assert!(slow.next().await.is_none(), "the lagging watch has ended");
     assert_eq!(seen, (start + 1..=resume).collect::<Vec<_>>());
-    let mut again = store.watch(WatchRequest { range, after_revision: Some(resume) }).await.unwrap();
+    let mut again = store
+        .watch(WatchRequest {
+            range,
+            after_revision: Some(resume),
+        })
+        .await
+        .unwrap();
     for revision in resume + 1..=start + 20 {
         let event = again.next().await.unwrap().unwrap();
         assert_eq!(event.revision(), revision);
@@ -179,8 +277,16 @@ async fn a_watcher_that_falls_behind_is_told_where_to_resume() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_store_ends_its_watches() {
     let (store, _dir) = fresh();
-    let mut watch = store.watch(WatchRequest { range: KeyRange::prefix("/"), after_revision: None }).await.unwrap();
+    let mut watch = store
+        .watch(WatchRequest {
+            range: KeyRange::prefix("/"),
+            after_revision: None,
+        })
+        .await
+        .unwrap();
     drop(store);
-    let ended = tokio::time::timeout(Duration::from_secs(5), watch.next()).await.expect("ends promptly");
+    let ended = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("ends promptly");
     assert!(ended.is_none());
 }

@@ -57,7 +57,11 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> SqliteOptions {
-        SqliteOptions { durability: Durability::default(), readers: 2, watch_buffer: 10_000 }
+        SqliteOptions {
+            durability: Durability::default(),
+            readers: 2,
+            watch_buffer: 10_000,
+        }
     }
 }
 
@@ -75,7 +79,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("revision", &self.hub.revision()).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("revision", &self.hub.revision())
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,7 +121,10 @@ impl SqliteStore {
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(body)
-                .map_err(|source| Error::Io { context: format!("failed to start thread {name}"), source })
+                .map_err(|source| Error::Io {
+                    context: format!("failed to start thread {name}"),
+                    source,
+                })
         };
         handles.push(spawn("store-write", Box::new(move || writer.run(queue)))?);
         let expiry = {
@@ -133,13 +142,23 @@ impl SqliteStore {
             }
         };
         handles.push(spawn("store-lease-expiry", Box::new(expiry))?);
-        Ok(SqliteStore { writes, readers, hub, leases, _threads: Threads(handles), _lock: lock })
+        Ok(SqliteStore {
+            writes,
+            readers,
+            hub,
+            leases,
+            _threads: Threads(handles),
+            _lock: lock,
+        })
     }
 
     /// Queues a write and waits for its answer. The write is queued when the
     /// future is first polled; once queued, it happens even if the future is
     /// dropped (as a request sent to etcd does).
-    fn write<'a, T: Send + 'static>(&'a self, op: impl FnOnce(Reply<T>) -> Op + Send + 'a) -> BoxFuture<'a, Result<T>> {
+    fn write<'a, T: Send + 'static>(
+        &'a self,
+        op: impl FnOnce(Reply<T>) -> Op + Send + 'a,
+    ) -> BoxFuture<'a, Result<T>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             self.writes.send(op(reply)).map_err(|_| Error::Closed)?;
@@ -179,7 +198,11 @@ impl Store for SqliteStore {
     }
 
     fn range(&self, request: RangeRequest) -> BoxFuture<'_, Result<RangeResponse>> {
-        Box::pin(async move { self.readers.run(move |conn| read::range(conn, &request)).await })
+        Box::pin(async move {
+            self.readers
+                .run(move |conn| read::range(conn, &request))
+                .await
+        })
     }
 
     fn create<'a>(
@@ -188,7 +211,12 @@ impl Store for SqliteStore {
         value: Vec<u8>,
         lease: Option<LeaseId>,
     ) -> BoxFuture<'a, Result<KeyValue>> {
-        self.write(move |reply| Op::Create { key: key.into(), value, lease, reply })
+        self.write(move |reply| Op::Create {
+            key: key.into(),
+            value,
+            lease,
+            reply,
+        })
     }
 
     fn update<'a>(
@@ -198,7 +226,13 @@ impl Store for SqliteStore {
         expected_mod_revision: i64,
         lease: Option<LeaseId>,
     ) -> BoxFuture<'a, Result<KeyValue>> {
-        self.write(move |reply| Op::Update { key: key.into(), value, expected: expected_mod_revision, lease, reply })
+        self.write(move |reply| Op::Update {
+            key: key.into(),
+            value,
+            expected: expected_mod_revision,
+            lease,
+            reply,
+        })
     }
 
     fn delete<'a>(
@@ -206,7 +240,11 @@ impl Store for SqliteStore {
         key: &'a str,
         expected_mod_revision: Option<i64>,
     ) -> BoxFuture<'a, Result<KeyValue>> {
-        self.write(move |reply| Op::Delete { key: key.into(), expected: expected_mod_revision, reply })
+        self.write(move |reply| Op::Delete {
+            key: key.into(),
+            expected: expected_mod_revision,
+            reply,
+        })
     }
 
     fn watch(&self, request: WatchRequest) -> BoxFuture<'_, Result<Watch>> {
@@ -215,7 +253,9 @@ impl Store for SqliteStore {
             let after = request.after_revision.unwrap_or(through);
             let replay = if after < through {
                 let range = request.range;
-                self.readers.run(move |conn| read::changes(conn, &range, after, through)).await?
+                self.readers
+                    .run(move |conn| read::changes(conn, &range, after, through))
+                    .await?
             } else {
                 Vec::new()
             };
@@ -232,7 +272,11 @@ impl Store for SqliteStore {
     }
 
     fn keep_alive(&self, lease: LeaseId) -> BoxFuture<'_, Result<Duration>> {
-        Box::pin(async move { self.leases.keep_alive(lease).ok_or(Error::LeaseNotFound { lease }) })
+        Box::pin(async move {
+            self.leases
+                .keep_alive(lease)
+                .ok_or(Error::LeaseNotFound { lease })
+        })
     }
 
     fn revoke_lease(&self, lease: LeaseId) -> BoxFuture<'_, Result<()>> {

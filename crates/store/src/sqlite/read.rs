@@ -36,7 +36,10 @@ impl Readers {
             let thread = std::thread::Builder::new()
                 .name(format!("store-read-{n}"))
                 .spawn(move || serve(conn, &queue))
-                .map_err(|source| Error::Io { context: "failed to start a store reader thread".into(), source })?;
+                .map_err(|source| Error::Io {
+                    context: "failed to start a store reader thread".into(),
+                    source,
+                })?;
             threads.push(thread);
         }
         Ok((Readers { jobs }, threads))
@@ -68,7 +71,8 @@ fn serve(mut conn: Connection, queue: &Mutex<Receiver<Job>>) {
 
 /// A read-only snapshot of the database.
 fn snapshot(conn: &mut Connection) -> Result<Transaction<'_>> {
-    conn.transaction().map_err(Error::storage("failed to start a read"))
+    conn.transaction()
+        .map_err(Error::storage("failed to start a read"))
 }
 
 /// The live value of `key`.
@@ -78,19 +82,32 @@ pub(crate) fn get(conn: &mut Connection, key: &str) -> Result<Option<KeyValue>> 
 
 /// The live keys of a range at a revision.
 pub(crate) fn range(conn: &mut Connection, request: &RangeRequest) -> Result<RangeResponse> {
-    let failed = || Error::storage(format!("failed to read the range from {}", request.range.start));
+    let failed = || {
+        Error::storage(format!(
+            "failed to read the range from {}",
+            request.range.start
+        ))
+    };
     let tx = snapshot(conn)?;
     let current = schema::current_revision(&tx).map_err(failed())?;
     let compacted = schema::compacted_revision(&tx).map_err(failed())?;
     let revision = request.revision.unwrap_or(current);
     if revision > current {
-        return Err(Error::FutureRevision { requested: revision, current });
+        return Err(Error::FutureRevision {
+            requested: revision,
+            current,
+        });
     }
     if revision < compacted {
-        return Err(Error::Compacted { requested: revision, compacted });
+        return Err(Error::Compacted {
+            requested: revision,
+            compacted,
+        });
     }
     // One more than the limit tells whether more follow.
-    let limit = request.limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1);
+    let limit = request
+        .limit
+        .map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1);
     // Each key's newest row at or below the revision, if it is not a tombstone.
     let newest = "revision <= ?2 AND deleted = 0
         AND revision = (SELECT MAX(revision) FROM log WHERE key = l.key AND revision <= ?2)";
@@ -100,30 +117,50 @@ pub(crate) fn range(conn: &mut Connection, request: &RangeRequest) -> Result<Ran
         Some("") => ("key >= ?1", None),
         Some(end) => ("key >= ?1 AND key < ?4", Some(end)),
     };
-    let sql = format!("SELECT {KV_COLUMNS} FROM log AS l WHERE {bounds} AND {newest} ORDER BY key LIMIT ?3");
+    let sql = format!(
+        "SELECT {KV_COLUMNS} FROM log AS l WHERE {bounds} AND {newest} ORDER BY key LIMIT ?3"
+    );
     let mut statement = tx.prepare_cached(&sql).map_err(failed())?;
     let rows = match end {
         Some(end) => statement.query(rusqlite::params![range.start, revision, limit, end]),
         None => statement.query(rusqlite::params![range.start, revision, limit]),
     };
-    let mut kvs: Vec<KeyValue> =
-        rows.and_then(|rows| rows.mapped(|row| schema::kv_from_row(row, 0)).collect()).map_err(failed())?;
+    let mut kvs: Vec<KeyValue> = rows
+        .and_then(|rows| rows.mapped(|row| schema::kv_from_row(row, 0)).collect())
+        .map_err(failed())?;
     let more = request.limit.is_some_and(|limit| kvs.len() > limit);
     if let Some(limit) = request.limit {
         kvs.truncate(limit);
     }
-    Ok(RangeResponse { kvs, more, revision })
+    Ok(RangeResponse {
+        kvs,
+        more,
+        revision,
+    })
 }
 
 /// The changes to keys in `range` with revisions in `(after, through]`, in
 /// order, each with the version it replaced.
-pub(crate) fn changes(conn: &mut Connection, range: &KeyRange, after: i64, through: i64) -> Result<Vec<Event>> {
-    let failed = || Error::storage(format!("failed to read the changes to {} after revision {after}", range.start));
+pub(crate) fn changes(
+    conn: &mut Connection,
+    range: &KeyRange,
+    after: i64,
+    through: i64,
+) -> Result<Vec<Event>> {
+    let failed = || {
+        Error::storage(format!(
+            "failed to read the changes to {} after revision {after}",
+            range.start
+        ))
+    };
     let tx = snapshot(conn)?;
     let compacted = schema::compacted_revision(&tx).map_err(failed())?;
     // Changes after the compacted revision all kept their previous values.
     if after < compacted {
-        return Err(Error::Compacted { requested: after, compacted });
+        return Err(Error::Compacted {
+            requested: after,
+            compacted,
+        });
     }
     let mut statement = tx
         .prepare_cached(
@@ -145,9 +182,17 @@ pub(crate) fn changes(conn: &mut Connection, range: &KeyRange, after: i64, throu
             let deleted: bool = row.get(6)?;
             let has_prev = row.get::<_, Option<i64>>(10)?.is_some();
             Ok(Event {
-                kind: if deleted { EventKind::Delete } else { EventKind::Put },
+                kind: if deleted {
+                    EventKind::Delete
+                } else {
+                    EventKind::Put
+                },
                 kv: schema::kv_from_row(row, 0)?,
-                prev_kv: if has_prev { Some(schema::kv_from_row(row, 7)?) } else { None },
+                prev_kv: if has_prev {
+                    Some(schema::kv_from_row(row, 7)?)
+                } else {
+                    None
+                },
             })
         })()
         .map_err(failed())?;

@@ -7,6 +7,7 @@
 //! read at or above the compacted revision can see.
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::{Connection, Row};
 
@@ -51,13 +52,26 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connect
         Durability::PowerLoss => "FULL",
         Durability::ProcessCrash => "NORMAL",
     };
-    conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"))
-        .map_err(Error::storage(format!("failed to set up {}", path.display())))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"
+    ))
+    .map_err(Error::storage(format!(
+        "failed to set up {}",
+        path.display()
+    )))?;
     conn.execute_batch(&format!("BEGIN; {SCHEMA} COMMIT;"))
-        .map_err(Error::storage(format!("failed to create the tables in {}", path.display())))?;
+        .map_err(Error::storage(format!(
+            "failed to create the tables in {}",
+            path.display()
+        )))?;
     let schema: i64 = conn
-        .query_row("SELECT value FROM meta WHERE name = 'schema'", [], |row| row.get(0))
-        .map_err(Error::storage(format!("failed to read the schema version of {}", path.display())))?;
+        .query_row("SELECT value FROM meta WHERE name = 'schema'", [], |row| {
+            row.get(0)
+        })
+        .map_err(Error::storage(format!(
+            "failed to read the schema version of {}",
+            path.display()
+        )))?;
     if schema != 1 {
         return Err(Error::Storage {
             context: format!("failed to open {}", path.display()),
@@ -71,7 +85,10 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connect
 pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     let conn = open(path)?;
     conn.execute_batch("PRAGMA query_only = 1;")
-        .map_err(Error::storage(format!("failed to set up a reader of {}", path.display())))?;
+        .map_err(Error::storage(format!(
+            "failed to set up a reader of {}",
+            path.display()
+        )))?;
     Ok(conn)
 }
 
@@ -80,7 +97,10 @@ fn open(path: &Path) -> Result<Connection> {
         .map_err(Error::storage(format!("failed to open {}", path.display())))?;
     // Not `Connection::busy_timeout`: it needs SQLite 3.44, Debian 12 has 3.40.
     conn.execute_batch("PRAGMA busy_timeout = 10000;")
-        .map_err(Error::storage(format!("failed to set up {}", path.display())))?;
+        .map_err(Error::storage(format!(
+            "failed to set up {}",
+            path.display()
+        )))?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -107,7 +127,21 @@ pub(crate) fn current_revision(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// The compacted revision (0 if never compacted).
 pub(crate) fn compacted_revision(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT value FROM meta WHERE name = 'compacted'")?.query_row([], |row| row.get(0))
+    conn.prepare_cached("SELECT value FROM meta WHERE name = 'compacted'")?
+        .query_row([], |row| row.get(0))
+}
+
+/// The granted leases and their times to live.
+pub(crate) fn leases(conn: &Connection) -> rusqlite::Result<Vec<(LeaseId, Duration)>> {
+    conn.prepare_cached("SELECT id, ttl_ms FROM lease")?
+        .query_map([], |row| {
+            let ttl_ms: i64 = row.get(1)?;
+            Ok((
+                LeaseId(row.get(0)?),
+                Duration::from_millis(ttl_ms.max(0).unsigned_abs()),
+            ))
+        })?
+        .collect()
 }
 
 /// The newest version of `key`, live or tombstone: (key-value, deleted).

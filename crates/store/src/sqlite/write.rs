@@ -26,18 +26,45 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// A write waiting for the writer.
 pub(crate) enum Op {
-    Create { key: String, value: Vec<u8>, lease: Option<LeaseId>, reply: Reply<KeyValue> },
-    Update { key: String, value: Vec<u8>, expected: i64, lease: Option<LeaseId>, reply: Reply<KeyValue> },
-    Delete { key: String, expected: Option<i64>, reply: Reply<KeyValue> },
-    Compact { revision: i64, reply: Reply<()> },
-    Grant { ttl: Duration, reply: Reply<LeaseId> },
-    Revoke { lease: LeaseId, reply: Reply<()> },
+    Create {
+        key: String,
+        value: Vec<u8>,
+        lease: Option<LeaseId>,
+        reply: Reply<KeyValue>,
+    },
+    Update {
+        key: String,
+        value: Vec<u8>,
+        expected: i64,
+        lease: Option<LeaseId>,
+        reply: Reply<KeyValue>,
+    },
+    Delete {
+        key: String,
+        expected: Option<i64>,
+        reply: Reply<KeyValue>,
+    },
+    Compact {
+        revision: i64,
+        reply: Reply<()>,
+    },
+    Grant {
+        ttl: Duration,
+        reply: Reply<LeaseId>,
+    },
+    Revoke {
+        lease: LeaseId,
+        reply: Reply<()>,
+    },
 }
 
 impl Op {
     /// Answers a write that was not applied.
     fn reject(self, message: &str) {
-        let error = || Error::Storage { context: "write was not committed".into(), message: message.into() };
+        let error = || Error::Storage {
+            context: "write was not committed".into(),
+            message: message.into(),
+        };
         match self {
             Op::Create { reply, .. } | Op::Update { reply, .. } | Op::Delete { reply, .. } => {
                 let _ = reply.send(Err(error()));
@@ -78,13 +105,21 @@ struct Group {
 impl Group {
     /// Stages the answer of a write: `result` is the database's outcome
     /// (an error there fails the group) wrapping the write's own.
-    fn answer<T: Send + 'static>(&mut self, reply: Reply<T>, what: String, result: rusqlite::Result<Result<T>>) {
+    fn answer<T: Send + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        what: String,
+        result: rusqlite::Result<Result<T>>,
+    ) {
         let result = match result {
             Ok(result) => result,
             Err(e) => {
                 let message = e.to_string();
                 self.failure.get_or_insert_with(|| message.clone());
-                Err(Error::Storage { context: format!("{what} failed"), message })
+                Err(Error::Storage {
+                    context: format!("{what} failed"),
+                    message,
+                })
             }
         };
         self.acks.push(Box::new(move |commit| {
@@ -113,20 +148,26 @@ pub(crate) struct Writer {
 impl Writer {
     /// Takes over the writing connection; starts the clocks of the stored leases.
     pub(crate) fn new(conn: Connection, hub: Arc<Hub>, leases: Arc<Leases>) -> Result<Writer> {
-        let load = || -> rusqlite::Result<(i64, i64, Vec<(i64, i64)>)> {
-            let revision = schema::current_revision(&conn)?;
-            let last_lease = conn.query_row("SELECT value FROM meta WHERE name = 'last_lease'", [], |r| r.get(0))?;
-            let stored = conn
-                .prepare("SELECT id, ttl_ms FROM lease")?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok((revision, last_lease, stored))
-        };
-        let (revision, last_lease, stored) = load().map_err(Error::storage("failed to load the store's state"))?;
-        for (id, ttl_ms) in stored {
-            leases.insert(LeaseId(id), Duration::from_millis(ttl_ms.max(0).unsigned_abs()));
+        let failed = |what: &str| Error::storage(format!("failed to load the store's {what}"));
+        let revision = schema::current_revision(&conn).map_err(failed("revision"))?;
+        let last_lease = conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'last_lease'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(failed("last lease id"))?;
+        let stored = schema::leases(&conn).map_err(failed("leases"))?;
+        for (id, ttl) in stored {
+            leases.insert(id, ttl);
         }
-        Ok(Writer { conn, revision, last_lease, hub, leases })
+        Ok(Writer {
+            conn,
+            revision,
+            last_lease,
+            hub,
+            leases,
+        })
     }
 
     /// The last committed revision.
@@ -197,15 +238,30 @@ impl Writer {
 
     fn apply(&mut self, op: Op, group: &mut Group) {
         match op {
-            Op::Create { key, value, lease, reply } => {
+            Op::Create {
+                key,
+                value,
+                lease,
+                reply,
+            } => {
                 let result = self.create(&key, value, lease, group);
                 group.answer(reply, format!("create of {key}"), result);
             }
-            Op::Update { key, value, expected, lease, reply } => {
+            Op::Update {
+                key,
+                value,
+                expected,
+                lease,
+                reply,
+            } => {
                 let result = self.update(&key, value, expected, lease, group);
                 group.answer(reply, format!("update of {key}"), result);
             }
-            Op::Delete { key, expected, reply } => {
+            Op::Delete {
+                key,
+                expected,
+                reply,
+            } => {
                 let result = self.delete(&key, expected, group);
                 group.answer(reply, format!("delete of {key}"), result);
             }
@@ -247,7 +303,11 @@ impl Writer {
             lease,
         };
         self.insert(&kv, 0, false)?;
-        group.events.push(Event { kind: EventKind::Put, kv: kv.clone(), prev_kv: None });
+        group.events.push(Event {
+            kind: EventKind::Put,
+            kv: kv.clone(),
+            prev_kv: None,
+        });
         Ok(Ok(kv))
     }
 
@@ -263,7 +323,11 @@ impl Writer {
             return Ok(Err(Error::NotFound { key: key.into() }));
         };
         if current.mod_revision != expected {
-            return Ok(Err(Error::Conflict { key: key.into(), expected, current: Box::new(current) }));
+            return Ok(Err(Error::Conflict {
+                key: key.into(),
+                expected,
+                current: Box::new(current),
+            }));
         }
         if let Some(missing) = self.missing_lease(lease)? {
             return Ok(Err(missing));
@@ -278,7 +342,11 @@ impl Writer {
             lease,
         };
         self.insert(&kv, current.mod_revision, false)?;
-        group.events.push(Event { kind: EventKind::Put, kv: kv.clone(), prev_kv: Some(current) });
+        group.events.push(Event {
+            kind: EventKind::Put,
+            kv: kv.clone(),
+            prev_kv: Some(current),
+        });
         Ok(Ok(kv))
     }
 
@@ -292,7 +360,11 @@ impl Writer {
             return Ok(Err(Error::NotFound { key: key.into() }));
         };
         if let Some(expected) = expected.filter(|&expected| expected != current.mod_revision) {
-            return Ok(Err(Error::Conflict { key: key.into(), expected, current: Box::new(current) }));
+            return Ok(Err(Error::Conflict {
+                key: key.into(),
+                expected,
+                current: Box::new(current),
+            }));
         }
         self.tombstone(current.clone(), group)?;
         Ok(Ok(current))
@@ -310,7 +382,11 @@ impl Writer {
             lease: None,
         };
         self.insert(&kv, current.mod_revision, true)?;
-        group.events.push(Event { kind: EventKind::Delete, kv, prev_kv: Some(current) });
+        group.events.push(Event {
+            kind: EventKind::Delete,
+            kv,
+            prev_kv: Some(current),
+        });
         Ok(())
     }
 
@@ -336,13 +412,19 @@ impl Writer {
     /// The error for a write naming a lease that does not exist.
     fn missing_lease(&self, lease: Option<LeaseId>) -> rusqlite::Result<Option<Error>> {
         let Some(lease) = lease else { return Ok(None) };
-        let exists = self.conn.prepare_cached("SELECT 1 FROM lease WHERE id = ?1")?.exists([lease.0])?;
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM lease WHERE id = ?1")?
+            .exists([lease.0])?;
         Ok((!exists).then_some(Error::LeaseNotFound { lease }))
     }
 
     fn compact(&mut self, revision: i64) -> rusqlite::Result<Result<()>> {
         if revision > self.revision {
-            return Ok(Err(Error::FutureRevision { requested: revision, current: self.revision }));
+            return Ok(Err(Error::FutureRevision {
+                requested: revision,
+                current: self.revision,
+            }));
         }
         if revision <= schema::compacted_revision(&self.conn)? {
             return Ok(Ok(()));
@@ -358,7 +440,9 @@ impl Writer {
                      WHERE newer.key = log.key AND newer.revision > log.revision AND newer.revision <= ?1))",
             )?
             .execute([revision])?;
-        self.conn.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'compacted'")?.execute([revision])?;
+        self.conn
+            .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'compacted'")?
+            .execute([revision])?;
         Ok(Ok(()))
     }
 
@@ -366,8 +450,12 @@ impl Writer {
         self.last_lease += 1;
         let id = LeaseId(self.last_lease);
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        self.conn.prepare_cached("INSERT INTO lease (id, ttl_ms) VALUES (?1, ?2)")?.execute([id.0, ttl_ms])?;
-        self.conn.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'last_lease'")?.execute([id.0])?;
+        self.conn
+            .prepare_cached("INSERT INTO lease (id, ttl_ms) VALUES (?1, ?2)")?
+            .execute([id.0, ttl_ms])?;
+        self.conn
+            .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'last_lease'")?
+            .execute([id.0])?;
         group.lease_changes.push(LeaseChange::Granted(id, ttl));
         Ok(Ok(id))
     }
@@ -388,7 +476,9 @@ impl Writer {
         for kv in attached {
             self.tombstone(kv, group)?;
         }
-        self.conn.prepare_cached("DELETE FROM lease WHERE id = ?1")?.execute([lease.0])?;
+        self.conn
+            .prepare_cached("DELETE FROM lease WHERE id = ?1")?
+            .execute([lease.0])?;
         group.lease_changes.push(LeaseChange::Revoked(lease));
         Ok(Ok(()))
     }
