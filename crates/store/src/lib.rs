@@ -57,7 +57,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct RangeRequest {
     /// The keys to read.
     pub range: KeyRange,
-    /// The most keys to return; `None` for all of them.
+    /// The most keys to return; `None` (or 0, as in etcd) for all of them.
     pub limit: Option<usize>,
     /// Read the store as it was at this revision; `None` for the current one.
     pub revision: Option<i64>,

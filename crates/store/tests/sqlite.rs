@@ -19,7 +19,13 @@ fn fresh() -> (Arc<SqliteStore>, TempDir) {
     (Arc::new(store), dir)
 }
 
-store_suite!(fresh());
+/// The suite runs through `dyn Store`, as the API server holds a backend.
+fn fresh_dyn() -> (Arc<dyn Store>, TempDir) {
+    let (store, dir) = fresh();
+    (store, dir)
+}
+
+store_suite!(fresh_dyn());
 
 /// The role a re-executed test binary plays: a writer that never stops.
 const CHILD_DIR: &str = "TUG_STORE_TEST_WRITER_DIR";

@@ -104,10 +104,9 @@ pub(crate) fn range(conn: &mut Connection, request: &RangeRequest) -> Result<Ran
             compacted,
         });
     }
+    let wanted = request.limit.filter(|&limit| limit > 0);
     // One more than the limit tells whether more follow.
-    let limit = request
-        .limit
-        .map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1);
+    let limit = wanted.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1);
     // Each key's newest row at or below the revision, if it is not a tombstone.
     let newest = "revision <= ?2 AND deleted = 0
         AND revision = (SELECT MAX(revision) FROM log WHERE key = l.key AND revision <= ?2)";
@@ -128,8 +127,8 @@ pub(crate) fn range(conn: &mut Connection, request: &RangeRequest) -> Result<Ran
     let mut kvs: Vec<KeyValue> = rows
         .and_then(|rows| rows.mapped(|row| schema::kv_from_row(row, 0)).collect())
         .map_err(failed())?;
-    let more = request.limit.is_some_and(|limit| kvs.len() > limit);
-    if let Some(limit) = request.limit {
+    let more = wanted.is_some_and(|limit| kvs.len() > limit);
+    if let Some(limit) = wanted {
         kvs.truncate(limit);
     }
     Ok(RangeResponse {
