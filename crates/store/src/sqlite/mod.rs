@@ -110,11 +110,13 @@ impl SqliteStore {
         })?;
         let path: PathBuf = dir.join("store.db");
         let conn = schema::open_writer(&path, options.durability)?;
+        let revision = schema::current_revision(&conn).map_err(Error::storage(format!(
+            "failed to read the revision of {}",
+            path.display()
+        )))?;
+        let hub = Arc::new(Hub::new(revision, options.watch_buffer));
         let leases = Arc::new(Leases::default());
-        // The hub learns the revision before any reader or writer runs.
-        let hub = Arc::new(Hub::new(schema::FIRST_REVISION, options.watch_buffer));
         let writer = Writer::new(conn, hub.clone(), leases.clone())?;
-        hub.publish(writer.revision(), &[]);
         let (readers, mut handles) = Readers::start(&path, options.readers)?;
         let (writes, queue) = mpsc::channel();
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {

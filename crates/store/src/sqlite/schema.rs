@@ -40,7 +40,7 @@ INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', 1), ('compacted', 0),
 ";
 
 /// The revision of a store that was never written, as in etcd.
-pub(crate) const FIRST_REVISION: i64 = 1;
+const FIRST_REVISION: i64 = 1;
 
 /// The columns [`kv_from_row`] reads, in its order.
 pub(crate) const KV_COLUMNS: &str = "key, value, create_revision, revision, version, lease";

@@ -125,10 +125,15 @@ impl Group {
         self.acks.push(Box::new(move |commit| {
             let answer = match commit {
                 Ok(()) => result,
-                Err(message) => Err(result.err().unwrap_or_else(|| Error::Storage {
-                    context: format!("{what} was not committed"),
-                    message: message.into(),
-                })),
+                // Its own database error, or else the group's: even a
+                // conflict may have been with a write that was rolled back.
+                Err(message) => Err(match result {
+                    Err(own @ Error::Storage { .. }) => own,
+                    _ => Error::Storage {
+                        context: format!("{what} was not committed"),
+                        message: message.into(),
+                    },
+                }),
             };
             let _ = reply.send(answer);
         }));
@@ -146,10 +151,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Takes over the writing connection; starts the clocks of the stored leases.
+    /// Takes over the writing connection, going on from the revision `hub`
+    /// last published; starts the clocks of the stored leases.
     pub(crate) fn new(conn: Connection, hub: Arc<Hub>, leases: Arc<Leases>) -> Result<Writer> {
         let failed = |what: &str| Error::storage(format!("failed to load the store's {what}"));
-        let revision = schema::current_revision(&conn).map_err(failed("revision"))?;
+        let revision = hub.revision();
         let last_lease = conn
             .query_row(
                 "SELECT value FROM meta WHERE name = 'last_lease'",
@@ -168,11 +174,6 @@ impl Writer {
             hub,
             leases,
         })
-    }
-
-    /// The last committed revision.
-    pub(crate) fn revision(&self) -> i64 {
-        self.revision
     }
 
     /// Serves writes until every sender is gone.
