@@ -19,6 +19,10 @@
 //!   [`Error::Compacted`] (the API server answers 410 Gone);
 //! - leases: keys written with a lease are deleted when it expires.
 //!
+//! An acknowledged write is durable: the SQLite backend syncs each commit to
+//! disk before answering (see [`Durability`]), grouping the writes that
+//! arrive together into one commit.
+//!
 //! It knows nothing of Kubernetes objects: keys are strings
 //! (`/registry/<group>/<resource>/<namespace>/<name>`) and values are bytes.
 //! It calls no other Tugboat crate.
