@@ -16,7 +16,9 @@ root=$work/state
 trap '"$tug" runtime --root "$root" delete --force demo-bg >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bundle/rootfs/bin"
 cp /bin/busybox "$work/bundle/rootfs/bin/"
-for applet in $(/bin/busybox --list); do ln -sf busybox "$work/bundle/rootfs/bin/$applet"; done
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$work/bundle/rootfs/bin/$applet"
+done
 cd "$work/bundle"
 "$tug" runtime spec
 # Non-interactive, with a 64 MiB memory limit and a 32-process limit.
@@ -29,7 +31,7 @@ jq '.process.terminal = false
         echo \"my pid:          $$\";
         echo \"processes seen:  $(ls /proc | grep -c ^[0-9])\";
         echo \"network devices: $(ls /sys/class/net)\";
-        echo \"root filesystem: $(ls /)\";
+        echo \"root filesystem: $(echo $(ls /))\";
         echo \"memory limit:    $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)\";
         touch /x 2>/dev/null && echo \"rootfs writable\" || echo \"rootfs:          read-only\""]' config.json > config.new && mv config.new config.json
 

@@ -41,6 +41,8 @@ impl Init<'_> {
     pub fn run(self, channel: Channel) -> ! {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.setup_and_exec(&channel)));
         let msg = match result {
+            // The runtime wraps the message in Error::Init itself.
+            Ok(Err(Error::Init(msg))) => msg,
             Ok(Err(e)) => e.to_string(),
             Ok(Ok(never)) => match never {},
             Err(_) => "init panicked".to_string(),
