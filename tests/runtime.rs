@@ -443,3 +443,82 @@ fn tug_runtime_link_behaves_as_tug_runtime() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "[]");
 }
+
+/// Receives one fd sent with SCM_RIGHTS on `stream`.
+fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut name = [0u8; 256];
+    let mut iov = libc::iovec { iov_base: name.as_mut_ptr().cast(), iov_len: name.len() };
+    let mut control = [0u8; 64];
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control.len() as _;
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) };
+    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
+    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    assert!(!cmsg.is_null(), "no fd received");
+    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>()) };
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+#[test]
+fn terminal_goes_to_the_console_socket() {
+    let mut sb = Sandbox::new("console");
+    let bundle = sb.bundle("b", &["sh", "-c", "tty; echo on-the-pty"], |c| c["process"]["terminal"] = json!(true));
+    let socket_path = sb.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    let id = sb.id("tty");
+    let receiver = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        receive_fd(&stream)
+    });
+    let out = sb.rt(&["create", "--bundle", bundle.to_str().unwrap(), "--console-socket", socket_path.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let master = std::fs::File::from(receiver.join().unwrap());
+    assert!(sb.rt(&["start", &id]).status.success());
+    let mut text = String::new();
+    let mut reader = std::io::BufReader::new(master);
+    // Reading the master fails with EIO once the container closes the pty: that is the end.
+    let _ = std::io::Read::read_to_string(&mut reader, &mut text);
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("on-the-pty"), "{text:?}");
+    sb.wait_status(&id, "stopped");
+    assert!(sb.rt(&["delete", &id]).status.success());
+    sb.assert_gone(&id, 0);
+}
+
+#[test]
+fn hooks_receive_the_state_and_events_report_usage() {
+    let mut sb = Sandbox::new("hooks");
+    let created = sb.dir.join("created.json");
+    let stopped = sb.dir.join("poststop.json");
+    let hook = |file: &Path| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", file.display())]});
+    let bundle = sb.bundle("b", &["sleep", "300"], |c| {
+        c["hooks"] = json!({"createRuntime": [hook(&created)], "poststop": [hook(&stopped)]});
+        c["linux"]["resources"]["pids"] = json!({"limit": 50});
+    });
+    let id = sb.run_detached(&bundle);
+    let pid = sb.wait_status(&id, "running")["pid"].as_i64().unwrap();
+    let state: Value = serde_json::from_slice(&std::fs::read(&created).unwrap()).unwrap();
+    assert_eq!((state["id"].as_str(), state["pid"].as_i64(), state["status"].as_str()), (Some(id.as_str()), Some(pid), Some("created")));
+
+    let events = sb.rt(&["events", "--stats", &id]);
+    assert!(events.status.success(), "{}", stderr(&events));
+    let event: Value = serde_json::from_slice(&events.stdout).unwrap();
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["data"]["pids"]["current"], json!(1));
+    assert_eq!(event["data"]["pids"]["limit"], json!(50));
+    assert!(event["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{event}");
+
+    let list = sb.rt(&["list", "--format", "json"]);
+    let entries: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(entries[0]["id"], json!(id));
+    assert_eq!(entries[0]["status"], json!("running"));
+
+    assert!(sb.rt(&["delete", "--force", &id]).status.success());
+    let state: Value = serde_json::from_slice(&std::fs::read(&stopped).unwrap()).unwrap();
+    assert_eq!(state["status"], "stopped");
+    sb.assert_gone(&id, pid);
+}
