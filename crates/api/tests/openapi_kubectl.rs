@@ -36,6 +36,9 @@ impl Request {
 struct State {
     log: Vec<Request>,
     objects: HashMap<String, Value>,
+    /// Documents to serve instead of the real ones, as a server that does not validate
+    /// fields would publish them: (v2 JSON, v2 protobuf, v3 by path).
+    legacy: Option<(Vec<u8>, Vec<u8>, HashMap<String, Vec<u8>>)>,
 }
 
 struct Server {
@@ -99,6 +102,35 @@ impl Server {
         log
     }
 
+    /// Serve documents without the `fieldValidation` parameter, as servers before
+    /// Kubernetes 1.25 did, so that kubectl validates on the client.
+    fn without_field_validation(&self) {
+        fn strip(v: &mut Value) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::Array(params)) = m.get_mut("parameters") {
+                        params.retain(|p| p["name"] != "fieldValidation");
+                    }
+                    m.values_mut().for_each(strip);
+                }
+                Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut v2 = openapi::v2().clone();
+        strip(&mut v2["paths"]);
+        let mut v3 = HashMap::new();
+        for (g, vs) in registry::groups() {
+            for v in vs {
+                let mut doc = openapi::v3(g, v).unwrap().clone();
+                strip(&mut doc["paths"]);
+                let path = if g.is_empty() { format!("api/{v}") } else { format!("apis/{g}/{v}") };
+                v3.insert(path, serde_json::to_vec(&doc).unwrap());
+            }
+        }
+        self.state.lock().unwrap().legacy = Some((serde_json::to_vec(&v2).unwrap(), openapi::v2_to_protobuf(&v2), v3));
+    }
+
     fn put_object(&self, path: &str, obj: Value) {
         self.state.lock().unwrap().objects.insert(path.to_string(), obj);
     }
@@ -142,14 +174,14 @@ fn serve(stream: TcpStream, state: &Mutex<State>, port: u16) {
     let mut writer = stream;
     while let Some(req) = read_request(&mut reader) {
         state.lock().unwrap().log.push(req.clone());
-        let (code, body) = respond(&req, state, port);
+        let (code, body, content_type) = respond(&req, state, port);
         let reason = match code {
             200 => "OK",
             201 => "Created",
             404 => "Not Found",
             _ => "Error",
         };
-        let head = format!("HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+        let head = format!("HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n", body.len());
         if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&body)).is_err() {
             return;
         }
@@ -164,7 +196,28 @@ fn not_found(path: &str) -> (u16, Vec<u8>) {
     (404, json_bytes(&json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": format!("{path} not found"), "reason": "NotFound", "code": 404})))
 }
 
-fn respond(req: &Request, state: &Mutex<State>, port: u16) -> (u16, Vec<u8>) {
+fn respond(req: &Request, state: &Mutex<State>, port: u16) -> (u16, Vec<u8>, &'static str) {
+    let path = req.path();
+    if path == "/openapi/v2" && openapi::v2_accepts_protobuf(req.header("accept").unwrap_or("")) {
+        let body = match &state.lock().unwrap().legacy {
+            Some((_, pb, _)) => pb.clone(),
+            None => openapi::v2_protobuf().to_vec(),
+        };
+        return (200, body, openapi::V2_PROTOBUF_MEDIA_TYPE);
+    }
+    if let Some((json, _, v3)) = &state.lock().unwrap().legacy {
+        if path == "/openapi/v2" {
+            return (200, json.clone(), "application/json");
+        }
+        if let Some(doc) = path.strip_prefix("/openapi/v3/").and_then(|p| v3.get(p)) {
+            return (200, doc.clone(), "application/json");
+        }
+    }
+    let (code, body) = respond_json(req, state, port);
+    (code, body, "application/json")
+}
+
+fn respond_json(req: &Request, state: &Mutex<State>, port: u16) -> (u16, Vec<u8>) {
     let path = req.path();
     match path {
         "/version" => return (200, json_bytes(&json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0", "gitCommit": "", "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"}))),
@@ -307,14 +360,54 @@ fn kubectl_explains_fields_from_openapi_v3() {
     assert!(ok, "explain failed: {err}");
     assert!(out.contains("VERSION:    v2"), "{out}");
 
-    let _ = server.kubectl(&["explain", "deployment.spec.strategy", "--output=plaintext-openapiv2"]);
-
     // kubectl read the index and the group/version documents, never Swagger 2.0.
     let paths: Vec<String> = server.requests().iter().map(|r| r.path().to_string()).collect();
     assert!(paths.iter().any(|p| p == "/openapi/v3"), "{paths:?}");
     assert!(paths.iter().any(|p| p == "/openapi/v3/apis/apps/v1"), "{paths:?}");
     assert!(paths.iter().any(|p| p == "/openapi/v3/api/v1"), "{paths:?}");
     assert!(!paths.iter().any(|p| p == "/openapi/v2"), "{paths:?}");
+
+    // The Swagger 2.0 form (protocol buffers, as client-go asks for it) explains the same.
+    let (ok, out, err) = server.kubectl(&["explain", "deployment.spec.strategy", "--output=plaintext-openapiv2"]);
+    assert!(ok, "explain failed: {err}");
+    assert!(out.contains("RESOURCE: strategy <Object>"), "{out}");
+    assert!(out.contains("rollingUpdate\t<Object>"), "{out}");
+    let (ok, out, err) = server.kubectl(&["explain", "pods.spec.containers.ports", "--output=plaintext-openapiv2"]);
+    assert!(ok, "explain failed: {err}");
+    assert!(out.contains("containerPort\t<integer> -required-"), "{out}");
+}
+
+#[test]
+fn kubectl_validates_on_the_client_from_swagger_2_when_the_server_does_not() {
+    if !kubectl_present() {
+        return;
+    }
+    let server = Server::start("client-validate");
+    server.without_field_validation();
+    let good = server.file("good.yaml", DEPLOYMENT);
+    let (ok, out, err) = server.kubectl(&["apply", "--dry-run=client", "--validate=strict", "-f", &good]);
+    assert!(ok, "apply failed: {err}");
+    assert!(out.contains("deployment.apps/web created (dry run)"), "{out}");
+    let v2 = server.requests().into_iter().find(|r| r.path() == "/openapi/v2").expect("kubectl fetched /openapi/v2");
+    assert!(openapi::v2_accepts_protobuf(v2.header("accept").unwrap()));
+
+    // A misspelled field, a wrong type, a missing required field: each named.
+    let bad = server.file("bad.yaml", &DEPLOYMENT.replace("  replicas: 2", "  replicaz: 2"));
+    let (ok, _, err) = server.kubectl(&["apply", "--dry-run=client", "--validate=strict", "-f", &bad]);
+    assert!(!ok);
+    assert!(err.contains("ValidationError(Deployment.spec): unknown field \"replicaz\" in io.k8s.api.apps.v1.DeploymentSpec"), "{err}");
+    let bad = server.file("bad2.yaml", &DEPLOYMENT.replace("  replicas: 2", "  replicas: two"));
+    let (ok, _, err) = server.kubectl(&["apply", "--dry-run=client", "--validate=strict", "-f", &bad]);
+    assert!(!ok);
+    assert!(err.contains("spec.replicas"), "{err}");
+    let bad = server.file("bad3.yaml", &DEPLOYMENT.replace("        - containerPort: 80\n", "        - hostPort: 80\n"));
+    let (ok, _, err) = server.kubectl(&["apply", "--dry-run=client", "--validate=strict", "-f", &bad]);
+    assert!(!ok);
+    assert!(err.contains("missing required field \"containerPort\""), "{err}");
+    // Int-or-string and quantities take either form.
+    let both = server.file("both.yaml", &DEPLOYMENT.replace("maxSurge: 1", "maxSurge: 10%").replace("cpu: 500m", "cpu: 1"));
+    let (ok, _, err) = server.kubectl(&["apply", "--dry-run=client", "--validate=strict", "-f", &both]);
+    assert!(ok, "apply failed: {err}");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 
 mod extensions;
 mod paths;
+mod protobuf;
 mod types;
 
 use crate::registry;
@@ -42,6 +43,31 @@ pub fn v2() -> &'static Value {
 pub fn v2_json() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| serde_json::to_vec(v2()).expect("serializable"))
+}
+
+/// The media type under which kube-apiserver serves [`v2_protobuf`] (clients ask for it with
+/// `Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`; the `.v1.0` and
+/// `@v1.0` spellings are both in use, and both should be accepted).
+pub const V2_PROTOBUF_MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// Whether an `Accept` header asks for the protocol-buffer form of `/openapi/v2` (which is
+/// all client-go's `OpenAPISchema()`, and so kubectl, ever asks for). Anything else gets JSON.
+pub fn v2_accepts_protobuf(accept: &str) -> bool {
+    accept.split(',').any(|t| {
+        let t = t.split(';').next().unwrap_or("").trim();
+        t.eq_ignore_ascii_case("application/com.github.proto-openapi.spec.v2@v1.0+protobuf") || t.eq_ignore_ascii_case(V2_PROTOBUF_MEDIA_TYPE)
+    })
+}
+
+/// [`v2`] as the gnostic `openapi.v2.Document` protocol buffer.
+pub fn v2_protobuf() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| protobuf::encode(v2()))
+}
+
+/// Encode any Swagger 2.0 document as the gnostic `openapi.v2.Document` protocol buffer.
+pub fn v2_to_protobuf(doc: &Value) -> Vec<u8> {
+    protobuf::encode(doc)
 }
 
 /// The `/openapi/v3` index: `{"paths": {"api/v1": {"serverRelativeURL":

@@ -151,3 +151,17 @@ fn documents_build_quickly() {
     let elapsed = start.elapsed();
     eprintln!("{} definitions; v2 built in {elapsed:?}, {} bytes", defs.len(), v2_json().len());
 }
+
+#[test]
+fn v2_protobuf_encodes_the_document() {
+    let pb = v2_protobuf();
+    // Field 1 (swagger) comes first: tag 0x0a, length 3, "2.0".
+    assert_eq!(&pb[..5], b"\x0a\x032.0");
+    let text = String::from_utf8_lossy(pb);
+    assert!(text.contains("io.k8s.api.apps.v1.Deployment"));
+    assert!(text.contains("x-kubernetes-patch-merge-key"));
+    assert!(pb.len() < v2_json().len());
+    assert!(v2_accepts_protobuf("application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json"));
+    assert!(v2_accepts_protobuf("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"));
+    assert!(!v2_accepts_protobuf("application/json"));
+}
