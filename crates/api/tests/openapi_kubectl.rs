@@ -38,8 +38,11 @@ struct State {
     objects: HashMap<String, Value>,
     /// Documents to serve instead of the real ones, as a server that does not validate
     /// fields would publish them: (v2 JSON, v2 protobuf, v3 by path).
-    legacy: Option<(Vec<u8>, Vec<u8>, HashMap<String, Vec<u8>>)>,
+    legacy: Option<Legacy>,
 }
+
+/// (v2 JSON, v2 protobuf, v3 JSON by "apis/<group>/<version>" path).
+type Legacy = (Vec<u8>, Vec<u8>, HashMap<String, Vec<u8>>);
 
 struct Server {
     port: u16,
@@ -359,6 +362,11 @@ fn kubectl_explains_fields_from_openapi_v3() {
     let (ok, out, err) = server.kubectl(&["explain", "hpa.spec.metrics", "--api-version=autoscaling/v2"]);
     assert!(ok, "explain failed: {err}");
     assert!(out.contains("VERSION:    v2"), "{out}");
+    // The recursive JSON schema of custom resource definitions.
+    let (ok, out, err) = server.kubectl(&["explain", "crd.spec.versions.schema.openAPIV3Schema.properties"]);
+    assert!(ok, "explain failed: {err}");
+    assert!(out.contains("FIELD: properties <map[string]JSONSchemaProps>"), "{out}");
+    assert!(out.contains("x-kubernetes-preserve-unknown-fields\t<boolean>"), "{out}");
 
     // kubectl read the index and the group/version documents, never Swagger 2.0.
     let paths: Vec<String> = server.requests().iter().map(|r| r.path().to_string()).collect();

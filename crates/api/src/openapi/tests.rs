@@ -145,11 +145,32 @@ fn collect_v3_refs(v: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn documents_build_quickly() {
-    let start = std::time::Instant::now();
+    let t = std::time::Instant::now();
     let defs = build_definitions();
-    let _ = build_v2();
-    let elapsed = start.elapsed();
-    eprintln!("{} definitions; v2 built in {elapsed:?}, {} bytes", defs.len(), v2_json().len());
+    let t_defs = t.elapsed();
+    let t = std::time::Instant::now();
+    let v2 = build_v2();
+    let t_v2 = t.elapsed();
+    let t = std::time::Instant::now();
+    let json = serde_json::to_vec(&v2).unwrap();
+    let t_json = t.elapsed();
+    let t = std::time::Instant::now();
+    let pb = protobuf::encode(&v2);
+    let t_pb = t.elapsed();
+    let t = std::time::Instant::now();
+    let mut v3_bytes = 0;
+    for (g, vs) in registry::groups() {
+        for v in vs {
+            v3_bytes += serde_json::to_vec(&build_v3(g, v)).unwrap().len();
+        }
+    }
+    let t_v3 = t.elapsed();
+    eprintln!(
+        "{} definitions in {t_defs:?}; v2 {t_v2:?} ({} bytes JSON in {t_json:?}, {} bytes protobuf in {t_pb:?}); all v3 documents {t_v3:?} ({v3_bytes} bytes)",
+        defs.len(),
+        json.len(),
+        pb.len()
+    );
 }
 
 #[test]
