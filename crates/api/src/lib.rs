@@ -5,6 +5,7 @@
 //! and where its objects live in the store. Later: defaulting and validation. It does no
 //! I/O and knows nothing of HTTP; the API server, the CLI and the controllers read it.
 
+pub mod openapi;
 pub mod registry;
 
 pub use registry::{ResourceType, Subresource};
