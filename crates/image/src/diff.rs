@@ -42,13 +42,19 @@ pub fn write_layer_tar(dir: &Path, out: impl Write) -> Result<()> {
         links: HashMap::new(),
     };
     walker.dir(dir, Path::new(""))?;
-    builder.finish().with_ctx(|| "failed to finish layer tar".into())?;
+    builder
+        .finish()
+        .with_ctx(|| "failed to finish layer tar".into())?;
     Ok(())
 }
 
 /// Writes the tree under `dir` as a new layer blob in `store`. Returns the blob's
 /// descriptor and the layer's diff-id.
-pub fn create_layer(store: &Store, dir: &Path, compression: LayerCompression) -> Result<(Descriptor, Digest)> {
+pub fn create_layer(
+    store: &Store,
+    dir: &Path,
+    compression: LayerCompression,
+) -> Result<(Descriptor, Digest)> {
     let blob = store.ingest_writer()?;
     let (diff_id, blob, media_type) = match compression {
         LayerCompression::None => {
@@ -62,7 +68,9 @@ pub fn create_layer(store: &Store, dir: &Path, compression: LayerCompression) ->
             let mut tar_out = HashingWriter::new(gz);
             write_layer_tar(dir, &mut tar_out)?;
             let (diff_id, _, gz) = tar_out.finish();
-            let blob = gz.finish().with_ctx(|| "failed to finish gzip stream".into())?;
+            let blob = gz
+                .finish()
+                .with_ctx(|| "failed to finish gzip stream".into())?;
             (diff_id, blob, MediaType::ImageLayerGzip)
         }
     };
@@ -160,8 +168,10 @@ impl<W: Write> Walker<'_, W> {
         h.set_size(0);
         if kind != EntryType::Fifo {
             let rdev = meta.rdev();
-            h.set_device_major(libc::major(rdev)).with_ctx(|| format!("device number of {}", abs.display()))?;
-            h.set_device_minor(libc::minor(rdev)).with_ctx(|| format!("device number of {}", abs.display()))?;
+            h.set_device_major(libc::major(rdev))
+                .with_ctx(|| format!("device number of {}", abs.display()))?;
+            h.set_device_minor(libc::minor(rdev))
+                .with_ctx(|| format!("device number of {}", abs.display()))?;
         }
         self.append(&mut h, rel, io::empty())
     }
@@ -177,9 +187,13 @@ impl<W: Write> Walker<'_, W> {
     }
 
     fn append(&mut self, h: &mut Header, rel: &Path, data: impl io::Read) -> Result<()> {
-        self.builder
-            .append_data(h, rel, data)
-            .with_ctx(|| format!("failed to add {} to layer under {}", rel.display(), self.root.display()))
+        self.builder.append_data(h, rel, data).with_ctx(|| {
+            format!(
+                "failed to add {} to layer under {}",
+                rel.display(),
+                self.root.display()
+            )
+        })
     }
 
     /// A PAX header with the file's xattrs (overlayfs-private ones left out), before it.
@@ -206,7 +220,13 @@ impl<W: Write> Walker<'_, W> {
         h.set_mode(0o644);
         h.set_size(records.len() as u64);
         let mut pax_name = b"PaxHeaders/".to_vec();
-        pax_name.extend(rel.file_name().unwrap_or_default().as_bytes().iter().take(80));
+        pax_name.extend(
+            rel.file_name()
+                .unwrap_or_default()
+                .as_bytes()
+                .iter()
+                .take(80),
+        );
         h.set_path(Path::new(std::ffi::OsStr::from_bytes(&pax_name)))
             .with_ctx(|| format!("pax header for {}", rel.display()))?;
         h.set_cksum();

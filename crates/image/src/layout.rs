@@ -150,7 +150,10 @@ pub fn check_marker_bytes(archive: &str, bytes: &[u8]) -> Result<()> {
     if !marker.image_layout_version.starts_with("1.") {
         return Err(Error::InvalidArchive {
             archive: archive.to_string(),
-            reason: format!("unsupported image layout version {}", marker.image_layout_version),
+            reason: format!(
+                "unsupported image layout version {}",
+                marker.image_layout_version
+            ),
         });
     }
     Ok(())
@@ -180,9 +183,8 @@ pub fn parse_index(origin: &str, bytes: &[u8]) -> Result<ImageIndex> {
 
 /// Replaces `dir/index.json` atomically (readers see the old or the new file, whole).
 pub fn write_index(dir: &Path, index: &ImageIndex) -> Result<()> {
-    let bytes = serde_json::to_vec(index).map_err(|e| {
-        Error::io("failed to serialize index.json", std::io::Error::other(e))
-    })?;
+    let bytes = serde_json::to_vec(index)
+        .map_err(|e| Error::io("failed to serialize index.json", std::io::Error::other(e)))?;
     write_atomic(&dir.join(INDEX_FILE), &bytes)
 }
 

@@ -15,12 +15,13 @@
 //! - [`unpack`] and [`whiteout`]: layer tar → snapshot, refusing hostile entries;
 //! - [`diff`]: directory / overlay upper dir → layer tar with OCI whiteouts;
 //! - [`overlay`]: a container's root filesystem as an overlay mount;
-//! - `archive` (next): OCI layout, oci-archive and docker-archive import/export.
+//! - [`archive`]: OCI layout, oci-archive and docker-archive import/export.
 //!
 //! It knows nothing of Kubernetes, containers' processes or the runtime, and calls no
 //! other Tugboat crate. Its long operations take progress callbacks so a CLI can draw
 //! progress bars without this crate printing anything.
 
+pub mod archive;
 pub mod diff;
 pub mod digest;
 pub mod error;

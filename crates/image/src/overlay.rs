@@ -63,7 +63,13 @@ impl Drop for Mount {
 /// Unpacks the image's layers if needed (default [`UnpackOptions`]) and mounts them with
 /// a private upper directory at `container_dir/rootfs`.
 pub fn mount_rootfs(store: &Store, image: &Image, container_dir: &Path) -> Result<Mount> {
-    mount_rootfs_with(store, image, container_dir, &UnpackOptions::default(), &mut |_| {})
+    mount_rootfs_with(
+        store,
+        image,
+        container_dir,
+        &UnpackOptions::default(),
+        &mut |_| {},
+    )
 }
 
 /// [`mount_rootfs`] with unpack options and progress reports.
@@ -93,7 +99,11 @@ pub fn mount_layers(layers: &[PathBuf], container_dir: &Path) -> Result<Mount> {
         fs::create_dir_all(&empty).ctx("create", &empty)?;
         lower.push(empty);
     }
-    let lowerdir = lower.iter().map(|p| escape(p)).collect::<Vec<_>>().join(":");
+    let lowerdir = lower
+        .iter()
+        .map(|p| escape(p))
+        .collect::<Vec<_>>()
+        .join(":");
     let options = format!(
         "lowerdir={lowerdir},upperdir={},workdir={},redirect_dir=off,metacopy=off",
         escape(&upper),

@@ -42,7 +42,10 @@ impl Reference {
             return Err(bad("empty reference"));
         }
         let (rest, digest) = match input.split_once('@') {
-            Some((rest, d)) => (rest, Some(digest::parse(d).map_err(|e| bad(&e.to_string()))?)),
+            Some((rest, d)) => (
+                rest,
+                Some(digest::parse(d).map_err(|e| bad(&e.to_string()))?),
+            ),
             None => (input, None),
         };
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
@@ -69,7 +72,11 @@ impl Reference {
         if !valid_domain(domain) {
             return Err(bad("invalid registry domain"));
         }
-        let domain = if domain == "index.docker.io" { DEFAULT_DOMAIN } else { domain };
+        let domain = if domain == "index.docker.io" {
+            DEFAULT_DOMAIN
+        } else {
+            domain
+        };
         if path.is_empty() || !path.split('/').all(valid_path_component) {
             return Err(bad(
                 "repository path components must be lowercase letters and digits separated by '.', '_', '__' or '-'",
@@ -179,7 +186,8 @@ fn valid_tag(tag: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn valid_domain(domain: &str) -> bool {
@@ -192,7 +200,9 @@ fn valid_domain(domain: &str) -> bool {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                && label
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-')
         });
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()));
     host_ok && port_ok
@@ -238,14 +248,26 @@ mod tests {
     #[test]
     fn short_names_normalize_like_docker() {
         assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(norm("library/busybox:1.36"), "docker.io/library/busybox:1.36");
-        assert_eq!(norm("index.docker.io/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            norm("library/busybox:1.36"),
+            "docker.io/library/busybox:1.36"
+        );
+        assert_eq!(
+            norm("index.docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(norm("user/app"), "docker.io/user/app:latest");
         assert_eq!(norm("localhost/app:v1"), "localhost/app:v1");
         assert_eq!(norm("localhost:5000/a/b:v1"), "localhost:5000/a/b:v1");
-        assert_eq!(norm("quay.io/x/y_z__w.v-1--2"), "quay.io/x/y_z__w.v-1--2:latest");
+        assert_eq!(
+            norm("quay.io/x/y_z__w.v-1--2"),
+            "quay.io/x/y_z__w.v-1--2:latest"
+        );
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(norm(&format!("busybox@{d}")), format!("docker.io/library/busybox@{d}"));
+        assert_eq!(
+            norm(&format!("busybox@{d}")),
+            format!("docker.io/library/busybox@{d}")
+        );
         assert_eq!(
             norm(&format!("busybox:1@{d}")),
             format!("docker.io/library/busybox:1@{d}")
@@ -254,8 +276,14 @@ mod tests {
 
     #[test]
     fn familiar_form_drops_default_domain_and_library() {
-        assert_eq!(Reference::parse("busybox").unwrap().familiar(), "busybox:latest");
-        assert_eq!(Reference::parse("user/app:v2").unwrap().familiar(), "user/app:v2");
+        assert_eq!(
+            Reference::parse("busybox").unwrap().familiar(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            Reference::parse("user/app:v2").unwrap().familiar(),
+            "user/app:v2"
+        );
         assert_eq!(
             Reference::parse("localhost:5000/app").unwrap().familiar(),
             "localhost:5000/app:latest"

@@ -129,12 +129,25 @@ pub struct PruneReport {
 #[derive(Clone, Debug)]
 pub enum Progress {
     /// Layer `index` of `count` is already unpacked.
-    LayerCached { index: usize, count: usize, diff_id: Digest },
+    LayerCached {
+        index: usize,
+        count: usize,
+        diff_id: Digest,
+    },
     /// Unpacking starts; `size` is the layer blob's (compressed) size.
-    LayerStarted { index: usize, count: usize, diff_id: Digest, size: u64 },
+    LayerStarted {
+        index: usize,
+        count: usize,
+        diff_id: Digest,
+        size: u64,
+    },
     /// `read` bytes of the layer blob read so far.
     LayerBytes { index: usize, read: u64, size: u64 },
-    LayerDone { index: usize, count: usize, diff_id: Digest },
+    LayerDone {
+        index: usize,
+        count: usize,
+        diff_id: Digest,
+    },
 }
 
 /// Keeps garbage collection away while held: blobs written now survive until they are
@@ -407,7 +420,11 @@ impl Store {
         self.put_manifest(&manifest)
     }
 
-    fn parse_blob<T: serde::de::DeserializeOwned>(&self, what: &'static str, d: &Digest) -> Result<T> {
+    fn parse_blob<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        d: &Digest,
+    ) -> Result<T> {
         let bytes = self.read_blob(d)?;
         serde_json::from_slice(&bytes).map_err(|e| Error::InvalidContent {
             what,
@@ -462,7 +479,9 @@ impl Store {
         annotations.insert(REF_NAME_ANNOTATION.to_string(), full.clone());
         entry.set_annotations(Some(annotations));
         self.update_index(|entries| {
-            let old = entries.iter().position(|e| ref_name(e) == Some(full.as_str()));
+            let old = entries
+                .iter()
+                .position(|e| ref_name(e) == Some(full.as_str()));
             let previous = old.map(|i| entries.remove(i));
             // An unnamed entry for the same content is superseded by the name.
             entries.retain(|e| !(ref_name(e).is_none() && e.digest() == entry.digest()));
@@ -532,7 +551,9 @@ impl Store {
         let entries = self.index_json()?.manifests().clone();
         let hex_input = input.strip_prefix("sha256:").unwrap_or(input);
         let looks_like_id = hex_input.len() >= 4
-            && hex_input.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+            && hex_input
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
         if looks_like_id {
             if let Some(found) = self.resolve_id(&entries, hex_input)? {
                 return Ok((None, found));
@@ -546,7 +567,10 @@ impl Store {
             if self.has_blob(d) {
                 let bytes = self.read_blob(d)?;
                 let media_type = sniff_media_type(&bytes);
-                return Ok((Some(name.clone()), Descriptor::new(media_type, bytes.len() as u64, d.clone())));
+                return Ok((
+                    Some(name.clone()),
+                    Descriptor::new(media_type, bytes.len() as u64, d.clone()),
+                ));
             }
             return Err(Error::ImageNotFound(name.to_string()));
         }
@@ -562,7 +586,10 @@ impl Store {
         let mut found: Vec<&Descriptor> = Vec::new();
         for e in entries {
             let manifest_hex = e.digest().digest();
-            let id = self.platform_manifest(e).ok().map(|(_, m)| m.config().digest().clone());
+            let id = self
+                .platform_manifest(e)
+                .ok()
+                .map(|(_, m)| m.config().digest().clone());
             let matches = if hex.len() == 64 {
                 manifest_hex == hex || id.as_ref().is_some_and(|i| i.digest() == hex)
             } else {
@@ -597,7 +624,10 @@ impl Store {
 
     /// For a manifest, itself; for an index, the manifest for this machine's platform
     /// (linux and this architecture; the only manifest if there is just one).
-    pub fn platform_manifest(&self, descriptor: &Descriptor) -> Result<(Descriptor, ImageManifest)> {
+    pub fn platform_manifest(
+        &self,
+        descriptor: &Descriptor,
+    ) -> Result<(Descriptor, ImageManifest)> {
         let mut current = descriptor.clone();
         for _ in 0..8 {
             match kind_of(current.media_type()) {
@@ -638,7 +668,10 @@ impl Store {
             let (id, size, created) = match &resolved {
                 Some((_, m)) => {
                     let size = m.config().size() + m.layers().iter().map(|l| l.size()).sum::<u64>();
-                    let created = self.config(m.config().digest()).ok().and_then(|c| c.created().clone());
+                    let created = self
+                        .config(m.config().digest())
+                        .ok()
+                        .and_then(|c| c.created().clone());
                     (Some(m.config().digest().clone()), size, created)
                 }
                 None => (None, 0, None),
@@ -673,7 +706,11 @@ impl Store {
         let mut roots: Vec<Descriptor> = self.index_json()?.manifests().clone();
         for d in &options.keep {
             if let Ok(bytes) = self.read_blob(d) {
-                roots.push(Descriptor::new(sniff_media_type(&bytes), bytes.len() as u64, d.clone()));
+                roots.push(Descriptor::new(
+                    sniff_media_type(&bytes),
+                    bytes.len() as u64,
+                    d.clone(),
+                ));
             }
         }
         let (blobs, diff_ids) = self.reachable(&roots)?;
@@ -690,7 +727,10 @@ impl Store {
                 continue;
             }
             let meta = entry.metadata().ctx("stat", &entry.path())?;
-            let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok());
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok());
             if options.grace > Duration::ZERO && age.is_none_or(|a| a < options.grace) {
                 continue;
             }
@@ -737,7 +777,11 @@ impl Store {
             match kind_of(d.media_type()) {
                 Kind::Manifest | Kind::Index => {
                     let bytes = self.read_blob(d.digest())?;
-                    stack.extend(layout::children(kind_of(d.media_type()), d.digest(), &bytes)?);
+                    stack.extend(layout::children(
+                        kind_of(d.media_type()),
+                        d.digest(),
+                        &bytes,
+                    )?);
                 }
                 Kind::Config => {
                     let config = self.config(d.digest())?;
@@ -775,16 +819,26 @@ impl Store {
         for (index, (blob, diff_id)) in layers.into_iter().enumerate() {
             let dir = self.snapshot_dir(&diff_id)?;
             if dir.is_dir() {
-                progress(&Progress::LayerCached { index, count, diff_id });
+                progress(&Progress::LayerCached {
+                    index,
+                    count,
+                    diff_id,
+                });
                 dirs.push(dir);
                 continue;
             }
             let size = blob.size();
-            progress(&Progress::LayerStarted { index, count, diff_id: diff_id.clone(), size });
-            let tmp = self
-                .root
-                .join("snapshots")
-                .join(format!(".unpack-{}-{}", sha256_hex(&diff_id)?, crate::unique_suffix()));
+            progress(&Progress::LayerStarted {
+                index,
+                count,
+                diff_id: diff_id.clone(),
+                size,
+            });
+            let tmp = self.root.join("snapshots").join(format!(
+                ".unpack-{}-{}",
+                sha256_hex(&diff_id)?,
+                crate::unique_suffix()
+            ));
             let result = (|| {
                 let file = self.open_blob(blob.digest())?;
                 let mut on_bytes = |read| progress(&Progress::LayerBytes { index, read, size });
@@ -816,7 +870,11 @@ impl Store {
                 let _ = remove_tree(&tmp);
             }
             result?;
-            progress(&Progress::LayerDone { index, count, diff_id });
+            progress(&Progress::LayerDone {
+                index,
+                count,
+                diff_id,
+            });
             dirs.push(dir);
         }
         Ok(dirs)
@@ -876,9 +934,16 @@ fn sniff_media_type(bytes: &[u8]) -> MediaType {
         layers: Option<serde_json::Value>,
     }
     match serde_json::from_slice::<Shape>(bytes) {
-        Ok(Shape { media_type: Some(m), .. }) => MediaType::from(m.as_str()),
-        Ok(Shape { manifests: Some(_), .. }) => MediaType::ImageIndex,
-        Ok(Shape { layers: Some(_), .. }) => MediaType::ImageManifest,
+        Ok(Shape {
+            media_type: Some(m),
+            ..
+        }) => MediaType::from(m.as_str()),
+        Ok(Shape {
+            manifests: Some(_), ..
+        }) => MediaType::ImageIndex,
+        Ok(Shape {
+            layers: Some(_), ..
+        }) => MediaType::ImageManifest,
         _ => MediaType::Other("application/octet-stream".into()),
     }
 }
@@ -888,9 +953,9 @@ fn pick_platform(index: &ImageIndex) -> Option<Descriptor> {
     let arch = crate::platform_arch();
     let manifests = index.manifests();
     let matching = manifests.iter().find(|m| {
-        m.platform().as_ref().is_some_and(|p| {
-            p.os().to_string() == "linux" && p.architecture().to_string() == arch
-        })
+        m.platform()
+            .as_ref()
+            .is_some_and(|p| p.os().to_string() == "linux" && p.architecture().to_string() == arch)
     });
     match (matching, manifests.len()) {
         (Some(m), _) => Some(m.clone()),

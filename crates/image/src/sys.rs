@@ -8,7 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 fn cstr(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+    CString::new(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
 }
 
 fn cpath(path: &Path) -> io::Result<CString> {
@@ -43,7 +44,13 @@ pub fn set_xattr(path: &Path, name: &OsStr, value: &[u8]) -> io::Result<()> {
     let n = cstr(name.as_bytes())?;
     // SAFETY: p and n are NUL-terminated; value points to value.len() readable bytes.
     check(unsafe {
-        libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0)
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
     })
 }
 
@@ -54,9 +61,8 @@ pub fn get_xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: p and n are NUL-terminated; buf has buf.len() writable bytes.
-        let rc = unsafe {
-            libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
-        };
+        let rc =
+            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if rc >= 0 {
             buf.truncate(rc as usize);
             return Ok(Some(buf));
@@ -104,7 +110,12 @@ pub fn set_mtime(path: &Path, mtime: i64) -> io::Result<()> {
     let times = [t, t];
     // SAFETY: p is NUL-terminated and times points to two timespecs.
     check(unsafe {
-        libc::utimensat(libc::AT_FDCWD, p.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::utimensat(
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     })
 }
 
@@ -115,7 +126,13 @@ pub fn mount_overlay(target: &Path, options: &str) -> io::Result<()> {
     let data = cstr(options.as_bytes())?;
     // SAFETY: every pointer is a NUL-terminated string alive for the call.
     check(unsafe {
-        libc::mount(src.as_ptr(), t.as_ptr(), src.as_ptr(), 0, data.as_ptr().cast())
+        libc::mount(
+            src.as_ptr(),
+            t.as_ptr(),
+            src.as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
     })
 }
 

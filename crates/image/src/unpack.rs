@@ -56,7 +56,11 @@ impl Default for UnpackOptions {
     fn default() -> Self {
         let root = sys::euid() == 0;
         UnpackOptions {
-            devices: if root { DevicePolicy::Allow } else { DevicePolicy::Refuse },
+            devices: if root {
+                DevicePolicy::Allow
+            } else {
+                DevicePolicy::Refuse
+            },
             same_owner: root,
         }
     }
@@ -93,7 +97,11 @@ pub fn decompress<'a, R: BufRead + 'a>(mut reader: R) -> Result<Box<dyn Read + '
 
 /// Unpacks a layer blob (tar or tar+gzip) into `target` (created if missing).
 /// Returns the diff-id and the uncompressed size.
-pub fn unpack_layer(reader: impl BufRead, target: &Path, options: &UnpackOptions) -> Result<(Digest, u64)> {
+pub fn unpack_layer(
+    reader: impl BufRead,
+    target: &Path,
+    options: &UnpackOptions,
+) -> Result<(Digest, u64)> {
     fs::create_dir_all(target).ctx("create", target)?;
     let hashing = HashingReader::new(decompress(reader)?);
     let mut archive = tar::Archive::new(hashing);
@@ -102,7 +110,9 @@ pub fn unpack_layer(reader: impl BufRead, target: &Path, options: &UnpackOptions
         options,
         dir_times: Vec::new(),
     };
-    let entries = archive.entries().with_ctx(|| "failed to read layer tar".into())?;
+    let entries = archive
+        .entries()
+        .with_ctx(|| "failed to read layer tar".into())?;
     for entry in entries {
         let mut entry = entry.with_ctx(|| "failed to read layer tar entry".into())?;
         unpacker.entry(&mut entry)?;
@@ -183,7 +193,9 @@ impl Unpacker<'_> {
                     // shows the lower one's: it becomes opaque.
                     Ok(m) if m.is_dir() => whiteout::set_opaque(&path).ctx("mark opaque", &path),
                     Ok(_) => Ok(()),
-                    Err(_) => whiteout::create_overlay_whiteout(&path).ctx("create whiteout", &path),
+                    Err(_) => {
+                        whiteout::create_overlay_whiteout(&path).ctx("create whiteout", &path)
+                    }
                 };
             }
             TarName::Plain => {}
@@ -192,7 +204,10 @@ impl Unpacker<'_> {
         let dir = self.parents(&name, parent_rel, true)?;
         let path = dir.join(file_name);
         let header = entry.header();
-        let mode = header.mode().with_ctx(|| format!("bad mode in layer entry {}", name.display()))? & 0o7777;
+        let mode = header
+            .mode()
+            .with_ctx(|| format!("bad mode in layer entry {}", name.display()))?
+            & 0o7777;
         let mtime = header.mtime().unwrap_or(0) as i64;
         let uid = header.uid().unwrap_or(0);
         let gid = header.gid().unwrap_or(0);
@@ -278,7 +293,8 @@ impl Unpacker<'_> {
         }
 
         if self.options.same_owner {
-            std::os::unix::fs::lchown(&path, Some(uid as u32), Some(gid as u32)).ctx("chown", &path)?;
+            std::os::unix::fs::lchown(&path, Some(uid as u32), Some(gid as u32))
+                .ctx("chown", &path)?;
             self.xattrs(entry, &path)?;
         }
         if kind != EntryType::Symlink {
@@ -296,7 +312,10 @@ impl Unpacker<'_> {
         match entry.link_name() {
             Ok(Some(t)) if !t.as_os_str().is_empty() => Ok(t.into_owned()),
             Ok(_) => Err(refuse(name, "link without a target")),
-            Err(e) => Err(Error::io(format!("failed to read link target of {}", name.display()), e)),
+            Err(e) => Err(Error::io(
+                format!("failed to read link target of {}", name.display()),
+                e,
+            )),
         }
     }
 
@@ -327,14 +346,21 @@ impl Unpacker<'_> {
                     whiteout::set_opaque(&cur).ctx("mark opaque", &cur)?;
                 }
                 Ok(_) => {
-                    return Err(refuse(entry, format!("parent {} is not a directory", walked.display())))
+                    return Err(refuse(
+                        entry,
+                        format!("parent {} is not a directory", walked.display()),
+                    ))
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                     fs::create_dir(&cur).ctx("create", &cur)?;
-                    fs::set_permissions(&cur, fs::Permissions::from_mode(0o755)).ctx("chmod", &cur)?;
+                    fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
+                        .ctx("chmod", &cur)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(refuse(entry, format!("{} is not in this layer", walked.display())))
+                    return Err(refuse(
+                        entry,
+                        format!("{} is not in this layer", walked.display()),
+                    ))
                 }
                 Err(e) => return Err(e).ctx("stat", &cur),
             }
@@ -344,7 +370,10 @@ impl Unpacker<'_> {
 
     /// Applies `SCHILY.xattr.*` PAX records, except overlayfs-private ones.
     fn xattrs<R: Read>(&self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<()> {
-        let Some(exts) = entry.pax_extensions().with_ctx(|| format!("failed to read pax headers of {}", path.display()))? else {
+        let Some(exts) = entry
+            .pax_extensions()
+            .with_ctx(|| format!("failed to read pax headers of {}", path.display()))?
+        else {
             return Ok(());
         };
         for ext in exts {
@@ -355,8 +384,13 @@ impl Unpacker<'_> {
             if name.starts_with(OVERLAY_XATTR_PREFIX.as_bytes()) {
                 continue;
             }
-            sys::set_xattr(path, OsStr::from_bytes(name), ext.value_bytes())
-                .with_ctx(|| format!("failed to set xattr {} on {}", String::from_utf8_lossy(name), path.display()))?;
+            sys::set_xattr(path, OsStr::from_bytes(name), ext.value_bytes()).with_ctx(|| {
+                format!(
+                    "failed to set xattr {} on {}",
+                    String::from_utf8_lossy(name),
+                    path.display()
+                )
+            })?;
         }
         Ok(())
     }

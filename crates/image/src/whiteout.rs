@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn names_are_classified() {
         assert_eq!(classify(OsStr::new("foo")), TarName::Plain);
-        assert_eq!(classify(OsStr::new(".wh.foo")), TarName::Whiteout(OsStr::new("foo")));
+        assert_eq!(
+            classify(OsStr::new(".wh.foo")),
+            TarName::Whiteout(OsStr::new("foo"))
+        );
         assert_eq!(classify(OsStr::new(".wh..wh..opq")), TarName::Opaque);
         assert_eq!(classify(OsStr::new(".wh..wh.plnk")), TarName::Meta);
         assert_eq!(classify(OsStr::new(".whfoo")), TarName::Plain);

@@ -13,7 +13,9 @@ use tug_image::overlay::mount_rootfs;
 use tug_image::{whiteout, Store};
 
 fn is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn mounted(target: &Path) -> bool {
@@ -61,7 +63,10 @@ fn rootfs_stacks_layers_hides_whiteouts_and_writes_to_upper() {
     fs::write(l2.path().join("dir/c"), "c").unwrap();
     let mut tar = Vec::new();
     write_layer_tar(l2.path(), &mut tar).unwrap();
-    assert_eq!(tar_names(&tar), ["dir", "dir/.wh..wh..opq", "dir/c", "etc", "etc/.wh.motd"]);
+    assert_eq!(
+        tar_names(&tar),
+        ["dir", "dir/.wh..wh..opq", "dir/c", "etc", "etc/.wh.motd"]
+    );
 
     common::image_from_dirs(&store, "stack:1", &[l1.path(), l2.path()]);
     let image = store.image("stack:1").unwrap();
@@ -72,8 +77,14 @@ fn rootfs_stacks_layers_hides_whiteouts_and_writes_to_upper() {
     assert!(mounted(&root));
 
     assert!(root.join("bin/busybox").is_file());
-    assert!(!root.join("etc/motd").exists(), "whiteout hides the lower file");
-    assert_eq!(fs::read_to_string(root.join("etc/hostname")).unwrap(), "tugboat\n");
+    assert!(
+        !root.join("etc/motd").exists(),
+        "whiteout hides the lower file"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/hostname")).unwrap(),
+        "tugboat\n"
+    );
     let mut dir: Vec<_> = fs::read_dir(root.join("dir"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -86,8 +97,12 @@ fn rootfs_stacks_layers_hides_whiteouts_and_writes_to_upper() {
     fs::remove_file(root.join("etc/hostname")).unwrap();
     let upper = mount.upper().to_path_buf();
     assert_eq!(fs::read_to_string(upper.join("etc/new")).unwrap(), "new");
-    assert!(whiteout::is_overlay_whiteout(&fs::symlink_metadata(upper.join("etc/hostname")).unwrap()));
-    let snapshots = store.unpack(&image, &Default::default(), &mut |_| {}).unwrap();
+    assert!(whiteout::is_overlay_whiteout(
+        &fs::symlink_metadata(upper.join("etc/hostname")).unwrap()
+    ));
+    let snapshots = store
+        .unpack(&image, &Default::default(), &mut |_| {})
+        .unwrap();
     assert!(snapshots[0].join("etc/hostname").exists());
     assert!(!snapshots[1].join("etc/new").exists());
 

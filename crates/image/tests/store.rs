@@ -39,7 +39,11 @@ fn blobs_are_verified_and_appear_atomically() {
     assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
     assert!(err.to_string().contains(wrong.as_ref()), "{err}");
     assert!(!store.has_blob(&wrong));
-    assert_eq!(fs::read_dir(store.root().join("ingest")).unwrap().count(), 0, "no leftovers");
+    assert_eq!(
+        fs::read_dir(store.root().join("ingest")).unwrap().count(),
+        0,
+        "no leftovers"
+    );
 
     let desc = Descriptor::new(MediaType::ImageLayer, 4, d.clone());
     let err = store.put_blob_for(&b"hello"[..], &desc);
@@ -47,7 +51,10 @@ fn blobs_are_verified_and_appear_atomically() {
     assert!(matches!(err, Err(Error::SizeMismatch { .. })), "{err:?}");
 
     let missing = digest::of_bytes(b"missing");
-    assert!(matches!(store.open_blob(&missing), Err(Error::BlobNotFound(_))));
+    assert!(matches!(
+        store.open_blob(&missing),
+        Err(Error::BlobNotFound(_))
+    ));
 }
 
 #[test]
@@ -56,7 +63,10 @@ fn a_corrupted_blob_is_detected_on_read() {
     let (d, _) = store.put_bytes(b"{}").unwrap();
     fs::write(store.blob_path(&d).unwrap(), b"[]").unwrap();
     let err = store.read_blob(&d).unwrap_err().to_string();
-    assert!(err.contains("digest mismatch") && err.contains(d.as_ref()), "{err}");
+    assert!(
+        err.contains("digest mismatch") && err.contains(d.as_ref()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -69,7 +79,12 @@ fn tags_are_normalized_names_in_index_json() {
         entries[0].annotations().as_ref().unwrap()[REF_NAME_ANNOTATION],
         "docker.io/library/busybox:latest"
     );
-    for name in ["busybox", "busybox:latest", "docker.io/library/busybox", "library/busybox:latest"] {
+    for name in [
+        "busybox",
+        "busybox:latest",
+        "docker.io/library/busybox",
+        "library/busybox:latest",
+    ] {
         let (r, d) = store.resolve(name).unwrap();
         assert_eq!(d.digest(), m1.digest(), "{name}");
         assert_eq!(r.unwrap().to_string(), "docker.io/library/busybox:latest");
@@ -80,19 +95,36 @@ fn tags_are_normalized_names_in_index_json() {
     // By image ID (config digest), its short prefix, and by manifest digest.
     let id = image.id().clone();
     assert_eq!(store.resolve(id.as_ref()).unwrap().1.digest(), m1.digest());
-    assert_eq!(store.resolve(&id.digest()[..12]).unwrap().1.digest(), m1.digest());
-    assert_eq!(store.resolve(m1.digest().as_ref()).unwrap().1.digest(), m1.digest());
     assert_eq!(
-        store.resolve(&format!("busybox@{}", m1.digest())).unwrap().1.digest(),
+        store.resolve(&id.digest()[..12]).unwrap().1.digest(),
+        m1.digest()
+    );
+    assert_eq!(
+        store.resolve(m1.digest().as_ref()).unwrap().1.digest(),
+        m1.digest()
+    );
+    assert_eq!(
+        store
+            .resolve(&format!("busybox@{}", m1.digest()))
+            .unwrap()
+            .1
+            .digest(),
         m1.digest()
     );
 
     // Retagging moves the name and returns where it pointed before.
     let config = store.config(image.id()).unwrap();
     let m2 = store.write_image(&config, &[]).unwrap();
-    let before = store.tag(&Reference::parse("busybox").unwrap(), &m2).unwrap();
+    let before = store
+        .tag(&Reference::parse("busybox").unwrap(), &m2)
+        .unwrap();
     assert_eq!(before.unwrap().digest(), m1.digest());
-    store.tag(&Reference::parse("localhost:5000/tools/bb:v1").unwrap(), &m1).unwrap();
+    store
+        .tag(
+            &Reference::parse("localhost:5000/tools/bb:v1").unwrap(),
+            &m1,
+        )
+        .unwrap();
     let mut names: Vec<String> = store
         .images()
         .unwrap()
@@ -100,11 +132,21 @@ fn tags_are_normalized_names_in_index_json() {
         .map(|i| i.name.as_ref().unwrap().to_string())
         .collect();
     names.sort();
-    assert_eq!(names, ["docker.io/library/busybox:latest", "localhost:5000/tools/bb:v1"]);
+    assert_eq!(
+        names,
+        [
+            "docker.io/library/busybox:latest",
+            "localhost:5000/tools/bb:v1"
+        ]
+    );
 
-    let removed = store.untag(&Reference::parse("localhost:5000/tools/bb:v1").unwrap()).unwrap();
+    let removed = store
+        .untag(&Reference::parse("localhost:5000/tools/bb:v1").unwrap())
+        .unwrap();
     assert_eq!(removed.digest(), m1.digest());
-    let err = store.untag(&Reference::parse("nothere").unwrap()).unwrap_err();
+    let err = store
+        .untag(&Reference::parse("nothere").unwrap())
+        .unwrap_err();
     assert!(err.is_not_found() && err.to_string().contains("docker.io/library/nothere:latest"));
     assert!(store.image("nothere").unwrap_err().is_not_found());
 }
@@ -114,10 +156,16 @@ fn tag_refuses_what_is_not_an_image_or_not_stored() {
     let (_dir, store) = store();
     let (d, size) = store.put_bytes(b"layer bytes").unwrap();
     let layer = Descriptor::new(MediaType::ImageLayer, size, d);
-    let err = store.tag(&"x".parse().unwrap(), &layer).unwrap_err().to_string();
+    let err = store
+        .tag(&"x".parse().unwrap(), &layer)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a manifest"), "{err}");
     let absent = Descriptor::new(MediaType::ImageManifest, 2, digest::of_bytes(b"{}"));
-    assert!(matches!(store.tag(&"x".parse().unwrap(), &absent), Err(Error::BlobNotFound(_))));
+    assert!(matches!(
+        store.tag(&"x".parse().unwrap(), &absent),
+        Err(Error::BlobNotFound(_))
+    ));
 }
 
 #[test]
@@ -156,7 +204,11 @@ fn prune_keeps_everything_a_tag_reaches_and_removes_the_rest() {
     for l in again.manifest.layers() {
         assert!(store.has_blob(l.digest()));
     }
-    assert!(store.prune(&PruneOptions::default()).unwrap().blobs.is_empty());
+    assert!(store
+        .prune(&PruneOptions::default())
+        .unwrap()
+        .blobs
+        .is_empty());
 }
 
 #[test]
@@ -169,7 +221,11 @@ fn prune_keeps_extra_roots_and_can_drop_unnamed_images() {
     assert_eq!(listed.len(), 1);
     assert!(listed[0].name.is_none());
 
-    assert!(store.prune(&PruneOptions::default()).unwrap().blobs.is_empty());
+    assert!(store
+        .prune(&PruneOptions::default())
+        .unwrap()
+        .blobs
+        .is_empty());
     let keep = PruneOptions {
         untagged: true,
         keep: vec![m.digest().clone()],
@@ -193,7 +249,9 @@ fn concurrent_taggers_lose_no_update() {
             let m = m.clone();
             std::thread::spawn(move || {
                 for i in 0..10 {
-                    store.tag(&format!("t{t}:v{i}").parse().unwrap(), &m).unwrap();
+                    store
+                        .tag(&format!("t{t}:v{i}").parse().unwrap(), &m)
+                        .unwrap();
                 }
             })
         })
@@ -211,7 +269,9 @@ fn unpack_happens_once_per_layer_and_reports_progress() {
     let image = store.image("bb").unwrap();
     let mut events = Vec::new();
     let dirs = store
-        .unpack(&image, &UnpackOptions::default(), &mut |p| events.push(format!("{p:?}")))
+        .unpack(&image, &UnpackOptions::default(), &mut |p| {
+            events.push(format!("{p:?}"))
+        })
         .unwrap();
     assert!(dirs[0].join("bin/busybox").is_file());
     assert!(events[0].starts_with("LayerStarted"), "{events:?}");
@@ -219,7 +279,9 @@ fn unpack_happens_once_per_layer_and_reports_progress() {
     assert!(events.last().unwrap().starts_with("LayerDone"));
     let mut again = Vec::new();
     store
-        .unpack(&image, &UnpackOptions::default(), &mut |p| again.push(format!("{p:?}")))
+        .unpack(&image, &UnpackOptions::default(), &mut |p| {
+            again.push(format!("{p:?}"))
+        })
         .unwrap();
     assert_eq!(again.len(), 1);
     assert!(again[0].starts_with("LayerCached"));
@@ -238,10 +300,19 @@ fn a_layer_that_lies_about_its_diff_id_is_refused_and_leaves_nothing() {
     let (d, size) = store.put_bytes(&tar).unwrap();
     let layer = Descriptor::new(MediaType::ImageLayer, size, d);
     let lie = digest::of_bytes(b"not this");
-    let m = store.write_image(&common::config(&["/f"]), &[(layer, lie.clone())]).unwrap();
+    let m = store
+        .write_image(&common::config(&["/f"]), &[(layer, lie.clone())])
+        .unwrap();
     store.tag(&"liar".parse().unwrap(), &m).unwrap();
     let image = store.image("liar").unwrap();
-    let err = store.unpack(&image, &UnpackOptions::default(), &mut |_| {}).unwrap_err();
+    let err = store
+        .unpack(&image, &UnpackOptions::default(), &mut |_| {})
+        .unwrap_err();
     assert!(err.to_string().contains(lie.as_ref()), "{err}");
-    assert_eq!(fs::read_dir(store.root().join("snapshots")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(store.root().join("snapshots"))
+            .unwrap()
+            .count(),
+        0
+    );
 }

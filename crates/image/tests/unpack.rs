@@ -25,21 +25,43 @@ fn assert_refused(tar: Vec<u8>, entry: &str, why: &str) {
     let err = unpack(&tar, &target).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::UnsafeEntry { .. }), "{msg}");
-    assert!(msg.contains(&format!("{entry:?}")), "error should name {entry}: {msg}");
+    assert!(
+        msg.contains(&format!("{entry:?}")),
+        "error should name {entry}: {msg}"
+    );
     assert!(msg.contains(why), "error should say {why:?}: {msg}");
-    let outside: Vec<_> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(outside, vec![std::ffi::OsString::from("layer")], "nothing outside the layer");
+    let outside: Vec<_> = fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        outside,
+        vec![std::ffi::OsString::from("layer")],
+        "nothing outside the layer"
+    );
 }
 
 #[test]
 fn dotdot_entries_are_refused() {
-    assert_refused(RawTar::new().file("../evil", b"x").finish(), "../evil", "'..'");
-    assert_refused(RawTar::new().dir("a").file("a/../../evil", b"x").finish(), "a/../../evil", "'..'");
+    assert_refused(
+        RawTar::new().file("../evil", b"x").finish(),
+        "../evil",
+        "'..'",
+    );
+    assert_refused(
+        RawTar::new().dir("a").file("a/../../evil", b"x").finish(),
+        "a/../../evil",
+        "'..'",
+    );
 }
 
 #[test]
 fn absolute_entries_are_refused() {
-    assert_refused(RawTar::new().file("/evil", b"x").finish(), "/evil", "absolute path");
+    assert_refused(
+        RawTar::new().file("/evil", b"x").finish(),
+        "/evil",
+        "absolute path",
+    );
 }
 
 #[test]
@@ -47,20 +69,30 @@ fn writing_through_a_planted_symlink_is_refused() {
     let target = tempfile::tempdir().unwrap();
     let t = target.path().display().to_string();
     assert_refused(
-        RawTar::new().symlink("a", &t).file("a/passwd", b"pwned").finish(),
+        RawTar::new()
+            .symlink("a", &t)
+            .file("a/passwd", b"pwned")
+            .finish(),
         "a/passwd",
         "goes through symlink a",
     );
     assert!(!target.path().join("passwd").exists());
     // Relative and nested forms of the same trick.
     assert_refused(
-        RawTar::new().dir("d").symlink("d/up", "../..").file("d/up/evil", b"x").finish(),
+        RawTar::new()
+            .dir("d")
+            .symlink("d/up", "../..")
+            .file("d/up/evil", b"x")
+            .finish(),
         "d/up/evil",
         "goes through symlink d/up",
     );
     // A whiteout or opaque marker under a symlink is refused too.
     assert_refused(
-        RawTar::new().symlink("etc", "/etc").file("etc/.wh.passwd", b"").finish(),
+        RawTar::new()
+            .symlink("etc", "/etc")
+            .file("etc/.wh.passwd", b"")
+            .finish(),
         "etc/.wh.passwd",
         "goes through symlink etc",
     );
@@ -84,7 +116,10 @@ fn hard_links_must_point_inside_the_layer() {
         "not in this layer",
     );
     assert_refused(
-        RawTar::new().symlink("l", "/etc").hardlink("x", "l/passwd").finish(),
+        RawTar::new()
+            .symlink("l", "/etc")
+            .hardlink("x", "l/passwd")
+            .finish(),
         "x",
         "goes through symlink l",
     );
@@ -92,16 +127,25 @@ fn hard_links_must_point_inside_the_layer() {
 
 #[test]
 fn device_nodes_are_refused_unless_allowed() {
-    let tar = RawTar::new().device("dev/mem", EntryType::Char, 1, 1).finish();
+    let tar = RawTar::new()
+        .device("dev/mem", EntryType::Char, 1, 1)
+        .finish();
     let dir = tempfile::tempdir().unwrap();
     let refuse = UnpackOptions {
         devices: DevicePolicy::Refuse,
         same_owner: false,
     };
-    let err = unpack_layer(&tar[..], dir.path(), &refuse).unwrap_err().to_string();
-    assert!(err.contains("\"dev/mem\"") && err.contains("character device 1:1 not allowed"), "{err}");
+    let err = unpack_layer(&tar[..], dir.path(), &refuse)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"dev/mem\"") && err.contains("character device 1:1 not allowed"),
+        "{err}"
+    );
     let block = RawTar::new().device("sda", EntryType::Block, 8, 0).finish();
-    let err = unpack_layer(&block[..], dir.path(), &refuse).unwrap_err().to_string();
+    let err = unpack_layer(&block[..], dir.path(), &refuse)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("block device 8:0 not allowed"), "{err}");
 
     if unsafe_is_root() {
@@ -118,7 +162,9 @@ fn device_nodes_are_refused_unless_allowed() {
 }
 
 fn unsafe_is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 #[test]
@@ -133,12 +179,21 @@ fn symlinks_may_point_anywhere_and_hard_links_inside_work() {
         .hardlink("bin/ln-to-link", "abs")
         .finish();
     unpack(&tar, dir.path()).unwrap();
-    assert_eq!(fs::read_link(dir.path().join("abs")).unwrap(), Path::new("/etc/passwd"));
-    assert_eq!(fs::read_link(dir.path().join("rel")).unwrap(), Path::new("../../x"));
+    assert_eq!(
+        fs::read_link(dir.path().join("abs")).unwrap(),
+        Path::new("/etc/passwd")
+    );
+    assert_eq!(
+        fs::read_link(dir.path().join("rel")).unwrap(),
+        Path::new("../../x")
+    );
     let a = fs::metadata(dir.path().join("bin/busybox")).unwrap();
     let b = fs::metadata(dir.path().join("bin/sh")).unwrap();
     assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
-    assert!(fs::symlink_metadata(dir.path().join("bin/ln-to-link")).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(dir.path().join("bin/ln-to-link"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]
@@ -157,12 +212,18 @@ fn whiteouts_become_overlay_whiteouts_and_opaque_dirs() {
     unpack(&tar, dir.path()).unwrap();
     for w in ["gone", "etc/passwd"] {
         let m = fs::symlink_metadata(dir.path().join(w)).unwrap();
-        assert!(whiteout::is_overlay_whiteout(&m), "{w} is a 0:0 char device");
+        assert!(
+            whiteout::is_overlay_whiteout(&m),
+            "{w} is a 0:0 char device"
+        );
     }
     assert!(whiteout::is_opaque(&dir.path().join("opq")).unwrap());
     assert_eq!(fs::read(dir.path().join("opq/kept")).unwrap(), b"k");
     // A whiteout hides lower layers only: this layer's own file stays.
-    assert_eq!(fs::read(dir.path().join("same")).unwrap(), b"this layer's file");
+    assert_eq!(
+        fs::read(dir.path().join("same")).unwrap(),
+        b"this layer's file"
+    );
     assert!(!dir.path().join(".wh..wh.plnk").exists());
     assert!(!dir.path().join(".wh.gone").exists());
 }
@@ -182,7 +243,10 @@ fn diff_id_is_the_uncompressed_digest_for_plain_and_gzip_layers() {
     let (id2, _) = unpack_layer(&gz[..], zipped.path(), &UnpackOptions::default()).unwrap();
     assert_eq!(id1, id2);
     let mut s = String::new();
-    fs::File::open(zipped.path().join("d/f")).unwrap().read_to_string(&mut s).unwrap();
+    fs::File::open(zipped.path().join("d/f"))
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
     assert_eq!(s, "hello");
     let zstd = [0x28u8, 0xb5, 0x2f, 0xfd, 0, 0];
     let err = unpack_layer(&zstd[..], zipped.path(), &UnpackOptions::default()).unwrap_err();

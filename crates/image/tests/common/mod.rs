@@ -5,7 +5,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{ConfigBuilder, Descriptor, Digest, ImageConfiguration, ImageConfigurationBuilder, RootFs};
+use oci_spec::image::{
+    ConfigBuilder, Descriptor, Digest, ImageConfiguration, ImageConfigurationBuilder, RootFs,
+};
 use tar::{EntryType, Header};
 use tug_image::diff::{create_layer, LayerCompression};
 use tug_image::Store;
@@ -30,7 +32,11 @@ impl RawTar {
             old.linkname[..link.len()].copy_from_slice(link.as_bytes());
         }
         h.set_entry_type(kind);
-        h.set_mode(if kind == EntryType::Directory { 0o755 } else { 0o644 });
+        h.set_mode(if kind == EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
         h.set_size(data.len() as u64);
         h.set_mtime(1_600_000_000);
         h.set_cksum();
@@ -79,7 +85,10 @@ impl RawTar {
 /// Debian's static busybox (package busybox-static).
 pub fn busybox() -> PathBuf {
     let p = PathBuf::from("/bin/busybox");
-    assert!(p.is_file(), "tests need /bin/busybox: apt-get install busybox-static");
+    assert!(
+        p.is_file(),
+        "tests need /bin/busybox: apt-get install busybox-static"
+    );
     p
 }
 
