@@ -549,37 +549,57 @@ impl Store {
     /// unique hex prefix of at least 4 characters of one, as Docker accepts).
     pub fn resolve(&self, input: &str) -> Result<(Option<Reference>, Descriptor)> {
         let entries = self.index_json()?.manifests().clone();
-        let hex_input = input.strip_prefix("sha256:").unwrap_or(input);
-        let looks_like_id = hex_input.len() >= 4
-            && hex_input
+        if let Some(hex) = input.strip_prefix("sha256:") {
+            if let Some(found) = self.resolve_id(&entries, hex)? {
+                return Ok((None, found));
+            }
+            let d = digest::parse(input)?;
+            return self
+                .descriptor_of_blob(&entries, &d)
+                .map(|d| (None, d))
+                .ok_or_else(|| Error::ImageNotFound(input.to_string()));
+        }
+        // A name first (a repository may be named like a hex prefix), then an ID.
+        let name = Reference::parse(input);
+        if let Ok(name) = &name {
+            if name.digest().is_none() {
+                let full = name.to_string();
+                if let Some(e) = entries.iter().find(|e| ref_name(e) == Some(full.as_str())) {
+                    return Ok((Some(name.clone()), strip_annotations(e.clone())));
+                }
+            }
+        }
+        let looks_like_id = input.len() >= 4
+            && input
                 .bytes()
                 .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
         if looks_like_id {
-            if let Some(found) = self.resolve_id(&entries, hex_input)? {
+            if let Some(found) = self.resolve_id(&entries, input)? {
                 return Ok((None, found));
             }
         }
-        let name = Reference::parse(input)?;
-        if let Some(d) = name.digest() {
-            if let Some(e) = entries.iter().find(|e| e.digest() == d) {
-                return Ok((Some(name.clone()), strip_annotations(e.clone())));
-            }
-            if self.has_blob(d) {
-                let bytes = self.read_blob(d)?;
-                let media_type = sniff_media_type(&bytes);
-                return Ok((
-                    Some(name.clone()),
-                    Descriptor::new(media_type, bytes.len() as u64, d.clone()),
-                ));
-            }
-            return Err(Error::ImageNotFound(name.to_string()));
+        let name = name?;
+        match name.digest() {
+            Some(d) => self
+                .descriptor_of_blob(&entries, d)
+                .map(|found| (Some(name.clone()), found))
+                .ok_or_else(|| Error::ImageNotFound(name.to_string())),
+            None => Err(Error::ImageNotFound(name.to_string())),
         }
-        let full = name.to_string();
-        entries
-            .iter()
-            .find(|e| ref_name(e) == Some(full.as_str()))
-            .map(|e| (Some(name.clone()), strip_annotations(e.clone())))
-            .ok_or(Error::ImageNotFound(full))
+    }
+
+    /// The descriptor of a manifest or index by digest: its `index.json` entry, else one
+    /// made from the blob itself.
+    fn descriptor_of_blob(&self, entries: &[Descriptor], d: &Digest) -> Option<Descriptor> {
+        if let Some(e) = entries.iter().find(|e| e.digest() == d) {
+            return Some(strip_annotations(e.clone()));
+        }
+        let bytes = self.read_blob(d).ok()?;
+        Some(Descriptor::new(
+            sniff_media_type(&bytes),
+            bytes.len() as u64,
+            d.clone(),
+        ))
     }
 
     fn resolve_id(&self, entries: &[Descriptor], hex: &str) -> Result<Option<Descriptor>> {

@@ -316,3 +316,51 @@ fn a_layer_that_lies_about_its_diff_id_is_refused_and_leaves_nothing() {
         0
     );
 }
+
+#[test]
+fn concurrent_unpacks_of_one_layer_both_succeed() {
+    let (_dir, store) = store();
+    common::busybox_image(&store, "bb");
+    let store = Arc::new(store);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let image = store.image("bb").unwrap();
+                store
+                    .unpack(&image, &UnpackOptions::default(), &mut |_| {})
+                    .unwrap()
+            })
+        })
+        .collect();
+    let dirs: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(dirs.windows(2).all(|w| w[0] == w[1]));
+    assert!(dirs[0][0].join("bin/busybox").is_file());
+    assert_eq!(
+        fs::read_dir(store.root().join("snapshots"))
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn names_win_over_id_prefixes_and_unknown_digests_are_not_found() {
+    let (_dir, store) = store();
+    let m = common::busybox_image(&store, "beef");
+    let id = store.image("beef").unwrap().id().clone();
+    assert_eq!(
+        store.resolve("beef").unwrap().0.unwrap().to_string(),
+        "docker.io/library/beef:latest"
+    );
+    assert_eq!(
+        store.resolve(&id.digest()[..6]).unwrap().1.digest(),
+        m.digest()
+    );
+    let unknown = format!("sha256:{}", "0".repeat(64));
+    let err = store.resolve(&unknown).unwrap_err();
+    assert!(
+        err.is_not_found() && err.to_string().contains(&unknown),
+        "{err}"
+    );
+}
