@@ -364,3 +364,35 @@ fn names_win_over_id_prefixes_and_unknown_digests_are_not_found() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hostile_layer_fails_the_unpack_names_the_entry_and_leaves_no_snapshot() {
+    let (dir, store) = store();
+    let tar = common::RawTar::new()
+        .dir("etc")
+        .symlink("etc/up", "../../..")
+        .file("etc/up/escaped", b"x")
+        .finish();
+    let (d, size) = store.put_bytes(&tar).unwrap();
+    let layer = Descriptor::new(MediaType::ImageLayer, size, d);
+    let m = store
+        .write_image(&common::config(&["/x"]), &[(layer, digest::of_bytes(&tar))])
+        .unwrap();
+    store.tag(&"hostile".parse().unwrap(), &m).unwrap();
+    let image = store.image("hostile").unwrap();
+    let err = store
+        .unpack(&image, &UnpackOptions::default(), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"etc/up/escaped\"") && err.contains("goes through symlink etc/up"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(store.root().join("snapshots"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert!(!dir.path().join("escaped").exists());
+}
