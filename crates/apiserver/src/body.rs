@@ -37,6 +37,7 @@ pub fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     let value = match media.as_str() {
         "application/json" | "*/*" => json(bytes)?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => yaml(bytes)?,
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(bytes)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     if !value.is_object() {

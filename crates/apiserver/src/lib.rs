@@ -21,6 +21,7 @@ mod ipam;
 mod metrics;
 mod object;
 mod openapi;
+mod protobuf;
 mod request;
 mod respond;
 mod selectors;
