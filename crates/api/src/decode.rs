@@ -51,7 +51,11 @@ fn missing_fields(input: &Value, output: &Value, path: &str, found: &mut Vec<Str
     match (input, output) {
         (Value::Object(inp), Value::Object(out)) => {
             for (key, value) in inp {
-                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 match out.get(key) {
                     Some(o) => missing_fields(value, o, &child, found),
                     None if value.is_null() => {}

@@ -9,7 +9,9 @@ use crate::ResourceType;
 
 /// Fills in the defaults of an object of type `rt`.
 pub fn apply(rt: &ResourceType, object: &mut Value) {
-    let Some(obj) = object.as_object_mut() else { return };
+    let Some(obj) = object.as_object_mut() else {
+        return;
+    };
     match (rt.group, rt.kind) {
         ("", "Pod") => pod_spec(field(obj, "spec")),
         ("", "Service") => service_spec(field(obj, "spec")),
@@ -101,7 +103,9 @@ fn pod_spec(spec: &mut Map<String, Value>) {
     set(spec, "schedulerName", json!("default-scheduler"));
     set(spec, "securityContext", json!({}));
     for list in ["initContainers", "containers", "ephemeralContainers"] {
-        let Some(Value::Array(containers)) = spec.get_mut(list) else { continue };
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
         for container in containers.iter_mut().filter_map(Value::as_object_mut) {
             container_defaults(container);
         }
@@ -188,8 +192,17 @@ mod tests {
         apply(by_kind("apps/v1", "Deployment").unwrap(), &mut d);
         let spec = &d["spec"];
         assert_eq!(spec["replicas"], 1);
-        assert_eq!(spec["strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
-        assert_eq!((spec["revisionHistoryLimit"].clone(), spec["progressDeadlineSeconds"].clone()), (json!(10), json!(600)));
+        assert_eq!(
+            spec["strategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        );
+        assert_eq!(
+            (
+                spec["revisionHistoryLimit"].clone(),
+                spec["progressDeadlineSeconds"].clone()
+            ),
+            (json!(10), json!(600))
+        );
         let pod = &spec["template"]["spec"];
         assert_eq!(pod["restartPolicy"], "Always");
         assert_eq!(pod["dnsPolicy"], "ClusterFirst");
@@ -205,7 +218,10 @@ mod tests {
         apply(by_kind("v1", "Service").unwrap(), &mut s);
         assert_eq!(s["spec"]["type"], "ClusterIP");
         assert_eq!(s["spec"]["sessionAffinity"], "None");
-        assert_eq!(s["spec"]["ports"][0], json!({"port": 80, "protocol": "TCP", "targetPort": 80}));
+        assert_eq!(
+            s["spec"]["ports"][0],
+            json!({"port": 80, "protocol": "TCP", "targetPort": 80})
+        );
         assert_eq!(s["spec"]["ports"][1]["targetPort"], "dns");
     }
 

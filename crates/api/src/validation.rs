@@ -40,11 +40,21 @@ pub struct FieldError {
 
 impl FieldError {
     fn invalid(field: impl Into<String>, value: &Value, detail: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), kind: ErrorType::Invalid, value: value.to_string(), detail: detail.into() }
+        FieldError {
+            field: field.into(),
+            kind: ErrorType::Invalid,
+            value: value.to_string(),
+            detail: detail.into(),
+        }
     }
 
     fn required(field: impl Into<String>, detail: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), kind: ErrorType::Required, value: String::new(), detail: detail.into() }
+        FieldError {
+            field: field.into(),
+            kind: ErrorType::Required,
+            value: String::new(),
+            detail: detail.into(),
+        }
     }
 
     /// The cause message without the field: `Invalid value: "x": detail`.
@@ -55,7 +65,11 @@ impl FieldError {
             ErrorType::NotSupported => format!("Unsupported value: {}", self.value),
             ErrorType::Duplicate => format!("Duplicate value: {}", self.value),
         };
-        if self.detail.is_empty() { head } else { format!("{head}: {}", self.detail) }
+        if self.detail.is_empty() {
+            head
+        } else {
+            format!("{head}: {}", self.detail)
+        }
     }
 }
 
@@ -69,13 +83,21 @@ impl std::fmt::Display for FieldError {
 pub fn validate(rt: &ResourceType, object: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let empty = Map::new();
-    let meta = object.get("metadata").and_then(Value::as_object).unwrap_or(&empty);
+    let meta = object
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     metadata(rt, meta, &mut errors);
-    let spec = object.get("spec").and_then(Value::as_object).unwrap_or(&empty);
+    let spec = object
+        .get("spec")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     match (rt.group, rt.kind) {
         ("", "Pod") => pod_spec(spec, "spec", &mut errors),
         ("", "Service") => service_spec(spec, &mut errors),
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => workload(spec, true, &mut errors),
+        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
+            workload(spec, true, &mut errors)
+        }
         ("", "ReplicationController") => workload(spec, false, &mut errors),
         ("batch", "Job") => template(spec, "spec.template", &mut errors),
         _ => {}
@@ -93,10 +115,17 @@ fn metadata(rt: &ResourceType, meta: &Map<String, Value>, errors: &mut Vec<Field
                 _ => dns1123_subdomain(name),
             };
             if let Some(detail) = problem {
-                errors.push(FieldError::invalid("metadata.name", &Value::String(name.clone()), detail));
+                errors.push(FieldError::invalid(
+                    "metadata.name",
+                    &Value::String(name.clone()),
+                    detail,
+                ));
             }
         }
-        _ => errors.push(FieldError::required("metadata.name", "name or generateName is required")),
+        _ => errors.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        )),
     }
     if let Some(Value::Object(labels)) = meta.get("labels") {
         label_map(labels, "metadata.labels", errors);
@@ -104,12 +133,24 @@ fn metadata(rt: &ResourceType, meta: &Map<String, Value>, errors: &mut Vec<Field
     if let Some(Value::Object(annotations)) = meta.get("annotations") {
         for key in annotations.keys() {
             if let Some(detail) = qualified_name(key) {
-                errors.push(FieldError::invalid("metadata.annotations", &Value::String(key.clone()), detail));
+                errors.push(FieldError::invalid(
+                    "metadata.annotations",
+                    &Value::String(key.clone()),
+                    detail,
+                ));
             }
         }
-        let size: usize = annotations.iter().map(|(k, v)| k.len() + v.as_str().map_or(0, str::len)).sum();
+        let size: usize = annotations
+            .iter()
+            .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+            .sum();
         if size > 256 * 1024 {
-            errors.push(FieldError { field: "metadata.annotations".into(), kind: ErrorType::Invalid, value: String::new(), detail: "must have at most 262144 bytes".into() });
+            errors.push(FieldError {
+                field: "metadata.annotations".into(),
+                kind: ErrorType::Invalid,
+                value: String::new(),
+                detail: "must have at most 262144 bytes".into(),
+            });
         }
     }
 }
@@ -118,7 +159,11 @@ fn metadata(rt: &ResourceType, meta: &Map<String, Value>, errors: &mut Vec<Field
 fn label_map(labels: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) {
     for (key, value) in labels {
         if let Some(detail) = qualified_name(key) {
-            errors.push(FieldError::invalid(field, &Value::String(key.clone()), detail));
+            errors.push(FieldError::invalid(
+                field,
+                &Value::String(key.clone()),
+                detail,
+            ));
         }
         let value_str = value.as_str().unwrap_or_default();
         if let Some(detail) = label_value(value_str) {
@@ -129,22 +174,46 @@ fn label_map(labels: &Map<String, Value>, field: &str, errors: &mut Vec<FieldErr
 
 /// Workloads with a selector and a pod template: the selector must select the template.
 fn workload(spec: &Map<String, Value>, required_selector: bool, errors: &mut Vec<FieldError>) {
-    let labels = spec.get("template").and_then(|t| t.get("metadata")).and_then(|m| m.get("labels")).and_then(Value::as_object);
+    let labels = spec
+        .get("template")
+        .and_then(|t| t.get("metadata"))
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object);
     match spec.get("selector") {
-        None | Some(Value::Null) if required_selector => errors.push(FieldError::required("spec.selector", "")),
+        None | Some(Value::Null) if required_selector => {
+            errors.push(FieldError::required("spec.selector", ""))
+        }
         None | Some(Value::Null) => {}
         Some(selector) => {
             let matches = match required_selector {
                 true => selector_matches(selector, labels),
-                false => selector.as_object().is_some_and(|s| s.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))),
+                false => selector.as_object().is_some_and(|s| {
+                    s.iter()
+                        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+                }),
             };
-            let empty = required_selector && selector.get("matchLabels").and_then(Value::as_object).is_none_or(Map::is_empty)
-                && selector.get("matchExpressions").and_then(Value::as_array).is_none_or(Vec::is_empty);
+            let empty = required_selector
+                && selector
+                    .get("matchLabels")
+                    .and_then(Value::as_object)
+                    .is_none_or(Map::is_empty)
+                && selector
+                    .get("matchExpressions")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty);
             if empty {
-                errors.push(FieldError::invalid("spec.selector", selector, "empty selector is invalid for deployment"));
+                errors.push(FieldError::invalid(
+                    "spec.selector",
+                    selector,
+                    "empty selector is invalid for deployment",
+                ));
             } else if !matches {
                 let shown = Value::Object(labels.cloned().unwrap_or_default());
-                errors.push(FieldError::invalid("spec.template.metadata.labels", &shown, "`selector` does not match template `labels`"));
+                errors.push(FieldError::invalid(
+                    "spec.template.metadata.labels",
+                    &shown,
+                    "`selector` does not match template `labels`",
+                ));
             }
         }
     }
@@ -153,10 +222,16 @@ fn workload(spec: &Map<String, Value>, required_selector: bool, errors: &mut Vec
 
 fn template(spec: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
     let template = spec.get("template");
-    if let Some(Value::Object(labels)) = template.and_then(|t| t.get("metadata")).and_then(|m| m.get("labels")) {
+    if let Some(Value::Object(labels)) = template
+        .and_then(|t| t.get("metadata"))
+        .and_then(|m| m.get("labels"))
+    {
         label_map(labels, &format!("{path}.metadata.labels"), errors);
     }
-    match template.and_then(|t| t.get("spec")).and_then(Value::as_object) {
+    match template
+        .and_then(|t| t.get("spec"))
+        .and_then(Value::as_object)
+    {
         Some(pod) => pod_spec(pod, &format!("{path}.spec"), errors),
         None => errors.push(FieldError::required(format!("{path}.spec.containers"), "")),
     }
@@ -171,7 +246,11 @@ fn selector_matches(selector: &Value, labels: Option<&Map<String, Value>>) -> bo
     let exprs_ok = expressions.is_none_or(|exprs| {
         exprs.iter().all(|e| {
             let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-            let values: Vec<&str> = e.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             match e.get("operator").and_then(Value::as_str) {
                 Some("In") => get(key).is_some_and(|v| values.contains(&v)),
                 Some("NotIn") => get(key).is_none_or(|v| !values.contains(&v)),
@@ -190,28 +269,52 @@ fn pod_spec(spec: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>)
         _ => errors.push(FieldError::required(format!("{path}.containers"), "")),
     }
     for list in ["initContainers", "containers"] {
-        let Some(containers) = spec.get(list).and_then(Value::as_array) else { continue };
+        let Some(containers) = spec.get(list).and_then(Value::as_array) else {
+            continue;
+        };
         let mut names = Vec::new();
         for (i, c) in containers.iter().enumerate() {
             let at = format!("{path}.{list}[{i}]");
             match c.get("name").and_then(Value::as_str) {
                 Some(name) if !name.is_empty() => {
                     if let Some(detail) = dns1123_label(name) {
-                        errors.push(FieldError::invalid(format!("{at}.name"), &c["name"], detail));
+                        errors.push(FieldError::invalid(
+                            format!("{at}.name"),
+                            &c["name"],
+                            detail,
+                        ));
                     } else if names.contains(&name) {
-                        errors.push(FieldError { field: format!("{at}.name"), kind: ErrorType::Duplicate, value: c["name"].to_string(), detail: String::new() });
+                        errors.push(FieldError {
+                            field: format!("{at}.name"),
+                            kind: ErrorType::Duplicate,
+                            value: c["name"].to_string(),
+                            detail: String::new(),
+                        });
                     }
                     names.push(name);
                 }
                 _ => errors.push(FieldError::required(format!("{at}.name"), "")),
             }
-            if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if c.get("image")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 errors.push(FieldError::required(format!("{at}.image"), ""));
             }
-            for (j, port) in c.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (j, port) in c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let value = port.get("containerPort").cloned().unwrap_or(Value::Null);
                 if !value.as_i64().is_some_and(|p| (1..=65535).contains(&p)) {
-                    errors.push(FieldError::invalid(format!("{at}.ports[{j}].containerPort"), &value, "must be between 1 and 65535, inclusive"));
+                    errors.push(FieldError::invalid(
+                        format!("{at}.ports[{j}].containerPort"),
+                        &value,
+                        "must be between 1 and 65535, inclusive",
+                    ));
                 }
             }
         }
@@ -219,20 +322,46 @@ fn pod_spec(spec: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>)
 }
 
 fn service_spec(spec: &Map<String, Value>, errors: &mut Vec<FieldError>) {
-    let ports = spec.get("ports").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let kind = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let ports = spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let kind = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&kind) {
-        errors.push(FieldError { field: "spec.type".into(), kind: ErrorType::NotSupported, value: spec["type"].to_string(), detail: "supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"".into() });
+        errors.push(FieldError {
+            field: "spec.type".into(),
+            kind: ErrorType::NotSupported,
+            value: spec["type"].to_string(),
+            detail:
+                "supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""
+                    .into(),
+        });
     }
-    if ports.is_empty() && kind != "ExternalName" && spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
+    if ports.is_empty()
+        && kind != "ExternalName"
+        && spec.get("clusterIP").and_then(Value::as_str) != Some("None")
+    {
         errors.push(FieldError::required("spec.ports", ""));
     }
     for (i, port) in ports.iter().enumerate() {
         let value = port.get("port").cloned().unwrap_or(Value::Null);
         if !value.as_i64().is_some_and(|p| (1..=65535).contains(&p)) {
-            errors.push(FieldError::invalid(format!("spec.ports[{i}].port"), &value, "must be between 1 and 65535, inclusive"));
+            errors.push(FieldError::invalid(
+                format!("spec.ports[{i}].port"),
+                &value,
+                "must be between 1 and 65535, inclusive",
+            ));
         }
-        if ports.len() > 1 && port.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if ports.len() > 1
+            && port
+                .get("name")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
             errors.push(FieldError::required(format!("spec.ports[{i}].name"), ""));
         }
     }
@@ -269,13 +398,20 @@ fn path_segment(s: &str) -> Option<String> {
     if s == "." || s == ".." {
         return Some(format!("may not be '{s}'"));
     }
-    s.contains(['/', '%']).then(|| format!("may not contain '{}'", if s.contains('/') { '/' } else { '%' }))
+    s.contains(['/', '%']).then(|| {
+        format!(
+            "may not contain '{}'",
+            if s.contains('/') { '/' } else { '%' }
+        )
+    })
 }
 
 fn is_label(s: &str) -> bool {
     let bytes = s.as_bytes();
     !bytes.is_empty()
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
 }
@@ -284,7 +420,9 @@ fn is_label(s: &str) -> bool {
 fn is_name_part(s: &str) -> bool {
     let bytes = s.as_bytes();
     !bytes.is_empty()
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && bytes[0].is_ascii_alphanumeric()
         && bytes[bytes.len() - 1].is_ascii_alphanumeric()
 }
@@ -322,21 +460,46 @@ mod tests {
     use crate::registry::by_kind;
 
     fn fields(kind: (&str, &str), object: Value) -> Vec<String> {
-        validate(by_kind(kind.0, kind.1).unwrap(), &object).into_iter().map(|e| e.field).collect()
+        validate(by_kind(kind.0, kind.1).unwrap(), &object)
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
     }
 
     #[test]
     fn names_follow_the_rule_of_their_kind() {
-        assert_eq!(fields(("v1", "ConfigMap"), json!({"metadata": {"name": "a.b-c"}})), Vec::<String>::new());
-        assert_eq!(fields(("v1", "ConfigMap"), json!({"metadata": {"name": "Bad_Name"}})), vec!["metadata.name"]);
-        assert_eq!(fields(("v1", "Namespace"), json!({"metadata": {"name": "a.b"}})), vec!["metadata.name"]);
-        assert_eq!(fields(("v1", "ConfigMap"), json!({"metadata": {}})), vec!["metadata.name"]);
-        assert!(fields(("rbac.authorization.k8s.io/v1", "ClusterRole"), json!({"metadata": {"name": "system:admin"}})).is_empty());
+        assert_eq!(
+            fields(("v1", "ConfigMap"), json!({"metadata": {"name": "a.b-c"}})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            fields(
+                ("v1", "ConfigMap"),
+                json!({"metadata": {"name": "Bad_Name"}})
+            ),
+            vec!["metadata.name"]
+        );
+        assert_eq!(
+            fields(("v1", "Namespace"), json!({"metadata": {"name": "a.b"}})),
+            vec!["metadata.name"]
+        );
+        assert_eq!(
+            fields(("v1", "ConfigMap"), json!({"metadata": {}})),
+            vec!["metadata.name"]
+        );
+        assert!(fields(
+            ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+            json!({"metadata": {"name": "system:admin"}})
+        )
+        .is_empty());
     }
 
     #[test]
     fn labels_are_checked_by_key_and_value() {
-        let errors = fields(("v1", "ConfigMap"), json!({"metadata": {"name": "a", "labels": {"ok/k": "v", "bad key": "v", "k": "-bad"}}}));
+        let errors = fields(
+            ("v1", "ConfigMap"),
+            json!({"metadata": {"name": "a", "labels": {"ok/k": "v", "bad key": "v", "k": "-bad"}}}),
+        );
         assert_eq!(errors, vec!["metadata.labels", "metadata.labels"]);
         assert!(qualified_name("app.kubernetes.io/name").is_none());
     }
@@ -346,18 +509,31 @@ mod tests {
         let d = json!({"metadata": {"name": "d"}, "spec": {
             "selector": {"matchLabels": {"app": "a"}},
             "template": {"metadata": {"labels": {"app": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-        assert_eq!(fields(("apps/v1", "Deployment"), d), vec!["spec.template.metadata.labels"]);
+        assert_eq!(
+            fields(("apps/v1", "Deployment"), d),
+            vec!["spec.template.metadata.labels"]
+        );
     }
 
     #[test]
     fn containers_need_a_name_and_an_image() {
         let p = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}, {"image": "i"}]}});
-        assert_eq!(fields(("v1", "Pod"), p), vec!["spec.containers[0].image", "spec.containers[1].name"]);
+        assert_eq!(
+            fields(("v1", "Pod"), p),
+            vec!["spec.containers[0].image", "spec.containers[1].name"]
+        );
     }
 
     #[test]
     fn messages_read_as_kubernetes_prints_them() {
-        let e = &validate(by_kind("v1", "ConfigMap").unwrap(), &json!({"metadata": {"name": "A"}}))[0];
-        assert!(e.to_string().starts_with("metadata.name: Invalid value: \"A\": a lowercase RFC 1123 subdomain"), "{e}");
+        let e = &validate(
+            by_kind("v1", "ConfigMap").unwrap(),
+            &json!({"metadata": {"name": "A"}}),
+        )[0];
+        assert!(
+            e.to_string()
+                .starts_with("metadata.name: Invalid value: \"A\": a lowercase RFC 1123 subdomain"),
+            "{e}"
+        );
     }
 }

@@ -39,8 +39,16 @@ impl Authenticator for ClientCertificate {
         let leaf = credentials.client_certificates?.first()?;
         let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
         let subject = cert.subject();
-        let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
-        let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_string)).collect();
+        let name = subject
+            .iter_common_name()
+            .next()?
+            .as_str()
+            .ok()?
+            .to_string();
+        let groups = subject
+            .iter_organization()
+            .filter_map(|o| o.as_str().ok().map(str::to_string))
+            .collect();
         Some(User { name, groups })
     }
 }

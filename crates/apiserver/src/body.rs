@@ -17,7 +17,9 @@ pub async fn read(body: Body) -> ApiResult<Bytes> {
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(MAX_BODY)),
-        Err(e) => Err(ApiError::bad_request(format!("failed to read the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "failed to read the request body: {e}"
+        ))),
     }
 }
 
@@ -26,7 +28,13 @@ pub fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "application/json".to_string())
 }
@@ -48,13 +56,17 @@ pub fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
 
 /// Parses JSON; 400 naming the position of the first error.
 pub fn json(bytes: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))
 }
 
 /// Parses a YAML document; 400 naming the position of the first error.
 pub fn yaml(bytes: &[u8]) -> ApiResult<Value> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: body is not UTF-8: {e}")))?;
-    serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request(format!("error decoding YAML: body is not UTF-8: {e}"))
+    })?;
+    serde_saphyr::from_str::<Value>(text)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 
 #[cfg(test)]

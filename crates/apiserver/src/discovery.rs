@@ -18,29 +18,54 @@ pub fn core_versions() -> Value {
 }
 
 fn group_json(group: &str, versions: &[&str]) -> Value {
-    let versions: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
 pub fn groups() -> Value {
-    let groups: Vec<Value> = registry::groups().into_iter().filter(|(g, _)| !g.is_empty()).map(|(g, v)| group_json(g, &v)).collect();
+    let groups: Vec<Value> = registry::groups()
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, v)| group_json(g, &v))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 pub fn group(name: &str) -> Option<Value> {
-    let (group, versions) = registry::groups().into_iter().find(|(g, _)| *g == name && !g.is_empty())?;
+    let (group, versions) = registry::groups()
+        .into_iter()
+        .find(|(g, _)| *g == name && !g.is_empty())?;
     let mut doc = group_json(group, &versions);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
     Some(doc)
 }
 
-const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 pub fn resources(group: &str, version: &str) -> Value {
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut list = Vec::new();
-    for rt in registry::all().iter().filter(|t| t.group == group && t.version == version) {
+    for rt in registry::all()
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
         list.push(resource(rt));
         for sub in rt.subresources {
             list.push(subresource(rt, *sub));
@@ -67,12 +92,24 @@ fn resource(rt: &ResourceType) -> Value {
 fn subresource(rt: &ResourceType, sub: Subresource) -> Value {
     let (kind, verbs, group, version): (&str, &[&str], Option<&str>, Option<&str>) = match sub {
         Subresource::Status => (rt.kind, &["get", "patch", "update"], None, None),
-        Subresource::Scale => ("Scale", &["get", "patch", "update"], Some("autoscaling"), Some("v1")),
+        Subresource::Scale => (
+            "Scale",
+            &["get", "patch", "update"],
+            Some("autoscaling"),
+            Some("v1"),
+        ),
         Subresource::Binding => ("Binding", &["create"], None, None),
         Subresource::Eviction => ("Eviction", &["create"], Some("policy"), Some("v1")),
         Subresource::Log => ("Pod", &["get"], None, None),
-        Subresource::Exec | Subresource::Attach | Subresource::PortForward => ("PodExecOptions", &["create", "get"], None, None),
-        Subresource::Token => ("TokenRequest", &["create"], Some("authentication.k8s.io"), Some("v1")),
+        Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
+            ("PodExecOptions", &["create", "get"], None, None)
+        }
+        Subresource::Token => (
+            "TokenRequest",
+            &["create"],
+            Some("authentication.k8s.io"),
+            Some("v1"),
+        ),
     };
     let mut r = json!({"name": format!("{}/{}", rt.plural, sub.name()), "singularName": "", "namespaced": rt.namespaced, "kind": kind, "verbs": verbs});
     if let Some(g) = group {
@@ -105,14 +142,25 @@ mod tests {
         let deploy = list.iter().find(|r| r["name"] == "deployments").unwrap();
         assert_eq!(deploy["shortNames"], json!(["deploy"]));
         assert_eq!(deploy["categories"], json!(["all"]));
-        let scale = list.iter().find(|r| r["name"] == "deployments/scale").unwrap();
-        assert_eq!((scale["kind"].as_str(), scale["group"].as_str()), (Some("Scale"), Some("autoscaling")));
+        let scale = list
+            .iter()
+            .find(|r| r["name"] == "deployments/scale")
+            .unwrap();
+        assert_eq!(
+            (scale["kind"].as_str(), scale["group"].as_str()),
+            (Some("Scale"), Some("autoscaling"))
+        );
     }
 
     #[test]
     fn groups_list_preferred_versions() {
         let g = groups();
-        let autoscaling = g["groups"].as_array().unwrap().iter().find(|g| g["name"] == "autoscaling").unwrap();
+        let autoscaling = g["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "autoscaling")
+            .unwrap();
         assert_eq!(autoscaling["preferredVersion"]["version"], "v2");
         assert!(group("apps").is_some() && group("nope").is_none());
     }

@@ -22,9 +22,16 @@ pub fn in_range(ip: Ipv4Addr) -> bool {
 
 /// Claims `requested`, or the lowest free address when `None`.
 /// `Ok(None)` means the requested address is taken.
-pub async fn allocate(store: &dyn Store, requested: Option<Ipv4Addr>, owner: &str) -> ApiResult<Option<Ipv4Addr>> {
+pub async fn allocate(
+    store: &dyn Store,
+    requested: Option<Ipv4Addr>,
+    owner: &str,
+) -> ApiResult<Option<Ipv4Addr>> {
     if let Some(ip) = requested {
-        return match store.create(&format!("{PREFIX}{ip}"), owner.as_bytes().to_vec(), None).await {
+        return match store
+            .create(&format!("{PREFIX}{ip}"), owner.as_bytes().to_vec(), None)
+            .await
+        {
             Ok(_) => Ok(Some(ip)),
             Err(StoreError::AlreadyExists { .. }) => Ok(None),
             Err(e) => Err(e.into()),
@@ -42,13 +49,18 @@ pub async fn allocate(store: &dyn Store, requested: Option<Ipv4Addr>, owner: &st
         if used.contains(&ip.to_string()) {
             continue;
         }
-        match store.create(&format!("{PREFIX}{ip}"), owner.as_bytes().to_vec(), None).await {
+        match store
+            .create(&format!("{PREFIX}{ip}"), owner.as_bytes().to_vec(), None)
+            .await
+        {
             Ok(_) => return Ok(Some(ip)),
             Err(StoreError::AlreadyExists { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::internal("the service IP range 10.43.0.0/16 is full"))
+    Err(ApiError::internal(
+        "the service IP range 10.43.0.0/16 is full",
+    ))
 }
 
 /// Frees an address (nothing happens if it was not allocated).

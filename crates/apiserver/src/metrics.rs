@@ -28,7 +28,10 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn record(&self, labels: RequestLabels, code: u16, elapsed: Duration) {
-        let mut requests = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let counts = requests.entry((labels, code)).or_default();
         counts.requests += 1;
         counts.seconds += elapsed.as_secs_f64();
@@ -43,9 +46,15 @@ impl Metrics {
     pub fn render(&self, store_revision: i64) -> String {
         let mut out = String::new();
         out.push_str("# HELP apiserver_request_total Requests by verb, resource and HTTP code.\n# TYPE apiserver_request_total counter\n");
-        let requests = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for ((labels, code), counts) in requests.iter() {
-            out.push_str(&format!("apiserver_request_total{{verb=\"{}\",resource=\"{}\",code=\"{code}\"}} {}\n", labels.verb, labels.resource, counts.requests));
+            out.push_str(&format!(
+                "apiserver_request_total{{verb=\"{}\",resource=\"{}\",code=\"{code}\"}} {}\n",
+                labels.verb, labels.resource, counts.requests
+            ));
         }
         out.push_str("# HELP apiserver_request_duration_seconds_sum Time spent serving requests by verb, resource and HTTP code.\n# TYPE apiserver_request_duration_seconds_sum counter\n");
         for ((labels, code), counts) in requests.iter() {

@@ -10,8 +10,13 @@ use crate::status::{ApiError, ApiResult};
 
 /// The object stored in `kv`, with `metadata.resourceVersion` set.
 pub fn from_kv(kv: &KeyValue) -> ApiResult<Value> {
-    let mut object: Value = serde_json::from_slice(&kv.value).map_err(|e| ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
-    set_meta(&mut object, "resourceVersion", json!(kv.mod_revision.to_string()));
+    let mut object: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    set_meta(
+        &mut object,
+        "resourceVersion",
+        json!(kv.mod_revision.to_string()),
+    );
     Ok(object)
 }
 
@@ -34,12 +39,16 @@ pub fn meta_mut(object: &mut Value) -> &mut Map<String, Value> {
     if !object.is_object() {
         *object = json!({});
     }
-    let Value::Object(fields) = object else { unreachable!("made an object above") };
+    let Value::Object(fields) = object else {
+        unreachable!("made an object above")
+    };
     let meta = fields.entry("metadata").or_insert_with(|| json!({}));
     if !meta.is_object() {
         *meta = json!({});
     }
-    let Value::Object(meta) = meta else { unreachable!("made an object above") };
+    let Value::Object(meta) = meta else {
+        unreachable!("made an object above")
+    };
     meta
 }
 
@@ -49,17 +58,24 @@ pub fn set_meta(object: &mut Value, field: &str, value: Value) {
 
 /// The finalizers still pending on an object.
 pub fn has_finalizers(object: &Value) -> bool {
-    object.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
 }
 
 /// Now, as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
 pub fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// `seconds` from now, in the same form.
 pub fn now_plus(seconds: i64) -> String {
-    let later = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_secs(seconds)).unwrap_or_else(|_| jiff::Timestamp::now());
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(seconds))
+        .unwrap_or_else(|_| jiff::Timestamp::now());
     later.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -71,16 +87,26 @@ pub fn new_uid() -> String {
 pub fn generate_name(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let random = uuid::Uuid::new_v4();
-    let suffix: String = random.as_bytes().iter().take(5).map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    let suffix: String = random
+        .as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
     format!("{prefix}{suffix}")
 }
 
 /// How old an object is, as kubectl prints ages (`5s`, `3m`, `2d4h`).
 pub fn age(object: &Value) -> String {
-    let Some(created) = meta_str(object, "creationTimestamp").and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+    let Some(created) =
+        meta_str(object, "creationTimestamp").and_then(|t| t.parse::<jiff::Timestamp>().ok())
+    else {
         return "<unknown>".to_string();
     };
-    let seconds = jiff::Timestamp::now().as_second().saturating_sub(created.as_second()).max(0);
+    let seconds = jiff::Timestamp::now()
+        .as_second()
+        .saturating_sub(created.as_second())
+        .max(0);
     match seconds {
         s if s < 120 => format!("{s}s"),
         s if s < 600 => format!("{}m{}s", s / 60, s % 60),
@@ -99,7 +125,14 @@ mod tests {
     #[test]
     fn stored_bytes_leave_out_the_resource_version() {
         let obj = json!({"metadata": {"name": "a", "resourceVersion": "7"}});
-        let kv = KeyValue { key: "k".into(), value: to_bytes(&obj), create_revision: 3, mod_revision: 9, version: 2, lease: None };
+        let kv = KeyValue {
+            key: "k".into(),
+            value: to_bytes(&obj),
+            create_revision: 3,
+            mod_revision: 9,
+            version: 2,
+            lease: None,
+        };
         assert!(!String::from_utf8_lossy(&kv.value).contains("resourceVersion"));
         assert_eq!(from_kv(&kv).unwrap()["metadata"]["resourceVersion"], "9");
     }

@@ -37,7 +37,10 @@ const OBJECT_META: Schema = &[
 
 const NAMESPACE: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
-    (2, Field::Message("spec", &[(1, Field::StrList("finalizers"))])),
+    (
+        2,
+        Field::Message("spec", &[(1, Field::StrList("finalizers"))]),
+    ),
     (3, Field::Message("status", &[(1, Field::Str("phase"))])),
 ];
 
@@ -59,14 +62,18 @@ const SECRET: Schema = &[
 /// Decodes a protobuf-encoded object body into its JSON form.
 pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
     let bad = |why: &str| ApiError::bad_request(format!("error decoding protobuf: {why}"));
-    let unknown = bytes.strip_prefix(b"k8s\0").ok_or_else(|| bad("missing the k8s envelope"))?;
+    let unknown = bytes
+        .strip_prefix(b"k8s\0")
+        .ok_or_else(|| bad("missing the k8s envelope"))?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     for (number, value) in fields(unknown).map_err(|e| bad(&e))? {
         match (number, value) {
             (1, Wire::Bytes(type_meta)) => {
                 for (n, v) in fields(type_meta).map_err(|e| bad(&e))? {
                     match (n, v) {
-                        (1, Wire::Bytes(s)) => api_version = String::from_utf8_lossy(s).into_owned(),
+                        (1, Wire::Bytes(s)) => {
+                            api_version = String::from_utf8_lossy(s).into_owned()
+                        }
                         (2, Wire::Bytes(s)) => kind = String::from_utf8_lossy(s).into_owned(),
                         _ => {}
                     }
@@ -80,7 +87,11 @@ pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Secret") => SECRET,
-        _ => return Err(ApiError::unsupported_media_type(&format!("application/vnd.kubernetes.protobuf ({api_version} {kind}; send JSON)"))),
+        _ => {
+            return Err(ApiError::unsupported_media_type(&format!(
+                "application/vnd.kubernetes.protobuf ({api_version} {kind}; send JSON)"
+            )))
+        }
     };
     let mut object = message(raw, schema).map_err(|e| bad(&e))?;
     object.insert("apiVersion".into(), json!(api_version));
@@ -91,7 +102,9 @@ pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
 fn message(bytes: &[u8], schema: Schema) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     for (number, value) in fields(bytes)? {
-        let Some((_, field)) = schema.iter().find(|(n, _)| *n == number) else { continue };
+        let Some((_, field)) = schema.iter().find(|(n, _)| *n == number) else {
+            continue;
+        };
         match (field, value) {
             (Field::Str(name), Wire::Bytes(b)) => {
                 out.insert((*name).into(), json!(text(b)?));
@@ -153,7 +166,8 @@ fn fields(mut bytes: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, String> {
         let value = match tag & 7 {
             0 => Wire::Varint(varint(&mut bytes)?),
             2 => {
-                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| "length overflows".to_string())?;
+                let len = usize::try_from(varint(&mut bytes)?)
+                    .map_err(|_| "length overflows".to_string())?;
                 if len > bytes.len() {
                     return Err("a field runs past the end of the message".into());
                 }
@@ -163,7 +177,9 @@ fn fields(mut bytes: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, String> {
             }
             wire @ (1 | 5) => {
                 let len = if wire == 1 { 8 } else { 4 };
-                bytes = bytes.get(len..).ok_or("a fixed-size field runs past the end")?;
+                bytes = bytes
+                    .get(len..)
+                    .ok_or("a fixed-size field runs past the end")?;
                 Wire::Fixed
             }
             other => return Err(format!("unsupported wire type {other}")),
@@ -198,12 +214,23 @@ mod tests {
 
     #[test]
     fn a_configmap_decodes_from_its_envelope() {
-        let meta = [field(1, b"cfg"), field(11, &[field(1, b"app"), field(2, b"web")].concat())].concat();
-        let object = [field(1, &meta), field(2, &[field(1, b"k"), field(2, b"v")].concat())].concat();
+        let meta = [
+            field(1, b"cfg"),
+            field(11, &[field(1, b"app"), field(2, b"web")].concat()),
+        ]
+        .concat();
+        let object = [
+            field(1, &meta),
+            field(2, &[field(1, b"k"), field(2, b"v")].concat()),
+        ]
+        .concat();
         let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &type_meta), field(2, &object)].concat();
         let value = decode(&body).unwrap();
-        assert_eq!(value, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "labels": {"app": "web"}}, "data": {"k": "v"}}));
+        assert_eq!(
+            value,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "labels": {"app": "web"}}, "data": {"k": "v"}})
+        );
     }
 
     #[test]

@@ -54,31 +54,54 @@ pub fn route(path: &str) -> ApiResult<Route> {
         _ => return Err(ApiError::no_route()),
     };
     if rest.is_empty() {
-        if !registry::all().iter().any(|t| t.group == group && t.version == version) {
+        if !registry::all()
+            .iter()
+            .any(|t| t.group == group && t.version == version)
+        {
             return Err(ApiError::no_route());
         }
-        return Ok(Route::Resources { group: group.to_string(), version: version.to_string() });
+        return Ok(Route::Resources {
+            group: group.to_string(),
+            version: version.to_string(),
+        });
     }
     let find = |plural: &str| registry::find(group, version, plural).ok_or_else(ApiError::no_route);
     let owned = |s: &&str| (*s).to_string();
     let target = match rest {
         // namespaces/<name>/<subresource> is the namespace's own subresource.
-        ["namespaces", name, sub @ ("status" | "finalize")] => Target { rt: find("namespaces")?, namespace: None, name: Some(owned(name)), subresource: Some(owned(sub)) },
+        ["namespaces", name, sub @ ("status" | "finalize")] => Target {
+            rt: find("namespaces")?,
+            namespace: None,
+            name: Some(owned(name)),
+            subresource: Some(owned(sub)),
+        },
         ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
             let rt = find(plural)?;
             if !rt.namespaced {
                 return Err(ApiError::no_route());
             }
-            Target { rt, namespace: Some(owned(ns)), name: tail.first().map(owned), subresource: tail.get(1).map(owned) }
+            Target {
+                rt,
+                namespace: Some(owned(ns)),
+                name: tail.first().map(owned),
+                subresource: tail.get(1).map(owned),
+            }
         }
-        [plural, tail @ ..] if tail.len() <= 2 => Target { rt: find(plural)?, namespace: None, name: tail.first().map(owned), subresource: tail.get(1).map(owned) },
+        [plural, tail @ ..] if tail.len() <= 2 => Target {
+            rt: find(plural)?,
+            namespace: None,
+            name: tail.first().map(owned),
+            subresource: tail.get(1).map(owned),
+        },
         _ => return Err(ApiError::no_route()),
     };
     if target.name.as_deref() == Some("") {
         return Err(ApiError::no_route());
     }
     if let Some(sub) = &target.subresource {
-        if !target.rt.subresources.iter().any(|s| s.name() == sub) && !(target.rt.kind == "Namespace" && sub == "finalize") {
+        let served = target.rt.subresources.iter().any(|s| s.name() == sub)
+            || (target.rt.kind == "Namespace" && sub == "finalize");
+        if !served {
             return Err(ApiError::no_route());
         }
     }
@@ -91,12 +114,19 @@ pub struct Query(HashMap<String, String>);
 
 impl Query {
     pub fn parse(query: Option<&str>) -> Query {
-        Query(form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect())
+        Query(
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// A parameter's value, if given and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn flag(&self, name: &str) -> bool {
@@ -106,7 +136,11 @@ impl Query {
     /// A numeric parameter; 400 when it is not a number.
     pub fn number(&self, name: &str) -> ApiResult<Option<i64>> {
         self.get(name)
-            .map(|v| v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid {name} {v:?}: not an integer"))))
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid {name} {v:?}: not an integer"))
+                })
+            })
             .transpose()
     }
 
@@ -130,19 +164,39 @@ mod tests {
     #[test]
     fn object_paths() {
         let t = target("/apis/apps/v1/namespaces/ns1/deployments/web/scale");
-        assert_eq!((t.rt.kind, t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()), ("Deployment", Some("ns1"), Some("web"), Some("scale")));
+        assert_eq!(
+            (
+                t.rt.kind,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("Deployment", Some("ns1"), Some("web"), Some("scale"))
+        );
         let t = target("/api/v1/pods");
         assert_eq!((t.rt.kind, t.namespace, t.name), ("Pod", None, None));
         let t = target("/api/v1/namespaces/kube-system");
-        assert_eq!((t.rt.kind, t.name.as_deref()), ("Namespace", Some("kube-system")));
+        assert_eq!(
+            (t.rt.kind, t.name.as_deref()),
+            ("Namespace", Some("kube-system"))
+        );
         let t = target("/api/v1/namespaces/x/status");
-        assert_eq!((t.rt.kind, t.subresource.as_deref()), ("Namespace", Some("status")));
+        assert_eq!(
+            (t.rt.kind, t.subresource.as_deref()),
+            ("Namespace", Some("status"))
+        );
         assert_eq!(target("/api/v1/nodes/n1").key(), "/registry/core/nodes/n1");
     }
 
     #[test]
     fn unknown_paths_are_not_found() {
-        for path in ["/api/v1/widgets", "/apis/apps/v1/namespaces/a/nodes", "/api/v1/configmaps/a/scale", "/apis/nope/v1", "/api/v1/pods/a/b/c"] {
+        for path in [
+            "/api/v1/widgets",
+            "/apis/apps/v1/namespaces/a/nodes",
+            "/api/v1/configmaps/a/scale",
+            "/apis/nope/v1",
+            "/api/v1/pods/a/b/c",
+        ] {
             assert_eq!(route(path).unwrap_err().code, 404, "{path}");
         }
     }

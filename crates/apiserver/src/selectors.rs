@@ -21,7 +21,11 @@ pub struct LabelSelector(Vec<Requirement>);
 
 impl LabelSelector {
     pub fn parse(text: &str) -> ApiResult<LabelSelector> {
-        let bad = |why: &str| ApiError::bad_request(format!("unable to parse requirement: {why} in label selector {text:?}"));
+        let bad = |why: &str| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: {why} in label selector {text:?}"
+            ))
+        };
         let mut requirements = Vec::new();
         for term in split_terms(text) {
             let term = term.trim();
@@ -31,9 +35,15 @@ impl LabelSelector {
             let requirement = if let Some(key) = term.strip_prefix('!') {
                 Requirement::DoesNotExist(key.trim().to_string())
             } else if let Some((key, values)) = set_term(term, " notin ") {
-                Requirement::NotIn(key, values.ok_or_else(|| bad("values must be in parentheses"))?)
+                Requirement::NotIn(
+                    key,
+                    values.ok_or_else(|| bad("values must be in parentheses"))?,
+                )
             } else if let Some((key, values)) = set_term(term, " in ") {
-                Requirement::In(key, values.ok_or_else(|| bad("values must be in parentheses"))?)
+                Requirement::In(
+                    key,
+                    values.ok_or_else(|| bad("values must be in parentheses"))?,
+                )
             } else if let Some((k, v)) = term.split_once("!=") {
                 Requirement::NotEquals(k.trim().to_string(), v.trim().to_string())
             } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
@@ -42,7 +52,12 @@ impl LabelSelector {
                 Requirement::Exists(term.to_string())
             };
             let key = match &requirement {
-                Requirement::Equals(k, _) | Requirement::NotEquals(k, _) | Requirement::In(k, _) | Requirement::NotIn(k, _) | Requirement::Exists(k) | Requirement::DoesNotExist(k) => k,
+                Requirement::Equals(k, _)
+                | Requirement::NotEquals(k, _)
+                | Requirement::In(k, _)
+                | Requirement::NotIn(k, _)
+                | Requirement::Exists(k)
+                | Requirement::DoesNotExist(k) => k,
             };
             if let Some(why) = tug_api::validation::qualified_name(key) {
                 return Err(bad(&format!("invalid label key {key:?}: {why}")));
@@ -89,7 +104,17 @@ fn split_terms(text: &str) -> Vec<&str> {
 /// `key in (a,b)` → (key, Some([a, b])); `None` values when the parentheses are missing.
 fn set_term(term: &str, operator: &str) -> Option<(String, Option<Vec<String>>)> {
     let (key, rest) = term.split_once(operator)?;
-    let values = rest.trim().strip_prefix('(').and_then(|r| r.strip_suffix(')')).map(|inner| inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect());
+    let values = rest
+        .trim()
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .map(|inner| {
+            inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        });
     Some((key.trim().to_string(), values))
 }
 
@@ -106,7 +131,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
                 (k, true, v)
             } else {
-                return Err(ApiError::bad_request(format!("invalid selector: '{text}'; can't understand '{term}'")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: '{text}'; can't understand '{term}'"
+                )));
             };
             terms.push((path.trim().to_string(), equal, value.trim().to_string()));
         }
@@ -141,11 +168,25 @@ mod tests {
     fn label_selectors_cover_every_operator() {
         let obj = labels(json!({"app": "web", "tier": "front"}));
         for (selector, expected) in [
-            ("app=web", true), ("app==web", true), ("app!=web", false), ("app=db", false),
-            ("app in (web, db)", true), ("app notin (web)", false), ("tier", true), ("!tier", false),
-            ("missing", false), ("!missing", true), ("app in (db),tier", false), ("app=web,tier in (front)", true), ("", true),
+            ("app=web", true),
+            ("app==web", true),
+            ("app!=web", false),
+            ("app=db", false),
+            ("app in (web, db)", true),
+            ("app notin (web)", false),
+            ("tier", true),
+            ("!tier", false),
+            ("missing", false),
+            ("!missing", true),
+            ("app in (db),tier", false),
+            ("app=web,tier in (front)", true),
+            ("", true),
         ] {
-            assert_eq!(LabelSelector::parse(selector).unwrap().matches(&obj), expected, "{selector}");
+            assert_eq!(
+                LabelSelector::parse(selector).unwrap().matches(&obj),
+                expected,
+                "{selector}"
+            );
         }
     }
 
@@ -158,9 +199,17 @@ mod tests {
     #[test]
     fn field_selectors_compare_paths() {
         let obj = json!({"metadata": {"name": "a", "namespace": "ns"}, "spec": {"nodeName": "n1"}});
-        assert!(FieldSelector::parse("metadata.name=a,metadata.namespace==ns").unwrap().matches(&obj));
-        assert!(!FieldSelector::parse("metadata.name!=a").unwrap().matches(&obj));
-        assert!(FieldSelector::parse("spec.nodeName=n1").unwrap().matches(&obj));
+        assert!(
+            FieldSelector::parse("metadata.name=a,metadata.namespace==ns")
+                .unwrap()
+                .matches(&obj)
+        );
+        assert!(!FieldSelector::parse("metadata.name!=a")
+            .unwrap()
+            .matches(&obj));
+        assert!(FieldSelector::parse("spec.nodeName=n1")
+            .unwrap()
+            .matches(&obj));
         assert!(FieldSelector::parse("status.phase=").unwrap().matches(&obj));
         assert_eq!(FieldSelector::parse("nonsense").unwrap_err().code, 400);
     }

@@ -42,7 +42,10 @@ pub enum StartError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("failed to listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
 }
@@ -89,8 +92,16 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 pub async fn start(config: Config) -> Result<Server, StartError> {
     let pki = Pki::load_or_create(&config.data_dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
-    let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
     let kubeconfig = config.data_dir.join("kubeconfig.yaml");
     tls::write_private(&kubeconfig, pki.kubeconfig(addr.port())?.as_bytes())?;
 
@@ -102,20 +113,37 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     create_system_namespaces(&state).await?;
     let app = router(state);
     let accept = tokio::spawn(accept_loop(listener, tls, app));
-    Ok(Server { addr, kubeconfig, accept })
+    Ok(Server {
+        addr,
+        kubeconfig,
+        accept,
+    })
 }
 
 async fn create_system_namespaces(state: &AppState) -> Result<(), StartError> {
-    let rt = tug_api::registry::find("", "v1", "namespaces").ok_or_else(|| StartError::Namespace { name: "default".into(), message: "namespaces are not registered".into() })?;
+    let rt =
+        tug_api::registry::find("", "v1", "namespaces").ok_or_else(|| StartError::Namespace {
+            name: "default".into(),
+            message: "namespaces are not registered".into(),
+        })?;
     for name in SYSTEM_NAMESPACES {
         let object = json!({
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "uid": crate::object::new_uid(), "creationTimestamp": crate::object::now(), "labels": {"kubernetes.io/metadata.name": name}},
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
         });
-        match state.store.create(&rt.key(None, name), crate::object::to_bytes(&object), None).await {
+        match state
+            .store
+            .create(&rt.key(None, name), crate::object::to_bytes(&object), None)
+            .await
+        {
             Ok(_) | Err(tug_store::Error::AlreadyExists { .. }) => {}
-            Err(e) => return Err(StartError::Namespace { name: name.into(), message: e.to_string() }),
+            Err(e) => {
+                return Err(StartError::Namespace {
+                    name: name.into(),
+                    message: e.to_string(),
+                })
+            }
         }
     }
     Ok(())
@@ -127,20 +155,34 @@ struct PeerCertificates(Option<Arc<Vec<CertificateDer<'static>>>>);
 
 async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app: Router) {
     loop {
-        let Ok((tcp, _peer)) = listener.accept().await else { continue };
+        let Ok((tcp, _peer)) = listener.accept().await else {
+            continue;
+        };
         let tls = tls.clone();
         let app = app.clone();
         tokio::spawn(async move {
             // A client that fails the handshake (no TLS, bad certificate) only loses its own connection.
-            let Ok(stream) = tls.accept(tcp).await else { return };
-            let certs = PeerCertificates(stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec())));
-            let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(certs.clone());
-                let mut app = app.clone();
-                async move { app.call(request.map(axum::body::Body::new)).await }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+            let Ok(stream) = tls.accept(tcp).await else {
+                return;
+            };
+            let certs = PeerCertificates(
+                stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|c| Arc::new(c.to_vec())),
+            );
+            let service =
+                hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(certs.clone());
+                    let mut app = app.clone();
+                    async move { app.call(request.map(axum::body::Body::new)).await }
+                });
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -151,11 +193,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(ok_text))
         .route("/livez", get(ok_text))
         .route("/readyz", get(ok_text))
-        .route("/version", get(|| async { respond::ok(&discovery::version()) }));
+        .route(
+            "/version",
+            get(|| async { respond::ok(&discovery::version()) }),
+        );
     let private = Router::new()
         .route("/metrics", get(metrics))
         .route("/openapi/v2", get(|| async { document(openapi::v2()) }))
-        .route("/openapi/v3", get(|| async { document(openapi::v3_index()) }))
+        .route(
+            "/openapi/v3",
+            get(|| async { document(openapi::v3_index()) }),
+        )
         .route("/openapi/v3/{*path}", get(openapi_v3))
         .route("/api", axum::routing::any(handlers::api))
         .route("/api/{*rest}", axum::routing::any(handlers::api))
@@ -163,7 +211,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis/{*rest}", axum::routing::any(handlers::api))
         .fallback(handlers::not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    public.merge(private).fallback(handlers::not_found).with_state(state)
+    public
+        .merge(private)
+        .fallback(handlers::not_found)
+        .with_state(state)
 }
 
 async fn ok_text() -> Response {
@@ -190,14 +241,32 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let started = Instant::now();
     let revision = state.store.current_revision().await.unwrap_or_default();
     let response = respond::text(StatusCode::OK, state.metrics.render(revision));
-    state.metrics.record(RequestLabels { verb: "get", resource: "metrics".into() }, 200, started.elapsed());
+    state.metrics.record(
+        RequestLabels {
+            verb: "get",
+            resource: "metrics".into(),
+        },
+        200,
+        started.elapsed(),
+    );
     response
 }
 
 /// Lets a request through only if some authenticator recognises it; 401 Status otherwise.
-async fn authenticate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
-    let certs = request.extensions().get::<PeerCertificates>().cloned().unwrap_or_default();
-    let credentials = Credentials { client_certificates: certs.0.as_deref().map(Vec::as_slice), headers: request.headers() };
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let certs = request
+        .extensions()
+        .get::<PeerCertificates>()
+        .cloned()
+        .unwrap_or_default();
+    let credentials = Credentials {
+        client_certificates: certs.0.as_deref().map(Vec::as_slice),
+        headers: request.headers(),
+    };
     match state.authenticator.authenticate(&credentials) {
         Some(user) => {
             request.extensions_mut().insert::<User>(user);

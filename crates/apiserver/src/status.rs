@@ -17,7 +17,11 @@ pub struct ApiError {
 
 /// `deployments.apps` or `configmaps`: how messages name a resource.
 pub fn qualified_resource(rt: &ResourceType) -> String {
-    if rt.group.is_empty() { rt.plural.to_string() } else { format!("{}.{}", rt.plural, rt.group) }
+    if rt.group.is_empty() {
+        rt.plural.to_string()
+    } else {
+        format!("{}.{}", rt.plural, rt.group)
+    }
 }
 
 fn details(rt: &ResourceType, name: &str) -> Value {
@@ -26,7 +30,12 @@ fn details(rt: &ResourceType, name: &str) -> Value {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -39,17 +48,29 @@ impl ApiError {
 
     /// The path names no served resource.
     pub fn no_route() -> ApiError {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn not_found(rt: &ResourceType, name: &str) -> ApiError {
-        let mut e = ApiError::new(404, "NotFound", format!("{} \"{name}\" not found", qualified_resource(rt)));
+        let mut e = ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified_resource(rt)),
+        );
         e.details = Some(details(rt, name));
         e
     }
 
     pub fn namespace_not_found(namespace: &str) -> ApiError {
-        let mut e = ApiError::new(404, "NotFound", format!("namespaces \"{namespace}\" not found"));
+        let mut e = ApiError::new(
+            404,
+            "NotFound",
+            format!("namespaces \"{namespace}\" not found"),
+        );
         e.details = Some(json!({"name": namespace, "kind": "namespaces"}));
         e
     }
@@ -59,13 +80,24 @@ impl ApiError {
     }
 
     pub fn already_exists(rt: &ResourceType, name: &str) -> ApiError {
-        let mut e = ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified_resource(rt)));
+        let mut e = ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified_resource(rt)),
+        );
         e.details = Some(details(rt, name));
         e
     }
 
     pub fn conflict(rt: &ResourceType, name: &str, why: &str) -> ApiError {
-        let mut e = ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified_resource(rt)));
+        let mut e = ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified_resource(rt)
+            ),
+        );
         e.details = Some(details(rt, name));
         e
     }
@@ -81,7 +113,11 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> ApiError {
-        ApiError::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
     }
 
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
@@ -90,14 +126,32 @@ impl ApiError {
 
     /// 422 with one cause per invalid field.
     pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> ApiError {
-        let kind = if rt.group.is_empty() { rt.kind.to_string() } else { format!("{}.{}", rt.kind, rt.group) };
+        let kind = if rt.group.is_empty() {
+            rt.kind.to_string()
+        } else {
+            format!("{}.{}", rt.kind, rt.group)
+        };
         let list = match errors {
             [one] => one.to_string(),
-            many => format!("[{}]", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+            many => format!(
+                "[{}]",
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        let causes: Vec<Value> = errors.iter().map(|e| json!({"reason": e.kind.reason(), "message": e.message(), "field": e.field})).collect();
-        let mut e = ApiError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {list}"));
-        e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}));
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"reason": e.kind.reason(), "message": e.message(), "field": e.field}))
+            .collect();
+        let mut e = ApiError::new(
+            422,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {list}"),
+        );
+        e.details =
+            Some(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}));
         e
     }
 
@@ -107,7 +161,11 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     /// The Status object.
@@ -138,8 +196,17 @@ impl From<tug_store::Error> for ApiError {
     fn from(error: tug_store::Error) -> ApiError {
         use tug_store::Error as E;
         match error {
-            E::Compacted { requested, compacted } => ApiError::expired(format!("too old resource version: {requested} ({compacted})")),
-            E::FutureRevision { requested, current } => ApiError::new(504, "Timeout", format!("Too large resource version: {requested}, current: {current}")),
+            E::Compacted {
+                requested,
+                compacted,
+            } => ApiError::expired(format!(
+                "too old resource version: {requested} ({compacted})"
+            )),
+            E::FutureRevision { requested, current } => ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {requested}, current: {current}"),
+            ),
             other => ApiError::internal(other.to_string()),
         }
     }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -17,7 +20,11 @@ use rustls::server::WebPkiClientVerifier;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("failed to {action} {}: {source}", path.display())]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("failed to generate certificates: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("failed to read PEM from {}: {message}", path.display())]
@@ -34,7 +41,14 @@ pub struct Pki {
     pub dir: PathBuf,
 }
 
-const FILES: [&str; 6] = ["ca.crt", "ca.key", "server.crt", "server.key", "admin.crt", "admin.key"];
+const FILES: [&str; 6] = [
+    "ca.crt",
+    "ca.key",
+    "server.crt",
+    "server.key",
+    "admin.crt",
+    "admin.key",
+];
 
 impl Pki {
     /// Loads the certificates under `<data_dir>/tls`, generating them all if any is missing.
@@ -44,7 +58,11 @@ impl Pki {
         if FILES.iter().all(|f| pki.dir.join(f).exists()) {
             return Ok(pki);
         }
-        std::fs::create_dir_all(&pki.dir).map_err(|source| TlsError::Io { action: "create", path: pki.dir.clone(), source })?;
+        std::fs::create_dir_all(&pki.dir).map_err(|source| TlsError::Io {
+            action: "create",
+            path: pki.dir.clone(),
+            source,
+        })?;
         pki.generate()?;
         Ok(pki)
     }
@@ -54,7 +72,11 @@ impl Pki {
         let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.distinguished_name = name("tug-ca", None);
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         ca.not_after = rcgen::date_time_ymd(2036, 1, 1);
         let ca_cert = ca.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca, &ca_key);
@@ -90,14 +112,21 @@ impl Pki {
 
     fn read(&self, file: &str) -> Result<Vec<u8>, TlsError> {
         let path = self.dir.join(file);
-        std::fs::read(&path).map_err(|source| TlsError::Io { action: "read", path, source })
+        std::fs::read(&path).map_err(|source| TlsError::Io {
+            action: "read",
+            path,
+            source,
+        })
     }
 
     fn certs(&self, file: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         let pem = self.read(file)?;
         CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TlsError::Pem { path: self.dir.join(file), message: e.to_string() })
+            .map_err(|e| TlsError::Pem {
+                path: self.dir.join(file),
+                message: e.to_string(),
+            })
     }
 
     /// The rustls server configuration: our serving certificate; client
@@ -109,11 +138,15 @@ impl Pki {
         for cert in self.certs("ca.crt")? {
             roots.add(cert)?;
         }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .allow_unauthenticated()
-            .build()?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()?;
         let key_pem = self.read("server.key")?;
-        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem { path: self.dir.join("server.key"), message: e.to_string() })?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem {
+            path: self.dir.join("server.key"),
+            message: e.to_string(),
+        })?;
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
@@ -124,7 +157,9 @@ impl Pki {
 
     /// The admin kubeconfig for a server at `https://127.0.0.1:<port>`, certificates embedded.
     pub fn kubeconfig(&self, port: u16) -> Result<String, TlsError> {
-        let b64 = |file: &str| -> Result<String, TlsError> { Ok(base64::engine::general_purpose::STANDARD.encode(self.read(file)?)) };
+        let b64 = |file: &str| -> Result<String, TlsError> {
+            Ok(base64::engine::general_purpose::STANDARD.encode(self.read(file)?))
+        };
         Ok(format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: tug\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority-data: {}\ncontexts:\n- name: tug\n  context:\n    cluster: tug\n    user: admin\ncurrent-context: tug\npreferences: {{}}\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
             b64("ca.crt")?,
@@ -138,8 +173,18 @@ impl Pki {
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), TlsError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| TlsError::Io { action: "write", path: path.to_path_buf(), source };
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(io)?;
+    let io = |source| TlsError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
     file.write_all(contents).map_err(io)
 }
 
@@ -154,10 +199,16 @@ fn name(common_name: &str, organization: Option<&str>) -> DistinguishedName {
 
 /// localhost, 127.0.0.1, ::1, the host name, and the in-cluster names of the API.
 fn server_names() -> Vec<SanType> {
-    let mut names: Vec<SanType> = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
-        .iter()
-        .filter_map(|n| Some(SanType::DnsName((*n).try_into().ok()?)))
-        .collect();
+    let mut names: Vec<SanType> = [
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ]
+    .iter()
+    .filter_map(|n| Some(SanType::DnsName((*n).try_into().ok()?)))
+    .collect();
     if let Some(host) = hostname() {
         if let Ok(dns) = host.as_str().try_into() {
             names.push(SanType::DnsName(dns));

@@ -12,7 +12,11 @@ use common::TestServer;
 fn python_kubernetes_client_flows() {
     let server = TestServer::start();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/client_flows.py");
-    let out = Command::new("python3").arg(script).arg(server.kubeconfig()).output().expect("python3 runs");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(server.kubeconfig())
+        .output()
+        .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -28,13 +28,25 @@ pub struct KubeconfigArgs {
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
     runtime.block_on(async {
         let store_dir = args.data_dir.join("db");
-        let store = tug_store::SqliteStore::open(&store_dir).with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
-        let config = tug_apiserver::Config { data_dir: args.data_dir.clone(), listen: SocketAddr::new(args.bind_address, args.port), store: Arc::new(store) };
+        let store = tug_store::SqliteStore::open(&store_dir)
+            .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
+        let config = tug_apiserver::Config {
+            data_dir: args.data_dir.clone(),
+            listen: SocketAddr::new(args.bind_address, args.port),
+            store: Arc::new(store),
+        };
         let server = tug_apiserver::start(config).await?;
-        eprintln!("tug server: serving the Kubernetes API on https://{} (kubeconfig: {})", server.addr(), server.kubeconfig().display());
+        eprintln!(
+            "tug server: serving the Kubernetes API on https://{} (kubeconfig: {})",
+            server.addr(),
+            server.kubeconfig().display()
+        );
         tokio::select! {
             _ = server.wait() => {}
             _ = tokio::signal::ctrl_c() => eprintln!("tug server: shutting down"),
@@ -45,7 +57,12 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 pub fn kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
     let path = args.data_dir.join("kubeconfig.yaml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {} (has `tug server` started there?)", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "failed to read {} (has `tug server` started there?)",
+            path.display()
+        )
+    })?;
     print!("{text}");
     Ok(())
 }

@@ -48,7 +48,10 @@ pub async fn watch(ctx: &Ctx<'_>, table: Option<Include>) -> ApiResult<Response>
     let q = ctx.query;
     let labels = LabelSelector::parse(q.get("labelSelector").unwrap_or_default())?;
     let fields = FieldSelector::parse(q.get("fieldSelector").unwrap_or_default())?;
-    let timeout = q.number("timeoutSeconds")?.filter(|t| *t > 0).map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs(t as u64));
+    let timeout = q
+        .number("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs(t as u64));
     let rt = ctx.target.rt;
     let range = KeyRange::prefix(rt.prefix(ctx.target.namespace.as_deref()));
     let store: &Arc<dyn Store> = &ctx.state.store;
@@ -77,14 +80,24 @@ pub async fn watch(ctx: &Ctx<'_>, table: Option<Include>) -> ApiResult<Response>
             }
             listed.revision
         }
-        Some(rv) => rv.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        Some(rv) => rv
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
     };
     stream.last_revision = start;
-    match store.watch(WatchRequest { range, after_revision: Some(start) }).await {
+    match store
+        .watch(WatchRequest {
+            range,
+            after_revision: Some(start),
+        })
+        .await
+    {
         Ok(watch) => stream.watch = Some(watch),
         Err(e @ tug_store::Error::Compacted { .. }) => {
             let status = ApiError::from(e).to_status();
-            stream.pending.push_back(json!({"type": "ERROR", "object": status}));
+            stream
+                .pending
+                .push_back(json!({"type": "ERROR", "object": status}));
         }
         Err(e) => return Err(e.into()),
     }
@@ -96,7 +109,10 @@ pub async fn watch(ctx: &Ctx<'_>, table: Option<Include>) -> ApiResult<Response>
     });
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = StatusCode::OK;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
@@ -107,7 +123,12 @@ impl Stream {
 
     fn event(&self, kind: &str, object: Value) -> Value {
         let object = match self.table {
-            Some(include) => table::table(self.rt, std::slice::from_ref(&object), json!({"resourceVersion": object.pointer("/metadata/resourceVersion")}), include),
+            Some(include) => table::table(
+                self.rt,
+                std::slice::from_ref(&object),
+                json!({"resourceVersion": object.pointer("/metadata/resourceVersion")}),
+                include,
+            ),
             None => object,
         };
         json!({"type": kind, "object": object})
@@ -120,7 +141,11 @@ impl Stream {
                 return Some(event);
             }
             let watch = self.watch.as_mut()?;
-            let bookmark_at = if self.bookmarks { self.next_bookmark } else { self.deadline };
+            let bookmark_at = if self.bookmarks {
+                self.next_bookmark
+            } else {
+                self.deadline
+            };
             tokio::select! {
                 change = watch.next() => match change {
                     Some(Ok(change)) => self.on_change(change),
@@ -150,7 +175,11 @@ impl Stream {
     fn on_change(&mut self, change: tug_store::Event) {
         self.last_revision = change.revision();
         let revision = json!(change.revision().to_string());
-        let old = change.prev_kv.as_ref().and_then(|kv| from_kv(kv).ok()).filter(|o| self.selected(o));
+        let old = change
+            .prev_kv
+            .as_ref()
+            .and_then(|kv| from_kv(kv).ok())
+            .filter(|o| self.selected(o));
         let new = match change.kind {
             EventKind::Put => from_kv(&change.kv).ok().filter(|o| self.selected(o)),
             EventKind::Delete => None,

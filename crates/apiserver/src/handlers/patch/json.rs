@@ -5,12 +5,22 @@ use serde_json::Value;
 use super::PatchError;
 
 pub fn apply(original: &Value, patch: &Value) -> Result<Value, PatchError> {
-    let ops = patch.as_array().ok_or_else(|| PatchError("a JSON patch must be an array of operations".into()))?;
+    let ops = patch
+        .as_array()
+        .ok_or_else(|| PatchError("a JSON patch must be an array of operations".into()))?;
     let mut doc = original.clone();
     for (i, op) in ops.iter().enumerate() {
-        let field = |name: &str| op.get(name).and_then(Value::as_str).ok_or_else(|| PatchError(format!("operation {i}: missing {name:?}")));
+        let field = |name: &str| {
+            op.get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| PatchError(format!("operation {i}: missing {name:?}")))
+        };
         let path = field("path")?;
-        let value = || op.get("value").cloned().ok_or_else(|| PatchError(format!("operation {i}: missing \"value\"")));
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or_else(|| PatchError(format!("operation {i}: missing \"value\"")))
+        };
         match field("op")? {
             "add" => add(&mut doc, path, value()?)?,
             "remove" => {
@@ -26,12 +36,17 @@ pub fn apply(original: &Value, patch: &Value) -> Result<Value, PatchError> {
             }
             "copy" => {
                 let from = field("from")?;
-                let copied = doc.pointer(from).cloned().ok_or_else(|| PatchError(format!("copy: path {from:?} does not exist")))?;
+                let copied = doc
+                    .pointer(from)
+                    .cloned()
+                    .ok_or_else(|| PatchError(format!("copy: path {from:?} does not exist")))?;
                 add(&mut doc, path, copied)?;
             }
             "test" => {
                 if doc.pointer(path) != Some(&value()?) {
-                    return Err(PatchError(format!("test failed: {path:?} does not hold the given value")));
+                    return Err(PatchError(format!(
+                        "test failed: {path:?} does not hold the given value"
+                    )));
                 }
             }
             other => return Err(PatchError(format!("operation {i}: unknown op {other:?}"))),
@@ -42,12 +57,18 @@ pub fn apply(original: &Value, patch: &Value) -> Result<Value, PatchError> {
 
 /// Splits a pointer into its parent pointer and its last (unescaped) token.
 fn split(path: &str) -> Result<(&str, String), PatchError> {
-    let at = path.rfind('/').ok_or_else(|| PatchError(format!("path {path:?} is not a JSON pointer")))?;
-    Ok((&path[..at], path[at + 1..].replace("~1", "/").replace("~0", "~")))
+    let at = path
+        .rfind('/')
+        .ok_or_else(|| PatchError(format!("path {path:?} is not a JSON pointer")))?;
+    Ok((
+        &path[..at],
+        path[at + 1..].replace("~1", "/").replace("~0", "~"),
+    ))
 }
 
 fn parent<'a>(doc: &'a mut Value, pointer: &str, path: &str) -> Result<&'a mut Value, PatchError> {
-    doc.pointer_mut(pointer).ok_or_else(|| PatchError(format!("doc is missing path: {path:?}")))
+    doc.pointer_mut(pointer)
+        .ok_or_else(|| PatchError(format!("doc is missing path: {path:?}")))
 }
 
 fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), PatchError> {
@@ -61,7 +82,13 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), PatchError> {
             map.insert(token, value);
         }
         Value::Array(list) => {
-            let index = if token == "-" { list.len() } else { token.parse::<usize>().map_err(|_| PatchError(format!("invalid array index in {path:?}")))? };
+            let index = if token == "-" {
+                list.len()
+            } else {
+                token
+                    .parse::<usize>()
+                    .map_err(|_| PatchError(format!("invalid array index in {path:?}")))?
+            };
             if index > list.len() {
                 return Err(PatchError(format!("array index out of bounds in {path:?}")));
             }
@@ -78,7 +105,11 @@ fn remove(doc: &mut Value, path: &str) -> Result<Value, PatchError> {
     match parent(doc, pointer, path)? {
         Value::Object(map) => map.remove(&token).ok_or_else(missing),
         Value::Array(list) => {
-            let index = token.parse::<usize>().ok().filter(|i| *i < list.len()).ok_or_else(missing)?;
+            let index = token
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < list.len())
+                .ok_or_else(missing)?;
             Ok(list.remove(index))
         }
         _ => Err(missing()),
@@ -103,13 +134,19 @@ mod tests {
             {"op": "move", "from": "/c", "path": "/d~1e"},
             {"op": "test", "path": "/d~1e", "value": "2"},
         ]);
-        assert_eq!(apply(&doc, &patch).unwrap(), json!({"metadata": {"labels": {"a": "x", "b": "2"}}, "list": [2, 3], "d/e": "2"}));
+        assert_eq!(
+            apply(&doc, &patch).unwrap(),
+            json!({"metadata": {"labels": {"a": "x", "b": "2"}}, "list": [2, 3], "d/e": "2"})
+        );
     }
 
     #[test]
     fn failures_name_the_path() {
         let doc = json!({"a": 1});
-        assert!(apply(&doc, &json!([{"op": "remove", "path": "/b"}])).unwrap_err().0.contains("/b"));
+        assert!(apply(&doc, &json!([{"op": "remove", "path": "/b"}]))
+            .unwrap_err()
+            .0
+            .contains("/b"));
         assert!(apply(&doc, &json!([{"op": "test", "path": "/a", "value": 2}])).is_err());
         assert!(apply(&doc, &json!({"op": "add"})).is_err());
     }

@@ -22,10 +22,16 @@ pub fn apply(headers: &HeaderMap, original: &Value, patch: &[u8]) -> ApiResult<V
     let media = body::content_type(headers);
     let unprocessable = |e: PatchError| ApiError::unprocessable(e.0);
     match media.as_str() {
-        "application/json-patch+json" => json::apply(original, &body::json(patch)?).map_err(unprocessable),
+        "application/json-patch+json" => {
+            json::apply(original, &body::json(patch)?).map_err(unprocessable)
+        }
         "application/merge-patch+json" => Ok(merge::apply(original, &body::json(patch)?)),
-        "application/strategic-merge-patch+json" => strategic::apply(original, &body::json(patch)?).map_err(unprocessable),
-        "application/apply-patch+yaml" | "application/apply-patch+cbor" => Err(ApiError::unsupported_media_type(&media)),
+        "application/strategic-merge-patch+json" => {
+            strategic::apply(original, &body::json(patch)?).map_err(unprocessable)
+        }
+        "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+            Err(ApiError::unsupported_media_type(&media))
+        }
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }

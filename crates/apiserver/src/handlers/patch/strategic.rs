@@ -28,8 +28,22 @@ enum ListStrategy {
 fn strategy(parent: &str, field: &str) -> ListStrategy {
     use ListStrategy::*;
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" | "resourceClaims" | "secrets" => MergeKey("name"),
-        "ports" if matches!(parent, "containers" | "initContainers" | "ephemeralContainers") => MergeKey("containerPort"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "secrets" => MergeKey("name"),
+        "ports"
+            if matches!(
+                parent,
+                "containers" | "initContainers" | "ephemeralContainers"
+            ) =>
+        {
+            MergeKey("containerPort")
+        }
         "ports" if parent == "spec" => MergeKey("port"),
         "volumeMounts" => MergeKey("mountPath"),
         "volumeDevices" => MergeKey("devicePath"),
@@ -44,20 +58,30 @@ fn strategy(parent: &str, field: &str) -> ListStrategy {
 }
 
 pub fn apply(original: &Value, patch: &Value) -> Result<Value, PatchError> {
-    let patch = patch.as_object().ok_or_else(|| PatchError("a strategic merge patch must be an object".into()))?;
+    let patch = patch
+        .as_object()
+        .ok_or_else(|| PatchError("a strategic merge patch must be an object".into()))?;
     let mut result = original.as_object().cloned().unwrap_or_default();
     merge_map(&mut result, patch, "")?;
     Ok(Value::Object(result))
 }
 
-fn merge_map(original: &mut Map<String, Value>, patch: &Map<String, Value>, this_field: &str) -> Result<(), PatchError> {
+fn merge_map(
+    original: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+    this_field: &str,
+) -> Result<(), PatchError> {
     match patch.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
             *original = strip(patch);
             return Ok(());
         }
         Some("merge") | None => {}
-        Some(other) => return Err(PatchError(format!("unknown $patch directive {other:?} in {this_field:?}"))),
+        Some(other) => {
+            return Err(PatchError(format!(
+                "unknown $patch directive {other:?} in {this_field:?}"
+            )))
+        }
     }
     for (key, value) in patch {
         if key.starts_with('$') {
@@ -73,20 +97,22 @@ fn merge_map(original: &mut Map<String, Value>, patch: &Map<String, Value>, this
             Value::Null => {
                 original.remove(key);
             }
-            Value::Object(child) if child.get("$patch").and_then(Value::as_str) == Some("delete") => {
+            Value::Object(child)
+                if child.get("$patch").and_then(Value::as_str) == Some("delete") =>
+            {
                 original.remove(key);
             }
-            Value::Object(child) => {
-                match original.get_mut(key) {
-                    Some(Value::Object(existing)) => merge_map(existing, child, key)?,
-                    _ => {
-                        original.insert(key.clone(), Value::Object(strip(child)));
-                    }
+            Value::Object(child) => match original.get_mut(key) {
+                Some(Value::Object(existing)) => merge_map(existing, child, key)?,
+                _ => {
+                    original.insert(key.clone(), Value::Object(strip(child)));
                 }
-            }
+            },
             Value::Array(items) => {
                 let merged = match (original.get(key), strategy(this_field, key)) {
-                    (Some(Value::Array(existing)), ListStrategy::MergeKey(merge_key)) => merge_list(existing, items, merge_key, key)?,
+                    (Some(Value::Array(existing)), ListStrategy::MergeKey(merge_key)) => {
+                        merge_list(existing, items, merge_key, key)?
+                    }
                     (Some(Value::Array(existing)), ListStrategy::Set) => {
                         let mut set = existing.clone();
                         set.extend(items.iter().filter(|v| !existing.contains(v)).cloned());
@@ -115,17 +141,38 @@ fn merge_map(original: &mut Map<String, Value>, patch: &Map<String, Value>, this
 }
 
 /// Merges a patch list into `existing` on `merge_key`.
-fn merge_list(existing: &[Value], patch: &[Value], merge_key: &str, field: &str) -> Result<Vec<Value>, PatchError> {
-    if patch.iter().any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace")) {
-        return Ok(patch.iter().filter(|p| p.get("$patch").is_none()).filter_map(Value::as_object).map(|p| Value::Object(strip(p))).collect());
+fn merge_list(
+    existing: &[Value],
+    patch: &[Value],
+    merge_key: &str,
+    field: &str,
+) -> Result<Vec<Value>, PatchError> {
+    if patch
+        .iter()
+        .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        return Ok(patch
+            .iter()
+            .filter(|p| p.get("$patch").is_none())
+            .filter_map(Value::as_object)
+            .map(|p| Value::Object(strip(p)))
+            .collect());
     }
     let mut result: Vec<Value> = existing.to_vec();
     for item in patch {
         let Some(fields) = item.as_object() else {
-            return Err(PatchError(format!("{field}: expected an object in a list merged on {merge_key:?}, got {item}")));
+            return Err(PatchError(format!(
+                "{field}: expected an object in a list merged on {merge_key:?}, got {item}"
+            )));
         };
-        let key_value = fields.get(merge_key).ok_or_else(|| PatchError(format!("{field}: an element has no merge key {merge_key:?}")))?;
-        let position = result.iter().position(|e| e.get(merge_key) == Some(key_value));
+        let key_value = fields.get(merge_key).ok_or_else(|| {
+            PatchError(format!(
+                "{field}: an element has no merge key {merge_key:?}"
+            ))
+        })?;
+        let position = result
+            .iter()
+            .position(|e| e.get(merge_key) == Some(key_value));
         if fields.get("$patch").and_then(Value::as_str) == Some("delete") {
             result.retain(|e| e.get(merge_key) != Some(key_value));
             continue;
@@ -139,10 +186,13 @@ fn merge_list(existing: &[Value], patch: &[Value], merge_key: &str, field: &str)
 }
 
 fn replace_list(items: &[Value]) -> Vec<Value> {
-    items.iter().map(|v| match v {
-        Value::Object(o) => Value::Object(strip(o)),
-        other => other.clone(),
-    }).collect()
+    items
+        .iter()
+        .map(|v| match v {
+            Value::Object(o) => Value::Object(strip(o)),
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// Orders `list` as `order` names its elements (by merge key, or by value); the rest keep their place after.
@@ -153,7 +203,11 @@ fn reorder(list: &mut Vec<Value>, order: &[Value], strategy: ListStrategy) {
             _ => o == v,
         })
     };
-    let mut ranked: Vec<(usize, usize, Value)> = list.drain(..).enumerate().map(|(i, v)| (rank(&v).unwrap_or(usize::MAX), i, v)).collect();
+    let mut ranked: Vec<(usize, usize, Value)> = list
+        .drain(..)
+        .enumerate()
+        .map(|(i, v)| (rank(&v).unwrap_or(usize::MAX), i, v))
+        .collect();
     ranked.sort_by_key(|(r, i, _)| (*r, *i));
     list.extend(ranked.into_iter().map(|(_, _, v)| v));
 }
@@ -197,20 +251,36 @@ mod tests {
         let result = apply(&original, &patch).unwrap();
         let c = &result["spec"]["template"]["spec"]["containers"];
         assert_eq!(c[0]["image"], "nginx:2");
-        assert_eq!(c[0]["ports"], json!([{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 443}]));
-        assert_eq!(c[0]["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
+        assert_eq!(
+            c[0]["ports"],
+            json!([{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 443}])
+        );
+        assert_eq!(
+            c[0]["env"],
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+        );
         assert_eq!(c[1]["name"], "side");
     }
 
     #[test]
     fn directives_delete_replace_and_order() {
-        let original = deployment(json!([{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]));
+        let original =
+            deployment(json!([{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]));
         let delete = deployment(json!([{"name": "a", "$patch": "delete"}]));
-        assert_eq!(apply(&original, &delete).unwrap(), deployment(json!([{"name": "b", "image": "y"}])));
+        assert_eq!(
+            apply(&original, &delete).unwrap(),
+            deployment(json!([{"name": "b", "image": "y"}]))
+        );
         let replace = deployment(json!([{"name": "c", "image": "z"}, {"$patch": "replace"}]));
-        assert_eq!(apply(&original, &replace).unwrap(), deployment(json!([{"name": "c", "image": "z"}])));
+        assert_eq!(
+            apply(&original, &replace).unwrap(),
+            deployment(json!([{"name": "c", "image": "z"}]))
+        );
         let order = json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}], "containers": [{"name": "a", "image": "x2"}]}}}});
-        assert_eq!(apply(&original, &order).unwrap(), deployment(json!([{"name": "b", "image": "y"}, {"name": "a", "image": "x2"}])));
+        assert_eq!(
+            apply(&original, &order).unwrap(),
+            deployment(json!([{"name": "b", "image": "y"}, {"name": "a", "image": "x2"}]))
+        );
     }
 
     #[test]
@@ -220,9 +290,15 @@ mod tests {
         let result = apply(&original, &patch).unwrap();
         assert_eq!(result["metadata"]["labels"], json!({"b": "2"}));
         assert_eq!(result["metadata"]["finalizers"], json!(["x", "y"]));
-        assert_eq!(result["spec"]["template"]["spec"]["containers"][0]["args"], json!(["3"]));
+        assert_eq!(
+            result["spec"]["template"]["spec"]["containers"][0]["args"],
+            json!(["3"])
+        );
         let removal = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}});
-        assert_eq!(apply(&result, &removal).unwrap()["metadata"]["finalizers"], json!(["y"]));
+        assert_eq!(
+            apply(&result, &removal).unwrap()["metadata"]["finalizers"],
+            json!(["y"])
+        );
     }
 
     #[test]
