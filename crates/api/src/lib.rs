@@ -2,10 +2,17 @@
 //!
 //! This room owns what a kind *is*: its group, version, kind, plural and scope (taken from
 //! the `k8s-openapi` types, never hand-written), short names, categories, subresources,
-//! and where its objects live in the store. Later: defaulting and validation. It does no
-//! I/O and knows nothing of HTTP; the API server, the CLI and the controllers read it.
+//! and where its objects live in the store; how an object of a kind is checked against
+//! its real type ([`decode`]), defaulted ([`defaults`]) and validated with field paths
+//! ([`validation`]), and the OpenAPI documents kubectl reads ([`openapi`]). It does no I/O and knows nothing of HTTP; the API server, the CLI
+//! and the controllers read it.
 
+pub mod decode;
+pub mod defaults;
 pub mod openapi;
 pub mod registry;
+pub mod validation;
 
+pub use decode::{DecodeError, Decoded};
 pub use registry::{ResourceType, Subresource};
+pub use validation::FieldError;

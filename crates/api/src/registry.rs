@@ -5,6 +5,10 @@
 use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, discovery, events, networking, rbac, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::{ClusterResourceScope, ListableResource, NamespaceResourceScope, Resource};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::decode::{self, Decoder};
 
 /// A subresource served under `/<plural>/<name>/<subresource>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +41,7 @@ impl Subresource {
 }
 
 /// One served resource type (one group/version/kind).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct ResourceType {
     /// "" for the core group.
     pub group: &'static str,
@@ -52,7 +56,17 @@ pub struct ResourceType {
     pub subresources: &'static [Subresource],
     /// Of several versions of one group/kind, the one objects are stored in.
     pub storage_version: bool,
+    /// Checks an object against the real type and returns it as the type writes it.
+    pub decode: Decoder,
 }
+
+/// Two entries are the same type when they serve the same group/version/kind.
+impl PartialEq for ResourceType {
+    fn eq(&self, other: &ResourceType) -> bool {
+        (self.group, self.version, self.kind) == (other.group, other.version, other.kind)
+    }
+}
+impl Eq for ResourceType {}
 
 /// Whether a `k8s-openapi` scope type is namespaced.
 trait Scope {
@@ -67,7 +81,7 @@ impl Scope for ClusterResourceScope {
 
 const fn entry<T>(short_names: &'static [&'static str], categories: &'static [&'static str], subresources: &'static [Subresource]) -> ResourceType
 where
-    T: Resource + ListableResource,
+    T: Resource + ListableResource + Serialize + DeserializeOwned,
     T::Scope: Scope,
 {
     ResourceType {
@@ -81,6 +95,7 @@ where
         categories,
         subresources,
         storage_version: true,
+        decode: decode::roundtrip::<T>,
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod kustomize;
 mod runtime;
+mod server;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,10 @@ enum Command {
     /// Build Kustomize overlays (kustomization.yaml trees), as `kubectl kustomize` does.
     #[command(subcommand)]
     Kustomize(kustomize::KustomizeCommand),
+    /// Run the control plane: the Kubernetes API server over HTTPS.
+    Server(server::ServerArgs),
+    /// Print the admin kubeconfig written by `tug server`.
+    Kubeconfig(server::KubeconfigArgs),
 }
 
 fn main() {
@@ -36,6 +41,8 @@ fn main() {
         match Cli::parse().command {
             Command::Runtime(cli) => runtime::main(*cli),
             Command::Kustomize(cmd) => report(kustomize::run(cmd)),
+            Command::Server(args) => report(server::run(args)),
+            Command::Kubeconfig(args) => report(server::kubeconfig(args)),
         }
     };
     std::process::exit(code);

@@ -1,0 +1,167 @@
+//! Discovery documents: `/version`, `/api`, `/api/v1`, `/apis`,
+//! `/apis/<group>`, `/apis/<group>/<version>`, from the registry.
+
+use serde_json::{json, Value};
+use tug_api::{registry, ResourceType, Subresource};
+
+/// The Kubernetes version the server reports: the one its `k8s-openapi` types come from.
+pub fn version() -> Value {
+    json!({
+        "major": "1", "minor": "33", "gitVersion": "v1.33.0", "gitCommit": "tugboat",
+        "gitTreeState": "clean", "buildDate": "2025-04-23T00:00:00Z",
+        "goVersion": "go1.24.2", "compiler": "gc", "platform": "linux/amd64",
+    })
+}
+
+pub fn core_versions() -> Value {
+    json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]})
+}
+
+fn group_json(group: &str, versions: &[&str]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
+}
+
+pub fn groups() -> Value {
+    let groups: Vec<Value> = registry::groups()
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, v)| group_json(g, &v))
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+pub fn group(name: &str) -> Option<Value> {
+    let (group, versions) = registry::groups()
+        .into_iter()
+        .find(|(g, _)| *g == name && !g.is_empty())?;
+    let mut doc = group_json(group, &versions);
+    doc["kind"] = json!("APIGroup");
+    doc["apiVersion"] = json!("v1");
+    Some(doc)
+}
+
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+pub fn resources(group: &str, version: &str) -> Value {
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    let mut list = Vec::new();
+    for rt in registry::all()
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
+        list.push(resource(rt));
+        for sub in rt.subresources {
+            list.push(subresource(rt, *sub));
+        }
+    }
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": list})
+}
+
+fn resource(rt: &ResourceType) -> Value {
+    let mut r = json!({
+        "name": rt.plural, "singularName": rt.singular(), "namespaced": rt.namespaced,
+        "kind": rt.kind, "verbs": VERBS,
+    });
+    if !rt.short_names.is_empty() {
+        r["shortNames"] = json!(rt.short_names);
+    }
+    if !rt.categories.is_empty() {
+        r["categories"] = json!(rt.categories);
+    }
+    r["storageVersionHash"] = json!(storage_version_hash(rt));
+    r
+}
+
+fn subresource(rt: &ResourceType, sub: Subresource) -> Value {
+    let (kind, verbs, group, version): (&str, &[&str], Option<&str>, Option<&str>) = match sub {
+        Subresource::Status => (rt.kind, &["get", "patch", "update"], None, None),
+        Subresource::Scale => (
+            "Scale",
+            &["get", "patch", "update"],
+            Some("autoscaling"),
+            Some("v1"),
+        ),
+        Subresource::Binding => ("Binding", &["create"], None, None),
+        Subresource::Eviction => ("Eviction", &["create"], Some("policy"), Some("v1")),
+        Subresource::Log => ("Pod", &["get"], None, None),
+        Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
+            ("PodExecOptions", &["create", "get"], None, None)
+        }
+        Subresource::Token => (
+            "TokenRequest",
+            &["create"],
+            Some("authentication.k8s.io"),
+            Some("v1"),
+        ),
+    };
+    let mut r = json!({"name": format!("{}/{}", rt.plural, sub.name()), "singularName": "", "namespaced": rt.namespaced, "kind": kind, "verbs": verbs});
+    if let Some(g) = group {
+        r["group"] = json!(g);
+    }
+    if let Some(v) = version {
+        r["version"] = json!(v);
+    }
+    r
+}
+
+/// A stable short hash of the stored group/resource, as clients use to notice storage changes.
+fn storage_version_hash(rt: &ResourceType) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in format!("{}/{}/{}", rt.group, rt.version, rt.kind).bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(&h.to_be_bytes()[..8])[..11].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_lists_carry_subresources_and_short_names() {
+        let apps = resources("apps", "v1");
+        let list = apps["resources"].as_array().unwrap();
+        let deploy = list.iter().find(|r| r["name"] == "deployments").unwrap();
+        assert_eq!(deploy["shortNames"], json!(["deploy"]));
+        assert_eq!(deploy["categories"], json!(["all"]));
+        let scale = list
+            .iter()
+            .find(|r| r["name"] == "deployments/scale")
+            .unwrap();
+        assert_eq!(
+            (scale["kind"].as_str(), scale["group"].as_str()),
+            (Some("Scale"), Some("autoscaling"))
+        );
+    }
+
+    #[test]
+    fn groups_list_preferred_versions() {
+        let g = groups();
+        let autoscaling = g["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "autoscaling")
+            .unwrap();
+        assert_eq!(autoscaling["preferredVersion"]["version"], "v2");
+        assert!(group("apps").is_some() && group("nope").is_none());
+    }
+}

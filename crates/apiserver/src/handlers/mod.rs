@@ -1,0 +1,273 @@
+//! The API endpoints under `/api` and `/apis`: discovery documents and the
+//! verbs on resources, dispatched by path and method.
+
+mod crud;
+mod patch;
+mod subresources;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tug_api::Subresource;
+
+use crate::body;
+use crate::discovery;
+use crate::metrics::RequestLabels;
+use crate::request::{self, Query, Route, Target};
+use crate::respond;
+use crate::server::AppState;
+use crate::status::{ApiError, ApiResult};
+use crate::table::{self, Include};
+use crud::{DeleteOptions, Part};
+
+/// What one resource request works with.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub target: &'a Target,
+    pub query: &'a Query,
+    pub headers: &'a HeaderMap,
+}
+
+/// Serves a request under `/api` or `/apis`.
+pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let query = Query::parse(parts.uri.query());
+    let mut labels = RequestLabels {
+        verb: "get",
+        resource: String::new(),
+    };
+    let result = match request::route(parts.uri.path()) {
+        Ok(Route::CoreVersions) => Ok(respond::ok(&discovery::core_versions())),
+        Ok(Route::Groups) => Ok(respond::ok(&discovery::groups())),
+        Ok(Route::Group(name)) => discovery::group(&name)
+            .map(|g| respond::ok(&g))
+            .ok_or_else(ApiError::no_route),
+        Ok(Route::Resources { group, version }) => {
+            Ok(respond::ok(&discovery::resources(&group, &version)))
+        }
+        Ok(Route::Object(target)) => {
+            labels = RequestLabels {
+                verb: verb(&parts.method, &target, &query),
+                resource: target.rt.plural.to_string(),
+            };
+            let ctx = Ctx {
+                state: &state,
+                target: &target,
+                query: &query,
+                headers: &parts.headers,
+            };
+            resource(ctx, &parts.method, body).await
+        }
+        Err(e) => Err(e),
+    };
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    state
+        .metrics
+        .record(labels, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The verb of a resource request, as metrics and audit name it.
+fn verb(method: &Method, target: &Target, query: &Query) -> &'static str {
+    match (method.as_str(), target.name.is_some()) {
+        ("GET", false) if query.flag("watch") => "watch",
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", false) => "deletecollection",
+        ("DELETE", true) => "delete",
+        _ => "other",
+    }
+}
+
+/// How the client wants objects back: as themselves or as a Table.
+fn table_wanted(ctx: &Ctx<'_>) -> Option<Include> {
+    let accept = ctx
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    table::wanted(accept).then(|| Include::parse(ctx.query.get("includeObject")))
+}
+
+async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiResult<Response> {
+    let target = ctx.target;
+    let sub = target.subresource.as_deref();
+    let mut warnings = Vec::new();
+    let response = match (method.as_str(), target.name.is_some(), sub) {
+        ("GET", false, None) if ctx.query.flag("watch") => {
+            return watch::watch(&ctx, table_wanted(&ctx)).await
+        }
+        ("GET", false, None) => {
+            let (items, meta) = crud::list(&ctx).await?;
+            match table_wanted(&ctx) {
+                Some(include) => respond::ok(&table::table(target.rt, &items, meta, include)),
+                None => respond::ok(
+                    &json!({"kind": target.rt.list_kind, "apiVersion": target.rt.api_version(), "metadata": meta, "items": items}),
+                ),
+            }
+        }
+        ("GET", true, None | Some("status")) => {
+            let object = crud::get(&ctx).await?;
+            match table_wanted(&ctx) {
+                Some(include) => respond::ok(&table::table(
+                    target.rt,
+                    std::slice::from_ref(&object),
+                    json!({}),
+                    include,
+                )),
+                None => respond::ok(&object),
+            }
+        }
+        ("GET", true, Some("scale")) => {
+            respond::ok(&subresources::scale_of(&crud::get(&ctx).await?))
+        }
+        ("POST", false, None) => {
+            let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            written(crud::create(&ctx, object, &mut warnings).await?)
+        }
+        ("PUT", true, None | Some("status")) => {
+            let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            let part = if sub == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            let current = crud::current(&ctx).await?;
+            written(crud::replace(&ctx, object, &current, part, &mut warnings).await?)
+        }
+        ("PUT", true, Some("scale")) => {
+            let scale = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            respond::ok(&scale_write(&ctx, |_| Ok(scale.clone()), &mut warnings).await?)
+        }
+        ("PATCH", true, None | Some("status")) => {
+            let patch = body::read(body).await?;
+            let part = if sub == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            written(patch_object(&ctx, &patch, part, &mut warnings).await?)
+        }
+        ("PATCH", true, Some("scale")) => {
+            let patch = body::read(body).await?;
+            respond::ok(
+                &scale_write(
+                    &ctx,
+                    |scale| patch::apply(ctx.headers, scale, &patch),
+                    &mut warnings,
+                )
+                .await?,
+            )
+        }
+        ("DELETE", true, None) => {
+            let options = delete_options(&ctx, body).await?;
+            written(crud::delete(&ctx, &options).await?)
+        }
+        ("DELETE", false, None) => {
+            let options = delete_options(&ctx, body).await?;
+            respond::ok(&crud::delete_collection(&ctx, &options).await?)
+        }
+        (_, _, Some(other)) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the {other} subresource of {} is not served yet",
+                target.rt.plural
+            )))
+        }
+        (m, _, None) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{m} is not supported on this path"
+            )))
+        }
+    };
+    Ok(with_warnings(response, &warnings))
+}
+
+fn written(written: crud::Written) -> Response {
+    respond::json(written.code, &written.object)
+}
+
+/// Adds a `Warning` header per warning, as kubectl prints them.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let text = format!("299 - \"{}\"", warning.replace('"', "'"));
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+async fn delete_options(ctx: &Ctx<'_>, body: axum::body::Body) -> ApiResult<DeleteOptions> {
+    let bytes = body::read(body).await?;
+    let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(body::decode_object(ctx.headers, &bytes)?)
+    };
+    DeleteOptions::read(ctx, value.as_ref())
+}
+
+/// How often a patch is retried when the object changes under it.
+const PATCH_ATTEMPTS: usize = 5;
+
+/// PATCH of an object or its status: applies the patch to the current version and writes it
+/// with compare-and-swap, trying again on a concurrent change.
+async fn patch_object(
+    ctx: &Ctx<'_>,
+    patch: &[u8],
+    part: Part,
+    warnings: &mut Vec<String>,
+) -> ApiResult<crud::Written> {
+    let mut last = None;
+    for _ in 0..PATCH_ATTEMPTS {
+        let current = crud::current(ctx).await?;
+        let original = crate::object::from_kv(&current)?;
+        let patched = patch::apply(ctx.headers, &original, patch)?;
+        let explicit_rv = patched.pointer("/metadata/resourceVersion")
+            != original.pointer("/metadata/resourceVersion");
+        match crud::replace(ctx, patched, &current, part, warnings).await {
+            Err(e) if e.code == 409 && e.reason == "Conflict" && !explicit_rv => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| ApiError::stale(ctx.target.rt, ctx.target.name())))
+}
+
+/// A write through the scale subresource: `change` turns the current Scale into the wanted one.
+async fn scale_write(
+    ctx: &Ctx<'_>,
+    change: impl Fn(&Value) -> ApiResult<Value>,
+    warnings: &mut Vec<String>,
+) -> ApiResult<Value> {
+    if !ctx.target.rt.has(Subresource::Scale) {
+        return Err(ApiError::no_route());
+    }
+    for _ in 0..PATCH_ATTEMPTS {
+        let current = crud::current(ctx).await?;
+        let scale = change(&subresources::scale_of(&crate::object::from_kv(&current)?))?;
+        let object = subresources::apply_scale(ctx.target.rt, &current, &scale)?;
+        let mut unversioned = object;
+        crate::object::meta_mut(&mut unversioned).remove("resourceVersion");
+        match crud::replace(ctx, unversioned, &current, Part::Main, warnings).await {
+            Ok(written) => return Ok(subresources::scale_of(&written.object)),
+            Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::stale(ctx.target.rt, ctx.target.name()))
+}
+
+/// Answers 404 Status for paths outside the API.
+pub async fn not_found() -> Response {
+    ApiError::no_route().into_response()
+}

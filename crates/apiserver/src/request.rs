@@ -1,0 +1,203 @@
+//! Reading a request: which API path it names, and its query parameters.
+
+use std::collections::HashMap;
+
+use tug_api::{registry, ResourceType};
+
+use crate::status::{ApiError, ApiResult};
+
+/// What an `/api…` or `/apis…` path names.
+#[derive(Debug)]
+pub enum Route {
+    /// `/api`
+    CoreVersions,
+    /// `/apis`
+    Groups,
+    /// `/apis/<group>`
+    Group(String),
+    /// `/api/v1` or `/apis/<group>/<version>`
+    Resources { group: String, version: String },
+    /// A collection, an object or an object's subresource.
+    Object(Target),
+}
+
+/// The resource a request is about.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub rt: &'static ResourceType,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+}
+
+impl Target {
+    /// The object's name; only called where the route has one.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or_default()
+    }
+
+    /// The object's store key.
+    pub fn key(&self) -> String {
+        self.rt.key(self.namespace.as_deref(), self.name())
+    }
+}
+
+/// Parses the path of an API request.
+pub fn route(path: &str) -> ApiResult<Route> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["api"] => return Ok(Route::CoreVersions),
+        ["apis"] => return Ok(Route::Groups),
+        ["apis", group] => return Ok(Route::Group((*group).to_string())),
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(ApiError::no_route()),
+    };
+    if rest.is_empty() {
+        if !registry::all()
+            .iter()
+            .any(|t| t.group == group && t.version == version)
+        {
+            return Err(ApiError::no_route());
+        }
+        return Ok(Route::Resources {
+            group: group.to_string(),
+            version: version.to_string(),
+        });
+    }
+    let find = |plural: &str| registry::find(group, version, plural).ok_or_else(ApiError::no_route);
+    let owned = |s: &&str| (*s).to_string();
+    let target = match rest {
+        // namespaces/<name>/<subresource> is the namespace's own subresource.
+        ["namespaces", name, sub @ ("status" | "finalize")] => Target {
+            rt: find("namespaces")?,
+            namespace: None,
+            name: Some(owned(name)),
+            subresource: Some(owned(sub)),
+        },
+        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
+            let rt = find(plural)?;
+            if !rt.namespaced {
+                return Err(ApiError::no_route());
+            }
+            Target {
+                rt,
+                namespace: Some(owned(ns)),
+                name: tail.first().map(owned),
+                subresource: tail.get(1).map(owned),
+            }
+        }
+        [plural, tail @ ..] if tail.len() <= 2 => Target {
+            rt: find(plural)?,
+            namespace: None,
+            name: tail.first().map(owned),
+            subresource: tail.get(1).map(owned),
+        },
+        _ => return Err(ApiError::no_route()),
+    };
+    if target.name.as_deref() == Some("") {
+        return Err(ApiError::no_route());
+    }
+    if let Some(sub) = &target.subresource {
+        let served = target.rt.subresources.iter().any(|s| s.name() == sub)
+            || (target.rt.kind == "Namespace" && sub == "finalize");
+        if !served {
+            return Err(ApiError::no_route());
+        }
+    }
+    Ok(Route::Object(target))
+}
+
+/// The query parameters of a request.
+#[derive(Debug, Default)]
+pub struct Query(HashMap<String, String>);
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Query {
+        Query(
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// A parameter's value, if given and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.get(name), Some("true" | "1"))
+    }
+
+    /// A numeric parameter; 400 when it is not a number.
+    pub fn number(&self, name: &str) -> ApiResult<Option<i64>> {
+        self.get(name)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid {name} {v:?}: not an integer"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Whether `dryRun=All` was asked for.
+    pub fn dry_run(&self) -> bool {
+        self.get("dryRun") == Some("All")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(path: &str) -> Target {
+        match route(path) {
+            Ok(Route::Object(t)) => t,
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn object_paths() {
+        let t = target("/apis/apps/v1/namespaces/ns1/deployments/web/scale");
+        assert_eq!(
+            (
+                t.rt.kind,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("Deployment", Some("ns1"), Some("web"), Some("scale"))
+        );
+        let t = target("/api/v1/pods");
+        assert_eq!((t.rt.kind, t.namespace, t.name), ("Pod", None, None));
+        let t = target("/api/v1/namespaces/kube-system");
+        assert_eq!(
+            (t.rt.kind, t.name.as_deref()),
+            ("Namespace", Some("kube-system"))
+        );
+        let t = target("/api/v1/namespaces/x/status");
+        assert_eq!(
+            (t.rt.kind, t.subresource.as_deref()),
+            ("Namespace", Some("status"))
+        );
+        assert_eq!(target("/api/v1/nodes/n1").key(), "/registry/core/nodes/n1");
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in [
+            "/api/v1/widgets",
+            "/apis/apps/v1/namespaces/a/nodes",
+            "/api/v1/configmaps/a/scale",
+            "/apis/nope/v1",
+            "/api/v1/pods/a/b/c",
+        ] {
+            assert_eq!(route(path).unwrap_err().code, 404, "{path}");
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The HTTPS server: TLS with optional client certificates, authentication,
+//! the router, and startup (certificates, kubeconfig, default namespaces).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rustls::pki_types::CertificateDer;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_service::Service;
+use tug_store::Store;
+
+use crate::auth::{self, Authenticator, Credentials, User};
+use crate::handlers;
+use crate::metrics::{Metrics, RequestLabels};
+use crate::respond;
+use crate::status::ApiError;
+use crate::tls::{self, Pki, TlsError};
+use crate::{discovery, openapi};
+
+/// What a server needs to start.
+pub struct Config {
+    /// Where `tls/` and `kubeconfig.yaml` live.
+    pub data_dir: PathBuf,
+    /// Where to listen; port 0 picks a free one (the kubeconfig names the real one).
+    pub listen: SocketAddr,
+    pub store: Arc<dyn Store>,
+}
+
+/// What can stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("failed to listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("failed to create namespace {name}: {message}")]
+    Namespace { name: String, message: String },
+}
+
+/// The state every handler shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub authenticator: Arc<dyn Authenticator>,
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    kubeconfig: PathBuf,
+    accept: JoinHandle<()>,
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin kubeconfig written at start.
+    pub fn kubeconfig(&self) -> &std::path::Path {
+        &self.kubeconfig
+    }
+
+    /// Stops accepting connections.
+    pub fn shutdown(self) {
+        self.accept.abort();
+    }
+
+    /// Serves until the accept loop ends.
+    pub async fn wait(self) {
+        let _ = self.accept.await;
+    }
+}
+
+/// The namespaces every cluster has.
+const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Prepares certificates, the kubeconfig and the system namespaces, then serves.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    let pki = Pki::load_or_create(&config.data_dir)?;
+    let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let kubeconfig = config.data_dir.join("kubeconfig.yaml");
+    tls::write_private(&kubeconfig, pki.kubeconfig(addr.port())?.as_bytes())?;
+
+    let state = Arc::new(AppState {
+        store: config.store,
+        metrics: Arc::new(Metrics::default()),
+        authenticator: Arc::new(auth::Chain(vec![Arc::new(auth::ClientCertificate)])),
+    });
+    create_system_namespaces(&state).await?;
+    let app = router(state);
+    let accept = tokio::spawn(accept_loop(listener, tls, app));
+    Ok(Server {
+        addr,
+        kubeconfig,
+        accept,
+    })
+}
+
+async fn create_system_namespaces(state: &AppState) -> Result<(), StartError> {
+    let rt =
+        tug_api::registry::find("", "v1", "namespaces").ok_or_else(|| StartError::Namespace {
+            name: "default".into(),
+            message: "namespaces are not registered".into(),
+        })?;
+    for name in SYSTEM_NAMESPACES {
+        let object = json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "uid": crate::object::new_uid(), "creationTimestamp": crate::object::now(), "labels": {"kubernetes.io/metadata.name": name}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
+        });
+        match state
+            .store
+            .create(&rt.key(None, name), crate::object::to_bytes(&object), None)
+            .await
+        {
+            Ok(_) | Err(tug_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => {
+                return Err(StartError::Namespace {
+                    name: name.into(),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The verified client certificates of a connection, given to each of its requests.
+#[derive(Clone, Default)]
+struct PeerCertificates(Option<Arc<Vec<CertificateDer<'static>>>>);
+
+async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app: Router) {
+    loop {
+        let Ok((tcp, _peer)) = listener.accept().await else {
+            continue;
+        };
+        let tls = tls.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            // A client that fails the handshake (no TLS, bad certificate) only loses its own connection.
+            let Ok(stream) = tls.accept(tcp).await else {
+                return;
+            };
+            let certs = PeerCertificates(
+                stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|c| Arc::new(c.to_vec())),
+            );
+            let service =
+                hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(certs.clone());
+                    let mut app = app.clone();
+                    async move { app.call(request.map(axum::body::Body::new)).await }
+                });
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The routes: public health and version endpoints, the rest behind authentication.
+pub fn router(state: Arc<AppState>) -> Router {
+    let public = Router::new()
+        .route("/healthz", get(ok_text))
+        .route("/livez", get(ok_text))
+        .route("/readyz", get(ok_text))
+        .route(
+            "/version",
+            get(|| async { respond::ok(&discovery::version()) }),
+        );
+    let private = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_index))
+        .route("/openapi/v3/{*path}", get(openapi::v3))
+        .route("/api", axum::routing::any(handlers::api))
+        .route("/api/{*rest}", axum::routing::any(handlers::api))
+        .route("/apis", axum::routing::any(handlers::api))
+        .route("/apis/{*rest}", axum::routing::any(handlers::api))
+        .fallback(handlers::not_found)
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    public
+        .merge(private)
+        .fallback(handlers::not_found)
+        .with_state(state)
+}
+
+async fn ok_text() -> Response {
+    respond::text(StatusCode::OK, "ok".into())
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let started = Instant::now();
+    let revision = state.store.current_revision().await.unwrap_or_default();
+    let response = respond::text(StatusCode::OK, state.metrics.render(revision));
+    state.metrics.record(
+        RequestLabels {
+            verb: "get",
+            resource: "metrics".into(),
+        },
+        200,
+        started.elapsed(),
+    );
+    response
+}
+
+/// Lets a request through only if some authenticator recognises it; 401 Status otherwise.
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let certs = request
+        .extensions()
+        .get::<PeerCertificates>()
+        .cloned()
+        .unwrap_or_default();
+    let credentials = Credentials {
+        client_certificates: certs.0.as_deref().map(Vec::as_slice),
+        headers: request.headers(),
+    };
+    match state.authenticator.authenticate(&credentials) {
+        Some(user) => {
+            request.extensions_mut().insert::<User>(user);
+            next.run(request).await
+        }
+        None => ApiError::unauthorized().into_response(),
+    }
+}

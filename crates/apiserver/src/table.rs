@@ -1,0 +1,274 @@
+//! `meta.k8s.io/v1` Table output (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`),
+//! so that `kubectl get` prints the columns a real cluster prints.
+
+use serde_json::{json, Value};
+use tug_api::ResourceType;
+
+use crate::object::age;
+
+/// What a Table row carries besides its cells (`?includeObject=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Include {
+    None,
+    Metadata,
+    Object,
+}
+
+impl Include {
+    pub fn parse(value: Option<&str>) -> Include {
+        match value {
+            Some("None") => Include::None,
+            Some("Object") => Include::Object,
+            _ => Include::Metadata,
+        }
+    }
+}
+
+/// Whether the client asked for a Table.
+pub fn wanted(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table"))
+}
+
+/// A Table of `objects`, with the list's metadata.
+pub fn table(rt: &ResourceType, objects: &[Value], list_meta: Value, include: Include) -> Value {
+    let columns: Vec<Value> = columns(rt)
+        .iter()
+        .map(|(name, kind)| json!({"name": name, "type": kind, "format": if *name == "Name" { "name" } else { "" }, "description": "", "priority": 0}))
+        .collect();
+    let rows: Vec<Value> = objects.iter().map(|o| row(rt, o, include)).collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "columnDefinitions": columns, "rows": rows})
+}
+
+fn row(rt: &ResourceType, object: &Value, include: Include) -> Value {
+    let mut row = json!({"cells": cells(rt, object)});
+    match include {
+        Include::None => {}
+        Include::Object => row["object"] = object.clone(),
+        Include::Metadata => {
+            row["object"] = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object.get("metadata").cloned().unwrap_or(json!({}))})
+        }
+    }
+    row
+}
+
+fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str)> {
+    let extra: &[(&str, &str)] = match (rt.group, rt.kind) {
+        ("", "Pod") => &[
+            ("Ready", "string"),
+            ("Status", "string"),
+            ("Restarts", "string"),
+        ],
+        ("apps", "Deployment") => &[
+            ("Ready", "string"),
+            ("Up-to-date", "integer"),
+            ("Available", "integer"),
+        ],
+        ("", "Service") => &[
+            ("Type", "string"),
+            ("Cluster-IP", "string"),
+            ("External-IP", "string"),
+            ("Port(s)", "string"),
+        ],
+        ("", "ConfigMap") => &[("Data", "integer")],
+        ("", "Secret") => &[("Type", "string"), ("Data", "integer")],
+        ("", "Namespace") => &[("Status", "string")],
+        ("apps", "ReplicaSet") => &[
+            ("Desired", "integer"),
+            ("Current", "integer"),
+            ("Ready", "integer"),
+        ],
+        ("apps", "StatefulSet") => &[("Ready", "string")],
+        _ => &[],
+    };
+    let mut cols = vec![("Name", "string")];
+    cols.extend_from_slice(extra);
+    cols.push(("Age", "string"));
+    cols
+}
+
+fn int(object: &Value, pointer: &str) -> i64 {
+    object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn string<'a>(object: &'a Value, pointer: &str) -> &'a str {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn count(object: &Value, pointer: &str) -> usize {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_object)
+        .map_or(0, |m| m.len())
+}
+
+fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
+    let mut cells = vec![json!(string(o, "/metadata/name"))];
+    match (rt.group, rt.kind) {
+        ("", "Pod") => {
+            let statuses = o
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let total = o
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let ready = statuses
+                .iter()
+                .filter(|s| s.get("ready") == Some(&json!(true)))
+                .count();
+            let restarts: i64 = statuses.iter().map(|s| int(s, "/restartCount")).sum();
+            let mut status = string(o, "/status/phase").to_string();
+            if status.is_empty() {
+                status = "Pending".into();
+            }
+            if o.pointer("/metadata/deletionTimestamp").is_some() {
+                status = "Terminating".into();
+            }
+            cells.extend([
+                json!(format!("{ready}/{total}")),
+                json!(status),
+                json!(restarts.to_string()),
+            ]);
+        }
+        ("apps", "Deployment") => {
+            cells.extend([
+                json!(format!(
+                    "{}/{}",
+                    int(o, "/status/readyReplicas"),
+                    int(o, "/spec/replicas")
+                )),
+                json!(int(o, "/status/updatedReplicas")),
+                json!(int(o, "/status/availableReplicas")),
+            ]);
+        }
+        ("", "Service") => {
+            let ports: Vec<String> = o
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let node_port = p
+                        .get("nodePort")
+                        .and_then(Value::as_i64)
+                        .map(|n| format!(":{n}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{}{node_port}/{}",
+                        int(p, "/port"),
+                        p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                    )
+                })
+                .collect();
+            let external = o
+                .pointer("/spec/externalIPs")
+                .and_then(Value::as_array)
+                .map(|ips| {
+                    ips.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+            let external = match (external.filter(|e| !e.is_empty()), string(o, "/spec/type")) {
+                (Some(e), _) => e,
+                (None, "LoadBalancer") => "<pending>".to_string(),
+                (None, "ExternalName") => string(o, "/spec/externalName").to_string(),
+                _ => "<none>".to_string(),
+            };
+            let ports = if ports.is_empty() {
+                "<none>".to_string()
+            } else {
+                ports.join(",")
+            };
+            cells.extend([
+                json!(string(o, "/spec/type")),
+                json!(string(o, "/spec/clusterIP")),
+                json!(external),
+                json!(ports),
+            ]);
+        }
+        ("", "ConfigMap") => cells.push(json!(count(o, "/data") + count(o, "/binaryData"))),
+        ("", "Secret") => cells.extend([json!(string(o, "/type")), json!(count(o, "/data"))]),
+        ("", "Namespace") => {
+            let phase = if o.pointer("/metadata/deletionTimestamp").is_some() {
+                "Terminating"
+            } else {
+                string(o, "/status/phase")
+            };
+            cells.push(json!(phase));
+        }
+        ("apps", "ReplicaSet") => cells.extend([
+            json!(int(o, "/spec/replicas")),
+            json!(int(o, "/status/replicas")),
+            json!(int(o, "/status/readyReplicas")),
+        ]),
+        ("apps", "StatefulSet") => cells.push(json!(format!(
+            "{}/{}",
+            int(o, "/status/readyReplicas"),
+            int(o, "/spec/replicas")
+        ))),
+        _ => {}
+    }
+    cells.push(json!(age(o)));
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tug_api::registry::by_kind;
+
+    #[test]
+    fn services_print_type_ip_and_ports() {
+        let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "ClusterIP", "clusterIP": "10.43.0.2", "ports": [{"port": 80, "protocol": "TCP"}]}});
+        let t = table(
+            by_kind("v1", "Service").unwrap(),
+            &[svc],
+            json!({}),
+            Include::None,
+        );
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Name",
+                "Type",
+                "Cluster-IP",
+                "External-IP",
+                "Port(s)",
+                "Age"
+            ]
+        );
+        assert_eq!(
+            t["rows"][0]["cells"].as_array().unwrap()[..5],
+            [
+                json!("web"),
+                json!("ClusterIP"),
+                json!("10.43.0.2"),
+                json!("<none>"),
+                json!("80/TCP")
+            ]
+        );
+    }
+
+    #[test]
+    fn table_is_wanted_only_when_asked_first() {
+        assert!(wanted(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        ));
+        assert!(!wanted("application/json"));
+    }
+}

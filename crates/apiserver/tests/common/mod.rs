@@ -1,0 +1,152 @@
+//! A real API server for tests: in-process, on 127.0.0.1 with an ephemeral
+//! port, over a SQLite store in a temp data dir that is removed on drop.
+//! Raw requests go through curl with the admin client certificate.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub struct TestServer {
+    runtime: Option<tokio::runtime::Runtime>,
+    pub store: Arc<tug_store::SqliteStore>,
+    pub port: u16,
+    /// Dropped last: removed once the server and store are gone.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let store = Arc::new(tug_store::SqliteStore::open(dir.path().join("db")).expect("store"));
+        let config = tug_apiserver::Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            store: store.clone(),
+        };
+        let server = runtime
+            .block_on(tug_apiserver::start(config))
+            .expect("server starts");
+        let port = server.addr().port();
+        runtime.spawn(server.wait());
+        TestServer {
+            runtime: Some(runtime),
+            store,
+            port,
+            dir,
+        }
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn tls(&self, file: &str) -> PathBuf {
+        self.dir.path().join("tls").join(file)
+    }
+
+    /// kubectl with the admin kubeconfig; panics with its output if it fails.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let out = self.kubectl_output(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn kubectl_output(&self, args: &[&str]) -> Output {
+        self.kubectl_command(args).output().expect("kubectl runs")
+    }
+
+    pub fn kubectl_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("kubectl");
+        cmd.env("KUBECONFIG", self.kubeconfig())
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .args(args);
+        cmd
+    }
+
+    /// A request with the admin client certificate: (HTTP code, body as JSON or as a string).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<&Path>,
+    ) -> (u16, Value) {
+        self.request_as(method, path, content_type, body, true)
+    }
+
+    pub fn request_as(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<&Path>,
+        with_cert: bool,
+    ) -> (u16, Value) {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+            "-H",
+            &format!("Content-Type: {content_type}"),
+        ]);
+        cmd.arg("--cacert").arg(self.tls("ca.crt"));
+        if with_cert {
+            cmd.arg("--cert")
+                .arg(self.tls("admin.crt"))
+                .arg("--key")
+                .arg(self.tls("admin.key"));
+        }
+        if let Some(body) = body {
+            cmd.arg("--data-binary").arg(format!("@{}", body.display()));
+        }
+        let out = cmd.arg(self.url(path)).output().expect("curl runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        let code = code.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "no HTTP code from curl: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let value = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()));
+        (code, value)
+    }
+
+    /// Writes `contents` to a file in the data dir and returns its path.
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("write test file");
+        path
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}

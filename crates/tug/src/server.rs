@@ -1,0 +1,68 @@
+//! `tug server` (the control plane: the API server over the embedded store)
+//! and `tug kubeconfig` (prints the admin kubeconfig it wrote).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// Where the store, certificates and kubeconfig live
+    #[arg(long, default_value = "/var/lib/tug")]
+    data_dir: PathBuf,
+    /// HTTPS port of the API server
+    #[arg(long, default_value_t = 6443)]
+    port: u16,
+    /// Address to listen on
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct KubeconfigArgs {
+    /// The data dir of the server
+    #[arg(long, default_value = "/var/lib/tug")]
+    data_dir: PathBuf,
+}
+
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        let store_dir = args.data_dir.join("db");
+        let store = tug_store::SqliteStore::open(&store_dir)
+            .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
+        let config = tug_apiserver::Config {
+            data_dir: args.data_dir.clone(),
+            listen: SocketAddr::new(args.bind_address, args.port),
+            store: Arc::new(store),
+        };
+        let server = tug_apiserver::start(config).await?;
+        eprintln!(
+            "tug server: serving the Kubernetes API on https://{} (kubeconfig: {})",
+            server.addr(),
+            server.kubeconfig().display()
+        );
+        tokio::select! {
+            _ = server.wait() => {}
+            _ = tokio::signal::ctrl_c() => eprintln!("tug server: shutting down"),
+        }
+        Ok(())
+    })
+}
+
+pub fn kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
+    let path = args.data_dir.join("kubeconfig.yaml");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "failed to read {} (has `tug server` started there?)",
+            path.display()
+        )
+    })?;
+    print!("{text}");
+    Ok(())
+}
