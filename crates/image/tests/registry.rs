@@ -177,7 +177,10 @@ fn large_layer_is_uploaded_in_chunks_and_verified_on_pull() {
         .unwrap();
     let layer = create_layer(&local, &tree, LayerCompression::Gzip).unwrap();
     let manifest = local
-        .write_image(&common::config(&["/bin/true"]), std::slice::from_ref(&layer))
+        .write_image(
+            &common::config(&["/bin/true"]),
+            std::slice::from_ref(&layer),
+        )
         .unwrap();
     local.tag(&r("big:v1"), &manifest).unwrap();
 

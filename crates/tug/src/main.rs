@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod image;
 mod kustomize;
 mod runtime;
 
@@ -23,6 +24,14 @@ enum Command {
     /// Build Kustomize overlays (kustomization.yaml trees), as `kubectl kustomize` does.
     #[command(subcommand)]
     Kustomize(kustomize::KustomizeCommand),
+    /// Manage images: ls, rm, prune, tag, inspect, save, load.
+    Image(image::ImageCli),
+    /// Pull an image from a registry.
+    Pull(image::PullArgs),
+    /// Push an image to a registry.
+    Push(image::PushArgs),
+    /// Save credentials for a registry (checked first).
+    Login(image::LoginArgs),
 }
 
 fn main() {
@@ -36,6 +45,10 @@ fn main() {
         match Cli::parse().command {
             Command::Runtime(cli) => runtime::main(*cli),
             Command::Kustomize(cmd) => report(kustomize::run(cmd)),
+            Command::Image(cli) => report(image::image(cli)),
+            Command::Pull(args) => report(image::pull(args)),
+            Command::Push(args) => report(image::push(args)),
+            Command::Login(args) => report(image::login(args)),
         }
     };
     std::process::exit(code);
