@@ -59,6 +59,9 @@ pub enum Error {
     /// An image archive (OCI layout, oci-archive, docker-archive) is malformed.
     #[error("invalid image archive {archive}: {reason}")]
     InvalidArchive { archive: String, reason: String },
+    /// A registry could not be reached, refused a request or sent something unusable.
+    #[error("registry {registry}: {message}")]
+    Registry { registry: String, message: String },
     /// Something the store does not support (yet).
     #[error("unsupported: {0}")]
     Unsupported(String),

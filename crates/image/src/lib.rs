@@ -15,7 +15,9 @@
 //! - [`unpack`] and [`whiteout`]: layer tar → snapshot, refusing hostile entries;
 //! - [`diff`]: directory / overlay upper dir → layer tar with OCI whiteouts;
 //! - [`overlay`]: a container's root filesystem as an overlay mount;
-//! - [`archive`]: OCI layout, oci-archive and docker-archive import/export.
+//! - [`archive`]: OCI layout, oci-archive and docker-archive import/export;
+//! - [`registry`]: pull and push over the OCI distribution API (Basic and token auth,
+//!   chunked uploads, cross-repository mounts).
 //!
 //! It knows nothing of Kubernetes, containers' processes or the runtime, and calls no
 //! other Tugboat crate. Its long operations take progress callbacks so a CLI can draw
@@ -29,6 +31,7 @@ pub mod layout;
 mod lock;
 pub mod overlay;
 pub mod reference;
+pub mod registry;
 pub mod store;
 mod sys;
 pub mod unpack;

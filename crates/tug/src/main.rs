@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod image;
 mod kustomize;
 mod runtime;
 mod server;
@@ -28,6 +29,14 @@ enum Command {
     Server(server::ServerArgs),
     /// Print the admin kubeconfig written by `tug server`.
     Kubeconfig(server::KubeconfigArgs),
+    /// Manage images: ls, rm, prune, tag, inspect, save, load.
+    Image(image::ImageCli),
+    /// Pull an image from a registry.
+    Pull(image::PullArgs),
+    /// Push an image to a registry.
+    Push(image::PushArgs),
+    /// Save credentials for a registry (checked first).
+    Login(image::LoginArgs),
 }
 
 fn main() {
@@ -43,6 +52,10 @@ fn main() {
             Command::Kustomize(cmd) => report(kustomize::run(cmd)),
             Command::Server(args) => report(server::run(args)),
             Command::Kubeconfig(args) => report(server::kubeconfig(args)),
+            Command::Image(cli) => report(image::image(cli)),
+            Command::Pull(args) => report(image::pull(args)),
+            Command::Push(args) => report(image::push(args)),
+            Command::Login(args) => report(image::login(args)),
         }
     };
     std::process::exit(code);
