@@ -1,0 +1,3 @@
+use super::Funcs;
+
+pub(super) fn register(_f: &mut Funcs) {}
