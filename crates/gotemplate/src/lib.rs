@@ -14,9 +14,7 @@
 //! use tug_gotemplate::{Template, Value};
 //! let mut t = Template::new("chart");
 //! t.parse("a.yaml", r#"{{ define "x" }}hi {{ . }}{{ end }}{{ include "x" .name | upper }}"#).unwrap();
-//! let data = Value::from(serde_json::json!({"name": "bob"}).as_object().map(|_| ()).map_or(Value::Nil, |_| {
-//!     let m = tug_gotemplate::Map::new(); m.insert("name", Value::from("bob")); Value::Map(m)
-//! }));
+//! let data = Value::from(&serde_json::json!({"name": "bob"}));
 //! assert_eq!(t.execute("a.yaml", &data).unwrap(), "HI BOB");
 //! ```
 
