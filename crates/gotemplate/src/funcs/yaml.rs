@@ -16,7 +16,7 @@ pub fn to_yaml(v: &Value) -> String {
         Value::Map(m) if !m.is_empty() => write_map(&v, 0, &mut out),
         Value::List(l) if !l.is_empty() => write_list(&v, 0, &mut out),
         other => {
-            out.push_str(&scalar(other, 0, 0));
+            out.push_str(&scalar(other, 2, 0));
             out.push('\n');
         }
     }
@@ -38,11 +38,6 @@ fn pad(n: usize) -> String {
 fn write_map(v: &Value, indent: usize, out: &mut String) {
     let Value::Map(m) = v else { return };
     for (k, (key, val)) in m.entries().into_iter().enumerate() {
-        if k > 0 || !out.ends_with("- ") {
-            if k > 0 || !out.is_empty() && !out.ends_with('\n') {
-                // continuation of a "- " line keeps its position for the first key
-            }
-        }
         if k > 0 || !out.ends_with("- ") {
             out.push_str(&pad(indent));
         }
