@@ -1,0 +1,411 @@
+//! Template data: a dynamic value shaped like what Helm's Go code handles
+//! (`map[string]interface{}`, `[]interface{}`, `string`, `int`, `float64`, `bool`, nil).
+//!
+//! Maps are shared and mutable, as Go maps are: Sprig's `set`, `unset` and `merge`
+//! change a map in place and every holder of it sees the change. Lists are immutable
+//! (Sprig's list functions always return new lists). Map keys iterate in sorted
+//! order, which is the order Go's templates, `encoding/json` and YAML output use.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+/// A Go-like dynamic value.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// Go's "invalid" reflect value: what a missing map key yields under the
+    /// default `missingkey` option. Prints as `<no value>`; functions receive nil.
+    #[default]
+    Missing,
+    /// A nil interface (explicit `null`, a missing key under `missingkey=zero`).
+    Nil,
+    Bool(bool),
+    /// Go's `int`/`int64` (template literals, `--set` integers, Sprig math results).
+    Int(i64),
+    /// Go's `float64` (every number of values.yaml, as Helm decodes YAML through JSON).
+    Float(f64),
+    String(Arc<str>),
+    List(Arc<Vec<Value>>),
+    Map(Map),
+    /// A host object with fields and methods (`.Files`, `.Capabilities`, time values).
+    Object(Arc<dyn Object>),
+}
+
+/// A host object reachable from templates: `.Files.Get "x"`, `.Capabilities.APIVersions.Has "v1"`.
+pub trait Object: Send + Sync {
+    /// The Go type name printed by `typeOf` and in error messages.
+    fn type_name(&self) -> &str;
+    /// A field or method of that name (`None` if there is none). Methods receive `args`;
+    /// fields are called with no arguments.
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// How `{{ . }}` prints the object.
+    fn display(&self) -> String {
+        format!("{{{}}}", self.type_name())
+    }
+    /// Downcasting hook for functions that know the concrete type (dates).
+    fn as_any(&self) -> &dyn std::any::Any;
+    /// Whether the value counts as empty for `default`/`empty`.
+    fn is_empty(&self) -> bool {
+        false
+    }
+    /// The JSON/YAML form (`toJson`, `toYaml`); objects marshal as `{}` unless they say otherwise.
+    fn to_value(&self) -> Value {
+        Value::Map(Map::new())
+    }
+}
+
+/// A shared, mutable map with sorted keys (a Go `map[string]interface{}`).
+#[derive(Clone, Default)]
+pub struct Map(Arc<RwLock<BTreeMap<String, Value>>>);
+
+impl Map {
+    pub fn new() -> Map {
+        Map::default()
+    }
+    pub fn from_btree(m: BTreeMap<String, Value>) -> Map {
+        Map(Arc::new(RwLock::new(m)))
+    }
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Value>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.read().get(key).cloned()
+    }
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.read().contains_key(key)
+    }
+    pub fn insert(&self, key: impl Into<String>, v: Value) {
+        self.write().insert(key.into(), v);
+    }
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.write().remove(key)
+    }
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+    pub fn keys(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+    /// A copy of the entries (the map itself stays shared).
+    pub fn snapshot(&self) -> BTreeMap<String, Value> {
+        self.read().clone()
+    }
+    /// Entries in key order.
+    pub fn entries(&self) -> Vec<(String, Value)> {
+        self.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+    pub fn ptr_eq(&self, other: &Map) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.read().iter()).finish()
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Missing => write!(f, "Missing"),
+            Value::Nil => write!(f, "Nil"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
+            Value::Map(m) => m.fmt(f),
+            Value::Object(o) => write!(f, "<{}>", o.type_name()),
+        }
+    }
+}
+
+impl PartialEq for Value {
+    /// Deep equality, as Go's `reflect.DeepEqual` on these types.
+    fn eq(&self, other: &Value) -> bool {
+        deep_equal(self, other)
+    }
+}
+
+/// Go's `reflect.DeepEqual` over values (no int/float cross-equality).
+pub fn deep_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Missing | Value::Nil, Value::Missing | Value::Nil) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            if x.ptr_eq(y) {
+                return true;
+            }
+            let (x, y) = (x.snapshot(), y.snapshot());
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+        }
+        (Value::Object(x), Value::Object(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+impl Value {
+    pub fn str(s: impl AsRef<str>) -> Value {
+        Value::String(Arc::from(s.as_ref()))
+    }
+    pub fn list(v: Vec<Value>) -> Value {
+        Value::List(Arc::new(v))
+    }
+    pub fn map(m: BTreeMap<String, Value>) -> Value {
+        Value::Map(Map::from_btree(m))
+    }
+    pub fn empty_map() -> Value {
+        Value::Map(Map::new())
+    }
+
+    /// Nil or missing.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil | Value::Missing)
+    }
+
+    /// Missing becomes nil (what a function parameter of interface type receives).
+    pub fn or_nil(self) -> Value {
+        match self {
+            Value::Missing => Value::Nil,
+            v => v,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Go's type name of the value (`typeOf`, `%T`, error messages).
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Missing | Value::Nil => "<nil>".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_) => "int".into(),
+            Value::Float(_) => "float64".into(),
+            Value::String(_) => "string".into(),
+            Value::List(_) => "[]interface {}".into(),
+            Value::Map(_) => "map[string]interface {}".into(),
+            Value::Object(o) => o.type_name().into(),
+        }
+    }
+
+    /// Go's reflect kind name (`kindOf`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Missing | Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(o) => {
+                if o.type_name().starts_with('*') {
+                    "ptr"
+                } else {
+                    "struct"
+                }
+            }
+        }
+    }
+
+    /// Go template truth: false, 0, nil, empty string/list/map are false.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Missing | Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            Value::Object(_) => true,
+        }
+    }
+
+    /// Sprig's notion of empty (`empty`, `default`, `coalesce`).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Value::Object(o) => o.is_empty(),
+            v => !v.truthy(),
+        }
+    }
+
+    /// A deep copy: maps are fresh (no longer shared).
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            Value::Map(m) => Value::map(
+                m.entries().into_iter().map(|(k, v)| (k, v.deep_copy())).collect(),
+            ),
+            v => v.clone(),
+        }
+    }
+
+    /// Every integer becomes a float64, as Helm's JSON round trip of YAML does.
+    pub fn ints_to_floats(self) -> Value {
+        match self {
+            Value::Int(i) => Value::Float(i as f64),
+            Value::List(l) => Value::list(l.iter().cloned().map(Value::ints_to_floats).collect()),
+            Value::Map(m) => Value::map(
+                m.entries().into_iter().map(|(k, v)| (k, v.ints_to_floats())).collect(),
+            ),
+            v => v,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::str(s)
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(Arc::from(s))
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Value {
+        Value::Float(f)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(v: Vec<Value>) -> Value {
+        Value::list(v)
+    }
+}
+impl From<BTreeMap<String, Value>> for Value {
+    fn from(m: BTreeMap<String, Value>) -> Value {
+        Value::map(m)
+    }
+}
+
+impl From<&serde_json::Value> for Value {
+    /// JSON integers stay integers here; use [`Value::ints_to_floats`] for Helm's float64 view.
+    fn from(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(0.0)),
+            },
+            serde_json::Value::String(s) => Value::str(s),
+            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from).collect()),
+            serde_json::Value::Object(o) => {
+                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl Value {
+    /// Back to JSON (objects through [`Object::to_value`]); non-finite floats become null.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Missing | Value::Nil => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::String(s) => serde_json::Value::String(s.to_string()),
+            Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
+            Value::Map(m) => serde_json::Value::Object(
+                m.entries().into_iter().map(|(k, v)| (k, v.to_json())).collect(),
+            ),
+            Value::Object(o) => o.to_value().to_json(),
+        }
+    }
+}
+
+/// Deserializing any self-describing format (YAML, JSON) into a [`Value`]. Non-string
+/// map keys become their string form, as Helm's YAML→JSON conversion does.
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::str(v))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = a.next_element::<Value>()? {
+            out.push(v);
+        }
+        Ok(Value::list(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some((k, v)) = a.next_entry::<Value, Value>()? {
+            let key = match k {
+                Value::String(s) => s.to_string(),
+                Value::Nil | Value::Missing => "null".to_string(),
+                other => crate::format::sprint(&[other]),
+            };
+            out.insert(key, v);
+        }
+        Ok(Value::map(out))
+    }
+}
