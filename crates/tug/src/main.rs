@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod kubectl;
 mod kustomize;
 mod runtime;
 mod server;
@@ -28,6 +29,9 @@ enum Command {
     Server(server::ServerArgs),
     /// Print the admin kubeconfig written by `tug server`.
     Kubeconfig(server::KubeconfigArgs),
+    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
+    #[command(flatten)]
+    Kubectl(kubectl::KubectlCommand),
 }
 
 fn main() {
@@ -43,6 +47,7 @@ fn main() {
             Command::Kustomize(cmd) => report(kustomize::run(cmd)),
             Command::Server(args) => report(server::run(args)),
             Command::Kubeconfig(args) => report(server::kubeconfig(args)),
+            Command::Kubectl(cmd) => kubectl::main(cmd),
         }
     };
     std::process::exit(code);
