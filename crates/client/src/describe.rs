@@ -38,7 +38,7 @@ fn scalar(v: &Value) -> String {
 }
 
 fn map_lines(label: &str, m: Option<&Value>, sep: &str, out: &mut String) {
-    let width = 13usize.max(label.len() + 2);
+    let width = 20usize.max(label.len() + 2);
     let pad = |s: &str| format!("{s}{}", " ".repeat(width.saturating_sub(s.len())));
     match m.and_then(Value::as_object).filter(|m| !m.is_empty()) {
         None => out.push_str(&format!("{}<none>\n", pad(&format!("{label}:")))),
@@ -57,17 +57,26 @@ fn map_lines(label: &str, m: Option<&Value>, sep: &str, out: &mut String) {
     }
 }
 
+/// Fields whose keys are data (label keys, config keys, resource names), printed as they are.
+const MAP_FIELDS: &[&str] = &["labels", "annotations", "matchLabels", "data", "binaryData", "stringData", "nodeSelector", "requests", "limits", "capacity", "allocatable", "hard", "used", "parameters"];
+
 /// Writes a value as nested "Label:  value" lines.
 fn fields(v: &Value, indent: usize, out: &mut String) {
+    fields_in(v, indent, false, out)
+}
+
+fn fields_in(v: &Value, indent: usize, raw_keys: bool, out: &mut String) {
     let ind = " ".repeat(indent);
+    let smart_label = |k: &str| if raw_keys { k.to_string() } else { smart_label(k) };
     match v {
         Value::Object(m) => {
             for (k, x) in m {
+                let data = MAP_FIELDS.contains(&k.as_str());
                 match x {
                     Value::Object(o) if o.is_empty() => out.push_str(&format!("{ind}{}:\n", smart_label(k))),
                     Value::Object(_) => {
                         out.push_str(&format!("{ind}{}:\n", smart_label(k)));
-                        fields(x, indent + 2, out);
+                        fields_in(x, indent + 2, data, out);
                     }
                     Value::Array(a) if a.iter().all(|e| !e.is_object() && !e.is_array()) => {
                         let items: Vec<String> = a.iter().map(scalar).collect();
@@ -122,7 +131,7 @@ impl Session {
         let mut out = String::new();
         let meta = obj.get("metadata").cloned().unwrap_or(Value::Null);
         let s = |p: &str| meta.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-        let line = |k: &str, v: &str| format!("{:<13}{v}\n", format!("{k}:"));
+        let line = |k: &str, v: &str| format!("{:<20}{v}\n", format!("{k}:"));
         out.push_str(&line("Name", &s("/name")));
         if ri.namespaced {
             out.push_str(&line("Namespace", &s("/namespace")));

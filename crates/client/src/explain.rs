@@ -47,21 +47,41 @@ fn type_name(schemas: &Value, raw: &Value) -> String {
     }
 }
 
+/// Word-wraps each line of `text` to `width` columns after an `indent`, keeping runs of
+/// spaces and leading indentation as they are (a word that would pass the limit starts a
+/// new, unindented line).
 fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let lim = width - indent;
+    let pad = " ".repeat(indent);
     let mut out = String::new();
     for para in text.split('\n') {
         let mut line = String::new();
-        for w in para.split_whitespace() {
-            if !line.is_empty() && indent + line.len() + 1 + w.len() > width {
-                out.push_str(&format!("{}{}\n", " ".repeat(indent), line));
+        let mut spaces = String::new();
+        let mut word = String::new();
+        let flush_word = |line: &mut String, spaces: &mut String, word: &mut String, out: &mut String| {
+            if word.is_empty() {
+                return;
+            }
+            if !line.is_empty() && line.chars().count() + spaces.chars().count() + word.chars().count() > lim {
+                out.push_str(&format!("{pad}{line}\n"));
                 line.clear();
+                spaces.clear();
             }
-            if !line.is_empty() {
-                line.push(' ');
+            line.push_str(spaces);
+            line.push_str(word);
+            spaces.clear();
+            word.clear();
+        };
+        for c in para.chars() {
+            if c == ' ' {
+                flush_word(&mut line, &mut spaces, &mut word, &mut out);
+                spaces.push(c);
+            } else {
+                word.push(c);
             }
-            line.push_str(w);
         }
-        out.push_str(&format!("{}{}\n", " ".repeat(indent), line));
+        flush_word(&mut line, &mut spaces, &mut word, &mut out);
+        out.push_str(&format!("{pad}{line}\n"));
     }
     out
 }
@@ -108,14 +128,27 @@ impl Session {
             }
         }
         let mut out = String::new();
-        out.push_str(&format!("GROUP:      {}\nKIND:       {}\nVERSION:    {}\n\n", ri.group, ri.kind, ri.version));
+        if !ri.group.is_empty() {
+            out.push_str(&format!("GROUP:      {}\n", ri.group));
+        }
+        out.push_str(&format!("KIND:       {}\nVERSION:    {}\n\n", ri.kind, ri.version));
         if let Some(last) = fields.last() {
-            out.push_str(&format!("FIELD: {last} <{}>\n\n", type_name(&schemas, raw)));
+            out.push_str(&format!("FIELD: {last} <{}>\n\n\n", type_name(&schemas, raw)));
         }
         let r = resolve(&schemas, schema);
-        let desc = raw.get("description").or_else(|| r.get("description")).and_then(Value::as_str).unwrap_or("<empty>");
+        // A field shows its own description, then its type's.
+        let mut descs: Vec<&str> = Vec::new();
+        if !fields.is_empty() {
+            descs.extend(raw.get("description").and_then(Value::as_str));
+        }
+        descs.extend(r.get("description").and_then(Value::as_str).filter(|d| !descs.contains(d)));
         out.push_str("DESCRIPTION:\n");
-        out.push_str(&wrap(desc, 4, 80));
+        if descs.is_empty() {
+            out.push_str("    <empty>\n");
+        }
+        for d in descs {
+            out.push_str(&wrap(d, 4, 80));
+        }
         if let Some(props) = r.get("properties").and_then(Value::as_object) {
             let required: Vec<&str> = r.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
             out.push_str("    \nFIELDS:\n");
@@ -132,6 +165,7 @@ impl Session {
                 out.push_str(&wrap(d, 4, 80));
                 out.push('\n');
             }
+            out.push('\n');
         }
         Ok(out)
     }

@@ -21,6 +21,7 @@ pub mod patch;
 pub mod printers;
 pub mod resources;
 pub mod session;
+pub mod yaml;
 
 pub use client::{Conn, ListOptions, PatchType};
 pub use config::ConnectOptions;

@@ -61,7 +61,7 @@ pub fn sorted(v: &Value) -> Value {
 }
 
 pub fn to_yaml(v: &Value) -> String {
-    tug_kustomize::to_yaml(std::slice::from_ref(&sorted(v)))
+    crate::yaml::document(v)
 }
 
 /// JSON as kubectl prints it: four-space indent, sorted keys, a final newline.
@@ -181,8 +181,16 @@ fn cell(v: &Value) -> String {
 /// Aligns rows like kubectl's tabwriter (minimum cell width 6, padding 3); the last
 /// column is not padded.
 pub fn align(rows: &[Vec<String>]) -> String {
+    align_with(rows, &mut Vec::new())
+}
+
+/// [`align`] keeping column widths across calls (`get -w` prints rows as they come,
+/// under the header of the first list).
+pub fn align_with(rows: &[Vec<String>], widths: &mut Vec<usize>) -> String {
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0usize; ncols];
+    if widths.len() < ncols {
+        widths.resize(ncols, 0);
+    }
     for r in rows {
         for (i, c) in r.iter().enumerate() {
             if i + 1 < r.len() {
@@ -203,8 +211,7 @@ pub fn align(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Column widths fixed by the first batch of rows, for `-w` where later rows arrive one at a
-/// time (kubectl re-aligns each watch row on its own too).
+/// A Table as text.
 pub fn print_table(table: &Value, opts: &TableOptions) -> String {
     align(&table_rows(table, opts))
 }

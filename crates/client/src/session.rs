@@ -204,13 +204,14 @@ impl Session {
             label_columns: opts.label_columns.clone(),
         };
         let table = output.is_table();
+        let mut widths = Vec::new();
         let rv;
         if table {
             let t = self.conn.table(ri, ns, None, &list_opts).await?;
             rv = t.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
             if !opts.watch_only {
                 if t["rows"].as_array().is_some_and(|r| !r.is_empty()) {
-                    out.write_all(printers::print_table(&t, &topts).as_bytes())?;
+                    out.write_all(printers::align_with(&printers::table_rows(&t, &topts), &mut widths).as_bytes())?;
                 } else if name.is_none() {
                     eprintln!("No resources found in {} namespace.", ns.unwrap_or("all"));
                 }
@@ -221,9 +222,6 @@ impl Session {
             if !opts.watch_only {
                 for item in l["items"].as_array().cloned().unwrap_or_default() {
                     out.write_all(printers::print_objects(output, ri, vec![item], true).as_bytes())?;
-                    if matches!(output, Output::Json) {
-                        // kubectl separates watched JSON objects by nothing; keep one per block.
-                    }
                 }
             }
         }
@@ -237,7 +235,7 @@ impl Session {
                 continue;
             }
             if table {
-                out.write_all(printers::print_table(&ev.object, &row_opts).as_bytes())?;
+                out.write_all(printers::align_with(&printers::table_rows(&ev.object, &row_opts), &mut widths).as_bytes())?;
             } else {
                 out.write_all(printers::print_objects(output, ri, vec![ev.object], true).as_bytes())?;
             }
