@@ -32,7 +32,10 @@ impl Outcome {
 }
 
 fn name_of(obj: &Value) -> String {
-    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 /// The annotation value: the configuration as compact JSON with sorted keys, without the
@@ -40,7 +43,9 @@ fn name_of(obj: &Value) -> String {
 pub fn last_applied_of(obj: &Value) -> String {
     let mut o = obj.clone();
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        let ann = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+        let ann = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Some(a) = ann.as_object_mut() {
             a.remove(LAST_APPLIED);
         }
@@ -52,7 +57,9 @@ pub fn last_applied_of(obj: &Value) -> String {
 
 fn set_annotation(obj: &mut Value, key: &str, value: String) {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        let ann = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+        let ann = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
         if !ann.is_object() {
             *ann = Value::Object(Map::new());
         }
@@ -62,6 +69,9 @@ fn set_annotation(obj: &mut Value, key: &str, value: String) {
     }
 }
 
+/// A deleted object: its type, namespace, name and uid.
+pub type Deleted = (ResourceInfo, Option<String>, String, String);
+
 impl Session {
     /// The namespace an object from a file goes to (None for cluster-scoped types),
     /// written into the object as kubectl does.
@@ -69,7 +79,11 @@ impl Session {
         if !ri.namespaced {
             return Ok(None);
         }
-        let in_obj = obj.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
+        let in_obj = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
         let ns = match in_obj {
             Some(ns) if self.explicit_namespace && ns != self.namespace => {
                 return Err(Error::client(format!(
@@ -90,15 +104,27 @@ impl Session {
     pub async fn schemas(&mut self, group: &str, version: &str) -> Option<&Schemas> {
         let key = format!("{group}/{version}");
         if !self.schema_cache.contains_key(&key) {
-            let path = if group.is_empty() { format!("/openapi/v3/api/{version}") } else { format!("/openapi/v3/apis/{group}/{version}") };
-            let s = self.conn.get_path(&path).await.ok().map(|doc| Schemas::new(&doc));
+            let path = if group.is_empty() {
+                format!("/openapi/v3/api/{version}")
+            } else {
+                format!("/openapi/v3/apis/{group}/{version}")
+            };
+            let s = self
+                .conn
+                .get_path(&path)
+                .await
+                .ok()
+                .map(|doc| Schemas::new(&doc));
             self.schema_cache.insert(key.clone(), s);
         }
         self.schema_cache.get(&key).and_then(Option::as_ref)
     }
 
     /// Applies one object.
-    pub async fn apply_one(&mut self, src: &SourcedObject) -> Result<(ResourceInfo, String, Outcome)> {
+    pub async fn apply_one(
+        &mut self,
+        src: &SourcedObject,
+    ) -> Result<(ResourceInfo, String, Outcome)> {
         let mut obj = src.object.clone();
         let ri = self.resolver.for_object(&obj).await?;
         let ns = self.object_namespace(&ri, &mut obj)?;
@@ -133,12 +159,29 @@ impl Session {
                     ri.group_resource() + "/" + &name
                 );
             }
-            let schema = self.schemas(&ri.group, &ri.version).await.and_then(|s| s.kind(&ri.group, &ri.version, &ri.kind)).is_some();
+            let schema = self
+                .schemas(&ri.group, &ri.version)
+                .await
+                .and_then(|s| s.kind(&ri.group, &ri.version, &ri.kind))
+                .is_some();
             let (patch, pt) = {
-                let schemas = if schema { self.schema_cache.get(&format!("{}/{}", ri.group, ri.version)).and_then(Option::as_ref) } else { None };
+                let schemas = if schema {
+                    self.schema_cache
+                        .get(&format!("{}/{}", ri.group, ri.version))
+                        .and_then(Option::as_ref)
+                } else {
+                    None
+                };
                 let node = schemas.and_then(|s| s.kind(&ri.group, &ri.version, &ri.kind));
                 let p = patch::three_way(original.as_ref(), &modified, &current, node);
-                (p, if node.is_some() { PatchType::Strategic } else { PatchType::Merge })
+                (
+                    p,
+                    if node.is_some() {
+                        PatchType::Strategic
+                    } else {
+                        PatchType::Merge
+                    },
+                )
             };
             if patch.as_object().is_some_and(Map::is_empty) {
                 return Ok((ri, name, Outcome::Unchanged));
@@ -149,15 +192,24 @@ impl Session {
                 Err(e) => return Err(e.context(&ctx("applying patch to"))),
             }
         }
-        Err(Error::client(format!("{}: too many conflicts applying {name}", src.source)))
+        Err(Error::client(format!(
+            "{}: too many conflicts applying {name}",
+            src.source
+        )))
     }
 
     /// `apply -f/-k`: each object in order; returns the lines printed and the errors.
-    pub async fn apply_all(&mut self, objs: &[SourcedObject], out: &mut dyn FnMut(&str)) -> Vec<Error> {
+    pub async fn apply_all(
+        &mut self,
+        objs: &[SourcedObject],
+        out: &mut dyn FnMut(&str),
+    ) -> Vec<Error> {
         let mut errors = Vec::new();
         for o in objs {
             match self.apply_one(o).await {
-                Ok((ri, name, outcome)) => out(&format!("{}/{} {}", ri.kind_group(), name, outcome.word())),
+                Ok((ri, name, outcome)) => {
+                    out(&format!("{}/{} {}", ri.kind_group(), name, outcome.word()))
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -165,7 +217,12 @@ impl Session {
     }
 
     /// `create -f`.
-    pub async fn create_all(&mut self, objs: &[SourcedObject], save_config: bool, out: &mut dyn FnMut(&str)) -> Vec<Error> {
+    pub async fn create_all(
+        &mut self,
+        objs: &[SourcedObject],
+        save_config: bool,
+        out: &mut dyn FnMut(&str),
+    ) -> Vec<Error> {
         let mut errors = Vec::new();
         for o in objs {
             let r: Result<String> = async {
@@ -176,7 +233,11 @@ impl Session {
                     let a = last_applied_of(&obj);
                     set_annotation(&mut obj, LAST_APPLIED, a);
                 }
-                let created = self.conn.create(&ri, ns.as_deref(), &obj).await.map_err(|e| e.context(&format!("error when creating \"{}\"", o.source)))?;
+                let created = self
+                    .conn
+                    .create(&ri, ns.as_deref(), &obj)
+                    .await
+                    .map_err(|e| e.context(&format!("error when creating \"{}\"", o.source)))?;
                 Ok(format!("{}/{} created", ri.kind_group(), name_of(&created)))
             }
             .await;
@@ -190,11 +251,17 @@ impl Session {
 
     /// `delete -f/-k`: deletes in manifest order, as kubectl does; waits until the objects
     /// are gone when `wait`.
-    pub async fn delete_objects(&mut self, objs: &[SourcedObject], ignore_not_found: bool, wait: bool, out: &mut dyn FnMut(&str)) -> Vec<Error> {
+    pub async fn delete_objects(
+        &mut self,
+        objs: &[SourcedObject],
+        ignore_not_found: bool,
+        wait: bool,
+        out: &mut dyn FnMut(&str),
+    ) -> Vec<Error> {
         let mut errors = Vec::new();
-        let mut deleted: Vec<(ResourceInfo, Option<String>, String, String)> = Vec::new();
+        let mut deleted: Vec<Deleted> = Vec::new();
         for o in objs {
-            let r: Result<Option<(ResourceInfo, Option<String>, String, String)>> = async {
+            let r: Result<Option<Deleted>> = async {
                 let mut obj = o.object.clone();
                 let ri = self.resolver.for_object(&obj).await?;
                 let ns = self.object_namespace(&ri, &mut obj)?;
@@ -222,12 +289,14 @@ impl Session {
     }
 
     /// Polls until each deleted object is gone (or replaced by another with a new uid).
-    pub async fn wait_deleted(&self, objs: &[(ResourceInfo, Option<String>, String, String)]) {
+    pub async fn wait_deleted(&self, objs: &[Deleted]) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         for (ri, ns, name, uid) in objs {
             while std::time::Instant::now() < deadline {
                 match self.conn.get(ri, ns.as_deref(), name).await {
-                    Ok(v) if uid.is_empty() || uid_of(&v) == *uid => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                    Ok(v) if uid.is_empty() || uid_of(&v) == *uid => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                    }
                     _ => break,
                 }
             }
@@ -237,5 +306,9 @@ impl Session {
 
 fn uid_of(v: &Value) -> String {
     // A DELETE answers with the object (being deleted) or a Status naming the uid.
-    v.pointer("/metadata/uid").or_else(|| v.pointer("/details/uid")).and_then(Value::as_str).unwrap_or("").to_string()
+    v.pointer("/metadata/uid")
+        .or_else(|| v.pointer("/details/uid"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }

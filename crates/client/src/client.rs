@@ -33,7 +33,9 @@ impl PatchType {
             "strategic" => Ok(PatchType::Strategic),
             "merge" => Ok(PatchType::Merge),
             "json" => Ok(PatchType::Json),
-            other => Err(Error::client(format!("--type must be one of [json merge strategic], not \"{other}\""))),
+            other => Err(Error::client(format!(
+                "--type must be one of [json merge strategic], not \"{other}\""
+            ))),
         }
     }
 }
@@ -63,13 +65,21 @@ impl Conn {
     pub async fn connect(opts: &ConnectOptions) -> Result<Conn> {
         let config = config::load(opts).await?;
         let default_namespace = config.default_namespace.clone();
-        let client = kube::Client::try_from(config).map_err(|e| Error::client(format!("cannot build a client: {e}")))?;
-        Ok(Conn { client, default_namespace })
+        let client = kube::Client::try_from(config)
+            .map_err(|e| Error::client(format!("cannot build a client: {e}")))?;
+        Ok(Conn {
+            client,
+            default_namespace,
+        })
     }
 
     /// The URL path of a type's collection (in `ns` when namespaced and given) or of one object.
     pub fn path(ri: &ResourceInfo, ns: Option<&str>, name: Option<&str>) -> String {
-        let mut p = if ri.group.is_empty() { format!("/api/{}", ri.version) } else { format!("/apis/{}/{}", ri.group, ri.version) };
+        let mut p = if ri.group.is_empty() {
+            format!("/api/{}", ri.version)
+        } else {
+            format!("/apis/{}/{}", ri.group, ri.version)
+        };
         if ri.namespaced {
             if let Some(ns) = ns {
                 p.push_str("/namespaces/");
@@ -85,12 +95,22 @@ impl Conn {
         p
     }
 
-    fn request(method: Method, uri: &str, content_type: Option<&str>, accept: &str, body: Vec<u8>) -> Result<Request<Vec<u8>>> {
-        let mut b = Request::builder().method(method).uri(uri).header("Accept", accept);
+    fn request(
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        accept: &str,
+        body: Vec<u8>,
+    ) -> Result<Request<Vec<u8>>> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Accept", accept);
         if let Some(ct) = content_type {
             b = b.header("Content-Type", ct);
         }
-        b.body(body).map_err(|e| Error::client(format!("bad request {uri}: {e}")))
+        b.body(body)
+            .map_err(|e| Error::client(format!("bad request {uri}: {e}")))
     }
 
     /// GET any path, as JSON.
@@ -103,46 +123,108 @@ impl Conn {
         self.get_path(&Self::path(ri, ns, Some(name))).await
     }
 
-    pub async fn list(&self, ri: &ResourceInfo, ns: Option<&str>, opts: &ListOptions) -> Result<Value> {
+    pub async fn list(
+        &self,
+        ri: &ResourceInfo,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Value> {
         let path = with_query(Self::path(ri, ns, None), opts, &[]);
         self.get_path(&path).await
     }
 
     /// The server-side Table of a list (or of one object when `name` is given).
-    pub async fn table(&self, ri: &ResourceInfo, ns: Option<&str>, name: Option<&str>, opts: &ListOptions) -> Result<Value> {
-        let path = with_query(Self::path(ri, ns, name), opts, &[("includeObject", "Object")]);
+    pub async fn table(
+        &self,
+        ri: &ResourceInfo,
+        ns: Option<&str>,
+        name: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Value> {
+        let path = with_query(
+            Self::path(ri, ns, name),
+            opts,
+            &[("includeObject", "Object")],
+        );
         let req = Self::request(Method::GET, &path, None, TABLE_ACCEPT, vec![])?;
         Ok(self.client.request::<Value>(req).await?)
     }
 
     pub async fn create(&self, ri: &ResourceInfo, ns: Option<&str>, obj: &Value) -> Result<Value> {
-        let req = Self::request(Method::POST, &Self::path(ri, ns, None), Some("application/json"), "application/json", serde_json::to_vec(obj)?)?;
+        let req = Self::request(
+            Method::POST,
+            &Self::path(ri, ns, None),
+            Some("application/json"),
+            "application/json",
+            serde_json::to_vec(obj)?,
+        )?;
         Ok(self.client.request::<Value>(req).await?)
     }
 
-    pub async fn replace(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str, obj: &Value) -> Result<Value> {
-        let req = Self::request(Method::PUT, &Self::path(ri, ns, Some(name)), Some("application/json"), "application/json", serde_json::to_vec(obj)?)?;
+    pub async fn replace(
+        &self,
+        ri: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        obj: &Value,
+    ) -> Result<Value> {
+        let req = Self::request(
+            Method::PUT,
+            &Self::path(ri, ns, Some(name)),
+            Some("application/json"),
+            "application/json",
+            serde_json::to_vec(obj)?,
+        )?;
         Ok(self.client.request::<Value>(req).await?)
     }
 
-    pub async fn patch(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str, pt: PatchType, patch: &Value) -> Result<Value> {
+    pub async fn patch(
+        &self,
+        ri: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        pt: PatchType,
+        patch: &Value,
+    ) -> Result<Value> {
         self.patch_sub(ri, ns, name, None, pt, patch).await
     }
 
-    pub async fn patch_sub(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str, sub: Option<&str>, pt: PatchType, patch: &Value) -> Result<Value> {
+    pub async fn patch_sub(
+        &self,
+        ri: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        pt: PatchType,
+        patch: &Value,
+    ) -> Result<Value> {
         let mut path = Self::path(ri, ns, Some(name));
         if let Some(s) = sub {
             path.push('/');
             path.push_str(s);
         }
-        let req = Self::request(Method::PATCH, &path, Some(pt.content_type()), "application/json", serde_json::to_vec(patch)?)?;
+        let req = Self::request(
+            Method::PATCH,
+            &path,
+            Some(pt.content_type()),
+            "application/json",
+            serde_json::to_vec(patch)?,
+        )?;
         Ok(self.client.request::<Value>(req).await?)
     }
 
     /// DELETE with background propagation (kubectl's default).
     pub async fn delete(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str) -> Result<Value> {
-        let body = serde_json::to_vec(&serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}))?;
-        let req = Self::request(Method::DELETE, &Self::path(ri, ns, Some(name)), Some("application/json"), "application/json", body)?;
+        let body = serde_json::to_vec(
+            &serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}),
+        )?;
+        let req = Self::request(
+            Method::DELETE,
+            &Self::path(ri, ns, Some(name)),
+            Some("application/json"),
+            "application/json",
+            body,
+        )?;
         Ok(self.client.request::<Value>(req).await?)
     }
 
@@ -164,20 +246,37 @@ impl Conn {
             extra.push(("includeObject", "Object"));
         }
         let path = with_query(Self::path(ri, ns, None), opts, &extra);
-        let accept = if table { TABLE_ACCEPT } else { "application/json" };
+        let accept = if table {
+            TABLE_ACCEPT
+        } else {
+            "application/json"
+        };
         let req = Self::request(Method::GET, &path, None, accept, vec![])?;
         let reader = self.client.request_stream(req).await?;
         let lines = reader.lines();
         Ok(lines.map(|line| {
             let line = line.map_err(|e| Error::client(format!("watch stream: {e}")))?;
-            let v: Value = serde_json::from_str(&line).map_err(|e| Error::client(format!("watch event: {e}")))?;
-            let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+            let v: Value = serde_json::from_str(&line)
+                .map_err(|e| Error::client(format!("watch event: {e}")))?;
+            let kind = v
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let object = v.get("object").cloned().unwrap_or(Value::Null);
             if kind == "ERROR" {
                 return Err(Error::Api {
                     code: object.get("code").and_then(Value::as_u64).unwrap_or(500) as u16,
-                    reason: object.get("reason").and_then(Value::as_str).unwrap_or("").to_string(),
-                    message: object.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                    reason: object
+                        .get("reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    message: object
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                 });
             }
             Ok(WatchEvent { kind, object })
@@ -208,7 +307,9 @@ pub fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

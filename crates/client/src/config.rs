@@ -24,7 +24,9 @@ pub fn kubeconfig_paths(explicit: Option<&Path>) -> Vec<PathBuf> {
         return vec![p.to_path_buf()];
     }
     if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        let paths: Vec<PathBuf> = std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect();
+        let paths: Vec<PathBuf> = std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
         if !paths.is_empty() {
             return paths;
         }
@@ -47,7 +49,9 @@ pub async fn load(opts: &ConnectOptions) -> Result<kube::Config> {
         if !path.exists() && opts.kubeconfig.is_none() && paths.len() > 1 {
             continue;
         }
-        let kc = Kubeconfig::read_from(path).map_err(|e| Error::client(format!("failed to load kubeconfig {}: {e}", path.display())))?;
+        let kc = Kubeconfig::read_from(path).map_err(|e| {
+            Error::client(format!("failed to load kubeconfig {}: {e}", path.display()))
+        })?;
         merged = Some(match merged {
             None => kc,
             Some(m) => m.merge(kc).map_err(|e| Error::client(e.to_string()))?,
@@ -58,7 +62,10 @@ pub async fn load(opts: &ConnectOptions) -> Result<kube::Config> {
             "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or start `tug server` (which writes /var/lib/tug/kubeconfig.yaml)",
         ));
     };
-    let options = KubeConfigOptions { context: opts.context.clone(), ..Default::default() };
+    let options = KubeConfigOptions {
+        context: opts.context.clone(),
+        ..Default::default()
+    };
     kube::Config::from_custom_kubeconfig(kc, &options)
         .await
         .map_err(|e| Error::client(format!("invalid kubeconfig: {e}")))

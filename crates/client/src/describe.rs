@@ -46,10 +46,17 @@ fn map_lines(label: &str, m: Option<&Value>, sep: &str, out: &mut String) {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
             for (i, k) in keys.iter().enumerate() {
-                let head = if i == 0 { pad(&format!("{label}:")) } else { " ".repeat(width) };
+                let head = if i == 0 {
+                    pad(&format!("{label}:"))
+                } else {
+                    " ".repeat(width)
+                };
                 let mut v = scalar(&m[k.as_str()]);
                 if v.len() > 200 {
-                    v = format!("{}...", &v[..v.char_indices().nth(200).map(|(i, _)| i).unwrap_or(v.len())]);
+                    v = format!(
+                        "{}...",
+                        &v[..v.char_indices().nth(200).map(|(i, _)| i).unwrap_or(v.len())]
+                    );
                 }
                 out.push_str(&format!("{head}{k}{sep}{v}\n"));
             }
@@ -58,7 +65,22 @@ fn map_lines(label: &str, m: Option<&Value>, sep: &str, out: &mut String) {
 }
 
 /// Fields whose keys are data (label keys, config keys, resource names), printed as they are.
-const MAP_FIELDS: &[&str] = &["labels", "annotations", "matchLabels", "data", "binaryData", "stringData", "nodeSelector", "requests", "limits", "capacity", "allocatable", "hard", "used", "parameters"];
+const MAP_FIELDS: &[&str] = &[
+    "labels",
+    "annotations",
+    "matchLabels",
+    "data",
+    "binaryData",
+    "stringData",
+    "nodeSelector",
+    "requests",
+    "limits",
+    "capacity",
+    "allocatable",
+    "hard",
+    "used",
+    "parameters",
+];
 
 /// Writes a value as nested "Label:  value" lines.
 fn fields(v: &Value, indent: usize, out: &mut String) {
@@ -67,20 +89,36 @@ fn fields(v: &Value, indent: usize, out: &mut String) {
 
 fn fields_in(v: &Value, indent: usize, raw_keys: bool, out: &mut String) {
     let ind = " ".repeat(indent);
-    let smart_label = |k: &str| if raw_keys { k.to_string() } else { smart_label(k) };
+    let smart_label = |k: &str| {
+        if raw_keys {
+            k.to_string()
+        } else {
+            smart_label(k)
+        }
+    };
     match v {
         Value::Object(m) => {
             for (k, x) in m {
                 let data = MAP_FIELDS.contains(&k.as_str());
                 match x {
-                    Value::Object(o) if o.is_empty() => out.push_str(&format!("{ind}{}:\n", smart_label(k))),
+                    Value::Object(o) if o.is_empty() => {
+                        out.push_str(&format!("{ind}{}:\n", smart_label(k)))
+                    }
                     Value::Object(_) => {
                         out.push_str(&format!("{ind}{}:\n", smart_label(k)));
                         fields_in(x, indent + 2, data, out);
                     }
                     Value::Array(a) if a.iter().all(|e| !e.is_object() && !e.is_array()) => {
                         let items: Vec<String> = a.iter().map(scalar).collect();
-                        out.push_str(&format!("{ind}{}:  {}\n", smart_label(k), if items.is_empty() { "<none>".into() } else { items.join(", ") }));
+                        out.push_str(&format!(
+                            "{ind}{}:  {}\n",
+                            smart_label(k),
+                            if items.is_empty() {
+                                "<none>".into()
+                            } else {
+                                items.join(", ")
+                            }
+                        ));
                     }
                     Value::Array(a) => {
                         out.push_str(&format!("{ind}{}:\n", smart_label(k)));
@@ -112,7 +150,9 @@ fn fields_in(v: &Value, indent: usize, raw_keys: bool, out: &mut String) {
 
 /// Relative age like kubectl's ("5s", "3m", "2d").
 pub fn age(ts: &str) -> String {
-    let Ok(t) = ts.parse::<jiff::Timestamp>() else { return "<unknown>".into() };
+    let Ok(t) = ts.parse::<jiff::Timestamp>() else {
+        return "<unknown>".into();
+    };
     let secs = jiff::Timestamp::now().as_second() - t.as_second();
     let secs = secs.max(0);
     match secs {
@@ -130,7 +170,12 @@ impl Session {
     pub async fn describe_object(&mut self, ri: &ResourceInfo, obj: &Value) -> Result<String> {
         let mut out = String::new();
         let meta = obj.get("metadata").cloned().unwrap_or(Value::Null);
-        let s = |p: &str| meta.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |p: &str| {
+            meta.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let line = |k: &str, v: &str| format!("{:<20}{v}\n", format!("{k}:"));
         out.push_str(&line("Name", &s("/name")));
         if ri.namespaced {
@@ -144,12 +189,18 @@ impl Session {
         map_lines("Annotations", ann.as_ref(), ": ", &mut out);
         let created = s("/creationTimestamp");
         if !created.is_empty() {
-            let pretty = created.parse::<jiff::Timestamp>().map(|t| t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string()).unwrap_or(created.clone());
+            let pretty = created
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
+                .unwrap_or(created.clone());
             out.push_str(&format!("CreationTimestamp:  {pretty}\n"));
         }
         if let Some(refs) = meta.get("ownerReferences").and_then(Value::as_array) {
             for r in refs {
-                out.push_str(&line("Controlled By", &format!("{}/{}", scalar(&r["kind"]), scalar(&r["name"]))));
+                out.push_str(&line(
+                    "Controlled By",
+                    &format!("{}/{}", scalar(&r["kind"]), scalar(&r["name"])),
+                ));
             }
         }
         if let Some(d) = meta.get("deletionTimestamp").and_then(Value::as_str) {
@@ -172,9 +223,16 @@ impl Session {
                 }
                 if let Some(Value::Array(c)) = conditions {
                     out.push_str("Conditions:\n");
-                    let mut rows = vec![vec!["  Type".to_string(), "Status".into(), "Reason".into()], vec!["  ----".into(), "------".into(), "------".into()]];
+                    let mut rows = vec![
+                        vec!["  Type".to_string(), "Status".into(), "Reason".into()],
+                        vec!["  ----".into(), "------".into(), "------".into()],
+                    ];
                     for cond in &c {
-                        rows.push(vec![format!("  {}", scalar(&cond["type"])), scalar(&cond["status"]), cond["reason"].as_str().unwrap_or("").to_string()]);
+                        rows.push(vec![
+                            format!("  {}", scalar(&cond["type"])),
+                            scalar(&cond["status"]),
+                            cond["reason"].as_str().unwrap_or("").to_string(),
+                        ]);
                     }
                     out.push_str(&align(&rows));
                 }
@@ -186,11 +244,27 @@ impl Session {
 
     /// The "Events:" section: core/v1 Events whose involvedObject is this object.
     async fn events_for(&mut self, ri: &ResourceInfo, obj: &Value) -> String {
-        let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
-        let Ok(events_ri) = self.resolver.resolve("events").await else { return "Events:  <none>\n".into() };
-        let list = match self.conn.list(&events_ri, Some(&ns), &ListOptions::default()).await {
+        let uid = obj
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
+        let Ok(events_ri) = self.resolver.resolve("events").await else {
+            return "Events:  <none>\n".into();
+        };
+        let list = match self
+            .conn
+            .list(&events_ri, Some(&ns), &ListOptions::default())
+            .await
+        {
             Ok(l) => l,
             Err(_) => return "Events:  <none>\n".into(),
         };
@@ -200,28 +274,67 @@ impl Session {
             .flatten()
             .filter(|e| {
                 let io = &e["involvedObject"];
-                (!uid.is_empty() && io["uid"].as_str() == Some(uid)) || (io["name"].as_str() == Some(name) && io["kind"].as_str() == Some(ri.kind.as_str()))
+                (!uid.is_empty() && io["uid"].as_str() == Some(uid))
+                    || (io["name"].as_str() == Some(name)
+                        && io["kind"].as_str() == Some(ri.kind.as_str()))
             })
             .cloned()
             .collect();
         if evs.is_empty() {
             return "Events:  <none>\n".into();
         }
-        let ts = |e: &Value| e["lastTimestamp"].as_str().or(e["eventTime"].as_str()).or(e.pointer("/metadata/creationTimestamp").and_then(Value::as_str)).unwrap_or("").to_string();
+        let ts = |e: &Value| {
+            e["lastTimestamp"]
+                .as_str()
+                .or(e["eventTime"].as_str())
+                .or(e
+                    .pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str))
+                .unwrap_or("")
+                .to_string()
+        };
         evs.sort_by_key(ts);
         let mut rows = vec![
-            vec!["  Type".to_string(), "Reason".into(), "Age".into(), "From".into(), "Message".into()],
-            vec!["  ----".into(), "------".into(), "----".into(), "----".into(), "-------".into()],
+            vec![
+                "  Type".to_string(),
+                "Reason".into(),
+                "Age".into(),
+                "From".into(),
+                "Message".into(),
+            ],
+            vec![
+                "  ----".into(),
+                "------".into(),
+                "----".into(),
+                "----".into(),
+                "-------".into(),
+            ],
         ];
         for e in &evs {
-            let from = e.pointer("/source/component").and_then(Value::as_str).or(e["reportingComponent"].as_str()).unwrap_or("").to_string();
-            rows.push(vec![format!("  {}", scalar(&e["type"])), scalar(&e["reason"]), age(&ts(e)), from, e["message"].as_str().unwrap_or("").trim().to_string()]);
+            let from = e
+                .pointer("/source/component")
+                .and_then(Value::as_str)
+                .or(e["reportingComponent"].as_str())
+                .unwrap_or("")
+                .to_string();
+            rows.push(vec![
+                format!("  {}", scalar(&e["type"])),
+                scalar(&e["reason"]),
+                age(&ts(e)),
+                from,
+                e["message"].as_str().unwrap_or("").trim().to_string(),
+            ]);
         }
         format!("Events:\n{}", align(&rows))
     }
 
     /// `describe TYPE [NAME…]` (all objects of the type, or those selected, when no name).
-    pub async fn describe(&mut self, args: &[String], list: &ListOptions, all_namespaces: bool) -> Result<(String, Vec<crate::error::Error>)> {
+    pub async fn describe(
+        &mut self,
+        args: &[String],
+        list: &ListOptions,
+        all_namespaces: bool,
+    ) -> Result<(String, Vec<crate::error::Error>)> {
         let all = args.len() == 1 && !args[0].contains('/');
         let (objs, errors) = self.select(args, list, all, all_namespaces).await?;
         let mut parts = Vec::new();
@@ -243,6 +356,9 @@ mod tests {
     fn labels_split_camel_case() {
         assert_eq!(smart_label("clusterIP"), "Cluster IP");
         assert_eq!(smart_label("replicas"), "Replicas");
-        assert_eq!(smart_label("revisionHistoryLimit"), "Revision History Limit");
+        assert_eq!(
+            smart_label("revisionHistoryLimit"),
+            "Revision History Limit"
+        );
     }
 }

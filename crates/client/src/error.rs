@@ -7,7 +7,11 @@ use std::fmt;
 #[derive(Debug)]
 pub enum Error {
     /// The server answered with a `Status` (or a non-2xx code).
-    Api { code: u16, reason: String, message: String },
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+    },
     /// Anything on the client side: bad flags, unreadable files, unknown types.
     Client(String),
 }
@@ -39,7 +43,15 @@ impl Error {
     /// objects from files: `error when creating "x.yaml": ...`.
     pub fn context(self, what: &str) -> Error {
         match self {
-            Error::Api { code, reason, message } => Error::Api { code, reason, message: format!("{what}: {message}") },
+            Error::Api {
+                code,
+                reason,
+                message,
+            } => Error::Api {
+                code,
+                reason,
+                message: format!("{what}: {message}"),
+            },
             Error::Client(m) => Error::Client(format!("{what}: {m}")),
         }
     }
@@ -49,8 +61,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // kubectl prints validation failures without the prefix.
-            Error::Api { reason, message, .. } if reason == "Invalid" => write!(f, "{message}"),
-            Error::Api { reason, message, .. } if !reason.is_empty() => write!(f, "Error from server ({reason}): {message}"),
+            Error::Api {
+                reason, message, ..
+            } if reason == "Invalid" => write!(f, "{message}"),
+            Error::Api {
+                reason, message, ..
+            } if !reason.is_empty() => write!(f, "Error from server ({reason}): {message}"),
             Error::Api { message, .. } => write!(f, "Error from server: {message}"),
             Error::Client(m) => write!(f, "error: {m}"),
         }
@@ -63,8 +79,16 @@ impl From<kube::Error> for Error {
     fn from(e: kube::Error) -> Error {
         match e {
             kube::Error::Api(status) => {
-                let reason = if status.reason.is_empty() { reason_for(status.code).to_string() } else { status.reason.clone() };
-                Error::Api { code: status.code, reason, message: status.message.clone() }
+                let reason = if status.reason.is_empty() {
+                    reason_for(status.code).to_string()
+                } else {
+                    status.reason.clone()
+                };
+                Error::Api {
+                    code: status.code,
+                    reason,
+                    message: status.message.clone(),
+                }
             }
             other => Error::Client(other.to_string()),
         }

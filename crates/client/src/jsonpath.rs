@@ -45,14 +45,18 @@ impl Template {
                         push(&mut stack, Node::Text(rest[..i].to_string()));
                     }
                     let body_start = i + 1;
-                    let end = find_close(&rest[body_start..]).ok_or_else(|| Error::client(format!("error parsing jsonpath {src}: unclosed action")))?;
+                    let end = find_close(&rest[body_start..]).ok_or_else(|| {
+                        Error::client(format!("error parsing jsonpath {src}: unclosed action"))
+                    })?;
                     let expr = rest[body_start..body_start + end].trim();
                     rest = &rest[body_start + end + 1..];
                     if let Some(p) = expr.strip_prefix("range ") {
                         stack.push((parse_path(p.trim())?, vec![]));
                     } else if expr == "end" {
                         if stack.len() < 2 {
-                            return Err(Error::client(format!("error parsing jsonpath {src}: not in range, nothing to end")));
+                            return Err(Error::client(format!(
+                                "error parsing jsonpath {src}: not in range, nothing to end"
+                            )));
                         }
                         let (path, body) = stack.pop().unwrap_or_default();
                         push(&mut stack, Node::Range(path, body));
@@ -65,9 +69,13 @@ impl Template {
             }
         }
         if stack.len() != 1 {
-            return Err(Error::client(format!("error parsing jsonpath {src}: unclosed range")));
+            return Err(Error::client(format!(
+                "error parsing jsonpath {src}: unclosed range"
+            )));
         }
-        Ok(Template { nodes: stack.pop().map(|(_, n)| n).unwrap_or_default() })
+        Ok(Template {
+            nodes: stack.pop().map(|(_, n)| n).unwrap_or_default(),
+        })
     }
 
     pub fn render(&self, data: &Value) -> String {
@@ -134,7 +142,10 @@ fn parse_path(expr: &str) -> Result<Vec<Seg>> {
     let err = |m: &str| Error::client(format!("error parsing jsonpath {{{expr}}}: {m}"));
     let mut segs = Vec::new();
     let mut s = expr.trim();
-    s = s.strip_prefix('$').or_else(|| s.strip_prefix('@')).unwrap_or(s);
+    s = s
+        .strip_prefix('$')
+        .or_else(|| s.strip_prefix('@'))
+        .unwrap_or(s);
     // kubectl also accepts "metadata.name" without the leading dot (the `first` case below).
     let b = s.as_bytes();
     let mut i = 0;
@@ -161,7 +172,9 @@ fn parse_path(expr: &str) -> Result<Vec<Seg>> {
         } else if b[i] == b'[' {
             let close = find_bracket(s, i).ok_or_else(|| err("unterminated ["))?;
             let inner = s[i + 1..close].trim();
-            segs.push(parse_bracket(inner).ok_or_else(|| err(&format!("invalid array index {inner}")))?);
+            segs.push(
+                parse_bracket(inner).ok_or_else(|| err(&format!("invalid array index {inner}")))?,
+            );
             i = close + 1;
         } else {
             return Err(err("unexpected character"));
@@ -220,14 +233,23 @@ fn parse_bracket(inner: &str) -> Option<Seg> {
             if let Some((l, r)) = f.split_once(op) {
                 let path = parse_path(l.trim()).ok()?;
                 let r = r.trim();
-                let value = literal(r).map(Value::String).or_else(|| serde_json::from_str(r).ok()).unwrap_or(Value::String(r.to_string()));
+                let value = literal(r)
+                    .map(Value::String)
+                    .or_else(|| serde_json::from_str(r).ok())
+                    .unwrap_or(Value::String(r.to_string()));
                 return Some(Seg::Filter(path, Some((op.to_string(), value))));
             }
         }
         return Some(Seg::Filter(parse_path(f.trim()).ok()?, None));
     }
     if let Some((a, b)) = inner.split_once(':') {
-        let n = |x: &str| if x.trim().is_empty() { Some(None) } else { x.trim().parse::<i64>().ok().map(Some) };
+        let n = |x: &str| {
+            if x.trim().is_empty() {
+                Some(None)
+            } else {
+                x.trim().parse::<i64>().ok().map(Some)
+            }
+        };
         let b = b.split(':').next().unwrap_or("");
         return Some(Seg::Slice(n(a)?, n(b)?));
     }
@@ -280,8 +302,17 @@ fn eval(segs: &[Seg], root: &Value) -> Vec<Value> {
                         let keep = match cond {
                             None => !found.is_empty(),
                             Some((op, want)) => {
-                                let eq = found.iter().any(|f| f == want || (f.is_number() && want.is_number() && f.as_f64() == want.as_f64()));
-                                if op == "==" { eq } else { !eq && !found.is_empty() }
+                                let eq = found.iter().any(|f| {
+                                    f == want
+                                        || (f.is_number()
+                                            && want.is_number()
+                                            && f.as_f64() == want.as_f64())
+                                });
+                                if op == "==" {
+                                    eq
+                                } else {
+                                    !eq && !found.is_empty()
+                                }
                             }
                         };
                         if keep {
@@ -370,8 +401,17 @@ mod tests {
         assert_eq!(r("{.items[*].metadata.name}", &v), "a b");
         assert_eq!(r("{.items[0].metadata.name}", &v), "a");
         assert_eq!(r("{.items[-1].metadata.name}", &v), "b");
-        assert_eq!(r("{range .items[*]}{.metadata.name}={.spec.replicas}{\"\\n\"}{end}", &v), "a=1\nb=3\n");
-        assert_eq!(r("{.items[?(@.metadata.name==\"b\")].spec.replicas}", &v), "3");
+        assert_eq!(
+            r(
+                "{range .items[*]}{.metadata.name}={.spec.replicas}{\"\\n\"}{end}",
+                &v
+            ),
+            "a=1\nb=3\n"
+        );
+        assert_eq!(
+            r("{.items[?(@.metadata.name==\"b\")].spec.replicas}", &v),
+            "3"
+        );
         assert_eq!(r("{.items[?(@.spec.replicas==1)].metadata.name}", &v), "a");
         assert_eq!(r("{..image}", &v), "i1 i2 i3");
         assert_eq!(r("{.items[0].metadata.labels}", &v), "{\"app\":\"x\"}");

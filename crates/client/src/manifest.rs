@@ -31,7 +31,11 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Value>> {
 }
 
 fn flatten(v: Value, out: &mut Vec<Value>) {
-    let is_list = v.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List")) && v.get("items").is_some_and(Value::is_array);
+    let is_list = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && v.get("items").is_some_and(Value::is_array);
     if is_list {
         if let Some(Value::Array(items)) = v.get("items").cloned() {
             for i in items {
@@ -50,15 +54,30 @@ pub fn read(filenames: &[PathBuf], recursive: bool) -> Result<Vec<SourcedObject>
         if f.as_os_str() == "-" {
             let mut text = String::new();
             std::io::stdin().read_to_string(&mut text)?;
-            out.extend(parse(&text, "STDIN")?.into_iter().map(|object| SourcedObject { source: "STDIN".into(), object }));
+            out.extend(
+                parse(&text, "STDIN")?
+                    .into_iter()
+                    .map(|object| SourcedObject {
+                        source: "STDIN".into(),
+                        object,
+                    }),
+            );
             continue;
         }
         let mut files = Vec::new();
         collect(f, recursive, true, &mut files)?;
         for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::client(format!("error reading {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::client(format!("error reading {}: {e}", path.display())))?;
             let source = path.display().to_string();
-            out.extend(parse(&text, &source)?.into_iter().map(|object| SourcedObject { source: source.clone(), object }));
+            out.extend(
+                parse(&text, &source)?
+                    .into_iter()
+                    .map(|object| SourcedObject {
+                        source: source.clone(),
+                        object,
+                    }),
+            );
         }
     }
     if out.is_empty() {
@@ -68,17 +87,23 @@ pub fn read(filenames: &[PathBuf], recursive: bool) -> Result<Vec<SourcedObject>
 }
 
 fn collect(path: &Path, recursive: bool, top: bool, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|_| Error::client(format!("the path \"{}\" does not exist", path.display())))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|_| Error::client(format!("the path \"{}\" does not exist", path.display())))?;
     if meta.is_dir() {
         if !top && !recursive {
             return Ok(());
         }
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
         entries.sort();
         for e in entries {
             if e.is_dir() {
                 collect(&e, recursive, false, out)?;
-            } else if matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml" | "json")) {
+            } else if matches!(
+                e.extension().and_then(|x| x.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
                 out.push(e);
             }
         }
@@ -90,7 +115,14 @@ fn collect(path: &Path, recursive: bool, top: bool, out: &mut Vec<PathBuf>) -> R
 
 /// Builds a kustomization (`-k DIR`) into objects.
 pub fn kustomize(dir: &Path) -> Result<Vec<SourcedObject>> {
-    let objs = tug_kustomize::build(dir, &tug_kustomize::BuildOptions::default()).map_err(|e| Error::client(e.to_string()))?;
+    let objs = tug_kustomize::build(dir, &tug_kustomize::BuildOptions::default())
+        .map_err(|e| Error::client(e.to_string()))?;
     let source = dir.display().to_string();
-    Ok(objs.into_iter().map(|object| SourcedObject { source: source.clone(), object }).collect())
+    Ok(objs
+        .into_iter()
+        .map(|object| SourcedObject {
+            source: source.clone(),
+            object,
+        })
+        .collect())
 }

@@ -24,23 +24,44 @@ pub struct Node<'a> {
 
 impl Schemas {
     pub fn new(doc: &Value) -> Schemas {
-        Schemas { schemas: doc.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default() }
+        Schemas {
+            schemas: doc
+                .pointer("/components/schemas")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        }
     }
 
     /// The schema of a kind, found by its `x-kubernetes-group-version-kind`.
     pub fn kind(&self, group: &str, version: &str, kind: &str) -> Option<Node<'_>> {
         let s = self.schemas.values().find(|s| {
-            s.get("x-kubernetes-group-version-kind").and_then(Value::as_array).is_some_and(|gvks| {
-                gvks.iter().any(|g| g["group"].as_str().unwrap_or("") == group && g["version"] == version && g["kind"] == kind)
-            })
+            s.get("x-kubernetes-group-version-kind")
+                .and_then(Value::as_array)
+                .is_some_and(|gvks| {
+                    gvks.iter().any(|g| {
+                        g["group"].as_str().unwrap_or("") == group
+                            && g["version"] == version
+                            && g["kind"] == kind
+                    })
+                })
         })?;
-        Some(Node { schemas: self, schema: Some(s) }.resolve())
+        Some(
+            Node {
+                schemas: self,
+                schema: Some(s),
+            }
+            .resolve(),
+        )
     }
 }
 
 impl<'a> Node<'a> {
     fn none(schemas: &'a Schemas) -> Node<'a> {
-        Node { schemas, schema: None }
+        Node {
+            schemas,
+            schema: None,
+        }
     }
 
     fn resolve(self) -> Node<'a> {
@@ -49,27 +70,52 @@ impl<'a> Node<'a> {
             let Some(v) = s else { break };
             if let Some(r) = v.get("$ref").and_then(Value::as_str) {
                 s = self.schemas.schemas.get(r.rsplit('/').next().unwrap_or(""));
-            } else if let Some(first) = v.get("allOf").and_then(Value::as_array).and_then(|a| a.first()) {
+            } else if let Some(first) = v
+                .get("allOf")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+            {
                 s = Some(first);
             } else {
                 break;
             }
         }
-        Node { schemas: self.schemas, schema: s }
+        Node {
+            schemas: self.schemas,
+            schema: s,
+        }
     }
 
     fn property(self, name: &str) -> (Node<'a>, Option<&'a Value>) {
-        let prop = self.schema.and_then(|s| s.get("properties")).and_then(|p| p.get(name));
-        (Node { schemas: self.schemas, schema: prop }.resolve(), prop)
+        let prop = self
+            .schema
+            .and_then(|s| s.get("properties"))
+            .and_then(|p| p.get(name));
+        (
+            Node {
+                schemas: self.schemas,
+                schema: prop,
+            }
+            .resolve(),
+            prop,
+        )
     }
 
     fn items(self) -> Node<'a> {
-        Node { schemas: self.schemas, schema: self.schema.and_then(|s| s.get("items")) }.resolve()
+        Node {
+            schemas: self.schemas,
+            schema: self.schema.and_then(|s| s.get("items")),
+        }
+        .resolve()
     }
 
     fn additional(self) -> Node<'a> {
         match self.schema.and_then(|s| s.get("additionalProperties")) {
-            Some(a) if a.is_object() => Node { schemas: self.schemas, schema: Some(a) }.resolve(),
+            Some(a) if a.is_object() => Node {
+                schemas: self.schemas,
+                schema: Some(a),
+            }
+            .resolve(),
             _ => Node::none(self.schemas),
         }
     }
@@ -77,7 +123,11 @@ impl<'a> Node<'a> {
     /// The child schema for `key` of an object: a declared property or a map value.
     fn child(self, key: &str) -> (Node<'a>, Option<&'a Value>) {
         let (n, raw) = self.property(key);
-        if raw.is_some() { (n, raw) } else { (self.additional(), None) }
+        if raw.is_some() {
+            (n, raw)
+        } else {
+            (self.additional(), None)
+        }
     }
 }
 
@@ -88,19 +138,32 @@ enum ListKind<'a> {
 }
 
 fn list_kind(raw: Option<&Value>) -> ListKind<'_> {
-    let Some(raw) = raw else { return ListKind::Atomic };
-    let strategy = raw.get("x-kubernetes-patch-strategy").and_then(Value::as_str).unwrap_or("");
+    let Some(raw) = raw else {
+        return ListKind::Atomic;
+    };
+    let strategy = raw
+        .get("x-kubernetes-patch-strategy")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !strategy.split(',').any(|s| s == "merge") {
         return ListKind::Atomic;
     }
-    match raw.get("x-kubernetes-patch-merge-key").and_then(Value::as_str) {
+    match raw
+        .get("x-kubernetes-patch-merge-key")
+        .and_then(Value::as_str)
+    {
         Some(k) => ListKind::Keyed(k),
         None => ListKind::Set,
     }
 }
 
 /// The three-way patch. `schema` is `None` for a JSON merge patch (no list merging).
-pub fn three_way(original: Option<&Value>, modified: &Value, current: &Value, schema: Option<Node<'_>>) -> Value {
+pub fn three_way(
+    original: Option<&Value>,
+    modified: &Value,
+    current: &Value,
+    schema: Option<Node<'_>>,
+) -> Value {
     let empty = Schemas::default();
     let node = schema.unwrap_or(Node::none(&empty));
     let strategic = schema.is_some();
@@ -114,7 +177,13 @@ pub fn three_way(original: Option<&Value>, modified: &Value, current: &Value, sc
     ))
 }
 
-fn diff_map(original: Option<&Map<String, Value>>, modified: &Map<String, Value>, current: &Map<String, Value>, node: Node<'_>, strategic: bool) -> Map<String, Value> {
+fn diff_map(
+    original: Option<&Map<String, Value>>,
+    modified: &Map<String, Value>,
+    current: &Map<String, Value>,
+    node: Node<'_>,
+    strategic: bool,
+) -> Map<String, Value> {
     let mut patch = Map::new();
     for (k, mv) in modified {
         let cv = current.get(k);
@@ -135,20 +204,36 @@ fn diff_map(original: Option<&Map<String, Value>>, modified: &Map<String, Value>
                             patch.insert(k.clone(), mv.clone());
                         }
                     }
-                    ListKind::Keyed(key) => diff_keyed(k, key, oa, ma, ca, child.items(), &mut patch),
+                    ListKind::Keyed(key) => {
+                        diff_keyed(k, key, oa, ma, ca, child.items(), &mut patch)
+                    }
                     ListKind::Set => {
-                        let added: Vec<Value> = ma.iter().filter(|x| !ca.contains(x)).cloned().collect();
-                        let removed: Vec<Value> = oa.into_iter().flatten().filter(|x| !ma.contains(x) && ca.contains(x)).cloned().collect();
+                        let added: Vec<Value> =
+                            ma.iter().filter(|x| !ca.contains(x)).cloned().collect();
+                        let removed: Vec<Value> = oa
+                            .into_iter()
+                            .flatten()
+                            .filter(|x| !ma.contains(x) && ca.contains(x))
+                            .cloned()
+                            .collect();
                         if !added.is_empty() {
                             patch.insert(k.clone(), Value::Array(added));
                         }
                         if !removed.is_empty() {
-                            patch.insert(format!("$deleteFromPrimitiveList/{k}"), Value::Array(removed));
+                            patch.insert(
+                                format!("$deleteFromPrimitiveList/{k}"),
+                                Value::Array(removed),
+                            );
                         }
-                        if !patch.contains_key(k) && !patch.contains_key(&format!("$deleteFromPrimitiveList/{k}")) {
+                        if !patch.contains_key(k)
+                            && !patch.contains_key(&format!("$deleteFromPrimitiveList/{k}"))
+                        {
                             continue;
                         }
-                        let order_differs = ma.iter().filter(|x| ca.contains(x)).ne(ca.iter().filter(|x| ma.contains(x)));
+                        let order_differs = ma
+                            .iter()
+                            .filter(|x| ca.contains(x))
+                            .ne(ca.iter().filter(|x| ma.contains(x)));
                         if order_differs || patch.contains_key(k) {
                             patch.insert(format!("$setElementOrder/{k}"), Value::Array(ma.clone()));
                         }
@@ -176,7 +261,15 @@ fn key_of<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
     v.as_object().and_then(|m| m.get(key))
 }
 
-fn diff_keyed(field: &str, key: &str, original: Option<&Vec<Value>>, modified: &[Value], current: &[Value], item: Node<'_>, patch: &mut Map<String, Value>) {
+fn diff_keyed(
+    field: &str,
+    key: &str,
+    original: Option<&Vec<Value>>,
+    modified: &[Value],
+    current: &[Value],
+    item: Node<'_>,
+    patch: &mut Map<String, Value>,
+) {
     let mut list = Vec::new();
     for m in modified {
         let Some(kv) = key_of(m, key) else {
@@ -185,7 +278,10 @@ fn diff_keyed(field: &str, key: &str, original: Option<&Vec<Value>>, modified: &
             return;
         };
         let c = current.iter().find(|c| key_of(c, key) == Some(kv));
-        let o = original.into_iter().flatten().find(|o| key_of(o, key) == Some(kv));
+        let o = original
+            .into_iter()
+            .flatten()
+            .find(|o| key_of(o, key) == Some(kv));
         match (m.as_object(), c.and_then(Value::as_object)) {
             (Some(mm), Some(cm)) => {
                 let mut sub = diff_map(o.and_then(Value::as_object), mm, cm, item, true);
@@ -209,8 +305,15 @@ fn diff_keyed(field: &str, key: &str, original: Option<&Vec<Value>>, modified: &
         }
     }
     let modified_keys: Vec<&Value> = modified.iter().filter_map(|m| key_of(m, key)).collect();
-    let current_order: Vec<&Value> = current.iter().filter_map(|c| key_of(c, key)).filter(|k| modified_keys.contains(k)).collect();
-    let order_changed = modified_keys.iter().filter(|k| current_order.contains(k)).ne(current_order.iter());
+    let current_order: Vec<&Value> = current
+        .iter()
+        .filter_map(|c| key_of(c, key))
+        .filter(|k| modified_keys.contains(k))
+        .collect();
+    let order_changed = modified_keys
+        .iter()
+        .filter(|k| current_order.contains(k))
+        .ne(current_order.iter());
     if list.is_empty() && !order_changed {
         return;
     }
@@ -254,13 +357,19 @@ mod tests {
         let current = json!({"metadata": {"labels": {"a": "1", "gone": "x", "other": "y"}, "uid": "u"},
             "spec": {"containers": [{"name": "a", "image": "1", "imagePullPolicy": "Always"}, {"name": "old", "image": "o"}], "args": ["x"]}, "status": {}});
         let p = three_way(Some(&original), &modified, &current, node);
-        assert_eq!(p, json!({
-            "metadata": {"labels": {"a": "2", "gone": null}},
-            "spec": {"containers": [{"name": "a", "image": "2"}, {"name": "new", "image": "n"}, {"name": "old", "$patch": "delete"}],
-                     "$setElementOrder/containers": [{"name": "a"}, {"name": "new"}]}
-        }));
+        assert_eq!(
+            p,
+            json!({
+                "metadata": {"labels": {"a": "2", "gone": null}},
+                "spec": {"containers": [{"name": "a", "image": "2"}, {"name": "new", "image": "n"}, {"name": "old", "$patch": "delete"}],
+                         "$setElementOrder/containers": [{"name": "a"}, {"name": "new"}]}
+            })
+        );
         // Nothing changed: an empty patch.
-        assert_eq!(three_way(Some(&modified), &modified, &modified, node), json!({}));
+        assert_eq!(
+            three_way(Some(&modified), &modified, &modified, node),
+            json!({})
+        );
     }
 
     #[test]
@@ -268,6 +377,9 @@ mod tests {
         let original = json!({"spec": {"list": [1, 2], "x": 1}});
         let modified = json!({"spec": {"list": [1]}});
         let current = json!({"spec": {"list": [1, 2], "x": 1, "y": 2}});
-        assert_eq!(three_way(Some(&original), &modified, &current, None), json!({"spec": {"list": [1], "x": null}}));
+        assert_eq!(
+            three_way(Some(&original), &modified, &current, None),
+            json!({"spec": {"list": [1], "x": null}})
+        );
     }
 }

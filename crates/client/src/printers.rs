@@ -29,10 +29,14 @@ impl Output {
             "json" => Output::Json,
             "name" => Output::Name,
             _ => {
-                if let Some(t) = s.strip_prefix("jsonpath=").or_else(|| s.strip_prefix("jsonpath-as-json=")) {
+                if let Some(t) = s
+                    .strip_prefix("jsonpath=")
+                    .or_else(|| s.strip_prefix("jsonpath-as-json="))
+                {
                     Output::JsonPath(Template::parse(t)?)
                 } else if let Some(path) = s.strip_prefix("jsonpath-file=") {
-                    let t = std::fs::read_to_string(path).map_err(|e| Error::client(format!("error reading {path}: {e}")))?;
+                    let t = std::fs::read_to_string(path)
+                        .map_err(|e| Error::client(format!("error reading {path}: {e}")))?;
                     Output::JsonPath(Template::parse(t.trim_end_matches('\n'))?)
                 } else {
                     return Err(Error::client(format!(
@@ -53,7 +57,11 @@ pub fn sorted(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             let b: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sorted(v))).collect();
-            Value::Object(b.into_iter().map(|(k, v)| (k.clone(), v)).collect::<Map<String, Value>>())
+            Value::Object(
+                b.into_iter()
+                    .map(|(k, v)| (k.clone(), v))
+                    .collect::<Map<String, Value>>(),
+            )
         }
         Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
         other => other.clone(),
@@ -83,21 +91,33 @@ pub fn as_list(items: Vec<Value>) -> Value {
 /// Fills in `apiVersion`/`kind` on a list item, which servers leave out.
 pub fn with_type(ri: &ResourceInfo, mut obj: Value) -> Value {
     if let Some(m) = obj.as_object_mut() {
-        m.entry("apiVersion").or_insert_with(|| Value::String(ri.api_version()));
-        m.entry("kind").or_insert_with(|| Value::String(ri.kind.clone()));
+        m.entry("apiVersion")
+            .or_insert_with(|| Value::String(ri.api_version()));
+        m.entry("kind")
+            .or_insert_with(|| Value::String(ri.kind.clone()));
     }
     obj
 }
 
 /// `-o name`: `deployment.apps/web`.
 pub fn name_of(ri: &ResourceInfo, obj: &Value) -> String {
-    format!("{}/{}", ri.kind_group(), obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))
+    format!(
+        "{}/{}",
+        ri.kind_group(),
+        obj.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    )
 }
 
 /// Prints objects (one, or a list when `single` is false) in a non-table format.
 pub fn print_objects(out: &Output, ri: &ResourceInfo, objs: Vec<Value>, single: bool) -> String {
     let objs: Vec<Value> = objs.into_iter().map(|o| with_type(ri, o)).collect();
-    let data = if single && objs.len() == 1 { objs[0].clone() } else { as_list(objs.clone()) };
+    let data = if single && objs.len() == 1 {
+        objs[0].clone()
+    } else {
+        as_list(objs.clone())
+    };
     match out {
         Output::Yaml => to_yaml(&data),
         Output::Json => to_json(&data),
@@ -123,16 +143,32 @@ pub struct TableOptions {
 
 /// The cells of a meta.k8s.io Table (header first unless `no_headers`), as text.
 pub fn table_rows(table: &Value, opts: &TableOptions) -> Vec<Vec<String>> {
-    let cols: Vec<&Value> = table["columnDefinitions"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
-    let shown: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| opts.wide || c["priority"].as_i64().unwrap_or(0) == 0).map(|(i, _)| i).collect();
+    let cols: Vec<&Value> = table["columnDefinitions"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let shown: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| opts.wide || c["priority"].as_i64().unwrap_or(0) == 0)
+        .map(|(i, _)| i)
+        .collect();
     let mut rows = Vec::new();
     if !opts.no_headers {
         let mut h = Vec::new();
         if opts.with_namespace {
             h.push("NAMESPACE".to_string());
         }
-        h.extend(shown.iter().map(|&i| cols[i]["name"].as_str().unwrap_or("").to_uppercase()));
-        h.extend(opts.label_columns.iter().map(|l| l.rsplit('/').next().unwrap_or(l).to_uppercase()));
+        h.extend(
+            shown
+                .iter()
+                .map(|&i| cols[i]["name"].as_str().unwrap_or("").to_uppercase()),
+        );
+        h.extend(
+            opts.label_columns
+                .iter()
+                .map(|l| l.rsplit('/').next().unwrap_or(l).to_uppercase()),
+        );
         if opts.show_labels {
             h.push("LABELS".into());
         }
@@ -140,7 +176,10 @@ pub fn table_rows(table: &Value, opts: &TableOptions) -> Vec<Vec<String>> {
     }
     for row in table["rows"].as_array().into_iter().flatten() {
         let cells = row["cells"].as_array().cloned().unwrap_or_default();
-        let meta = row["object"].get("metadata").cloned().unwrap_or(Value::Null);
+        let meta = row["object"]
+            .get("metadata")
+            .cloned()
+            .unwrap_or(Value::Null);
         let mut r = Vec::new();
         if opts.with_namespace {
             r.push(meta["namespace"].as_str().unwrap_or("").to_string());
@@ -156,12 +195,25 @@ pub fn table_rows(table: &Value, opts: &TableOptions) -> Vec<Vec<String>> {
         }
         let labels = meta["labels"].as_object().cloned().unwrap_or_default();
         for l in &opts.label_columns {
-            r.push(labels.get(l).and_then(Value::as_str).unwrap_or("").to_string());
+            r.push(
+                labels
+                    .get(l)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
         if opts.show_labels {
-            let mut kv: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+            let mut kv: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
             kv.sort();
-            r.push(if kv.is_empty() { "<none>".into() } else { kv.join(",") });
+            r.push(if kv.is_empty() {
+                "<none>".into()
+            } else {
+                kv.join(",")
+            });
         }
         rows.push(r);
     }
@@ -225,13 +277,27 @@ mod tests {
     fn tables_align_like_kubectl() {
         let t = json!({"columnDefinitions": [{"name": "Name", "priority": 0}, {"name": "Data", "priority": 0}, {"name": "Extra", "priority": 1}, {"name": "Age", "priority": 0}],
             "rows": [{"cells": ["kube-root-ca.crt", 1, "x", "5m"], "object": {"metadata": {"namespace": "default", "labels": {"b": "2", "a": "1"}}}}]});
-        assert_eq!(print_table(&t, &TableOptions::default()), "NAME               DATA   AGE\nkube-root-ca.crt   1      5m\n");
-        let wide = print_table(&t, &TableOptions { wide: true, with_namespace: true, show_labels: true, ..Default::default() });
+        assert_eq!(
+            print_table(&t, &TableOptions::default()),
+            "NAME               DATA   AGE\nkube-root-ca.crt   1      5m\n"
+        );
+        let wide = print_table(
+            &t,
+            &TableOptions {
+                wide: true,
+                with_namespace: true,
+                show_labels: true,
+                ..Default::default()
+            },
+        );
         assert_eq!(wide, "NAMESPACE   NAME               DATA   EXTRA   AGE   LABELS\ndefault     kube-root-ca.crt   1      x       5m    a=1,b=2\n");
     }
 
     #[test]
     fn json_is_sorted_and_indented() {
-        assert_eq!(to_json(&json!({"b": 1, "a": [true]})), "{\n    \"a\": [\n        true\n    ],\n    \"b\": 1\n}\n");
+        assert_eq!(
+            to_json(&json!({"b": 1, "a": [true]})),
+            "{\n    \"a\": [\n        true\n    ],\n    \"b\": 1\n}\n"
+        );
     }
 }

@@ -24,22 +24,46 @@ pub struct ResourceInfo {
 
 impl ResourceInfo {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `deployments.apps`, `pods`: how kubectl names the type in messages.
     pub fn group_resource(&self) -> String {
-        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// `deployment.apps`, `pod`: the prefix of `-o name` and of apply's messages.
     pub fn kind_group(&self) -> String {
         let k = self.kind.to_ascii_lowercase();
-        if self.group.is_empty() { k } else { format!("{k}.{}", self.group) }
+        if self.group.is_empty() {
+            k
+        } else {
+            format!("{k}.{}", self.group)
+        }
     }
 
     fn from_registry(t: &tug_api::ResourceType) -> ResourceInfo {
-        let mut verbs: Vec<String> = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"].iter().map(|s| s.to_string()).collect();
+        let mut verbs: Vec<String> = [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         if t.kind == "Binding" {
             verbs = vec!["create".into()];
         }
@@ -58,7 +82,10 @@ impl ResourceInfo {
 
     fn matches_name(&self, name: &str) -> bool {
         let n = name.to_ascii_lowercase();
-        self.plural == n || self.singular == n || self.kind.to_ascii_lowercase() == n || self.short_names.iter().any(|s| *s == n)
+        self.plural == n
+            || self.singular == n
+            || self.kind.to_ascii_lowercase() == n
+            || self.short_names.contains(&n)
     }
 }
 
@@ -70,12 +97,18 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(conn: Conn) -> Resolver {
-        Resolver { conn, discovered: None }
+        Resolver {
+            conn,
+            discovered: None,
+        }
     }
 
     /// The registry's types, in its order (preferred versions first).
     fn builtin() -> Vec<ResourceInfo> {
-        tug_api::registry::all().iter().map(ResourceInfo::from_registry).collect()
+        tug_api::registry::all()
+            .iter()
+            .map(ResourceInfo::from_registry)
+            .collect()
     }
 
     /// Every served type from discovery (`/api/v1`, `/apis`, `/apis/<g>/<v>`), preferred
@@ -91,8 +124,16 @@ impl Resolver {
             let groups = self.conn.get_path("/apis").await?;
             for g in groups["groups"].as_array().into_iter().flatten() {
                 let name = g["name"].as_str().unwrap_or("").to_string();
-                let preferred = g["preferredVersion"]["version"].as_str().unwrap_or("").to_string();
-                let mut versions: Vec<String> = g["versions"].as_array().into_iter().flatten().filter_map(|v| v["version"].as_str().map(String::from)).collect();
+                let preferred = g["preferredVersion"]["version"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                let mut versions: Vec<String> = g["versions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v["version"].as_str().map(String::from))
+                    .collect();
                 versions.sort_by_key(|v| *v != preferred);
                 for v in versions {
                     match self.conn.get_path(&format!("/apis/{name}/{v}")).await {
@@ -115,7 +156,9 @@ impl Resolver {
         if let Some(r) = pick(self.discover().await?, arg) {
             return Ok(r);
         }
-        Err(Error::client(format!("the server doesn't have a resource type \"{arg}\"")))
+        Err(Error::client(format!(
+            "the server doesn't have a resource type \"{arg}\""
+        )))
     }
 
     /// The type of a manifest's object.
@@ -129,7 +172,12 @@ impl Resolver {
             return Ok(ResourceInfo::from_registry(t));
         }
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let found = self.discover().await?.iter().find(|r| r.group == group && r.version == version && r.kind == kind).cloned();
+        let found = self
+            .discover()
+            .await?
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+            .cloned();
         found.ok_or_else(|| {
             Error::client(format!("resource mapping not found for name: \"{}\" namespace: \"{}\" from \"\": no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first",
                 obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""),
@@ -150,15 +198,25 @@ fn pick(types: &[ResourceInfo], arg: &str) -> Option<ResourceInfo> {
     }
     // "name.group" or "name.version.group".
     let (name, rest) = lower.split_once('.')?;
-    if let Some(r) = types.iter().find(|r| r.group == rest && r.matches_name(name)) {
+    if let Some(r) = types
+        .iter()
+        .find(|r| r.group == rest && r.matches_name(name))
+    {
         return Some(r.clone());
     }
     let (version, group) = rest.split_once('.').unwrap_or((rest, ""));
-    types.iter().find(|r| r.group == group && r.version == version && r.matches_name(name)).cloned()
+    types
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.matches_name(name))
+        .cloned()
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(String::from))
+        .collect()
 }
 
 fn parse_resource_list(group: &str, version: &str, list: &Value) -> Vec<ResourceInfo> {
@@ -172,10 +230,22 @@ fn parse_resource_list(group: &str, version: &str, list: &Value) -> Vec<Resource
                 return None; // subresource
             }
             let kind = r["kind"].as_str().unwrap_or("").to_string();
-            let singular = r["singularName"].as_str().filter(|s| !s.is_empty()).map(String::from).unwrap_or_else(|| kind.to_ascii_lowercase());
+            let singular = r["singularName"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .unwrap_or_else(|| kind.to_ascii_lowercase());
             Some(ResourceInfo {
-                group: r["group"].as_str().filter(|s| !s.is_empty()).unwrap_or(group).to_string(),
-                version: r["version"].as_str().filter(|s| !s.is_empty()).unwrap_or(version).to_string(),
+                group: r["group"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(group)
+                    .to_string(),
+                version: r["version"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(version)
+                    .to_string(),
                 kind,
                 plural: name.to_string(),
                 singular,
@@ -212,7 +282,11 @@ mod tests {
             ("crd", "customresourcedefinitions", "apiextensions.k8s.io"),
         ] {
             let r = pick(&b, arg).unwrap_or_else(|| panic!("{arg}"));
-            assert_eq!((r.plural.as_str(), r.group.as_str()), (plural, group), "{arg}");
+            assert_eq!(
+                (r.plural.as_str(), r.group.as_str()),
+                (plural, group),
+                "{arg}"
+            );
         }
         assert_eq!(pick(&b, "hpa").unwrap().version, "v2");
         assert_eq!(pick(&b, "hpa.v1.autoscaling").unwrap().version, "v1");

@@ -81,23 +81,49 @@ fn scalar(v: &Value, indent: usize) -> String {
 /// Whether a plain scalar would read back as something other than this string.
 fn ambiguous(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
-    if matches!(lower.as_str(), "" | "~" | "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | ".nan" | ".inf" | "-.inf" | "+.inf") {
+    if matches!(
+        lower.as_str(),
+        "" | "~"
+            | "null"
+            | "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "y"
+            | "n"
+            | ".nan"
+            | ".inf"
+            | "-.inf"
+            | "+.inf"
+    ) {
         return true;
     }
     let t = s.strip_prefix(['-', '+']).unwrap_or(s);
     let numeric = !t.is_empty()
-        && (t.parse::<f64>().is_ok() && t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
-            || t.strip_prefix("0x").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
-            || t.strip_prefix("0o").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_digit(8)))
-            || t.chars().all(|c| c.is_ascii_digit() || c == '_') && t.chars().any(|c| c.is_ascii_digit())
-            || (t.contains(':') && t.split(':').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))));
+        && (t.parse::<f64>().is_ok()
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+            || t.strip_prefix("0x")
+                .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+            || t.strip_prefix("0o")
+                .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_digit(8)))
+            || t.chars().all(|c| c.is_ascii_digit() || c == '_')
+                && t.chars().any(|c| c.is_ascii_digit())
+            || (t.contains(':')
+                && t.split(':')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))));
     numeric || timestamp(s)
 }
 
 /// YAML 1.1 timestamps: `2001-12-14`, `2001-12-14t21:59:43.10-05:00`, `2026-11-26T15:17:09Z`.
 fn timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
+    };
     if b.len() < 8 || !digits(0..4) || b[4] != b'-' {
         return false;
     }
@@ -116,23 +142,64 @@ fn timestamp(s: &str) -> bool {
 
 fn plain_ok(s: &str) -> bool {
     let first = s.chars().next().unwrap_or(' ');
-    if matches!(first, '-' | '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' | ' ') {
+    if matches!(
+        first,
+        '-' | '?'
+            | ':'
+            | ','
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '#'
+            | '&'
+            | '*'
+            | '!'
+            | '|'
+            | '>'
+            | '\''
+            | '"'
+            | '%'
+            | '@'
+            | '`'
+            | ' '
+    ) {
         // "-x" and "?x"/":x" are plain when followed by a non-space.
         if !(matches!(first, '-' | '?' | ':') && s.len() > 1 && !s[1..].starts_with(' ')) {
             return false;
         }
     }
-    !(s.ends_with(' ') || s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(|c| c.is_control() || c == '\u{feff}'))
-        && !s.starts_with("---")
-        && !s.starts_with("...")
+    let special = s.ends_with(' ')
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || s.chars().any(|c| c.is_control() || c == '\u{feff}');
+    !special && !s.starts_with("---") && !s.starts_with("...")
 }
 
 fn string(s: &str, indent: usize) -> String {
     if s.contains('\n') && !s.chars().any(|c| c.is_control() && c != '\n') && !s.ends_with(' ') {
-        let chomp = if s.ends_with("\n\n") { "+" } else if s.ends_with('\n') { "" } else { "-" };
+        let chomp = if s.ends_with("\n\n") {
+            "+"
+        } else if s.ends_with('\n') {
+            ""
+        } else {
+            "-"
+        };
         let lead = if s.starts_with(' ') { "2" } else { "" };
         let pad = " ".repeat(indent);
-        let body: Vec<String> = s.strip_suffix('\n').unwrap_or(s).split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{pad}{l}") }).collect();
+        let body: Vec<String> = s
+            .strip_suffix('\n')
+            .unwrap_or(s)
+            .split('\n')
+            .map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{pad}{l}")
+                }
+            })
+            .collect();
         return format!("|{lead}{chomp}\n{}", body.join("\n"));
     }
     if ambiguous(s) {

@@ -226,13 +226,26 @@ pub enum KubectlCommand {
 fn client_args(cmd: &KubectlCommand) -> &ClientArgs {
     use KubectlCommand::*;
     match cmd {
-        Get { client, .. } | Describe { client, .. } | Apply { client, .. } | Create { client, .. } | Delete { client, .. } | Edit { client, .. } => client,
-        Patch { client, .. } | Label { client, .. } | Annotate { client, .. } | Scale { client, .. } | Explain { client, .. } | ApiResources { client, .. } => client,
+        Get { client, .. }
+        | Describe { client, .. }
+        | Apply { client, .. }
+        | Create { client, .. }
+        | Delete { client, .. }
+        | Edit { client, .. } => client,
+        Patch { client, .. }
+        | Label { client, .. }
+        | Annotate { client, .. }
+        | Scale { client, .. }
+        | Explain { client, .. }
+        | ApiResources { client, .. } => client,
     }
 }
 
 fn list(selector: Option<String>, field_selector: Option<String>) -> ListOptions {
-    ListOptions { label_selector: selector, field_selector }
+    ListOptions {
+        label_selector: selector,
+        field_selector,
+    }
 }
 
 fn say(line: &str) {
@@ -241,7 +254,10 @@ fn say(line: &str) {
 
 /// Runs a command; prints errors as kubectl does and returns the exit code.
 pub fn main(cmd: KubectlCommand) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -250,7 +266,14 @@ pub fn main(cmd: KubectlCommand) -> i32 {
     };
     let errors = runtime.block_on(async {
         let c = client_args(&cmd);
-        let mut s = Session::connect(&ConnectOptions { kubeconfig: c.kubeconfig.clone(), context: c.context.clone() }, c.namespace.clone()).await?;
+        let mut s = Session::connect(
+            &ConnectOptions {
+                kubeconfig: c.kubeconfig.clone(),
+                context: c.context.clone(),
+            },
+            c.namespace.clone(),
+        )
+        .await?;
         run(&mut s, cmd).await
     });
     let errors = match errors {
@@ -261,19 +284,55 @@ pub fn main(cmd: KubectlCommand) -> i32 {
     for e in &errors {
         eprintln!("{e}");
     }
-    if errors.is_empty() { 0 } else { 1 }
+    if errors.is_empty() {
+        0
+    } else {
+        1
+    }
 }
 
 async fn run(s: &mut Session, cmd: KubectlCommand) -> Result<Vec<Error>, Error> {
     use KubectlCommand::*;
     let mut out = std::io::stdout().lock();
     match cmd {
-        Get { args, all_namespaces, selector, field_selector, output, watch, watch_only, ignore_not_found, no_headers, show_kind, show_labels, label_columns, .. } => {
-            let opts = GetOptions { all_namespaces, list: list(selector, field_selector), output, watch, watch_only, ignore_not_found, no_headers, show_kind, show_labels, label_columns };
+        Get {
+            args,
+            all_namespaces,
+            selector,
+            field_selector,
+            output,
+            watch,
+            watch_only,
+            ignore_not_found,
+            no_headers,
+            show_kind,
+            show_labels,
+            label_columns,
+            ..
+        } => {
+            let opts = GetOptions {
+                all_namespaces,
+                list: list(selector, field_selector),
+                output,
+                watch,
+                watch_only,
+                ignore_not_found,
+                no_headers,
+                show_kind,
+                show_labels,
+                label_columns,
+            };
             s.get(&args, &opts, &mut out).await
         }
-        Describe { args, all_namespaces, selector, .. } => {
-            let (text, errors) = s.describe(&args, &list(selector, None), all_namespaces).await?;
+        Describe {
+            args,
+            all_namespaces,
+            selector,
+            ..
+        } => {
+            let (text, errors) = s
+                .describe(&args, &list(selector, None), all_namespaces)
+                .await?;
             if !text.is_empty() {
                 writeln!(out, "{text}")?;
             }
@@ -283,53 +342,136 @@ async fn run(s: &mut Session, cmd: KubectlCommand) -> Result<Vec<Error>, Error> 
             let objs = files.read()?;
             Ok(s.apply_all(&objs, &mut say).await)
         }
-        Create { files, save_config, .. } => {
+        Create {
+            files, save_config, ..
+        } => {
             let objs = files.read()?;
             Ok(s.create_all(&objs, save_config, &mut say).await)
         }
-        Delete { args, files, selector, field_selector, all, ignore_not_found, wait, .. } => {
+        Delete {
+            args,
+            files,
+            selector,
+            field_selector,
+            all,
+            ignore_not_found,
+            wait,
+            ..
+        } => {
             if files.kustomize.is_some() || !files.filename.is_empty() {
                 if !args.is_empty() {
-                    return Err(Error::client("when -f or -k is given, no resource type or name may be"));
+                    return Err(Error::client(
+                        "when -f or -k is given, no resource type or name may be",
+                    ));
                 }
                 let objs = files.read()?;
-                Ok(s.delete_objects(&objs, ignore_not_found, wait, &mut say).await)
+                Ok(s.delete_objects(&objs, ignore_not_found, wait, &mut say)
+                    .await)
             } else {
-                s.delete(&args, &list(selector, field_selector), all, ignore_not_found, wait, &mut say).await
+                s.delete(
+                    &args,
+                    &list(selector, field_selector),
+                    all,
+                    ignore_not_found,
+                    wait,
+                    &mut say,
+                )
+                .await
             }
         }
         Edit { args, .. } => {
             writeln!(out, "{}", s.edit(&args).await?)?;
             Ok(vec![])
         }
-        Patch { args, patch, patch_file, patch_type, subresource, .. } => {
+        Patch {
+            args,
+            patch,
+            patch_file,
+            patch_type,
+            subresource,
+            ..
+        } => {
             let body = match (patch, patch_file) {
                 (Some(p), None) => p,
-                (None, Some(f)) => std::fs::read_to_string(&f).map_err(|e| Error::client(format!("{}: {e}", f.display())))?,
-                _ => return Err(Error::client("must specify exactly one of --patch (-p) or --patch-file")),
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .map_err(|e| Error::client(format!("{}: {e}", f.display())))?,
+                _ => {
+                    return Err(Error::client(
+                        "must specify exactly one of --patch (-p) or --patch-file",
+                    ))
+                }
             };
             let pt = PatchType::parse(&patch_type)?;
-            writeln!(out, "{}", s.patch(&args, &body, pt, subresource.as_deref()).await?)?;
+            writeln!(
+                out,
+                "{}",
+                s.patch(&args, &body, pt, subresource.as_deref()).await?
+            )?;
             Ok(vec![])
         }
-        Label { args, overwrite, selector, all, .. } => {
-            writeln!(out, "{}", s.set_metadata("labels", &args, overwrite, &list(selector, None), all).await?)?;
+        Label {
+            args,
+            overwrite,
+            selector,
+            all,
+            ..
+        } => {
+            writeln!(
+                out,
+                "{}",
+                s.set_metadata("labels", &args, overwrite, &list(selector, None), all)
+                    .await?
+            )?;
             Ok(vec![])
         }
-        Annotate { args, overwrite, selector, all, .. } => {
-            writeln!(out, "{}", s.set_metadata("annotations", &args, overwrite, &list(selector, None), all).await?)?;
+        Annotate {
+            args,
+            overwrite,
+            selector,
+            all,
+            ..
+        } => {
+            writeln!(
+                out,
+                "{}",
+                s.set_metadata("annotations", &args, overwrite, &list(selector, None), all)
+                    .await?
+            )?;
             Ok(vec![])
         }
-        Scale { args, replicas, current_replicas, .. } => {
+        Scale {
+            args,
+            replicas,
+            current_replicas,
+            ..
+        } => {
             writeln!(out, "{}", s.scale(&args, replicas, current_replicas).await?)?;
             Ok(vec![])
         }
-        Explain { path, api_version, .. } => {
+        Explain {
+            path, api_version, ..
+        } => {
             write!(out, "{}", s.explain(&path, api_version.as_deref()).await?)?;
             Ok(vec![])
         }
-        ApiResources { namespaced, api_group, output, no_headers, .. } => {
-            write!(out, "{}", s.api_resources(namespaced, api_group.as_deref(), output.as_deref(), no_headers).await?)?;
+        ApiResources {
+            namespaced,
+            api_group,
+            output,
+            no_headers,
+            ..
+        } => {
+            write!(
+                out,
+                "{}",
+                s.api_resources(
+                    namespaced,
+                    api_group.as_deref(),
+                    output.as_deref(),
+                    no_headers
+                )
+                .await?
+            )?;
             Ok(vec![])
         }
     }
