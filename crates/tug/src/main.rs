@@ -5,6 +5,7 @@
 //! OCI runtime CLI, exactly as `tug runtime`.
 
 mod image;
+mod kubectl;
 mod kustomize;
 mod runtime;
 mod server;
@@ -37,6 +38,9 @@ enum Command {
     Push(image::PushArgs),
     /// Save credentials for a registry (checked first).
     Login(image::LoginArgs),
+    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
+    #[command(flatten)]
+    Kubectl(kubectl::KubectlCommand),
 }
 
 fn main() {
@@ -56,6 +60,7 @@ fn main() {
             Command::Pull(args) => report(image::pull(args)),
             Command::Push(args) => report(image::push(args)),
             Command::Login(args) => report(image::login(args)),
+            Command::Kubectl(cmd) => kubectl::main(cmd),
         }
     };
     std::process::exit(code);
