@@ -158,6 +158,8 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app:
         let Ok((tcp, _peer)) = listener.accept().await else {
             continue;
         };
+        // Without it, Nagle's algorithm holds small responses back up to 40 ms.
+        let _ = tcp.set_nodelay(true);
         let tls = tls.clone();
         let app = app.clone();
         tokio::spawn(async move {

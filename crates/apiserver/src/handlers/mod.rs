@@ -111,9 +111,15 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
             let (items, meta) = crud::list(&ctx).await?;
             match table_wanted(&ctx) {
                 Some(include) => respond::ok(&table::table(target.rt, &items, meta, include)),
-                None => respond::ok(
-                    &json!({"kind": target.rt.list_kind, "apiVersion": target.rt.api_version(), "metadata": meta, "items": items}),
-                ),
+                None => {
+                    // Built by moving the items in: json!() would deep-copy every object.
+                    let mut list = serde_json::Map::new();
+                    list.insert("kind".into(), target.rt.list_kind.into());
+                    list.insert("apiVersion".into(), target.rt.api_version().into());
+                    list.insert("metadata".into(), meta);
+                    list.insert("items".into(), serde_json::Value::Array(items));
+                    respond::ok(&serde_json::Value::Object(list))
+                }
             }
         }
         ("GET", true, None | Some("status")) => {
