@@ -8,6 +8,7 @@ use crate::value::Value;
 
 mod builtin;
 mod conv;
+mod dates;
 mod dicts;
 mod encoding;
 mod helm;
@@ -15,6 +16,7 @@ mod lists;
 mod math;
 mod misc;
 mod regex;
+mod semver;
 mod strings;
 pub mod yaml;
 
@@ -144,6 +146,8 @@ impl Funcs {
         encoding::register(&mut f);
         regex::register(&mut f);
         misc::register(&mut f);
+        semver::register(&mut f);
+        dates::register(&mut f);
         helm::register(&mut f);
         f
     }
