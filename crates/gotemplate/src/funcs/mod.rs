@@ -16,7 +16,7 @@ mod lists;
 mod math;
 mod misc;
 mod regex;
-mod semver;
+pub mod semver;
 mod strings;
 pub mod yaml;
 
