@@ -31,7 +31,7 @@ pub mod values;
 pub use capabilities::Capabilities;
 pub use chartfile::{Dependency, Metadata};
 pub use loader::{load, load_archive, Chart, ChartFile};
-pub use order::{template, Manifest, TemplateOptions};
+pub use order::{render_chart, template, Manifest, TemplateOptions};
 pub use render::{render, Release, Rendered};
 pub use values::UserValues;
 

@@ -143,9 +143,10 @@ fn crds(chart: &Chart, full_path: &str, out: &mut String) {
     }
 }
 
-/// Everything `helm template` does after loading: dependencies, values, schema,
-/// rendering, sorting and printing. Returns the text it prints.
-pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, Error> {
+/// Processes dependencies, coalesces and validates values, and renders every
+/// template (NOTES.txt included): Helm's engine output for a chart and options.
+/// Returns the processed chart (aliases applied, disabled subcharts removed) too.
+pub fn render_chart(chart: &Chart, opts: &TemplateOptions) -> Result<(Chart, Rendered), Error> {
     if chart.metadata.is_library() {
         return Err(Error::Library);
     }
@@ -162,6 +163,13 @@ pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, Error> 
         crate::schema::validate(&processed, &values)?;
     }
     let rendered = render(&processed, &values, &opts.release, &opts.capabilities)?;
+    Ok((processed, rendered))
+}
+
+/// Everything `helm template` does after loading: dependencies, values, schema,
+/// rendering, sorting and printing. Returns the text it prints.
+pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, Error> {
+    let (processed, rendered) = render_chart(chart, opts)?;
     let (generic, hooks) = manifests(&rendered)?;
     let mut out = String::new();
     if opts.include_crds {

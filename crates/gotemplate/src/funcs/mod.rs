@@ -8,6 +8,7 @@ use crate::value::Value;
 
 mod builtin;
 mod conv;
+mod crypto;
 mod dates;
 mod dicts;
 mod encoding;
@@ -148,6 +149,7 @@ impl Funcs {
         misc::register(&mut f);
         semver::register(&mut f);
         dates::register(&mut f);
+        crypto::register(&mut f);
         helm::register(&mut f);
         f
     }
