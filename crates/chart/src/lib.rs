@@ -15,8 +15,8 @@
 //! - [`order`] splits the output into manifests, separates hooks, sorts by Helm's
 //!   install order and prints `helm template` output.
 //!
-//! The crate does I/O only in [`loader`] (reading a chart) and [`values::UserValues`]
-//! (reading `-f`/`--set-file` files); everything else is pure.
+//! The crate does I/O only in [`loader`] (reading a chart), [`package`] (writing one)
+//! and [`values::UserValues`] (reading `-f`/`--set-file` files); everything else is pure.
 
 pub mod capabilities;
 pub mod chartfile;
@@ -24,6 +24,7 @@ pub mod files;
 pub mod glob;
 pub mod loader;
 pub mod order;
+pub mod package;
 pub mod render;
 pub mod schema;
 pub mod values;
@@ -31,6 +32,7 @@ pub mod values;
 pub use capabilities::Capabilities;
 pub use chartfile::{Dependency, Metadata};
 pub use loader::{load, load_archive, Chart, ChartFile};
+pub use package::package;
 pub use order::{render_chart, template, Manifest, TemplateOptions};
 pub use render::{render, Release, Rendered};
 pub use values::UserValues;

@@ -73,13 +73,18 @@ pub fn load(path: &Path) -> Result<Chart, Error> {
 }
 
 fn load_dir(root: &Path) -> Result<Chart, Error> {
+    from_files(read_dir_files(root)?)
+}
+
+/// A chart directory's files, relative to it, without those `.helmignore` excludes.
+pub fn read_dir_files(root: &Path) -> Result<Vec<ChartFile>, Error> {
     let rules = match std::fs::read_to_string(root.join(".helmignore")) {
         Ok(t) => IgnoreRules::parse(&t),
         Err(_) => IgnoreRules::parse(""),
     };
     let mut files = Vec::new();
     walk(root, "", &rules, &mut files)?;
-    from_files(files)
+    Ok(files)
 }
 
 fn walk(dir: &Path, prefix: &str, rules: &IgnoreRules, out: &mut Vec<ChartFile>) -> Result<(), Error> {

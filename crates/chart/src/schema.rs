@@ -18,11 +18,26 @@ pub fn validate(chart: &Chart, values: &Value) -> Result<(), Error> {
     }
 }
 
+/// Values files decode numbers as floats; `3.0` must still pass `type: integer` and
+/// read `3` in messages, as in Helm.
+fn whole_numbers_as_integers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9e15 => J::from(f as i64),
+            _ => J::Number(n),
+        },
+        J::Array(a) => J::Array(a.into_iter().map(whole_numbers_as_integers).collect()),
+        J::Object(o) => J::Object(o.into_iter().map(|(k, v)| (k, whole_numbers_as_integers(v))).collect()),
+        v => v,
+    }
+}
+
 fn collect(chart: &Chart, values: &Value, report: &mut String) -> Result<(), Error> {
     if let Some(text) = &chart.schema {
         let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Parse { file: format!("{}/values.schema.json", chart.name()), msg: e.to_string() })?;
         let validator = jsonschema::validator_for(&schema).map_err(|e| Error::Parse { file: format!("{}/values.schema.json", chart.name()), msg: e.to_string() })?;
-        let instance = values.to_json();
+        let instance = whole_numbers_as_integers(values.to_json());
         let errors: Vec<String> = validator
             .iter_errors(&instance)
             .map(|e| {

@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod chart;
 mod image;
 mod kustomize;
 mod runtime;
@@ -37,6 +38,9 @@ enum Command {
     Push(image::PushArgs),
     /// Save credentials for a registry (checked first).
     Login(image::LoginArgs),
+    /// Helm-compatible charts: template, show, lint, package.
+    #[command(subcommand)]
+    Chart(chart::ChartCommand),
 }
 
 fn main() {
@@ -56,6 +60,7 @@ fn main() {
             Command::Pull(args) => report(image::pull(args)),
             Command::Push(args) => report(image::push(args)),
             Command::Login(args) => report(image::login(args)),
+            Command::Chart(cmd) => report(chart::run(cmd)),
         }
     };
     std::process::exit(code);
