@@ -54,7 +54,8 @@ impl Default for Capabilities {
 impl Capabilities {
     /// Sets the Kubernetes version from `1.16`, `v1.16.0` and the like.
     pub fn with_kube_version(mut self, v: &str) -> Result<Capabilities, String> {
-        let parsed = tug_gotemplate::funcs::semver::Version::parse(v).map_err(|e| format!("invalid kube version {v:?}: {e}"))?;
+        let parsed = tug_gotemplate::funcs::semver::Version::parse(v)
+            .map_err(|e| format!("invalid kube version {v:?}: {e}"))?;
         self.kube_version = format!("v{}", parsed);
         Ok(self)
     }
@@ -62,8 +63,14 @@ impl Capabilities {
     /// The `.Capabilities` template value.
     pub fn to_value(&self) -> Value {
         let m = Map::new();
-        m.insert("KubeVersion", Value::Object(Arc::new(KubeVersion::new(&self.kube_version))));
-        m.insert("APIVersions", Value::Object(Arc::new(VersionSet(self.api_versions.clone()))));
+        m.insert(
+            "KubeVersion",
+            Value::Object(Arc::new(KubeVersion::new(&self.kube_version))),
+        );
+        m.insert(
+            "APIVersions",
+            Value::Object(Arc::new(VersionSet(self.api_versions.clone()))),
+        );
         let helm = Map::new();
         helm.insert("Version", Value::str(&self.helm_version));
         helm.insert("GitCommit", Value::str(""));
@@ -87,7 +94,11 @@ impl KubeVersion {
         let mut parts = bare.split('.');
         let major = parts.next().unwrap_or("").to_string();
         let minor = parts.next().unwrap_or("").to_string();
-        KubeVersion { version: v.to_string(), major, minor }
+        KubeVersion {
+            version: v.to_string(),
+            major,
+            minor,
+        }
     }
 }
 

@@ -87,7 +87,10 @@ fn stringify_numbers(doc: &mut serde_json::Value, keys: &[&str]) {
 }
 
 fn parse_yaml(file: &str, text: &str) -> Result<serde_json::Value, Error> {
-    let v = tug_gotemplate::funcs::yaml::from_yaml(text).map_err(|msg| Error::Parse { file: file.into(), msg })?;
+    let v = tug_gotemplate::funcs::yaml::from_yaml(text).map_err(|msg| Error::Parse {
+        file: file.into(),
+        msg,
+    })?;
     Ok(v.to_json())
 }
 
@@ -95,14 +98,21 @@ impl Metadata {
     /// Parses `Chart.yaml` text.
     pub fn parse(text: &str) -> Result<Metadata, Error> {
         let mut doc = parse_yaml("Chart.yaml", text)?;
-        stringify_numbers(&mut doc, &["version", "appVersion", "kubeVersion", "apiVersion"]);
+        stringify_numbers(
+            &mut doc,
+            &["version", "appVersion", "kubeVersion", "apiVersion"],
+        );
         if let Some(serde_json::Value::Array(deps)) = doc.get_mut("dependencies") {
-            deps.iter_mut().for_each(|d| stringify_numbers(d, &["version"]));
+            deps.iter_mut()
+                .for_each(|d| stringify_numbers(d, &["version"]));
         }
         if doc.is_null() {
             doc = serde_json::json!({});
         }
-        serde_json::from_value(doc).map_err(|e| Error::Parse { file: "Chart.yaml".into(), msg: e.to_string() })
+        serde_json::from_value(doc).map_err(|e| Error::Parse {
+            file: "Chart.yaml".into(),
+            msg: e.to_string(),
+        })
     }
 
     /// The checks Helm makes on metadata before using a chart.
@@ -114,14 +124,24 @@ impl Metadata {
         if self.name.is_empty() {
             return fail("chart.metadata.name is required");
         }
-        if self.name.contains('/') || self.name.contains('\\') || self.name == "." || self.name == ".." {
-            return Err(Error::Validation(format!("chart.metadata.name {:?} is invalid", self.name)));
+        if self.name.contains('/')
+            || self.name.contains('\\')
+            || self.name == "."
+            || self.name == ".."
+        {
+            return Err(Error::Validation(format!(
+                "chart.metadata.name {:?} is invalid",
+                self.name
+            )));
         }
         if self.version.is_empty() {
             return fail("chart.metadata.version is required");
         }
         if tug_gotemplate::funcs::semver::Version::parse(&self.version).is_err() {
-            return Err(Error::Validation(format!("chart.metadata.version {:?} is invalid", self.version)));
+            return Err(Error::Validation(format!(
+                "chart.metadata.version {:?} is invalid",
+                self.version
+            )));
         }
         if !matches!(self.chart_type.as_str(), "" | "application" | "library") {
             return fail("chart.metadata.type must be application or library");
@@ -202,11 +222,15 @@ pub fn parse_requirements(text: &str) -> Result<Vec<Dependency>, Error> {
     }
     let mut doc = parse_yaml("requirements.yaml", text)?;
     if let Some(serde_json::Value::Array(deps)) = doc.get_mut("dependencies") {
-        deps.iter_mut().for_each(|d| stringify_numbers(d, &["version"]));
+        deps.iter_mut()
+            .for_each(|d| stringify_numbers(d, &["version"]));
     }
     if doc.is_null() {
         return Ok(Vec::new());
     }
-    let r: Requirements = serde_json::from_value(doc).map_err(|e| Error::Parse { file: "requirements.yaml".into(), msg: e.to_string() })?;
+    let r: Requirements = serde_json::from_value(doc).map_err(|e| Error::Parse {
+        file: "requirements.yaml".into(),
+        msg: e.to_string(),
+    })?;
     Ok(r.dependencies)
 }

@@ -21,7 +21,9 @@ impl Files {
     }
 
     fn text(&self, name: &str) -> String {
-        self.get(name).map(|f| String::from_utf8_lossy(&f.data).into_owned()).unwrap_or_default()
+        self.get(name)
+            .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+            .unwrap_or_default()
     }
 
     /// A map of base name to content (`encode` turns bytes into the stored text).
@@ -40,7 +42,11 @@ fn base64(data: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -70,7 +76,12 @@ impl Object for Files {
                 Value::list(t.split('\n').map(Value::str).collect())
             }
             "Glob" => {
-                let hits: Vec<ChartFile> = self.0.iter().filter(|f| crate::glob::matches(arg, &f.name)).cloned().collect();
+                let hits: Vec<ChartFile> = self
+                    .0
+                    .iter()
+                    .filter(|f| crate::glob::matches(arg, &f.name))
+                    .cloned()
+                    .collect();
                 Value::Object(Arc::new(Files(Arc::new(hits))))
             }
             "AsConfig" => Value::from(self.as_map(|d| String::from_utf8_lossy(d).into_owned())),
@@ -85,13 +96,20 @@ impl Object for Files {
         self.0.is_empty()
     }
     fn display(&self) -> String {
-        let items: Vec<String> = self.0.iter().map(|f| format!("{}:{:?}", f.name, f.data)).collect();
+        let items: Vec<String> = self
+            .0
+            .iter()
+            .map(|f| format!("{}:{:?}", f.name, f.data))
+            .collect();
         format!("map[{}]", items.join(" "))
     }
     fn to_value(&self) -> Value {
         let m = Map::new();
         for f in self.0.iter() {
-            m.insert(f.name.clone(), Value::from(String::from_utf8_lossy(&f.data).into_owned()));
+            m.insert(
+                f.name.clone(),
+                Value::from(String::from_utf8_lossy(&f.data).into_owned()),
+            );
         }
         Value::Map(m)
     }
@@ -103,9 +121,18 @@ mod tests {
 
     fn files() -> Files {
         Files::new(&[
-            ChartFile { name: "config/a.conf".into(), data: b"a=1\nb=2\n".to_vec() },
-            ChartFile { name: "config/b.conf".into(), data: b"hi".to_vec() },
-            ChartFile { name: "README.md".into(), data: b"readme".to_vec() },
+            ChartFile {
+                name: "config/a.conf".into(),
+                data: b"a=1\nb=2\n".to_vec(),
+            },
+            ChartFile {
+                name: "config/b.conf".into(),
+                data: b"hi".to_vec(),
+            },
+            ChartFile {
+                name: "README.md".into(),
+                data: b"readme".to_vec(),
+            },
         ])
     }
 
@@ -115,9 +142,21 @@ mod tests {
         let root = Map::new();
         root.insert("Files", f);
         let r = |src: &str| tug_gotemplate::render(src, &Value::Map(root.clone())).unwrap();
-        assert_eq!(r(r#"{{ .Files.Get "README.md" }}|{{ .Files.Get "nope" }}"#), "readme|");
-        assert_eq!(r(r#"{{ range .Files.Lines "config/a.conf" }}[{{ . }}]{{ end }}"#), "[a=1][b=2]");
-        assert_eq!(r(r#"{{ (.Files.Glob "config/*").AsConfig }}"#), "a.conf: |\n  a=1\n  b=2\nb.conf: hi");
-        assert_eq!(r(r#"{{ (.Files.Glob "config/b*").AsSecrets }}"#), "b.conf: aGk=");
+        assert_eq!(
+            r(r#"{{ .Files.Get "README.md" }}|{{ .Files.Get "nope" }}"#),
+            "readme|"
+        );
+        assert_eq!(
+            r(r#"{{ range .Files.Lines "config/a.conf" }}[{{ . }}]{{ end }}"#),
+            "[a=1][b=2]"
+        );
+        assert_eq!(
+            r(r#"{{ (.Files.Glob "config/*").AsConfig }}"#),
+            "a.conf: |\n  a=1\n  b=2\nb.conf: hi"
+        );
+        assert_eq!(
+            r(r#"{{ (.Files.Glob "config/b*").AsSecrets }}"#),
+            "b.conf: aGk="
+        );
     }
 }

@@ -90,14 +90,26 @@ impl IgnoreRules {
                 None => (false, line),
             };
             let dir_only = pat.ends_with('/');
-            let pattern = pat.trim_end_matches('/').trim_start_matches("./").trim_start_matches('/').to_string();
+            let pattern = pat
+                .trim_end_matches('/')
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .to_string();
             if pattern.is_empty() {
                 continue;
             }
-            rules.push(IgnoreRule { pattern, negate, dir_only });
+            rules.push(IgnoreRule {
+                pattern,
+                negate,
+                dir_only,
+            });
         }
         // Helm always ignores hidden files inside templates/.
-        rules.push(IgnoreRule { pattern: "templates/.?*".into(), negate: false, dir_only: false });
+        rules.push(IgnoreRule {
+            pattern: "templates/.?*".into(),
+            negate: false,
+            dir_only: false,
+        });
         IgnoreRules { rules }
     }
 
@@ -109,7 +121,11 @@ impl IgnoreRules {
             if r.dir_only && !is_dir {
                 continue;
             }
-            let hit = if r.pattern.contains('/') { matches(&r.pattern, path) } else { matches(&r.pattern, base) };
+            let hit = if r.pattern.contains('/') {
+                matches(&r.pattern, path)
+            } else {
+                matches(&r.pattern, base)
+            };
             if hit {
                 ignored = !r.negate;
             }
@@ -126,7 +142,10 @@ mod tests {
     fn patterns_match_like_go_path_match() {
         assert!(matches("templates/*.yaml", "templates/a.yaml"));
         assert!(!matches("templates/*.yaml", "templates/sub/a.yaml"));
-        assert!(matches("templates/subdir/role*", "templates/subdir/rolebinding.yaml"));
+        assert!(matches(
+            "templates/subdir/role*",
+            "templates/subdir/rolebinding.yaml"
+        ));
         assert!(matches("files/**.conf", "files/a/b.conf"));
         assert!(matches("[a-c]?.txt", "b1.txt"));
         assert!(!matches("[^a-c]?.txt", "b1.txt"));

@@ -32,8 +32,8 @@ pub mod values;
 pub use capabilities::Capabilities;
 pub use chartfile::{Dependency, Metadata};
 pub use loader::{load, load_archive, Chart, ChartFile};
-pub use package::package;
 pub use order::{render_chart, template, Manifest, TemplateOptions};
+pub use package::package;
 pub use render::{render, Release, Rendered};
 pub use values::UserValues;
 
@@ -42,7 +42,10 @@ pub use values::UserValues;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("Chart.yaml file is missing")]
     MissingChartYaml,
     #[error("cannot load {file}: {msg}")]
@@ -57,7 +60,9 @@ pub enum Error {
     MissingDependency(String),
     #[error("{0}")]
     Values(String),
-    #[error("values don't meet the specifications of the schema(s) in the following chart(s):\n{0}")]
+    #[error(
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n{0}"
+    )]
     Schema(String),
     #[error("{0}")]
     Render(String),

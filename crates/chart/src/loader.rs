@@ -48,7 +48,12 @@ impl Chart {
         let mut v: Vec<&ChartFile> = self
             .files
             .iter()
-            .filter(|f| f.name.starts_with("crds/") && (f.name.ends_with(".yaml") || f.name.ends_with(".yml") || f.name.ends_with(".json")))
+            .filter(|f| {
+                f.name.starts_with("crds/")
+                    && (f.name.ends_with(".yaml")
+                        || f.name.ends_with(".yml")
+                        || f.name.ends_with(".json"))
+            })
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
@@ -56,13 +61,19 @@ impl Chart {
 
     /// A file's text, if the chart has it.
     pub fn file_text(&self, name: &str) -> Option<String> {
-        self.files.iter().find(|f| f.name == name).map(|f| String::from_utf8_lossy(&f.data).into_owned())
+        self.files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| String::from_utf8_lossy(&f.data).into_owned())
     }
 }
 
 /// Loads a chart from a directory or a `.tgz`/`.tar.gz` archive.
 pub fn load(path: &Path) -> Result<Chart, Error> {
-    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
         load_dir(path)
@@ -87,13 +98,28 @@ pub fn read_dir_files(root: &Path) -> Result<Vec<ChartFile>, Error> {
     Ok(files)
 }
 
-fn walk(dir: &Path, prefix: &str, rules: &IgnoreRules, out: &mut Vec<ChartFile>) -> Result<(), Error> {
-    let io = |p: &Path, e: std::io::Error| Error::Io { path: p.display().to_string(), source: e };
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(|e| io(dir, e))?.filter_map(|e| e.ok()).collect();
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    rules: &IgnoreRules,
+    out: &mut Vec<ChartFile>,
+) -> Result<(), Error> {
+    let io = |p: &Path, e: std::io::Error| Error::Io {
+        path: p.display().to_string(),
+        source: e,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(|e| e.ok())
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         let path = e.path();
         // Follows symlinks, as Helm does; a dangling link or a special file is an error.
         let meta = std::fs::metadata(&path).map_err(|err| io(&path, err))?;
@@ -104,7 +130,10 @@ fn walk(dir: &Path, prefix: &str, rules: &IgnoreRules, out: &mut Vec<ChartFile>)
         } else if rules.ignored(&rel, false) {
             continue;
         } else if !meta.is_file() {
-            return Err(Error::Parse { file: rel, msg: "cannot load irregular file as it has file mode type bits set".into() });
+            return Err(Error::Parse {
+                file: rel,
+                msg: "cannot load irregular file as it has file mode type bits set".into(),
+            });
         } else {
             let data = std::fs::read(&path).map_err(|err| io(&path, err))?;
             out.push(ChartFile { name: rel, data });
@@ -116,7 +145,10 @@ fn walk(dir: &Path, prefix: &str, rules: &IgnoreRules, out: &mut Vec<ChartFile>)
 /// Loads a chart from gzipped tar bytes. Entries sit under one top directory (the
 /// chart's name); an entry that is absolute or climbs out with `..` is refused.
 pub fn load_archive(name: &str, bytes: &[u8]) -> Result<Chart, Error> {
-    let bad = |msg: String| Error::Archive { name: name.to_string(), msg };
+    let bad = |msg: String| Error::Archive {
+        name: name.to_string(),
+        msg,
+    };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let mut files = Vec::new();
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
@@ -127,11 +159,17 @@ pub fn load_archive(name: &str, bytes: &[u8]) -> Result<Chart, Error> {
         if path.starts_with('/') || path.split('/').any(|seg| seg == "..") {
             return Err(Error::PathEscape(path));
         }
-        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() || kind.is_gnu_longname() {
+        if kind.is_dir()
+            || kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+        {
             continue;
         }
         if !kind.is_file() {
-            return Err(bad(format!("{path}: only regular files are allowed in a chart archive")));
+            return Err(bad(format!(
+                "{path}: only regular files are allowed in a chart archive"
+            )));
         }
         // Drop the top directory (the chart's name).
         let Some((_, rel)) = path.trim_start_matches("./").split_once('/') else {
@@ -141,8 +179,13 @@ pub fn load_archive(name: &str, bytes: &[u8]) -> Result<Chart, Error> {
             continue;
         }
         let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
-        files.push(ChartFile { name: rel.to_string(), data });
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| bad(e.to_string()))?;
+        files.push(ChartFile {
+            name: rel.to_string(),
+            data,
+        });
     }
     if files.is_empty() {
         return Err(bad("no files in chart archive".into()));
@@ -158,7 +201,8 @@ pub fn load_archive(name: &str, bytes: &[u8]) -> Result<Chart, Error> {
 
 fn ignored_with_parents(rules: &IgnoreRules, path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
-    (1..parts.len()).any(|i| rules.ignored(&parts[..i].join("/"), true)) || rules.ignored(path, false)
+    (1..parts.len()).any(|i| rules.ignored(&parts[..i].join("/"), true))
+        || rules.ignored(path, false)
 }
 
 fn text(f: &ChartFile) -> String {
@@ -189,8 +233,18 @@ pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, Error> {
             n if n.starts_with("charts/") => {
                 let rest = &n["charts/".len()..];
                 match rest.split_once('/') {
-                    Some((dir, inner)) => sub_dirs.entry(dir.to_string()).or_default().push(ChartFile { name: inner.to_string(), data: f.data }),
-                    None if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") => sub_archives.push(f),
+                    Some((dir, inner)) => {
+                        sub_dirs
+                            .entry(dir.to_string())
+                            .or_default()
+                            .push(ChartFile {
+                                name: inner.to_string(),
+                                data: f.data,
+                            })
+                    }
+                    None if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") => {
+                        sub_archives.push(f)
+                    }
                     None => other.push(f),
                 }
             }
@@ -207,16 +261,28 @@ pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, Error> {
         }
     }
     metadata.validate()?;
-    let values = tug_gotemplate::funcs::yaml::from_yaml(&raw_values).map_err(|msg| Error::Parse { file: format!("{}/values.yaml", metadata.name), msg })?;
+    let values =
+        tug_gotemplate::funcs::yaml::from_yaml(&raw_values).map_err(|msg| Error::Parse {
+            file: format!("{}/values.yaml", metadata.name),
+            msg,
+        })?;
     let values = match values {
         v @ Value::Map(_) => v,
         Value::Nil | Value::Missing => Value::empty_map(),
-        _ => return Err(Error::Parse { file: format!("{}/values.yaml", metadata.name), msg: "values must be a map".into() }),
+        _ => {
+            return Err(Error::Parse {
+                file: format!("{}/values.yaml", metadata.name),
+                msg: "values must be a map".into(),
+            })
+        }
     };
     let mut dependencies = Vec::new();
     for (dir, files) in sub_dirs {
         let sub = from_files(files).map_err(|e| match e {
-            Error::MissingChartYaml => Error::Parse { file: format!("charts/{dir}"), msg: "Chart.yaml file is missing".into() },
+            Error::MissingChartYaml => Error::Parse {
+                file: format!("charts/{dir}"),
+                msg: "Chart.yaml file is missing".into(),
+            },
             e => e,
         })?;
         dependencies.push(sub);
@@ -224,7 +290,15 @@ pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, Error> {
     for f in sub_archives {
         dependencies.push(load_archive(&f.name, &f.data)?);
     }
-    Ok(Chart { metadata, values, raw_values, schema, templates, files: other, dependencies })
+    Ok(Chart {
+        metadata,
+        values,
+        raw_values,
+        schema,
+        templates,
+        files: other,
+        dependencies,
+    })
 }
 
 #[cfg(test)]
@@ -232,7 +306,10 @@ mod tests {
     use super::*;
 
     fn tgz(entries: &[(&str, &str)]) -> Vec<u8> {
-        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
         for (path, body) in entries {
             let mut h = tar::Header::new_gnu();
             h.set_size(body.len() as u64);
@@ -249,21 +326,36 @@ mod tests {
 
     #[test]
     fn archive_with_path_escape_is_refused() {
-        let bytes = tgz(&[("evil/Chart.yaml", "apiVersion: v2\nname: evil\nversion: 1.0.0\n"), ("evil/../../etc/passwd", "x")]);
+        let bytes = tgz(&[
+            (
+                "evil/Chart.yaml",
+                "apiVersion: v2\nname: evil\nversion: 1.0.0\n",
+            ),
+            ("evil/../../etc/passwd", "x"),
+        ]);
         let err = load_archive("evil.tgz", &bytes).unwrap_err();
         assert!(matches!(err, Error::PathEscape(_)), "{err}");
         assert!(err.to_string().contains("outside the chart"), "{err}");
         let abs = tgz(&[("/etc/passwd", "x")]);
-        assert!(matches!(load_archive("abs.tgz", &abs).unwrap_err(), Error::PathEscape(_)));
+        assert!(matches!(
+            load_archive("abs.tgz", &abs).unwrap_err(),
+            Error::PathEscape(_)
+        ));
     }
 
     #[test]
     fn archive_loads_with_subchart_dirs() {
         let bytes = tgz(&[
-            ("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+            (
+                "app/Chart.yaml",
+                "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+            ),
             ("app/values.yaml", "a: 1\n"),
             ("app/templates/cm.yaml", "x"),
-            ("app/charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            (
+                "app/charts/sub/Chart.yaml",
+                "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+            ),
             ("app/README.md", "hi"),
         ]);
         let c = load_archive("app.tgz", &bytes).unwrap();
@@ -275,6 +367,12 @@ mod tests {
 
     #[test]
     fn missing_chart_yaml_is_an_error() {
-        assert!(matches!(from_files(vec![ChartFile { name: "values.yaml".into(), data: vec![] }]), Err(Error::MissingChartYaml)));
+        assert!(matches!(
+            from_files(vec![ChartFile {
+                name: "values.yaml".into(),
+                data: vec![]
+            }]),
+            Err(Error::MissingChartYaml)
+        ));
     }
 }

@@ -80,7 +80,10 @@ pub struct TemplateOptions {
 /// at the start of a line ends a document; surrounding space is dropped).
 pub fn split_documents(text: &str) -> Vec<String> {
     let sep = regex_lite::Regex::new(r"(?:^|\s*\n)---\s*").expect("static regex");
-    sep.split(text.trim()).filter(|d| !d.is_empty()).map(|d| d.trim().to_string()).collect()
+    sep.split(text.trim())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_string())
+        .collect()
 }
 
 fn kind_rank(kind: &str) -> Option<usize> {
@@ -107,17 +110,28 @@ pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), 
             continue;
         }
         for doc in split_documents(text) {
-            let head = tug_gotemplate::funcs::yaml::from_yaml(&doc).map_err(|e| Error::ManifestYaml {
-                file: path.clone(),
-                msg: format!("error converting YAML to JSON: yaml: {e}"),
-            })?;
+            let head =
+                tug_gotemplate::funcs::yaml::from_yaml(&doc).map_err(|e| Error::ManifestYaml {
+                    file: path.clone(),
+                    msg: format!("error converting YAML to JSON: yaml: {e}"),
+                })?;
             let field = |v: &Value, k: &str| match v {
                 Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
                 _ => Value::Nil,
             };
             let kind = field(&head, "kind").as_str().unwrap_or("").to_string();
-            let hook = field(&field(&field(&head, "metadata"), "annotations"), "helm.sh/hook").as_str().map(str::to_string);
-            let m = Manifest { source: path.clone(), content: doc, kind, hook };
+            let hook = field(
+                &field(&field(&head, "metadata"), "annotations"),
+                "helm.sh/hook",
+            )
+            .as_str()
+            .map(str::to_string);
+            let m = Manifest {
+                source: path.clone(),
+                content: doc,
+                kind,
+                hook,
+            };
             if m.hook.is_some() {
                 hooks.push(m);
             } else {
@@ -131,12 +145,19 @@ pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), 
 }
 
 fn is_test_hook(m: &Manifest) -> bool {
-    m.hook.as_deref().is_some_and(|h| h.split(',').any(|e| matches!(e.trim(), "test" | "test-success")))
+    m.hook.as_deref().is_some_and(|h| {
+        h.split(',')
+            .any(|e| matches!(e.trim(), "test" | "test-success"))
+    })
 }
 
 fn crds(chart: &Chart, full_path: &str, out: &mut String) {
     for f in chart.crds() {
-        out.push_str(&format!("---\n# Source: {full_path}/{}\n{}\n", f.name, String::from_utf8_lossy(&f.data)));
+        out.push_str(&format!(
+            "---\n# Source: {full_path}/{}\n{}\n",
+            f.name,
+            String::from_utf8_lossy(&f.data)
+        ));
     }
     for sub in &chart.dependencies {
         crds(sub, &format!("{full_path}/charts/{}", sub.name()), out);
@@ -175,7 +196,11 @@ pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, Error> 
     if opts.include_crds {
         crds(&processed, processed.name(), &mut out);
     }
-    for m in generic.iter().chain(hooks.iter().filter(|h| !(opts.skip_tests && is_test_hook(h)))) {
+    for m in generic.iter().chain(
+        hooks
+            .iter()
+            .filter(|h| !(opts.skip_tests && is_test_hook(h))),
+    ) {
         out.push_str(&format!("---\n# Source: {}\n{}\n", m.source, m.content));
     }
     if opts.show_only.is_empty() {
@@ -196,7 +221,10 @@ fn show_only(all: &str, chart: &str, patterns: &[String]) -> Result<String, Erro
             let Some(source) = d.lines().next().and_then(|l| l.strip_prefix("# Source: ")) else {
                 continue;
             };
-            let rel = source.strip_prefix(chart).and_then(|s| s.strip_prefix('/')).unwrap_or(source);
+            let rel = source
+                .strip_prefix(chart)
+                .and_then(|s| s.strip_prefix('/'))
+                .unwrap_or(source);
             if crate::glob::matches(&p, rel) {
                 out.push_str(&format!("---\n{d}\n"));
                 found = true;
@@ -215,16 +243,38 @@ mod tests {
 
     #[test]
     fn splits_like_helm() {
-        assert_eq!(split_documents("a: 1\n---\nb: 2\n--- \n---\nc: 3\n"), vec!["a: 1", "b: 2", "---\nc: 3"], "the space after --- swallows the next newline, as in Helm");
-        assert_eq!(split_documents("a: 1\n---\n\n---\nb: 2\n---\n"), vec!["a: 1", "---\nb: 2"]);
-        assert_eq!(split_documents("---\n# only a comment\n"), vec!["# only a comment"]);
+        assert_eq!(
+            split_documents("a: 1\n---\nb: 2\n--- \n---\nc: 3\n"),
+            vec!["a: 1", "b: 2", "---\nc: 3"],
+            "the space after --- swallows the next newline, as in Helm"
+        );
+        assert_eq!(
+            split_documents("a: 1\n---\n\n---\nb: 2\n---\n"),
+            vec!["a: 1", "---\nb: 2"]
+        );
+        assert_eq!(
+            split_documents("---\n# only a comment\n"),
+            vec!["# only a comment"]
+        );
         assert!(split_documents("  \n").is_empty());
     }
 
     #[test]
     fn install_order_then_file_order() {
-        let m = |s: &str, k: &str| Manifest { source: s.into(), content: String::new(), kind: k.into(), hook: None };
-        let mut v = vec![m("a", "Deployment"), m("b", "Foo"), m("c", "Service"), m("d", "Bar"), m("e", "Service"), m("f", "Namespace")];
+        let m = |s: &str, k: &str| Manifest {
+            source: s.into(),
+            content: String::new(),
+            kind: k.into(),
+            hook: None,
+        };
+        let mut v = vec![
+            m("a", "Deployment"),
+            m("b", "Foo"),
+            m("c", "Service"),
+            m("d", "Bar"),
+            m("e", "Service"),
+            m("f", "Namespace"),
+        ];
         sort_by_kind(&mut v);
         let order: Vec<&str> = v.iter().map(|x| x.source.as_str()).collect();
         assert_eq!(order, vec!["f", "c", "e", "a", "d", "b"]);

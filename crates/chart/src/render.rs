@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tug_gotemplate::{MissingKey, Map, Template, Value};
+use tug_gotemplate::{Map, MissingKey, Template, Value};
 
 use crate::capabilities::Capabilities;
 use crate::files::Files;
@@ -24,7 +24,13 @@ pub struct Release {
 
 impl Default for Release {
     fn default() -> Release {
-        Release { name: "release-name".into(), namespace: "default".into(), revision: 1, is_install: true, is_upgrade: false }
+        Release {
+            name: "release-name".into(),
+            namespace: "default".into(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        }
     }
 }
 
@@ -53,12 +59,22 @@ struct Source {
 }
 
 /// Collects the chart's templates with the context each renders in; returns the chart's context.
-fn collect(chart: &Chart, values: Value, full_path: &str, is_root: bool, top: &Map, out: &mut BTreeMap<String, Source>) -> Map {
+fn collect(
+    chart: &Chart,
+    values: Value,
+    full_path: &str,
+    is_root: bool,
+    top: &Map,
+    out: &mut BTreeMap<String, Source>,
+) -> Map {
     let ctx = Map::new();
     ctx.insert("Chart", chart.metadata.to_template_value(is_root));
     ctx.insert("Files", Value::Object(Arc::new(Files::new(&chart.files))));
     ctx.insert("Release", top.get("Release").unwrap_or(Value::Nil));
-    ctx.insert("Capabilities", top.get("Capabilities").unwrap_or(Value::Nil));
+    ctx.insert(
+        "Capabilities",
+        top.get("Capabilities").unwrap_or(Value::Nil),
+    );
     ctx.insert("Values", values.clone());
     let subcharts = Map::new();
     for sub in &chart.dependencies {
@@ -75,14 +91,23 @@ fn collect(chart: &Chart, values: Value, full_path: &str, is_root: bool, top: &M
     }
     ctx.insert("Subcharts", Value::Map(subcharts));
     for t in &chart.templates {
-        let partial = t.name.rsplit('/').next().is_some_and(|b| b.starts_with('_'));
+        let partial = t
+            .name
+            .rsplit('/')
+            .next()
+            .is_some_and(|b| b.starts_with('_'));
         // A library chart contributes only its partials.
         if chart.metadata.is_library() && !partial {
             continue;
         }
         out.insert(
             format!("{full_path}/{}", t.name),
-            Source { text: String::from_utf8_lossy(&t.data).into_owned(), ctx: ctx.clone(), base_path: format!("{full_path}/templates"), partial },
+            Source {
+                text: String::from_utf8_lossy(&t.data).into_owned(),
+                ctx: ctx.clone(),
+                base_path: format!("{full_path}/templates"),
+                partial,
+            },
         );
     }
     ctx
@@ -99,12 +124,24 @@ fn helm_order(names: &mut [String]) {
 
 /// Renders all templates of a chart (already processed by [`crate::values::deps::process`])
 /// with its final coalesced values.
-pub fn render(chart: &Chart, values: &Value, release: &Release, caps: &Capabilities) -> Result<Rendered, Error> {
+pub fn render(
+    chart: &Chart,
+    values: &Value,
+    release: &Release,
+    caps: &Capabilities,
+) -> Result<Rendered, Error> {
     let top = Map::new();
     top.insert("Release", release.to_value());
     top.insert("Capabilities", caps.to_value());
     let mut sources = BTreeMap::new();
-    collect(chart, values.clone(), chart.name(), true, &top, &mut sources);
+    collect(
+        chart,
+        values.clone(),
+        chart.name(),
+        true,
+        &top,
+        &mut sources,
+    );
     let mut names: Vec<String> = sources.keys().cloned().collect();
     helm_order(&mut names);
     let mut set = Template::new("gotpl").missing_key(MissingKey::Zero);
@@ -146,7 +183,10 @@ fn exec_error(e: tug_gotemplate::Error) -> Error {
     if let tug_gotemplate::Error::Exec { location, .. } = &e {
         for marker in ["error calling required: ", "error calling fail: "] {
             if let Some(i) = text.rfind(marker) {
-                return Error::Render(format!("execution error at ({location}): {}", &text[i + marker.len()..]));
+                return Error::Render(format!(
+                    "execution error at ({location}): {}",
+                    &text[i + marker.len()..]
+                ));
             }
         }
     }
@@ -159,30 +199,57 @@ mod tests {
     use crate::loader::{from_files, ChartFile};
 
     fn chart(files: &[(&str, &str)]) -> Chart {
-        from_files(files.iter().map(|(n, d)| ChartFile { name: n.to_string(), data: d.as_bytes().to_vec() }).collect()).unwrap()
+        from_files(
+            files
+                .iter()
+                .map(|(n, d)| ChartFile {
+                    name: n.to_string(),
+                    data: d.as_bytes().to_vec(),
+                })
+                .collect(),
+        )
+        .unwrap()
     }
 
     fn render_one(files: &[(&str, &str)]) -> Result<Rendered, Error> {
         let c = chart(files);
         let v = Map::new();
         crate::values::coalesce(&c, &v);
-        render(&c, &Value::Map(v), &Release::default(), &Capabilities::default())
+        render(
+            &c,
+            &Value::Map(v),
+            &Release::default(),
+            &Capabilities::default(),
+        )
     }
 
     #[test]
     fn syntax_error_reports_file_and_line() {
-        let err = render_one(&[("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"), ("templates/a.yaml", "line1\n{{ if }}")]).unwrap_err();
-        assert_eq!(err.to_string(), "parse error at (c/templates/a.yaml:2): missing value for if");
+        let err = render_one(&[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+            ("templates/a.yaml", "line1\n{{ if }}"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "parse error at (c/templates/a.yaml:2): missing value for if"
+        );
     }
 
     #[test]
     fn required_reports_helm_message() {
         let err = render_one(&[
             ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
-            ("templates/a.yaml", r#"{{ required "foo is required!" .Values.foo }}"#),
+            (
+                "templates/a.yaml",
+                r#"{{ required "foo is required!" .Values.foo }}"#,
+            ),
         ])
         .unwrap_err();
-        assert_eq!(err.to_string(), "execution error at (c/templates/a.yaml:1:3): foo is required!");
+        assert_eq!(
+            err.to_string(),
+            "execution error at (c/templates/a.yaml:1:3): foo is required!"
+        );
     }
 
     #[test]
@@ -197,7 +264,10 @@ mod tests {
             ),
         ])
         .unwrap();
-        assert_eq!(out["c/templates/a.yaml"], "c-2.0 release-name Helm c/templates/a.yaml c/templates 33 1 ");
+        assert_eq!(
+            out["c/templates/a.yaml"],
+            "c-2.0 release-name Helm c/templates/a.yaml c/templates 33 1 "
+        );
         assert!(!out.contains_key("c/templates/_h.tpl"));
     }
 }

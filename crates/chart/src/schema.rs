@@ -28,21 +28,35 @@ fn whole_numbers_as_integers(v: serde_json::Value) -> serde_json::Value {
             _ => J::Number(n),
         },
         J::Array(a) => J::Array(a.into_iter().map(whole_numbers_as_integers).collect()),
-        J::Object(o) => J::Object(o.into_iter().map(|(k, v)| (k, whole_numbers_as_integers(v))).collect()),
+        J::Object(o) => J::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, whole_numbers_as_integers(v)))
+                .collect(),
+        ),
         v => v,
     }
 }
 
 fn collect(chart: &Chart, values: &Value, report: &mut String) -> Result<(), Error> {
     if let Some(text) = &chart.schema {
-        let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Parse { file: format!("{}/values.schema.json", chart.name()), msg: e.to_string() })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| Error::Parse { file: format!("{}/values.schema.json", chart.name()), msg: e.to_string() })?;
+        let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Parse {
+            file: format!("{}/values.schema.json", chart.name()),
+            msg: e.to_string(),
+        })?;
+        let validator = jsonschema::validator_for(&schema).map_err(|e| Error::Parse {
+            file: format!("{}/values.schema.json", chart.name()),
+            msg: e.to_string(),
+        })?;
         let instance = whole_numbers_as_integers(values.to_json());
         let errors: Vec<String> = validator
             .iter_errors(&instance)
             .map(|e| {
                 let path = e.instance_path().to_string();
-                let at = if path.is_empty() { "(root)".to_string() } else { path.trim_start_matches('/').replace('/', ".") };
+                let at = if path.is_empty() {
+                    "(root)".to_string()
+                } else {
+                    path.trim_start_matches('/').replace('/', ".")
+                };
                 format!("- {at}: {e}\n")
             })
             .collect();

@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use tug_chart::{load, render_chart, template, Capabilities, Error, Release, TemplateOptions, UserValues};
+use tug_chart::{
+    load, render_chart, template, Capabilities, Error, Release, TemplateOptions, UserValues,
+};
 use tug_gotemplate::Value;
 
 /// Cases that pass today; raise it when more do.
@@ -28,7 +30,9 @@ fn fixtures() -> PathBuf {
 /// What `tug chart template` prints on stderr for an error.
 fn error_text(e: &Error) -> String {
     match e {
-        Error::ManifestYaml { .. } => format!("Error: {e}\n\nUse --debug flag to render out invalid YAML"),
+        Error::ManifestYaml { .. } => {
+            format!("Error: {e}\n\nUse --debug flag to render out invalid YAML")
+        }
         e => format!("Error: {e}"),
     }
 }
@@ -36,14 +40,26 @@ fn error_text(e: &Error) -> String {
 /// Runs one `helm template` case from its CLI arguments.
 fn run_case(dir: &Path, chart: &str, args: &[String]) -> String {
     let mut user = UserValues::default();
-    let mut opts = TemplateOptions { capabilities: Capabilities { kube_version: "v1.20.0".into(), ..Capabilities::default() }, ..TemplateOptions::default() };
+    let mut opts = TemplateOptions {
+        capabilities: Capabilities {
+            kube_version: "v1.20.0".into(),
+            ..Capabilities::default()
+        },
+        ..TemplateOptions::default()
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut next = || it.next().cloned().unwrap_or_default();
         match a.as_str() {
             "--set" => user.set.push(next()),
             "--values" | "-f" => user.files.push(dir.join(next())),
-            "--kube-version" => opts.capabilities = opts.capabilities.clone().with_kube_version(&next()).expect("kube version"),
+            "--kube-version" => {
+                opts.capabilities = opts
+                    .capabilities
+                    .clone()
+                    .with_kube_version(&next())
+                    .expect("kube version")
+            }
             "--api-versions" => opts.capabilities.api_versions.push(next()),
             "--include-crds" => opts.include_crds = true,
             "--skip-tests" => opts.skip_tests = true,
@@ -51,7 +67,8 @@ fn run_case(dir: &Path, chart: &str, args: &[String]) -> String {
             "--debug" => {}
             a if a.starts_with("--name-template=") => {
                 let src = &a["--name-template=".len()..];
-                opts.release.name = tug_gotemplate::render(src, &Value::Nil).expect("name template");
+                opts.release.name =
+                    tug_gotemplate::render(src, &Value::Nil).expect("name template");
             }
             a => panic!("unsupported argument {a}"),
         }
@@ -68,7 +85,11 @@ fn run_case(dir: &Path, chart: &str, args: &[String]) -> String {
 
 fn short_diff(want: &str, got: &str) -> String {
     let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-    let i = w.iter().zip(g.iter()).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+    let i = w
+        .iter()
+        .zip(g.iter())
+        .position(|(a, b)| a != b)
+        .unwrap_or(w.len().min(g.len()));
     let from = i.saturating_sub(2);
     format!(
         "    first difference at line {}\n    want: {:?}\n    got:  {:?}",
@@ -81,11 +102,21 @@ fn short_diff(want: &str, got: &str) -> String {
 fn helm_cases(root: &Path, passed: &mut usize, failed: &mut Vec<String>) {
     let dir = root.join("helm");
     let text = std::fs::read_to_string(dir.join("cases.yaml")).expect("cases.yaml");
-    let cases = tug_gotemplate::funcs::yaml::from_yaml(&text).expect("cases.yaml parses").to_json();
+    let cases = tug_gotemplate::funcs::yaml::from_yaml(&text)
+        .expect("cases.yaml parses")
+        .to_json();
     for c in cases["cases"].as_array().expect("cases list") {
         let name = c["name"].as_str().unwrap_or("?");
-        let args: Vec<String> = c["args"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-        let want = std::fs::read_to_string(dir.join(c["golden"].as_str().unwrap_or(""))).expect("golden");
+        let args: Vec<String> = c["args"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let want =
+            std::fs::read_to_string(dir.join(c["golden"].as_str().unwrap_or(""))).expect("golden");
         let got = run_case(&dir, c["chart"].as_str().unwrap_or(""), &args);
         if got.trim_end() == want.trim_end() {
             *passed += 1;
@@ -104,18 +135,37 @@ fn bitnami_cases(root: &Path, passed: &mut usize, failed: &mut Vec<String>) {
         .collect();
     scenarios.sort();
     for values in scenarios {
-        let stem = values.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".values.yaml").to_string();
+        let stem = values
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .trim_end_matches(".values.yaml")
+            .to_string();
         let chart_name = stem.split('-').next().unwrap_or("");
-        let expected: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("scenarios").join(format!("{stem}.rendered.json"))).expect("rendered.json")).expect("json");
-        let user = UserValues { files: vec![values.clone()], ..UserValues::default() };
+        let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("scenarios").join(format!("{stem}.rendered.json")))
+                .expect("rendered.json"),
+        )
+        .expect("json");
+        let user = UserValues {
+            files: vec![values.clone()],
+            ..UserValues::default()
+        };
         let opts = |v| TemplateOptions {
-            release: Release { name: "my-release".into(), namespace: "web".into(), ..Release::default() },
-            capabilities: Capabilities { kube_version: "v1.36.0".into(), ..Capabilities::default() },
+            release: Release {
+                name: "my-release".into(),
+                namespace: "web".into(),
+                ..Release::default()
+            },
+            capabilities: Capabilities {
+                kube_version: "v1.36.0".into(),
+                ..Capabilities::default()
+            },
             values: v,
             ..TemplateOptions::default()
         };
-        let result = load(&dir.join("charts").join(chart_name)).and_then(|c| render_chart(&c, &opts(user.merge()?)));
+        let result = load(&dir.join("charts").join(chart_name))
+            .and_then(|c| render_chart(&c, &opts(user.merge()?)));
         let rendered = match result {
             Ok((_, r)) => r,
             Err(e) => {
@@ -128,7 +178,9 @@ fn bitnami_cases(root: &Path, passed: &mut usize, failed: &mut Vec<String>) {
             let want = want.as_str().unwrap_or("");
             match rendered.get(path) {
                 None => problems.push(format!("  {path}: not rendered")),
-                Some(got) if got != want => problems.push(format!("  {path}:\n{}", short_diff(want, got))),
+                Some(got) if got != want => {
+                    problems.push(format!("  {path}:\n{}", short_diff(want, got)))
+                }
                 Some(_) => {}
             }
         }
@@ -154,5 +206,8 @@ fn renders_like_helm() {
         eprintln!("FAIL {f}");
     }
     println!("{passed} passed, {} failed", failed.len());
-    assert!(passed >= FLOOR, "conformance regressed: {passed} passed, floor is {FLOOR}");
+    assert!(
+        passed >= FLOOR,
+        "conformance regressed: {passed} passed, floor is {FLOOR}"
+    );
 }

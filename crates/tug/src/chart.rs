@@ -116,7 +116,11 @@ pub struct TemplateArgs {
 fn served_api_versions() -> Vec<String> {
     let mut out = std::collections::BTreeSet::new();
     for t in tug_api::registry::all() {
-        let gv = if t.group.is_empty() { t.version.to_string() } else { format!("{}/{}", t.group, t.version) };
+        let gv = if t.group.is_empty() {
+            t.version.to_string()
+        } else {
+            format!("{}/{}", t.group, t.version)
+        };
         out.insert(format!("{gv}/{}", t.kind));
         out.insert(gv);
     }
@@ -130,7 +134,10 @@ pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
         ChartCommand::Lint { chart, values } => lint(chart, values),
         ChartCommand::Package { chart, destination } => {
             let path = tug_chart::package(&chart, &destination)?;
-            println!("Successfully packaged chart and saved it to: {}", path.display());
+            println!(
+                "Successfully packaged chart and saved it to: {}",
+                path.display()
+            );
             Ok(())
         }
     }
@@ -143,17 +150,27 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
         _ => anyhow::bail!("expected [NAME] CHART"),
     };
     let name = match &a.name_template {
-        Some(t) => tug_gotemplate::render(t, &tug_gotemplate::Value::Nil).context("rendering --name-template")?,
+        Some(t) => tug_gotemplate::render(t, &tug_gotemplate::Value::Nil)
+            .context("rendering --name-template")?,
         None => name,
     };
-    let mut caps = Capabilities { api_versions: served_api_versions(), ..Capabilities::default() };
+    let mut caps = Capabilities {
+        api_versions: served_api_versions(),
+        ..Capabilities::default()
+    };
     caps.api_versions.extend(a.api_versions.iter().cloned());
     if let Some(v) = &a.kube_version {
         caps = caps.with_kube_version(v).map_err(anyhow::Error::msg)?;
     }
     let chart = tug_chart::load(std::path::Path::new(&chart_path))?;
     let opts = TemplateOptions {
-        release: Release { name, namespace: a.namespace, is_install: !a.is_upgrade, is_upgrade: a.is_upgrade, revision: 1 },
+        release: Release {
+            name,
+            namespace: a.namespace,
+            is_install: !a.is_upgrade,
+            is_upgrade: a.is_upgrade,
+            revision: 1,
+        },
         capabilities: caps,
         values: a.values.user_values().merge()?,
         show_only: a.show_only,
@@ -162,7 +179,9 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
         skip_schema_validation: a.skip_schema_validation,
     };
     let out = tug_chart::template(&chart, &opts).map_err(|e| match e {
-        tug_chart::Error::ManifestYaml { .. } => anyhow::anyhow!("{e}\n\nUse --debug flag to render out invalid YAML"),
+        tug_chart::Error::ManifestYaml { .. } => {
+            anyhow::anyhow!("{e}\n\nUse --debug flag to render out invalid YAML")
+        }
         e => e.into(),
     })?;
     let mut stdout = std::io::stdout().lock();
@@ -182,7 +201,11 @@ fn show(what: ShowWhat, path: PathBuf) -> anyhow::Result<()> {
         ShowWhat::Readme => chart
             .files
             .iter()
-            .find(|f| f.name.eq_ignore_ascii_case("README.md") || f.name.eq_ignore_ascii_case("README.txt") || f.name.eq_ignore_ascii_case("README"))
+            .find(|f| {
+                f.name.eq_ignore_ascii_case("README.md")
+                    || f.name.eq_ignore_ascii_case("README.txt")
+                    || f.name.eq_ignore_ascii_case("README")
+            })
             .map(|f| String::from_utf8_lossy(&f.data).into_owned())
             .unwrap_or_default(),
         ShowWhat::Schema => chart.schema.clone().unwrap_or_default(),
@@ -197,7 +220,10 @@ fn show(what: ShowWhat, path: PathBuf) -> anyhow::Result<()> {
 fn lint(path: PathBuf, values: ValuesArgs) -> anyhow::Result<()> {
     println!("==> Linting {}", path.display());
     let result = tug_chart::load(&path).and_then(|chart| {
-        let opts = TemplateOptions { values: values.user_values().merge()?, ..TemplateOptions::default() };
+        let opts = TemplateOptions {
+            values: values.user_values().merge()?,
+            ..TemplateOptions::default()
+        };
         if chart.metadata.is_library() {
             return Ok(());
         }

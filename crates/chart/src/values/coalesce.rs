@@ -87,8 +87,14 @@ mod tests {
 
     fn chart(name: &str, values: &str, deps: Vec<Chart>) -> Chart {
         let mut c = from_files(vec![
-            ChartFile { name: "Chart.yaml".into(), data: format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n").into_bytes() },
-            ChartFile { name: "values.yaml".into(), data: values.as_bytes().to_vec() },
+            ChartFile {
+                name: "Chart.yaml".into(),
+                data: format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n").into_bytes(),
+            },
+            ChartFile {
+                name: "values.yaml".into(),
+                data: values.as_bytes().to_vec(),
+            },
         ])
         .unwrap();
         c.dependencies = deps;
@@ -107,12 +113,19 @@ mod tests {
         let c = chart("app", "a: 1\nb: {x: 1, y: 2}\nc: 3\n", vec![]);
         let v = yaml("a: 9\nb: {y: null}\nc: null\n");
         coalesce(&c, &v);
-        assert_eq!(Value::Map(v).to_json(), serde_json::json!({"a": 9.0, "b": {"x": 1.0}}));
+        assert_eq!(
+            Value::Map(v).to_json(),
+            serde_json::json!({"a": 9.0, "b": {"x": 1.0}})
+        );
     }
 
     #[test]
     fn globals_reach_subcharts_and_parent_overrides_subchart_defaults() {
-        let sub = chart("sub", "global: {g: 0, keep: 1}\nport: 80\nname: sub\n", vec![]);
+        let sub = chart(
+            "sub",
+            "global: {g: 0, keep: 1}\nport: 80\nname: sub\n",
+            vec![],
+        );
         let c = chart("app", "global: {g: 5}\nsub: {port: 8080}\n", vec![sub]);
         let v = Map::new();
         coalesce(&c, &v);

@@ -27,7 +27,10 @@ fn compatible(dep: &Dependency, chart: &Chart) -> bool {
     if dep.version.is_empty() {
         return true;
     }
-    match (Constraints::parse(&dep.version), Version::parse(&chart.metadata.version)) {
+    match (
+        Constraints::parse(&dep.version),
+        Version::parse(&chart.metadata.version),
+    ) {
         (Ok(c), Ok(v)) => c.check(&v),
         _ => dep.version == chart.metadata.version,
     }
@@ -39,7 +42,11 @@ fn resolve(chart: &Chart) -> Result<Chart, Error> {
     let mut missing = Vec::new();
     let mut deps = Vec::new();
     for d in &chart.metadata.dependencies {
-        match chart.dependencies.iter().find(|c| c.name() == d.name && compatible(d, c)) {
+        match chart
+            .dependencies
+            .iter()
+            .find(|c| c.name() == d.name && compatible(d, c))
+        {
             Some(sub) => {
                 let mut sub = sub.clone();
                 if !d.alias.is_empty() {
@@ -54,7 +61,12 @@ fn resolve(chart: &Chart) -> Result<Chart, Error> {
         return Err(Error::MissingDependency(missing.join(", ")));
     }
     for sub in &chart.dependencies {
-        if !chart.metadata.dependencies.iter().any(|d| d.name == sub.name()) {
+        if !chart
+            .metadata
+            .dependencies
+            .iter()
+            .any(|d| d.name == sub.name())
+        {
             deps.push(resolve(sub)?);
         }
     }
@@ -74,7 +86,12 @@ fn resolve(chart: &Chart) -> Result<Chart, Error> {
 fn enable(chart: &mut Chart, top: &Value, path: &str) {
     let tags = path_value(top, "tags");
     let decided = |d: &Dependency| -> Option<bool> {
-        for cond in d.condition.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        for cond in d
+            .condition
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             if let Some(Value::Bool(b)) = path_value(top, &format!("{path}{cond}")) {
                 return Some(b);
             }
@@ -97,8 +114,13 @@ fn enable(chart: &mut Chart, top: &Value, path: &str) {
         .filter(|d| decided(d) == Some(false))
         .map(|d| d.name.clone())
         .collect();
-    chart.dependencies.retain(|c| !disabled.iter().any(|n| n == c.name()));
-    chart.metadata.dependencies.retain(|d| !disabled.contains(&d.name));
+    chart
+        .dependencies
+        .retain(|c| !disabled.iter().any(|n| n == c.name()));
+    chart
+        .metadata
+        .dependencies
+        .retain(|d| !disabled.contains(&d.name));
     for sub in &mut chart.dependencies {
         let sub_path = format!("{path}{}.", sub.name());
         enable(sub, top, &sub_path);
@@ -131,8 +153,14 @@ fn import_values(chart: &mut Chart) {
             let (child, parent) = match &e {
                 serde_json::Value::String(s) => (format!("exports.{s}"), String::new()),
                 serde_json::Value::Object(o) => (
-                    o.get("child").and_then(|v| v.as_str()).unwrap_or("").to_string(),
-                    o.get("parent").and_then(|v| v.as_str()).unwrap_or("").to_string(),
+                    o.get("child")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                    o.get("parent")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_string(),
                 ),
                 _ => continue,
             };

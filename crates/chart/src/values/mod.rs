@@ -33,15 +33,26 @@ impl UserValues {
     pub fn merge(&self) -> Result<Value, Error> {
         let base = Map::new();
         for path in &self.files {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
-            let v = tug_gotemplate::funcs::yaml::from_yaml(&text).map_err(|msg| Error::Values(format!("failed to parse {}: {msg}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
+            let v = tug_gotemplate::funcs::yaml::from_yaml(&text).map_err(|msg| {
+                Error::Values(format!("failed to parse {}: {msg}", path.display()))
+            })?;
             match v {
                 Value::Map(m) => merge_maps(&base, &m),
                 Value::Nil | Value::Missing => {}
-                _ => return Err(Error::Values(format!("failed to parse {}: values must be a map", path.display()))),
+                _ => {
+                    return Err(Error::Values(format!(
+                        "failed to parse {}: values must be a map",
+                        path.display()
+                    )))
+                }
             }
         }
-        let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("failed to read {p}: {e}"));
+        let read =
+            |p: &str| std::fs::read_to_string(p).map_err(|e| format!("failed to read {p}: {e}"));
         let flags: [(&Vec<String>, set::Mode, &str); 5] = [
             (&self.set_json, set::Mode::Json, "--set-json"),
             (&self.set, set::Mode::Typed, "--set"),
@@ -51,7 +62,8 @@ impl UserValues {
         ];
         for (args, mode, flag) in flags {
             for a in args {
-                set::parse_into(a, &base, &mode).map_err(|e| Error::Values(format!("failed parsing {flag} data: {e}")))?;
+                set::parse_into(a, &base, &mode)
+                    .map_err(|e| Error::Values(format!("failed parsing {flag} data: {e}")))?;
             }
         }
         Ok(Value::Map(base))

@@ -33,7 +33,8 @@ enum Seg {
 pub fn parse_into(input: &str, dest: &Map, mode: &Mode) -> Result<(), String> {
     if let Mode::Json = mode {
         if input.trim_start().starts_with('{') {
-            let json: serde_json::Value = serde_json::from_str(input).map_err(|e| format!("failed parsing --set-json data {input:?}: {e}"))?;
+            let json: serde_json::Value = serde_json::from_str(input)
+                .map_err(|e| format!("failed parsing --set-json data {input:?}: {e}"))?;
             if let Value::Map(m) = Value::from(&json).ints_to_floats() {
                 for (k, v) in m.entries() {
                     dest.insert(k, v);
@@ -106,15 +107,22 @@ fn parse_key(c: &[char], pos: &mut usize) -> Result<Vec<Seg>, String> {
                 }
                 let digits: String = c[start..(*pos).min(c.len())].iter().collect();
                 *pos += 1;
-                let i: usize = digits.trim().parse().map_err(|_| format!("failed to parse index {digits:?}: not a non-negative integer"))?;
+                let i: usize = digits.trim().parse().map_err(|_| {
+                    format!("failed to parse index {digits:?}: not a non-negative integer")
+                })?;
                 if i > MAX_INDEX {
-                    return Err(format!("index of {i} is greater than maximum supported index of {MAX_INDEX}"));
+                    return Err(format!(
+                        "index of {i} is greater than maximum supported index of {MAX_INDEX}"
+                    ));
                 }
                 path.push(Seg::Index(i));
             }
             ',' => {
                 path.push(Seg::Key(cur));
-                return Err(format!("key {:?} has no value (cannot end with ,)", key_text(&path)));
+                return Err(format!(
+                    "key {:?} has no value (cannot end with ,)",
+                    key_text(&path)
+                ));
             }
             ch => cur.push(ch),
         }
@@ -131,10 +139,16 @@ fn parse_value(c: &[char], pos: &mut usize, mode: &Mode, path: &[Seg]) -> Result
         }
         Mode::Json => {
             let rest: String = c[*pos..].iter().collect();
-            let mut stream = serde_json::Deserializer::from_str(&rest).into_iter::<serde_json::Value>();
+            let mut stream =
+                serde_json::Deserializer::from_str(&rest).into_iter::<serde_json::Value>();
             let v = match stream.next() {
                 Some(Ok(v)) => v,
-                Some(Err(e)) => return Err(format!("failed to parse JSON for key {:?}: {e}", key_text(path))),
+                Some(Err(e)) => {
+                    return Err(format!(
+                        "failed to parse JSON for key {:?}: {e}",
+                        key_text(path)
+                    ))
+                }
                 None => serde_json::Value::Null,
             };
             let used = rest[..stream.byte_offset()].chars().count();
@@ -142,7 +156,12 @@ fn parse_value(c: &[char], pos: &mut usize, mode: &Mode, path: &[Seg]) -> Result
             match c.get(*pos) {
                 None => {}
                 Some(',') => *pos += 1,
-                Some(x) => return Err(format!("unexpected character {x:?} after JSON value for key {:?}", key_text(path))),
+                Some(x) => {
+                    return Err(format!(
+                        "unexpected character {x:?} after JSON value for key {:?}",
+                        key_text(path)
+                    ))
+                }
             }
             return Ok(Value::from(&v).ints_to_floats());
         }
@@ -161,13 +180,23 @@ fn parse_value(c: &[char], pos: &mut usize, mode: &Mode, path: &[Seg]) -> Result
                     break;
                 }
                 Some(_) => items.push(typed(&text, mode)?),
-                None => return Err(format!("list for key {:?} is not closed with }}", key_text(path))),
+                None => {
+                    return Err(format!(
+                        "list for key {:?} is not closed with }}",
+                        key_text(path)
+                    ))
+                }
             }
         }
         match c.get(*pos) {
             None => {}
             Some(',') => *pos += 1,
-            Some(x) => return Err(format!("unexpected character {x:?} after list for key {:?}", key_text(path))),
+            Some(x) => {
+                return Err(format!(
+                    "unexpected character {x:?} after list for key {:?}",
+                    key_text(path)
+                ))
+            }
         }
         return Ok(Value::list(items));
     }
@@ -208,7 +237,9 @@ fn typed(text: &str, mode: &Mode) -> Result<Value, String> {
             } else if text == "0" {
                 Value::Int(0)
             } else if !text.starts_with('0') && !text.starts_with("+0") && !text.starts_with("-0") {
-                text.parse::<i64>().map(Value::Int).unwrap_or_else(|_| Value::str(text))
+                text.parse::<i64>()
+                    .map(Value::Int)
+                    .unwrap_or_else(|_| Value::str(text))
             } else {
                 Value::str(text)
             }
@@ -258,41 +289,70 @@ mod tests {
     #[test]
     fn nested_keys_and_type_inference() {
         assert_eq!(
-            set("a.b=c,n=42,t=TRUE,z=0,lead=007,f=1.5,nul=null,e=", Mode::Typed),
+            set(
+                "a.b=c,n=42,t=TRUE,z=0,lead=007,f=1.5,nul=null,e=",
+                Mode::Typed
+            ),
             serde_json::json!({"a": {"b": "c"}, "n": 42, "t": true, "z": 0, "lead": "007", "f": "1.5", "nul": null, "e": ""})
         );
-        assert_eq!(set("n=42,t=true", Mode::String), serde_json::json!({"n": "42", "t": "true"}));
+        assert_eq!(
+            set("n=42,t=true", Mode::String),
+            serde_json::json!({"n": "42", "t": "true"})
+        );
     }
 
     #[test]
     fn lists_by_index_and_braces() {
-        assert_eq!(set("a[1]=x,b[0].c=d,l={1,two,}", Mode::Typed), serde_json::json!({"a": [null, "x"], "b": [{"c": "d"}], "l": [1, "two", ""]}));
-        assert_eq!(set("m[0][1]=x", Mode::Typed), serde_json::json!({"m": [[null, "x"]]}));
+        assert_eq!(
+            set("a[1]=x,b[0].c=d,l={1,two,}", Mode::Typed),
+            serde_json::json!({"a": [null, "x"], "b": [{"c": "d"}], "l": [1, "two", ""]})
+        );
+        assert_eq!(
+            set("m[0][1]=x", Mode::Typed),
+            serde_json::json!({"m": [[null, "x"]]})
+        );
         assert_eq!(set("e={}", Mode::Typed), serde_json::json!({"e": []}));
     }
 
     #[test]
     fn escapes_keep_separators() {
-        assert_eq!(set(r"a=x\,y,b\.c=d,n\=k=v", Mode::Typed), serde_json::json!({"a": "x,y", "b.c": "d", "n=k": "v"}));
-        assert_eq!(set("k=a,b=c", Mode::Literal), serde_json::json!({"k": "a,b=c"}));
+        assert_eq!(
+            set(r"a=x\,y,b\.c=d,n\=k=v", Mode::Typed),
+            serde_json::json!({"a": "x,y", "b.c": "d", "n=k": "v"})
+        );
+        assert_eq!(
+            set("k=a,b=c", Mode::Literal),
+            serde_json::json!({"k": "a,b=c"})
+        );
     }
 
     #[test]
     fn json_values() {
-        assert_eq!(set(r#"a={"x":[1,2]},b="s""#, Mode::Json), serde_json::json!({"a": {"x": [1.0, 2.0]}, "b": "s"}));
-        assert_eq!(set(r#"{"top":true}"#, Mode::Json), serde_json::json!({"top": true}));
+        assert_eq!(
+            set(r#"a={"x":[1,2]},b="s""#, Mode::Json),
+            serde_json::json!({"a": {"x": [1.0, 2.0]}, "b": "s"})
+        );
+        assert_eq!(
+            set(r#"{"top":true}"#, Mode::Json),
+            serde_json::json!({"top": true})
+        );
     }
 
     #[test]
     fn file_values_are_read() {
         let read = |p: &str| Ok(format!("content of {p}"));
-        assert_eq!(set("k=/x/y", Mode::File(&read)), serde_json::json!({"k": "content of /x/y"}));
+        assert_eq!(
+            set("k=/x/y", Mode::File(&read)),
+            serde_json::json!({"k": "content of /x/y"})
+        );
     }
 
     #[test]
     fn malformed_input_is_an_error() {
         let m = Map::new();
-        assert!(parse_into("a", &m, &Mode::Typed).unwrap_err().contains("has no value"));
+        assert!(parse_into("a", &m, &Mode::Typed)
+            .unwrap_err()
+            .contains("has no value"));
         assert!(parse_into("a,b=c", &m, &Mode::Typed).is_err());
         assert!(parse_into("a[x]=1", &m, &Mode::Typed).is_err());
         assert!(parse_into("a[999999999]=1", &m, &Mode::Typed).is_err());

@@ -16,7 +16,10 @@ struct UngeneratedCertificate {
 
 impl UngeneratedCertificate {
     fn error(&self) -> String {
-        format!("{} is not supported by this renderer yet (no certificate generation)", self.function)
+        format!(
+            "{} is not supported by this renderer yet (no certificate generation)",
+            self.function
+        )
     }
 }
 
@@ -46,9 +49,13 @@ pub(super) fn register(f: &mut Funcs) {
         ("genSignedCertWithKey", &[Str, List, List, Int, Any, Str]),
     ];
     for (function, params) in generators {
-        f.pure(function, params, None, move |_| Ok(Value::Object(Arc::new(UngeneratedCertificate { function }))));
+        f.pure(function, params, None, move |_| {
+            Ok(Value::Object(Arc::new(UngeneratedCertificate { function })))
+        });
     }
-    f.pure("genPrivateKey", &[Str], None, |_| Err("genPrivateKey is not supported by this renderer yet (no key generation)".into()));
+    f.pure("genPrivateKey", &[Str], None, |_| {
+        Err("genPrivateKey is not supported by this renderer yet (no key generation)".into())
+    });
 }
 
 #[cfg(test)]
@@ -57,7 +64,10 @@ mod tests {
 
     #[test]
     fn generated_certificates_fail_only_when_read() {
-        assert_eq!(crate::render(r#"{{ $ca := genCA "x" 365 }}ok"#, &Value::Nil).unwrap(), "ok");
+        assert_eq!(
+            crate::render(r#"{{ $ca := genCA "x" 365 }}ok"#, &Value::Nil).unwrap(),
+            "ok"
+        );
         let err = crate::render(r#"{{ (genCA "x" 365).Cert }}"#, &Value::Nil).unwrap_err();
         assert!(err.to_string().contains("genCA is not supported"), "{err}");
     }
