@@ -8,6 +8,8 @@ use crate::value::Value;
 
 mod builtin;
 mod conv;
+mod crypto;
+mod dates;
 mod dicts;
 mod encoding;
 mod helm;
@@ -15,6 +17,7 @@ mod lists;
 mod math;
 mod misc;
 mod regex;
+pub mod semver;
 mod strings;
 pub mod yaml;
 
@@ -144,6 +147,9 @@ impl Funcs {
         encoding::register(&mut f);
         regex::register(&mut f);
         misc::register(&mut f);
+        semver::register(&mut f);
+        dates::register(&mut f);
+        crypto::register(&mut f);
         helm::register(&mut f);
         f
     }

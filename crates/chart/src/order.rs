@@ -1,0 +1,282 @@
+//! From rendered templates to `helm template` output: split each file into YAML
+//! documents, set hooks apart, sort by Helm's install order (kind, then file name,
+//! then position in the file), and print with `# Source:` headers.
+
+use tug_gotemplate::Value;
+
+use crate::capabilities::Capabilities;
+use crate::loader::Chart;
+use crate::render::{render, Release, Rendered};
+use crate::values::{coalesce, deps};
+use crate::Error;
+
+/// Kinds in the order Helm installs them; other kinds follow, by name.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// One YAML document of a rendered template.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// The template path (`chart/templates/x.yaml`).
+    pub source: String,
+    pub content: String,
+    pub kind: String,
+    /// The `helm.sh/hook` annotation, for hooks.
+    pub hook: Option<String>,
+}
+
+/// Options of `helm template`.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateOptions {
+    pub release: Release,
+    pub capabilities: Capabilities,
+    /// Merged user values (see [`crate::values::UserValues::merge`]).
+    pub values: Value,
+    pub show_only: Vec<String>,
+    pub include_crds: bool,
+    pub skip_tests: bool,
+    pub skip_schema_validation: bool,
+}
+
+/// Splits a rendered file at `---` lines, as Helm's `SplitManifests` does (a `---`
+/// at the start of a line ends a document; surrounding space is dropped).
+pub fn split_documents(text: &str) -> Vec<String> {
+    let sep = regex_lite::Regex::new(r"(?:^|\s*\n)---\s*").expect("static regex");
+    sep.split(text.trim())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_string())
+        .collect()
+}
+
+fn kind_rank(kind: &str) -> Option<usize> {
+    INSTALL_ORDER.iter().position(|k| *k == kind)
+}
+
+/// Stable sort by install order; unknown kinds last, among themselves by kind name.
+pub fn sort_by_kind(manifests: &mut [Manifest]) {
+    manifests.sort_by(|a, b| match (kind_rank(&a.kind), kind_rank(&b.kind)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.kind.cmp(&b.kind),
+    });
+}
+
+/// Splits rendered templates (NOTES.txt and partials left out) into sorted manifests and hooks.
+pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
+    let mut generic = Vec::new();
+    let mut hooks = Vec::new();
+    for (path, text) in rendered {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if base.starts_with('_') || base == "NOTES.txt" || text.trim().is_empty() {
+            continue;
+        }
+        for doc in split_documents(text) {
+            let head =
+                tug_gotemplate::funcs::yaml::from_yaml(&doc).map_err(|e| Error::ManifestYaml {
+                    file: path.clone(),
+                    msg: format!("error converting YAML to JSON: yaml: {e}"),
+                })?;
+            let field = |v: &Value, k: &str| match v {
+                Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
+                _ => Value::Nil,
+            };
+            let kind = field(&head, "kind").as_str().unwrap_or("").to_string();
+            let hook = field(
+                &field(&field(&head, "metadata"), "annotations"),
+                "helm.sh/hook",
+            )
+            .as_str()
+            .map(str::to_string);
+            let m = Manifest {
+                source: path.clone(),
+                content: doc,
+                kind,
+                hook,
+            };
+            if m.hook.is_some() {
+                hooks.push(m);
+            } else {
+                generic.push(m);
+            }
+        }
+    }
+    sort_by_kind(&mut generic);
+    sort_by_kind(&mut hooks);
+    Ok((generic, hooks))
+}
+
+fn is_test_hook(m: &Manifest) -> bool {
+    m.hook.as_deref().is_some_and(|h| {
+        h.split(',')
+            .any(|e| matches!(e.trim(), "test" | "test-success"))
+    })
+}
+
+fn crds(chart: &Chart, full_path: &str, out: &mut String) {
+    for f in chart.crds() {
+        out.push_str(&format!(
+            "---\n# Source: {full_path}/{}\n{}\n",
+            f.name,
+            String::from_utf8_lossy(&f.data)
+        ));
+    }
+    for sub in &chart.dependencies {
+        crds(sub, &format!("{full_path}/charts/{}", sub.name()), out);
+    }
+}
+
+/// Processes dependencies, coalesces and validates values, and renders every
+/// template (NOTES.txt included): Helm's engine output for a chart and options.
+/// Returns the processed chart (aliases applied, disabled subcharts removed) too.
+pub fn render_chart(chart: &Chart, opts: &TemplateOptions) -> Result<(Chart, Rendered), Error> {
+    if chart.metadata.is_library() {
+        return Err(Error::Library);
+    }
+    let user = match &opts.values {
+        Value::Map(m) => m.clone(),
+        _ => tug_gotemplate::Map::new(),
+    };
+    let processed = deps::process(chart, &user)?;
+    let values = Value::Map(user.clone()).deep_copy();
+    if let Value::Map(m) = &values {
+        coalesce(&processed, m);
+    }
+    if !opts.skip_schema_validation {
+        crate::schema::validate(&processed, &values)?;
+    }
+    let rendered = render(&processed, &values, &opts.release, &opts.capabilities)?;
+    Ok((processed, rendered))
+}
+
+/// Everything `helm template` does after loading: dependencies, values, schema,
+/// rendering, sorting and printing. Returns the text it prints.
+pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, Error> {
+    let (processed, rendered) = render_chart(chart, opts)?;
+    let (generic, hooks) = manifests(&rendered)?;
+    let mut out = String::new();
+    if opts.include_crds {
+        crds(&processed, processed.name(), &mut out);
+    }
+    for m in generic.iter().chain(
+        hooks
+            .iter()
+            .filter(|h| !(opts.skip_tests && is_test_hook(h))),
+    ) {
+        out.push_str(&format!("---\n# Source: {}\n{}\n", m.source, m.content));
+    }
+    if opts.show_only.is_empty() {
+        return Ok(out);
+    }
+    show_only(&out, processed.name(), &opts.show_only)
+}
+
+/// Keeps the manifests whose template path (without the chart name) matches each
+/// pattern, in pattern order, as `--show-only` does.
+fn show_only(all: &str, chart: &str, patterns: &[String]) -> Result<String, Error> {
+    let docs = split_documents(all);
+    let mut out = String::new();
+    for p in patterns {
+        let p = p.replace('\\', "/");
+        let mut found = false;
+        for d in &docs {
+            let Some(source) = d.lines().next().and_then(|l| l.strip_prefix("# Source: ")) else {
+                continue;
+            };
+            let rel = source
+                .strip_prefix(chart)
+                .and_then(|s| s.strip_prefix('/'))
+                .unwrap_or(source);
+            if crate::glob::matches(&p, rel) {
+                out.push_str(&format!("---\n{d}\n"));
+                found = true;
+            }
+        }
+        if !found {
+            return Err(Error::NoSuchTemplate(p));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_helm() {
+        assert_eq!(
+            split_documents("a: 1\n---\nb: 2\n--- \n---\nc: 3\n"),
+            vec!["a: 1", "b: 2", "---\nc: 3"],
+            "the space after --- swallows the next newline, as in Helm"
+        );
+        assert_eq!(
+            split_documents("a: 1\n---\n\n---\nb: 2\n---\n"),
+            vec!["a: 1", "---\nb: 2"]
+        );
+        assert_eq!(
+            split_documents("---\n# only a comment\n"),
+            vec!["# only a comment"]
+        );
+        assert!(split_documents("  \n").is_empty());
+    }
+
+    #[test]
+    fn install_order_then_file_order() {
+        let m = |s: &str, k: &str| Manifest {
+            source: s.into(),
+            content: String::new(),
+            kind: k.into(),
+            hook: None,
+        };
+        let mut v = vec![
+            m("a", "Deployment"),
+            m("b", "Foo"),
+            m("c", "Service"),
+            m("d", "Bar"),
+            m("e", "Service"),
+            m("f", "Namespace"),
+        ];
+        sort_by_kind(&mut v);
+        let order: Vec<&str> = v.iter().map(|x| x.source.as_str()).collect();
+        assert_eq!(order, vec!["f", "c", "e", "a", "d", "b"]);
+    }
+}

@@ -1,0 +1,273 @@
+//! Rendering every template of a chart and its subcharts, as Helm's engine does:
+//! one template set for all charts (so `include` reaches any `define`), each file
+//! executed with its own chart's `.Values`, `.Chart`, `.Files` and `.Template`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tug_gotemplate::{Map, MissingKey, Template, Value};
+
+use crate::capabilities::Capabilities;
+use crate::files::Files;
+use crate::loader::Chart;
+use crate::Error;
+
+/// The release a chart renders for (`.Release`).
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub name: String,
+    pub namespace: String,
+    pub revision: i64,
+    pub is_install: bool,
+    pub is_upgrade: bool,
+}
+
+impl Default for Release {
+    fn default() -> Release {
+        Release {
+            name: "release-name".into(),
+            namespace: "default".into(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        }
+    }
+}
+
+impl Release {
+    fn to_value(&self) -> Value {
+        let m = Map::new();
+        m.insert("Name", Value::str(&self.name));
+        m.insert("Namespace", Value::str(&self.namespace));
+        m.insert("Revision", Value::Int(self.revision));
+        m.insert("IsInstall", Value::Bool(self.is_install));
+        m.insert("IsUpgrade", Value::Bool(self.is_upgrade));
+        m.insert("Service", Value::str("Helm"));
+        Value::Map(m)
+    }
+}
+
+/// Rendered templates by path (`chart/templates/x.yaml`, `chart/charts/sub/templates/y.yaml`),
+/// NOTES.txt files included; partials (`_*.tpl`) are not rendered.
+pub type Rendered = BTreeMap<String, String>;
+
+struct Source {
+    text: String,
+    ctx: Map,
+    base_path: String,
+    partial: bool,
+}
+
+/// Collects the chart's templates with the context each renders in; returns the chart's context.
+fn collect(
+    chart: &Chart,
+    values: Value,
+    full_path: &str,
+    is_root: bool,
+    top: &Map,
+    out: &mut BTreeMap<String, Source>,
+) -> Map {
+    let ctx = Map::new();
+    ctx.insert("Chart", chart.metadata.to_template_value(is_root));
+    ctx.insert("Files", Value::Object(Arc::new(Files::new(&chart.files))));
+    ctx.insert("Release", top.get("Release").unwrap_or(Value::Nil));
+    ctx.insert(
+        "Capabilities",
+        top.get("Capabilities").unwrap_or(Value::Nil),
+    );
+    ctx.insert("Values", values.clone());
+    let subcharts = Map::new();
+    for sub in &chart.dependencies {
+        let sub_values = match &values {
+            Value::Map(m) => match m.get(sub.name()) {
+                Some(v @ Value::Map(_)) => v,
+                _ => Value::empty_map(),
+            },
+            _ => Value::empty_map(),
+        };
+        let path = format!("{full_path}/charts/{}", sub.name());
+        let sub_ctx = collect(sub, sub_values, &path, false, top, out);
+        subcharts.insert(sub.name(), Value::Map(sub_ctx));
+    }
+    ctx.insert("Subcharts", Value::Map(subcharts));
+    for t in &chart.templates {
+        let partial = t
+            .name
+            .rsplit('/')
+            .next()
+            .is_some_and(|b| b.starts_with('_'));
+        // A library chart contributes only its partials.
+        if chart.metadata.is_library() && !partial {
+            continue;
+        }
+        out.insert(
+            format!("{full_path}/{}", t.name),
+            Source {
+                text: String::from_utf8_lossy(&t.data).into_owned(),
+                ctx: ctx.clone(),
+                base_path: format!("{full_path}/templates"),
+                partial,
+            },
+        );
+    }
+    ctx
+}
+
+/// Helm's order: deeper paths first, and among equals reverse lexical order. Later
+/// parses win for `define`s, so a parent's definitions override its subcharts'.
+fn helm_order(names: &mut [String]) {
+    names.sort_by(|a, b| {
+        let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+        cb.cmp(&ca).then_with(|| b.cmp(a))
+    });
+}
+
+/// Renders all templates of a chart (already processed by [`crate::values::deps::process`])
+/// with its final coalesced values.
+pub fn render(
+    chart: &Chart,
+    values: &Value,
+    release: &Release,
+    caps: &Capabilities,
+) -> Result<Rendered, Error> {
+    let top = Map::new();
+    top.insert("Release", release.to_value());
+    top.insert("Capabilities", caps.to_value());
+    let mut sources = BTreeMap::new();
+    collect(
+        chart,
+        values.clone(),
+        chart.name(),
+        true,
+        &top,
+        &mut sources,
+    );
+    let mut names: Vec<String> = sources.keys().cloned().collect();
+    helm_order(&mut names);
+    let mut set = Template::new("gotpl").missing_key(MissingKey::Zero);
+    for name in &names {
+        set.parse(name, &sources[name].text).map_err(parse_error)?;
+    }
+    let mut out = Rendered::new();
+    for name in &names {
+        let src = &sources[name];
+        if src.partial {
+            continue;
+        }
+        let data = Map::from_btree(src.ctx.snapshot());
+        let tmpl = Map::new();
+        tmpl.insert("Name", Value::str(name));
+        tmpl.insert("BasePath", Value::str(&src.base_path));
+        data.insert("Template", Value::Map(tmpl));
+        let text = set.execute(name, &Value::Map(data)).map_err(exec_error)?;
+        out.insert(name.clone(), text.replace("<no value>", ""));
+    }
+    Ok(out)
+}
+
+/// `parse error at (chart/templates/x.yaml:3): unexpected EOF`, as Helm words it.
+fn parse_error(e: tug_gotemplate::Error) -> Error {
+    match e {
+        tug_gotemplate::Error::Parse { name, line, msg } => {
+            let last = msg.rsplit(": ").next().unwrap_or(&msg).to_string();
+            Error::Render(format!("parse error at ({name}:{line}): {last}"))
+        }
+        e => Error::Render(e.to_string()),
+    }
+}
+
+/// `required` and `fail` become `execution error at (file:line:col): message`, the
+/// innermost message when `tpl` nests them; other errors keep Go's wording.
+fn exec_error(e: tug_gotemplate::Error) -> Error {
+    let text = e.to_string();
+    if let tug_gotemplate::Error::Exec { location, .. } = &e {
+        for marker in ["error calling required: ", "error calling fail: "] {
+            if let Some(i) = text.rfind(marker) {
+                return Error::Render(format!(
+                    "execution error at ({location}): {}",
+                    &text[i + marker.len()..]
+                ));
+            }
+        }
+    }
+    Error::Render(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loader::{from_files, ChartFile};
+
+    fn chart(files: &[(&str, &str)]) -> Chart {
+        from_files(
+            files
+                .iter()
+                .map(|(n, d)| ChartFile {
+                    name: n.to_string(),
+                    data: d.as_bytes().to_vec(),
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn render_one(files: &[(&str, &str)]) -> Result<Rendered, Error> {
+        let c = chart(files);
+        let v = Map::new();
+        crate::values::coalesce(&c, &v);
+        render(
+            &c,
+            &Value::Map(v),
+            &Release::default(),
+            &Capabilities::default(),
+        )
+    }
+
+    #[test]
+    fn syntax_error_reports_file_and_line() {
+        let err = render_one(&[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+            ("templates/a.yaml", "line1\n{{ if }}"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "parse error at (c/templates/a.yaml:2): missing value for if"
+        );
+    }
+
+    #[test]
+    fn required_reports_helm_message() {
+        let err = render_one(&[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+            (
+                "templates/a.yaml",
+                r#"{{ required "foo is required!" .Values.foo }}"#,
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "execution error at (c/templates/a.yaml:1:3): foo is required!"
+        );
+    }
+
+    #[test]
+    fn template_objects_are_filled() {
+        let out = render_one(&[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\nappVersion: \"2.0\"\n"),
+            ("values.yaml", "x: 1\n"),
+            ("templates/_h.tpl", r#"{{ define "c.n" }}{{ .Chart.Name }}-{{ .Chart.AppVersion }}{{ end }}"#),
+            (
+                "templates/a.yaml",
+                r#"{{ include "c.n" . }} {{ .Release.Name }} {{ .Release.Service }} {{ .Template.Name }} {{ .Template.BasePath }} {{ .Capabilities.KubeVersion.Minor }} {{ .Values.x }} {{ .Values.nope }}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            out["c/templates/a.yaml"],
+            "c-2.0 release-name Helm c/templates/a.yaml c/templates 33 1 "
+        );
+        assert!(!out.contains_key("c/templates/_h.tpl"));
+    }
+}

@@ -1,0 +1,76 @@
+//! `values.schema.json`: each chart's values checked against its schema (a
+//! subchart against its part of the values), all failures reported together.
+
+use tug_gotemplate::Value;
+
+use crate::loader::Chart;
+use crate::Error;
+
+/// Validates `values` (the chart's own view of the coalesced values) against the
+/// chart's schema and, recursively, each subchart's.
+pub fn validate(chart: &Chart, values: &Value) -> Result<(), Error> {
+    let mut report = String::new();
+    collect(chart, values, &mut report)?;
+    if report.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Schema(report))
+    }
+}
+
+/// Values files decode numbers as floats; `3.0` must still pass `type: integer` and
+/// read `3` in messages, as in Helm.
+fn whole_numbers_as_integers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9e15 => J::from(f as i64),
+            _ => J::Number(n),
+        },
+        J::Array(a) => J::Array(a.into_iter().map(whole_numbers_as_integers).collect()),
+        J::Object(o) => J::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, whole_numbers_as_integers(v)))
+                .collect(),
+        ),
+        v => v,
+    }
+}
+
+fn collect(chart: &Chart, values: &Value, report: &mut String) -> Result<(), Error> {
+    if let Some(text) = &chart.schema {
+        let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Parse {
+            file: format!("{}/values.schema.json", chart.name()),
+            msg: e.to_string(),
+        })?;
+        let validator = jsonschema::validator_for(&schema).map_err(|e| Error::Parse {
+            file: format!("{}/values.schema.json", chart.name()),
+            msg: e.to_string(),
+        })?;
+        let instance = whole_numbers_as_integers(values.to_json());
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                let at = if path.is_empty() {
+                    "(root)".to_string()
+                } else {
+                    path.trim_start_matches('/').replace('/', ".")
+                };
+                format!("- {at}: {e}\n")
+            })
+            .collect();
+        if !errors.is_empty() {
+            report.push_str(&format!("{}:\n", chart.name()));
+            errors.iter().for_each(|e| report.push_str(e));
+        }
+    }
+    for sub in &chart.dependencies {
+        let sub_values = match values {
+            Value::Map(m) => m.get(sub.name()).unwrap_or_else(Value::empty_map),
+            _ => Value::empty_map(),
+        };
+        collect(sub, &sub_values, report)?;
+    }
+    Ok(())
+}
