@@ -39,15 +39,12 @@ enum Command {
     Push(image::PushArgs),
     /// Save credentials for a registry (checked first).
     Login(image::LoginArgs),
-<<<<<<< HEAD
     /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
     #[command(flatten)]
     Kubectl(kubectl::KubectlCommand),
-=======
     /// Helm-compatible charts: template, show, lint, package.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
->>>>>>> chart
 }
 
 fn main() {
@@ -67,11 +64,8 @@ fn main() {
             Command::Pull(args) => report(image::pull(args)),
             Command::Push(args) => report(image::push(args)),
             Command::Login(args) => report(image::login(args)),
-<<<<<<< HEAD
             Command::Kubectl(cmd) => kubectl::main(cmd),
-=======
             Command::Chart(cmd) => report(chart::run(cmd)),
->>>>>>> chart
         }
     };
     std::process::exit(code);
