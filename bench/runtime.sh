@@ -12,14 +12,25 @@
 # a pidfd before `start`, polls it after `start` until the init exits, reaps
 # it, then runs `delete`. Timing is time.perf_counter around the lifecycle.
 #
+# Before each lifecycle the driver sleeps PAUSE_MS (default 100, not timed).
+# Without it the runtimes are not independent: moving a process into a cgroup
+# v1 hierarchy waits for an RCU grace period (cgroup_threadgroup_rwsem) unless
+# another attach happened within about one grace period, so back to back a
+# runtime's `create` is cheap or dear depending on how long the previous
+# runtime's start+wait+delete took, and the round-robin order decides the
+# winner. With the pause every `create` starts cold, as a sporadic container
+# start does. PAUSE_MS=0 measures the back-to-back case.
+#
 # The driver runs in a private mount namespace. On a hybrid cgroup machine (v1
 # controllers plus a cgroup2 at /sys/fs/cgroup/unified) that cgroup2 mount is
-# unmounted there, because crun 1.8 refuses hybrid mode; all three runtimes
-# then see the same cgroup v1 view. On a pure v2 machine nothing is unmounted.
+# replaced there by an empty tmpfs, because crun 1.8 can refuse hybrid mode
+# ("cgroups in hybrid mode not supported"); all three runtimes then see the
+# same cgroup v1 view. On a pure v2 or pure v1 machine nothing is changed.
 #
 # Usage: bench/runtime.sh                   (run as root; TUG defaults to target/release/tug)
 #        QUICK=1 bench/runtime.sh           (20 iterations instead of 100)
-#        TUG=/path/to/tug N=200 WARMUP=5 RUNC=runc CRUN=crun bench/runtime.sh
+#        TUG=/path/to/tug N=200 WARMUP=5 PAUSE_MS=0 RUNC=runc CRUN=crun bench/runtime.sh
+#        RESULTS_JSON=out.json bench/runtime.sh   (also write every sample)
 # Exits non-zero if any lifecycle of any runtime fails (its stderr is printed).
 set -euo pipefail
 
@@ -30,6 +41,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 PYTHON=${PYTHON:-python3}
 if [ "${QUICK:-0}" = 1 ]; then N=${N:-20}; else N=${N:-100}; fi
 WARMUP=${WARMUP:-3}
+PAUSE_MS=${PAUSE_MS:-100}
 
 die() { echo "bench/runtime.sh: $*" >&2; exit 1; }
 
@@ -39,7 +51,7 @@ for tool in unshare mountpoint "$PYTHON" "$RUNC" "$CRUN"; do
 done
 [ -x "$BUSYBOX" ] || die "no static busybox at $BUSYBOX (apt-get install busybox-static)"
 [ -x "$TUG" ] || die "no tug binary at $TUG (build with cargo build --release -p tug)"
-case "$N$WARMUP" in *[!0-9]*) die "N and WARMUP must be numbers";; esac
+case "$N$WARMUP$PAUSE_MS" in *[!0-9]*) die "N, WARMUP and PAUSE_MS must be numbers";; esac
 [ "$N" -ge 2 ] || die "N must be at least 2"
 TUG=$(cd "$(dirname "$TUG")" && pwd)/$(basename "$TUG")
 RUNC=$(command -v "$RUNC")
@@ -47,16 +59,26 @@ CRUN=$(command -v "$CRUN")
 
 WORK=
 LINKDIR=
+DRIVER=
 # Run a command in a private mount namespace with the hybrid cgroup2 mount hidden.
-in_ns() {
-  unshare -m --propagation private sh -c '
-    if [ -d /sys/fs/cgroup/unified ] && mountpoint -q /sys/fs/cgroup/unified; then
-      umount /sys/fs/cgroup/unified || { echo "cannot unmount /sys/fs/cgroup/unified" >&2; exit 1; }
-    fi
-    exec "$@"' sh "$@"
-}
+# A throwaway tmpfs goes where it was: crun still writes <id>/cgroup.procs under
+# /sys/fs/cgroup/unified for the kernel's "0::" line, and without the tmpfs those
+# files would land in the host's /sys/fs/cgroup tmpfs, hidden under the cgroup2 mount.
+HIDE_UNIFIED='
+  if [ -d /sys/fs/cgroup/unified ] && mountpoint -q /sys/fs/cgroup/unified; then
+    umount /sys/fs/cgroup/unified &&
+      mount -t tmpfs -o mode=755 tugbench /sys/fs/cgroup/unified ||
+      { echo "cannot hide /sys/fs/cgroup/unified" >&2; exit 1; }
+  fi
+  exec "$@"'
+in_ns() { unshare -m --propagation private sh -c "$HIDE_UNIFIED" sh "$@"; }
 cleanup() {
   set +e
+  if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
+    kill "$DRIVER"
+    wait "$DRIVER" 2>/dev/null
+    sleep 0.2 # let a runtime command it had started finish before sweeping
+  fi
   if [ -n "$WORK" ] && [ -d "$WORK/root" ]; then
     local rt bin dir
     for rt in tug runc crun; do
@@ -102,11 +124,11 @@ PY
 mkdir -p "$WORK/root/tug" "$WORK/root/runc" "$WORK/root/crun"
 
 cat > "$WORK/driver.py" <<'PY'
-"""Interleaved lifecycle benchmark driver: argv = work bundle n warmup name=binary..."""
+"""Interleaved lifecycle benchmark driver: argv = work bundle n warmup pause_ms name=binary..."""
 import ctypes, json, os, select, statistics, subprocess, sys, time
 
-work, bundle, n, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-runtimes = [tuple(a.split("=", 1)) for a in sys.argv[5:]]
+work, bundle, n, warmup, pause_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+runtimes = [tuple(a.split("=", 1)) for a in sys.argv[6:]]
 PHASES = ("create", "start", "wait", "delete")
 WAIT_TIMEOUT_S = 10
 
@@ -183,9 +205,10 @@ samples = {name: [] for name, _ in runtimes}
 for i in range(warmup + n):
     for name, binary in runtimes:
         cid = f"bench-{os.getpid()}-{i}-{name}"
+        time.sleep(pause_ms / 1000)
         try:
             s = lifecycle(name, binary, cid)
-        except Failure as e:
+        except (Failure, OSError) as e:
             print(f"FAILED (iteration {i}, {'warm-up' if i < warmup else 'measured'}): {e}", file=sys.stderr)
             reap()
             subprocess.run([binary, "--root", os.path.join(work, "root", name), "delete", "--force", cid],
@@ -225,20 +248,28 @@ if os.environ.get("RESULTS_JSON"):
 PY
 
 if [ -d /sys/fs/cgroup/unified ] && mountpoint -q /sys/fs/cgroup/unified; then
-  CGROUPS="hybrid on the host; cgroup v1 only in the benchmark's mount namespace (/sys/fs/cgroup/unified unmounted there)"
+  CGROUPS="hybrid on the host; cgroup v1 only in the benchmark's mount namespace (/sys/fs/cgroup/unified hidden there)"
 elif [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
   CGROUPS="cgroup v2"
 else
   CGROUPS="cgroup v1"
 fi
 echo "container lifecycle of /bin/true (create, start, wait, delete), interleaved tug, runc, crun"
-echo "iterations: $N per runtime (+ $WARMUP warm-up rounds not counted); $(nproc) cpus; kernel $(uname -r)"
+echo "iterations: $N per runtime (+ $WARMUP warm-up rounds not counted), ${PAUSE_MS} ms pause before each; $(nproc) cpus; kernel $(uname -r)"
 echo "cgroups: $CGROUPS"
 echo "tug-runtime: $TUG_RUNTIME (hard link to $TUG)"
 echo "runc: $RUNC ($("$RUNC" --version | head -1)); crun: $CRUN ($("$CRUN" --version | head -1))"
 
-in_ns "$PYTHON" "$WORK/driver.py" "$WORK" "$BUNDLE" "$N" "$WARMUP" \
-  "tug=$TUG_RUNTIME" "runc=$RUNC" "crun=$CRUN"
+# In the background so that a signal to this script runs the cleanup at once.
+# unshare, sh and python3 replace each other (exec), so $DRIVER is the driver's pid.
+unshare -m --propagation private sh -c "$HIDE_UNIFIED" sh \
+  "$PYTHON" "$WORK/driver.py" "$WORK" "$BUNDLE" "$N" "$WARMUP" "$PAUSE_MS" \
+  "tug=$TUG_RUNTIME" "runc=$RUNC" "crun=$CRUN" &
+DRIVER=$!
+rc=0
+wait "$DRIVER" || rc=$?
+DRIVER=
+[ "$rc" = 0 ] || die "a container lifecycle failed (exit $rc; the runtime's stderr is above)"
 
 echo
-echo "reproduce: cd $(pwd) && TUG=$TUG N=$N WARMUP=$WARMUP bench/runtime.sh"
+echo "reproduce: cd $(pwd) && TUG=$TUG N=$N WARMUP=$WARMUP PAUSE_MS=$PAUSE_MS bench/runtime.sh"
