@@ -312,3 +312,125 @@ fn locked_flags(path: &Path) -> u64 {
     }
     flags & !libc::MS_RDONLY
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::io;
+
+    /// Records every call instead of making it; creates directories for real (in a temp
+    /// dir) so path resolution sees them.
+    #[derive(Default)]
+    struct Recorder {
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn log(&self, s: String) -> io::Result<()> {
+            self.calls.borrow_mut().push(s);
+            Ok(())
+        }
+    }
+
+    impl Syscall for Recorder {
+        fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>) -> io::Result<()> {
+            self.log(format!("mount {:?} {} {:?} {flags:#x} {:?}", source, target.display(), fstype, data))
+        }
+        fn umount(&self, target: &Path, _flags: i32) -> io::Result<()> {
+            self.log(format!("umount {}", target.display()))
+        }
+        fn pivot_root(&self, new_root: &Path, _put_old: &Path) -> io::Result<()> {
+            self.log(format!("pivot_root {}", new_root.display()))
+        }
+        fn chroot(&self, path: &Path) -> io::Result<()> {
+            self.log(format!("chroot {}", path.display()))
+        }
+        fn chdir(&self, path: &Path) -> io::Result<()> {
+            self.log(format!("chdir {}", path.display()))
+        }
+        fn mknod(&self, path: &Path, mode: u32, dev: u64) -> io::Result<()> {
+            self.log(format!("mknod {} {mode:o} {dev}", path.display()))
+        }
+        fn chown(&self, _path: &Path, _uid: u32, _gid: u32) -> io::Result<()> {
+            Ok(())
+        }
+        fn symlink(&self, original: &Path, link: &Path) -> io::Result<()> {
+            self.log(format!("symlink {} {}", original.display(), link.display()))
+        }
+        fn mkdir_all(&self, path: &Path, _mode: u32) -> io::Result<()> {
+            std::fs::create_dir_all(path)
+        }
+        fn create_file(&self, path: &Path) -> io::Result<()> {
+            std::fs::write(path, b"")
+        }
+    }
+
+    fn spec(json: serde_json::Value) -> Spec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn rootfs_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tug-rootfs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn prepare_isolates_binds_root_then_mounts_in_order_and_makes_devices() {
+        let root = rootfs_dir("order");
+        let spec = spec(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "ro", "nosuid"]}
+            ]
+        }));
+        let sys = Recorder::default();
+        let rootfs = Rootfs { sys: &sys, root: &root, spec: &spec, cgroups: &[], user_ns: false, new_net_ns: true, new_cgroup_ns: true };
+        rootfs.prepare().unwrap();
+        let calls = sys.calls.into_inner();
+        let r = root.display();
+        assert_eq!(calls[0], format!("mount None / None {:#x} None", libc::MS_SLAVE | libc::MS_REC));
+        assert_eq!(calls[1], format!("mount Some({r:?}) {r} Some(\"bind\") {:#x} None", libc::MS_BIND | libc::MS_REC).replace(&format!("{r:?}"), &format!("\"{r}\"")));
+        assert_eq!(calls[2], format!("mount Some(\"proc\") {r}/proc Some(\"proc\") 0x0 None"));
+        assert!(calls[3].starts_with(&format!("mount Some(\"/tmp\") {r}/data None {:#x}", libc::MS_BIND | libc::MS_REC)), "{}", calls[3]);
+        // A bind ignores flags: they come in a remount.
+        assert!(calls[4].starts_with(&format!("mount None {r}/data None ")), "{}", calls[4]);
+        let remount_flags = u64::from_str_radix(calls[4].split_whitespace().nth(4).unwrap().trim_start_matches("0x"), 16).unwrap();
+        assert!(remount_flags & libc::MS_REMOUNT != 0 && remount_flags & libc::MS_RDONLY != 0 && remount_flags & libc::MS_NOSUID != 0);
+        assert!(calls.iter().any(|c| c == &format!("mknod {r}/dev/null 20666 {}", libc::makedev(1, 3))), "{calls:#?}");
+        assert!(calls.iter().any(|c| c == &format!("symlink pts/ptmx {r}/dev/ptmx")));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_mount_through_a_symlink_lands_inside_the_rootfs() {
+        let root = rootfs_dir("symlink");
+        std::os::unix::fs::symlink("/", root.join("escape")).unwrap();
+        let spec = spec(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "mounts": [{"destination": "/escape/etc/target", "type": "tmpfs", "source": "tmpfs"}]
+        }));
+        let sys = Recorder::default();
+        let rootfs = Rootfs { sys: &sys, root: &root, spec: &spec, cgroups: &[], user_ns: false, new_net_ns: true, new_cgroup_ns: true };
+        rootfs.prepare().unwrap();
+        let calls = sys.calls.into_inner();
+        assert!(calls[2].contains(&format!("{}/etc/target", root.display())), "{}", calls[2]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn in_a_user_namespace_devices_are_bound_not_created() {
+        let root = rootfs_dir("userns");
+        let spec = spec(serde_json::json!({"ociVersion": "1.0.2"}));
+        let sys = Recorder::default();
+        let rootfs = Rootfs { sys: &sys, root: &root, spec: &spec, cgroups: &[], user_ns: true, new_net_ns: true, new_cgroup_ns: true };
+        rootfs.prepare().unwrap();
+        let calls = sys.calls.into_inner();
+        assert!(!calls.iter().any(|c| c.starts_with("mknod")), "{calls:#?}");
+        assert!(calls.iter().any(|c| c.starts_with(&format!("mount Some(\"/dev/null\") {}/dev/null", root.display()))), "{calls:#?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
