@@ -7,9 +7,13 @@
 //! pure: it reads files only through [`FileSystem`] (the disk by default),
 //! never touches the network or a cluster, and calls no other Tugboat crate.
 //! Remote resources and Helm charts are refused with a clear error.
+//!
+//! [`edit`] is the one part that writes: `kustomize create` and
+//! `kustomize edit add|set|remove` on a kustomization file.
 
 mod accumulate;
 mod config;
+pub mod edit;
 mod error;
 mod fieldspec;
 mod fs;
