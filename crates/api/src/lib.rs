@@ -7,6 +7,7 @@
 //! ([`validation`]), and the OpenAPI documents kubectl reads ([`openapi`]). It does no I/O and knows nothing of HTTP; the API server, the CLI
 //! and the controllers read it.
 
+pub mod convert;
 pub mod decode;
 pub mod defaults;
 pub mod openapi;

@@ -56,6 +56,9 @@ pub struct ResourceType {
     pub subresources: &'static [Subresource],
     /// Of several versions of one group/kind, the one objects are stored in.
     pub storage_version: bool,
+    /// The group whose storage version holds this kind's objects: its own, but
+    /// "" for events.k8s.io Events (stored as core/v1 Events).
+    pub storage_group: &'static str,
     /// Checks an object against the real type and returns it as the type writes it.
     pub decode: Decoder,
 }
@@ -95,12 +98,20 @@ where
         categories,
         subresources,
         storage_version: true,
+        storage_group: T::GROUP,
         decode: decode::roundtrip::<T>,
     }
 }
 
 const fn non_storage(mut rt: ResourceType) -> ResourceType {
     rt.storage_version = false;
+    rt
+}
+
+/// A type whose objects are stored as the storage version of `group`'s same kind.
+const fn stored_in(group: &'static str, mut rt: ResourceType) -> ResourceType {
+    rt.storage_version = false;
+    rt.storage_group = group;
     rt
 }
 
@@ -154,7 +165,7 @@ static TYPES: &[ResourceType] = &[
     // discovery.k8s.io/v1
     entry::<discovery::v1::EndpointSlice>(NONE, NONE, NO_SUB),
     // events.k8s.io/v1 (the same objects as core/v1 Events)
-    non_storage(entry::<events::v1::Event>(&["ev"], NONE, NO_SUB)),
+    stored_in("", entry::<events::v1::Event>(&["ev"], NONE, NO_SUB)),
     // storage.k8s.io/v1
     entry::<storage::v1::StorageClass>(&["sc"], NONE, NO_SUB),
     // apiextensions.k8s.io/v1
@@ -204,6 +215,17 @@ impl ResourceType {
         self.kind.to_ascii_lowercase()
     }
 
+    /// The version this type's objects are stored in (itself if it is the storage version).
+    pub fn storage(&'static self) -> &'static ResourceType {
+        if self.storage_version {
+            return self;
+        }
+        TYPES
+            .iter()
+            .find(|t| t.storage_version && t.group == self.storage_group && t.kind == self.kind)
+            .unwrap_or(self)
+    }
+
     pub fn has(&self, sub: Subresource) -> bool {
         self.subresources.contains(&sub)
     }
@@ -217,7 +239,7 @@ impl ResourceType {
 
     /// The key prefix of every object of this type (in `namespace`, if given and namespaced).
     pub fn prefix(&self, namespace: Option<&str>) -> String {
-        let group = if self.group.is_empty() { "core" } else { self.group };
+        let group = if self.storage_group.is_empty() { "core" } else { self.storage_group };
         match namespace.filter(|_| self.namespaced) {
             Some(ns) => format!("/registry/{group}/{}/{ns}/", self.plural),
             None => format!("/registry/{group}/{}/", self.plural),

@@ -4,14 +4,16 @@
 //! from the key's modification revision.
 
 use serde_json::{json, Map, Value};
+use tug_api::{convert, ResourceType};
 use tug_store::KeyValue;
 
 use crate::status::{ApiError, ApiResult};
 
-/// The object stored in `kv`, with `metadata.resourceVersion` set.
-pub fn from_kv(kv: &KeyValue) -> ApiResult<Value> {
-    let mut object: Value = serde_json::from_slice(&kv.value)
+/// The object stored in `kv`, as `rt`'s version, with `metadata.resourceVersion` set.
+pub fn from_kv(rt: &ResourceType, kv: &KeyValue) -> ApiResult<Value> {
+    let object: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    let mut object = convert::convert(object, rt);
     set_meta(
         &mut object,
         "resourceVersion",
@@ -20,9 +22,10 @@ pub fn from_kv(kv: &KeyValue) -> ApiResult<Value> {
     Ok(object)
 }
 
-/// The bytes to store for `object` (without its resourceVersion).
-pub fn to_bytes(object: &Value) -> Vec<u8> {
-    let mut object = object.clone();
+/// The bytes to store for `object` of `rt`'s version: the object in the
+/// storage version, without its resourceVersion.
+pub fn to_bytes(rt: &'static ResourceType, object: &Value) -> Vec<u8> {
+    let mut object = convert::to_storage(object.clone(), rt);
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
     }
@@ -127,14 +130,14 @@ mod tests {
         let obj = json!({"metadata": {"name": "a", "resourceVersion": "7"}});
         let kv = KeyValue {
             key: "k".into(),
-            value: to_bytes(&obj),
+            value: to_bytes(tug_api::registry::by_kind("v1", "ConfigMap").unwrap(), &obj),
             create_revision: 3,
             mod_revision: 9,
             version: 2,
             lease: None,
         };
         assert!(!String::from_utf8_lossy(&kv.value).contains("resourceVersion"));
-        assert_eq!(from_kv(&kv).unwrap()["metadata"]["resourceVersion"], "9");
+        assert_eq!(from_kv(tug_api::registry::by_kind("v1", "ConfigMap").unwrap(), &kv).unwrap()["metadata"]["resourceVersion"], "9");
     }
 
     #[test]

@@ -134,7 +134,7 @@ async fn create_system_namespaces(state: &AppState) -> Result<(), StartError> {
         });
         match state
             .store
-            .create(&rt.key(None, name), crate::object::to_bytes(&object), None)
+            .create(&rt.key(None, name), crate::object::to_bytes(rt, &object), None)
             .await
         {
             Ok(_) | Err(tug_store::Error::AlreadyExists { .. }) => {}

@@ -35,7 +35,7 @@ pub struct Written {
 /// GET of one object.
 pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Value> {
     let kv = current(ctx).await?;
-    from_kv(&kv)
+    from_kv(ctx.target.rt, &kv)
 }
 
 /// The object's current version in the store; 404 when absent.
@@ -100,7 +100,7 @@ pub async fn list(ctx: &Ctx<'_>) -> ApiResult<(Vec<Value>, Value)> {
         revision = Some(response.revision);
         let last = response.kvs.last().map(|kv| kv.key.clone());
         for kv in &response.kvs {
-            let object = from_kv(kv)?;
+            let object = from_kv(ctx.target.rt, kv)?;
             if labels.matches(&object) && fields.matches(&object) {
                 items.push(object);
             }
@@ -291,7 +291,7 @@ pub async fn create(
         });
     }
     let allocated = allocate_cluster_ip(ctx, &mut object, None).await?;
-    match ctx.state.store.create(&key, to_bytes(&object), None).await {
+    match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
             set_meta(
                 &mut object,
@@ -414,7 +414,7 @@ pub async fn replace(
 ) -> ApiResult<Written> {
     let rt = ctx.target.rt;
     let name = ctx.target.name();
-    let old = from_kv(current)?;
+    let old = from_kv(rt, current)?;
     check_identity(ctx, &mut new)?;
     match meta_str(&new, "name") {
         Some(n) if n != name => {
@@ -498,7 +498,7 @@ pub async fn replace(
         .store
         .update(
             &ctx.target.key(),
-            to_bytes(&new),
+            to_bytes(rt, &new),
             current.mod_revision,
             None,
         )
@@ -558,7 +558,7 @@ async fn delete_namespace_contents(ctx: &Ctx<'_>, namespace: &str) -> ApiResult<
             )))
             .await?;
         for kv in objects.kvs {
-            let object = from_kv(&kv)?;
+            let object = from_kv(rt, &kv)?;
             match Box::pin(delete_stored(ctx, rt, &kv.key, kv.mod_revision, &object)).await {
                 Ok(()) => {}
                 Err(e) if e.code == 404 || e.code == 409 => {}
@@ -615,7 +615,7 @@ pub async fn delete(ctx: &Ctx<'_>, options: &DeleteOptions) -> ApiResult<Written
     let name = ctx.target.name();
     for _ in 0..5 {
         let kv = current(ctx).await?;
-        let mut object = from_kv(&kv)?;
+        let mut object = from_kv(rt, &kv)?;
         if options
             .precondition_rv
             .as_ref()
@@ -676,7 +676,7 @@ pub async fn delete(ctx: &Ctx<'_>, options: &DeleteOptions) -> ApiResult<Written
             match ctx
                 .state
                 .store
-                .update(&ctx.target.key(), to_bytes(&object), kv.mod_revision, None)
+                .update(&ctx.target.key(), to_bytes(rt, &object), kv.mod_revision, None)
                 .await
             {
                 Ok(updated) => {

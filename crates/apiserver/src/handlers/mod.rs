@@ -237,7 +237,7 @@ async fn patch_object(
     let mut last = None;
     for _ in 0..PATCH_ATTEMPTS {
         let current = crud::current(ctx).await?;
-        let original = crate::object::from_kv(&current)?;
+        let original = crate::object::from_kv(ctx.target.rt, &current)?;
         let patched = patch::apply(ctx.headers, &original, patch)?;
         let explicit_rv = patched.pointer("/metadata/resourceVersion")
             != original.pointer("/metadata/resourceVersion");
@@ -260,7 +260,7 @@ async fn scale_write(
     }
     for _ in 0..PATCH_ATTEMPTS {
         let current = crud::current(ctx).await?;
-        let scale = change(&subresources::scale_of(&crate::object::from_kv(&current)?))?;
+        let scale = change(&subresources::scale_of(&crate::object::from_kv(ctx.target.rt, &current)?))?;
         let object = subresources::apply_scale(ctx.target.rt, &current, &scale)?;
         let mut unversioned = object;
         crate::object::meta_mut(&mut unversioned).remove("resourceVersion");

@@ -49,7 +49,7 @@ pub fn scale_of(object: &Value) -> Value {
 
 /// The workload with the replicas a Scale asks for; 409 if the Scale is stale.
 pub fn apply_scale(rt: &ResourceType, current: &KeyValue, scale: &Value) -> ApiResult<Value> {
-    let mut object = from_kv(current)?;
+    let mut object = from_kv(rt, current)?;
     let replicas = scale
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)

@@ -72,7 +72,7 @@ pub async fn watch(ctx: &Ctx<'_>, table: Option<Include>) -> ApiResult<Response>
         None | Some("0") => {
             let listed = store.range(RangeRequest::new(range.clone())).await?;
             for kv in &listed.kvs {
-                let object = from_kv(kv)?;
+                let object = from_kv(rt, kv)?;
                 if stream.selected(&object) {
                     let event = stream.event("ADDED", object);
                     stream.pending.push_back(event);
@@ -178,10 +178,10 @@ impl Stream {
         let old = change
             .prev_kv
             .as_ref()
-            .and_then(|kv| from_kv(kv).ok())
+            .and_then(|kv| from_kv(self.rt, kv).ok())
             .filter(|o| self.selected(o));
         let new = match change.kind {
-            EventKind::Put => from_kv(&change.kv).ok().filter(|o| self.selected(o)),
+            EventKind::Put => from_kv(self.rt, &change.kv).ok().filter(|o| self.selected(o)),
             EventKind::Delete => None,
         };
         let event = match (old, new) {

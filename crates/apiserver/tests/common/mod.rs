@@ -21,28 +21,28 @@ pub struct TestServer {
 impl TestServer {
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let store = Arc::new(tug_store::SqliteStore::open(dir.path().join("db")).expect("store"));
-        let config = tug_apiserver::Config {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            store: store.clone(),
-        };
-        let server = runtime
-            .block_on(tug_apiserver::start(config))
-            .expect("server starts");
-        let port = server.addr().port();
-        runtime.spawn(server.wait());
+        let (runtime, store, port) = launch(dir.path(), 0);
         TestServer {
             runtime: Some(runtime),
             store,
             port,
             dir,
         }
+    }
+
+    /// Stops the server (every connection and watch ends, the store is
+    /// closed) and starts it again on the same port over the same data dir.
+    pub fn restart(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+        // Closes the store (its lock is released once the last handle is gone).
+        let placeholder = Arc::new(open_store_retrying(&self.dir.path().join("placeholder")));
+        drop(std::mem::replace(&mut self.store, placeholder));
+        let (runtime, store, port) = launch(self.dir.path(), self.port);
+        assert_eq!(port, self.port);
+        self.runtime = Some(runtime);
+        self.store = store;
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
@@ -141,6 +141,51 @@ impl TestServer {
         std::fs::write(&path, contents).expect("write test file");
         path
     }
+}
+
+/// Opens the store in `dir`, retrying while a store being closed still holds its lock.
+fn open_store_retrying(dir: &Path) -> tug_store::SqliteStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match tug_store::SqliteStore::open(dir) {
+            Ok(store) => return store,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("store: {e}"),
+        }
+    }
+}
+
+/// Starts a server over the store in `dir/db` on 127.0.0.1:`port` (0: any free port).
+fn launch(dir: &Path, port: u16) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = Arc::new(open_store_retrying(&dir.join("db")));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let server = loop {
+        let config = tug_apiserver::Config {
+            data_dir: dir.to_path_buf(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            store: store.clone(),
+        };
+        match runtime.block_on(tug_apiserver::start(config)) {
+            Ok(server) => break server,
+            // The old listener of a restart may take a moment to go.
+            Err(e) if port != 0 && std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("server starts: {e}"),
+        }
+    };
+    let port = server.addr().port();
+    runtime.spawn(server.wait());
+    (runtime, store, port)
 }
 
 impl Drop for TestServer {
