@@ -230,6 +230,11 @@ impl ResourceType {
         self.subresources.contains(&sub)
     }
 
+    /// The verbs discovery lists for the resource (every served type supports them all).
+    pub fn verbs(&self) -> &'static [&'static str] {
+        &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    }
+
     /// The store key of an object (DESIGN.md: `/registry/<group>/<resource>/<namespace>/<name>`;
     /// the core group is "core", cluster-scoped objects have no namespace segment). Every
     /// version of a group/resource shares its keys.

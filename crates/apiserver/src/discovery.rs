@@ -44,17 +44,6 @@ pub fn group(name: &str) -> Option<Value> {
     Some(doc)
 }
 
-const VERBS: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-
 pub fn resources(group: &str, version: &str) -> Value {
     let group_version = if group.is_empty() {
         version.to_string()
@@ -77,7 +66,7 @@ pub fn resources(group: &str, version: &str) -> Value {
 fn resource(rt: &ResourceType) -> Value {
     let mut r = json!({
         "name": rt.plural, "singularName": rt.singular(), "namespaced": rt.namespaced,
-        "kind": rt.kind, "verbs": VERBS,
+        "kind": rt.kind, "verbs": rt.verbs(),
     });
     if !rt.short_names.is_empty() {
         r["shortNames"] = json!(rt.short_names);

@@ -51,22 +51,7 @@ impl ResourceInfo {
     }
 
     fn from_registry(t: &tug_api::ResourceType) -> ResourceInfo {
-        let mut verbs: Vec<String> = [
-            "create",
-            "delete",
-            "deletecollection",
-            "get",
-            "list",
-            "patch",
-            "update",
-            "watch",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if t.kind == "Binding" {
-            verbs = vec!["create".into()];
-        }
+        let verbs: Vec<String> = t.verbs().iter().map(|s| s.to_string()).collect();
         ResourceInfo {
             group: t.group.to_string(),
             version: t.version.to_string(),
