@@ -282,11 +282,10 @@ impl<'a> Lexer<'a> {
         let mut chars = self.rest().char_indices().skip(1);
         while let Some((i, c)) = chars.next() {
             match c {
-                '\\' => {
-                    if chars.next().is_none_or(|(_, c)| c == '\n') {
+                '\\'
+                    if chars.next().is_none_or(|(_, c)| c == '\n') => {
                         return self.err(start, unterminated);
                     }
-                }
                 '\n' => return self.err(start, unterminated),
                 c if c == q => {
                     let s = self.rest()[..i + 1].to_string();

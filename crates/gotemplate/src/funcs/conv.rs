@@ -17,13 +17,10 @@ pub fn to_string(v: &Value) -> String {
 pub fn to_int(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        Value::Float(f) => {
-            if f.is_finite() {
+        Value::Float(f)
+            if f.is_finite() => {
                 *f as i64
-            } else {
-                0
             }
-        }
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => parse_int_str(s).unwrap_or(0),
         _ => 0,

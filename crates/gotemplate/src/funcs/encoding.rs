@@ -156,7 +156,7 @@ pub(crate) fn b64dec(s: &str) -> Result<Vec<u8>, String> {
     let mut buf = 0u32;
     let mut bits = 0;
     let body = s.trim_end_matches('=');
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(format!("illegal base64 data at input byte {}", s.len() - s.len() % 4));
     }
     for (k, c) in body.bytes().enumerate() {
@@ -192,7 +192,7 @@ fn b32enc(data: &[u8]) -> String {
 }
 
 fn b32dec(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 8 != 0 {
+    if !s.len().is_multiple_of(8) {
         return Err(format!("illegal base32 data at input byte {}", s.len() - s.len() % 8));
     }
     let mut out = Vec::new();
