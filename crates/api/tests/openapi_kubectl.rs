@@ -291,6 +291,7 @@ fn kubectl_present() -> bool {
     if Path::new(KUBECTL).exists() {
         true
     } else {
+        assert!(std::env::var_os("CI").is_none(), "{KUBECTL} is required in CI");
         eprintln!("skipping: {KUBECTL} not installed");
         false
     }
