@@ -117,9 +117,18 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The guestbook example from the shared conformance data: $TUG_CONFORMANCE_DIR, else
+/// `shared/conformance` beside the checkout, else the machine's /work/shared/conformance.
 fn guestbook() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/conformance/kubernetes-examples/manifests/web/guestbook")
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
+    let root = match std::env::var_os("TUG_CONFORMANCE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None if beside.is_dir() => beside,
+        None => PathBuf::from("/work/shared/conformance"),
+    };
+    let dir = root.join("kubernetes-examples/manifests/web/guestbook");
+    assert!(dir.is_dir(), "conformance data missing at {}", dir.display());
+    dir
 }
 
 /// An object without what differs between two otherwise equal objects in two namespaces.
