@@ -2,7 +2,7 @@
 //! group, version, kind, plural and scope are exactly the real API's; the table adds what
 //! those types do not carry (short names, categories, subresources).
 
-use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, discovery, events, networking, rbac, storage};
+use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events, networking, rbac, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::{ClusterResourceScope, ListableResource, NamespaceResourceScope, Resource};
 use serde::de::DeserializeOwned;
@@ -59,6 +59,9 @@ pub struct ResourceType {
     /// The group whose storage version holds this kind's objects: its own, but
     /// "" for events.k8s.io Events (stored as core/v1 Events).
     pub storage_group: &'static str,
+    /// A request kind that is only ever created and answered, never stored
+    /// (TokenReview, SubjectAccessReview, …): its one verb is `create`.
+    pub create_only: bool,
     /// Checks an object against the real type and returns it as the type writes it.
     pub decode: Decoder,
 }
@@ -99,6 +102,30 @@ where
         subresources,
         storage_version: true,
         storage_group: T::GROUP,
+        create_only: false,
+        decode: decode::roundtrip::<T>,
+    }
+}
+
+/// A create-only request kind (a review): it has no list kind and is never stored.
+const fn review<T>() -> ResourceType
+where
+    T: Resource + Serialize + DeserializeOwned,
+    T::Scope: Scope,
+{
+    ResourceType {
+        group: T::GROUP,
+        version: T::VERSION,
+        kind: T::KIND,
+        list_kind: "",
+        plural: T::URL_PATH_SEGMENT,
+        namespaced: <T::Scope as Scope>::NAMESPACED,
+        short_names: NONE,
+        categories: NONE,
+        subresources: NO_SUB,
+        storage_version: true,
+        storage_group: T::GROUP,
+        create_only: true,
         decode: decode::roundtrip::<T>,
     }
 }
@@ -160,6 +187,13 @@ static TYPES: &[ResourceType] = &[
     entry::<rbac::v1::ClusterRole>(NONE, NONE, NO_SUB),
     entry::<rbac::v1::RoleBinding>(NONE, NONE, NO_SUB),
     entry::<rbac::v1::ClusterRoleBinding>(NONE, NONE, NO_SUB),
+    // authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, answered and not stored
+    review::<authentication::v1::TokenReview>(),
+    review::<authentication::v1::SelfSubjectReview>(),
+    review::<authorization::v1::SubjectAccessReview>(),
+    review::<authorization::v1::SelfSubjectAccessReview>(),
+    review::<authorization::v1::LocalSubjectAccessReview>(),
+    review::<authorization::v1::SelfSubjectRulesReview>(),
     // coordination.k8s.io/v1
     entry::<coordination::v1::Lease>(NONE, NONE, NO_SUB),
     // discovery.k8s.io/v1
@@ -230,9 +264,13 @@ impl ResourceType {
         self.subresources.contains(&sub)
     }
 
-    /// The verbs discovery lists for the resource (every served type supports them all).
+    /// The verbs discovery lists for the resource: all of them, or only `create` for reviews.
     pub fn verbs(&self) -> &'static [&'static str] {
-        &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        if self.create_only {
+            &["create"]
+        } else {
+            &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        }
     }
 
     /// The store key of an object (DESIGN.md: `/registry/<group>/<resource>/<namespace>/<name>`;

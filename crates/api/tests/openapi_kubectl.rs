@@ -256,7 +256,7 @@ fn respond_json(req: &Request, state: &Mutex<State>, port: u16) -> (u16, Vec<u8>
     if let Some((group, version)) = gv {
         let mut resources = Vec::new();
         for rt in registry::all().iter().filter(|t| t.group == group && t.version == version) {
-            resources.push(json!({"name": rt.plural, "singularName": rt.singular(), "namespaced": rt.namespaced, "kind": rt.kind, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"], "shortNames": rt.short_names, "categories": rt.categories}));
+            resources.push(json!({"name": rt.plural, "singularName": rt.singular(), "namespaced": rt.namespaced, "kind": rt.kind, "verbs": rt.verbs(), "shortNames": rt.short_names, "categories": rt.categories}));
             for sub in rt.subresources {
                 let kind = if *sub == Subresource::Scale { "Scale" } else { rt.kind };
                 resources.push(json!({"name": format!("{}/{}", rt.plural, sub.name()), "singularName": "", "namespaced": rt.namespaced, "kind": kind, "verbs": ["get", "patch", "update"]}));

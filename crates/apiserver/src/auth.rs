@@ -16,6 +16,16 @@ pub struct User {
     pub groups: Vec<String>,
 }
 
+impl User {
+    /// The user of a request no authenticator recognised.
+    pub fn anonymous() -> User {
+        User {
+            name: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+        }
+    }
+}
+
 /// What a request presents to prove who it is.
 pub struct Credentials<'a> {
     /// The client certificate chain of the connection, already verified

@@ -14,6 +14,7 @@
 //! resourceVersion.
 
 pub mod auth;
+pub mod authz;
 mod body;
 mod discovery;
 mod handlers;

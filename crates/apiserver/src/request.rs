@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use axum::http::Method;
+
 use tug_api::{registry, ResourceType};
 
 use crate::status::{ApiError, ApiResult};
@@ -106,6 +108,21 @@ pub fn route(path: &str) -> ApiResult<Route> {
         }
     }
     Ok(Route::Object(target))
+}
+
+/// The verb of a resource request, as metrics and audit name it.
+pub fn verb(method: &Method, target: &Target, query: &Query) -> &'static str {
+    match (method.as_str(), target.name.is_some()) {
+        ("GET", false) if query.flag("watch") => "watch",
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", false) => "deletecollection",
+        ("DELETE", true) => "delete",
+        _ => "other",
+    }
 }
 
 /// The query parameters of a request.

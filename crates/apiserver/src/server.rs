@@ -20,6 +20,7 @@ use tower_service::Service;
 use tug_store::Store;
 
 use crate::auth::{self, Authenticator, Credentials, User};
+use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::respond;
@@ -55,6 +56,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub authenticator: Arc<dyn Authenticator>,
+    pub authorizer: Arc<dyn Authorizer>,
 }
 
 /// A running server.
@@ -109,6 +111,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         store: config.store,
         metrics: Arc::new(Metrics::default()),
         authenticator: Arc::new(auth::Chain(vec![Arc::new(auth::ClientCertificate)])),
+        authorizer: Arc::new(authz::AlwaysAllow),
     });
     create_system_namespaces(&state).await?;
     let app = router(state);
@@ -209,6 +212,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis", axum::routing::any(handlers::api))
         .route("/apis/{*rest}", axum::routing::any(handlers::api))
         .fallback(handlers::not_found)
+        // Layers run last-added first: authentication, then authorization.
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     public
         .merge(private)
@@ -256,5 +261,25 @@ async fn authenticate(
             next.run(request).await
         }
         None => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// Lets a request through only if the authorizer allows what it asks; 403 Status otherwise.
+async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let user = request
+        .extensions()
+        .get::<User>()
+        .cloned()
+        .unwrap_or_else(User::anonymous);
+    let attributes = Attributes::of_request(
+        user,
+        request.method(),
+        request.uri().path(),
+        request.uri().query(),
+    );
+    match state.authorizer.authorize(&attributes).await {
+        Decision::Allow => next.run(request).await,
+        Decision::Deny(reason) => attributes.forbidden(&reason).into_response(),
+        Decision::NoOpinion => attributes.forbidden("").into_response(),
     }
 }

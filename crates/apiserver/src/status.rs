@@ -46,6 +46,13 @@ impl ApiError {
         ApiError::new(401, "Unauthorized", "Unauthorized")
     }
 
+    /// The user may not do this (authorization or admission said no).
+    pub fn forbidden(message: impl Into<String>, details: Option<Value>) -> ApiError {
+        let mut e = ApiError::new(403, "Forbidden", message);
+        e.details = details;
+        e
+    }
+
     /// The path names no served resource.
     pub fn no_route() -> ApiError {
         ApiError::new(

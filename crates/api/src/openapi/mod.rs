@@ -168,6 +168,9 @@ fn build_definitions() -> Map<String, Value> {
         if let Some(Value::Object(d)) = defs.get_mut(&name) {
             d.insert("x-kubernetes-group-version-kind".into(), json!([gvk(k.group, k.version, k.kind)]));
         }
+        if k.list_kind.is_empty() {
+            continue;
+        }
         defs.insert(
             list_name,
             json!({

@@ -182,6 +182,14 @@ pub(crate) fn resource_paths(rt: &ResourceType, kind: &Kind) -> Vec<Path> {
     let def = || Body::Def(kind_name.clone());
     let mut paths = Vec::new();
 
+    // A review is only created.
+    if rt.create_only {
+        paths.push(Path {
+            path: collection,
+            ops: vec![op("post", format!("create{gv}{ns_id}{k}"), format!("create a {k}"), "post", with(WRITE), Some(def()), def(), &["201", "202"])],
+        });
+        return paths;
+    }
     // The collection: list, create, delete collection.
     paths.push(Path {
         path: collection.clone(),

@@ -2,7 +2,7 @@
 //! every type it refers to), plus the meta and subresource types the API's operations
 //! take and return.
 
-use k8s_openapi::api::{apps, authentication, autoscaling, batch, coordination, core, discovery, events, networking, policy, rbac, storage};
+use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events, networking, policy, rbac, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
@@ -23,7 +23,7 @@ pub(crate) struct Kind {
 }
 
 macro_rules! kinds {
-    ($($t:ty),* $(,)?) => {
+    ($($t:ty),* $(,)? ; reviews: $($r:ty),* $(,)?) => {
         &[$(Kind {
             group: <$t as Resource>::GROUP,
             version: <$t as Resource>::VERSION,
@@ -31,7 +31,15 @@ macro_rules! kinds {
             list_kind: <$t as ListableResource>::LIST_KIND,
             name: <$t as JsonSchema>::schema_name,
             schema: |g| g.subschema_for::<$t>(),
-        }),*]
+        }),*
+        $(, Kind {
+            group: <$r as Resource>::GROUP,
+            version: <$r as Resource>::VERSION,
+            kind: <$r as Resource>::KIND,
+            list_kind: "",
+            name: <$r as JsonSchema>::schema_name,
+            schema: |g| g.subschema_for::<$r>(),
+        })*]
     };
 }
 
@@ -71,7 +79,14 @@ pub(crate) static KINDS: &[Kind] = kinds![
     discovery::v1::EndpointSlice,
     events::v1::Event,
     storage::v1::StorageClass,
-    apiextensions::v1::CustomResourceDefinition,
+    apiextensions::v1::CustomResourceDefinition;
+    reviews:
+    authentication::v1::TokenReview,
+    authentication::v1::SelfSubjectReview,
+    authorization::v1::SubjectAccessReview,
+    authorization::v1::SelfSubjectAccessReview,
+    authorization::v1::LocalSubjectAccessReview,
+    authorization::v1::SelfSubjectRulesReview,
 ];
 
 /// A type that is not a served kind but appears in operations: request and response bodies

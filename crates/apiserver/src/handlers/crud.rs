@@ -548,7 +548,7 @@ async fn delete_stored(
 async fn delete_namespace_contents(ctx: &Ctx<'_>, namespace: &str) -> ApiResult<()> {
     for rt in tug_api::registry::all()
         .iter()
-        .filter(|t| t.namespaced && t.storage_version)
+        .filter(|t| t.namespaced && t.storage_version && !t.create_only)
     {
         let objects = ctx
             .state

@@ -3,6 +3,7 @@
 
 mod crud;
 mod patch;
+mod reviews;
 mod subresources;
 mod watch;
 
@@ -18,6 +19,7 @@ use tug_api::Subresource;
 use crate::body;
 use crate::discovery;
 use crate::metrics::RequestLabels;
+use crate::auth::User;
 use crate::request::{self, Query, Route, Target};
 use crate::respond;
 use crate::server::AppState;
@@ -32,6 +34,8 @@ pub struct Ctx<'a> {
     pub target: &'a Target,
     pub query: &'a Query,
     pub headers: &'a HeaderMap,
+    /// Who is asking (the authentication layer put it on the request).
+    pub user: &'a User,
 }
 
 /// Serves a request under `/api` or `/apis`.
@@ -39,6 +43,8 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let query = Query::parse(parts.uri.query());
+    let anonymous = User::anonymous();
+    let user = parts.extensions.get::<User>().unwrap_or(&anonymous);
     let mut labels = RequestLabels {
         verb: "get",
         resource: String::new(),
@@ -54,7 +60,7 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         }
         Ok(Route::Object(target)) => {
             labels = RequestLabels {
-                verb: verb(&parts.method, &target, &query),
+                verb: request::verb(&parts.method, &target, &query),
                 resource: target.rt.plural.to_string(),
             };
             let ctx = Ctx {
@@ -62,6 +68,7 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
                 target: &target,
                 query: &query,
                 headers: &parts.headers,
+                user,
             };
             resource(ctx, &parts.method, body).await
         }
@@ -72,21 +79,6 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         .metrics
         .record(labels, response.status().as_u16(), started.elapsed());
     response
-}
-
-/// The verb of a resource request, as metrics and audit name it.
-fn verb(method: &Method, target: &Target, query: &Query) -> &'static str {
-    match (method.as_str(), target.name.is_some()) {
-        ("GET", false) if query.flag("watch") => "watch",
-        ("GET", false) => "list",
-        ("GET", true) => "get",
-        ("POST", _) => "create",
-        ("PUT", _) => "update",
-        ("PATCH", _) => "patch",
-        ("DELETE", false) => "deletecollection",
-        ("DELETE", true) => "delete",
-        _ => "other",
-    }
 }
 
 /// How the client wants objects back: as themselves or as a Table.
@@ -103,6 +95,18 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
     let target = ctx.target;
     let sub = target.subresource.as_deref();
     let mut warnings = Vec::new();
+    if target.rt.create_only {
+        return match (method.as_str(), target.name.is_some(), sub) {
+            ("POST", false, None) => {
+                let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
+                reviews::create(&ctx, object).await
+            }
+            (m, _, _) => Err(ApiError::method_not_allowed(format!(
+                "{m} is not supported on {}: it is only created",
+                target.rt.plural
+            ))),
+        };
+    }
     let response = match (method.as_str(), target.name.is_some(), sub) {
         ("GET", false, None) if ctx.query.flag("watch") => {
             return watch::watch(&ctx, table_wanted(&ctx)).await
