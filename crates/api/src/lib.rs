@@ -4,13 +4,14 @@
 //! the `k8s-openapi` types, never hand-written), short names, categories, subresources,
 //! and where its objects live in the store; how an object of a kind is checked against
 //! its real type ([`decode`]), defaulted ([`defaults`]) and validated with field paths
-//! ([`validation`]), and the OpenAPI documents kubectl reads ([`openapi`]). It does no I/O and knows nothing of HTTP; the API server, the CLI
+//! ([`validation`]), resource quantities ([`quantity`]), and the OpenAPI documents kubectl reads ([`openapi`]). It does no I/O and knows nothing of HTTP; the API server, the CLI
 //! and the controllers read it.
 
 pub mod convert;
 pub mod decode;
 pub mod defaults;
 pub mod openapi;
+pub mod quantity;
 pub mod registry;
 pub mod validation;
 
