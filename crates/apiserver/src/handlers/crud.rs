@@ -24,6 +24,8 @@ pub enum Part {
     Main,
     /// The `status` subresource: everything but `status` is kept as stored.
     Status,
+    /// A server-side subresource write (`binding`) that sets spec and status together.
+    Whole,
 }
 
 /// A written object and the HTTP code to answer with.
@@ -440,7 +442,7 @@ pub async fn replace(
                 }
             }
         }
-    } else if rt.has(Subresource::Status) {
+    } else if part == Part::Main && rt.has(Subresource::Status) {
         match old.get("status") {
             Some(status) => new["status"] = status.clone(),
             None => {

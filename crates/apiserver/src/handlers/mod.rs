@@ -179,6 +179,14 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
                 .await?,
             )
         }
+        ("POST", true, Some("binding")) => {
+            let binding = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            bind(&ctx, &binding, &mut warnings).await?;
+            respond::json(
+                axum::http::StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            )
+        }
         ("DELETE", true, None) => {
             let options = delete_options(&ctx, body).await?;
             written(crud::delete(&ctx, &options).await?)
@@ -270,6 +278,20 @@ async fn scale_write(
         crate::object::meta_mut(&mut unversioned).remove("resourceVersion");
         match crud::replace(ctx, unversioned, &current, Part::Main, warnings).await {
             Ok(written) => return Ok(subresources::scale_of(&written.object)),
+            Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::stale(ctx.target.rt, ctx.target.name()))
+}
+
+/// Binds a pod to a node, trying again if the pod changes under the write.
+async fn bind(ctx: &Ctx<'_>, binding: &Value, warnings: &mut Vec<String>) -> ApiResult<()> {
+    for _ in 0..PATCH_ATTEMPTS {
+        let current = crud::current(ctx).await?;
+        let pod = subresources::bind(ctx.target.rt, &current, binding)?;
+        match crud::replace(ctx, pod, &current, Part::Whole, warnings).await {
+            Ok(_) => return Ok(()),
             Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
             Err(e) => return Err(e),
         }

@@ -1,12 +1,13 @@
-//! The `scale` subresource: an `autoscaling/v1` Scale view of a workload's
-//! `spec.replicas`. (The `status` subresource is [`super::crud::replace`]
-//! with [`super::crud::Part::Status`].)
+//! The `scale` subresource (an `autoscaling/v1` Scale view of a workload's
+//! `spec.replicas`) and a pod's `binding` (the scheduler's answer: which node
+//! runs it). (The `status` subresource is [`super::crud::replace`] with
+//! [`super::crud::Part::Status`].)
 
 use serde_json::{json, Value};
 use tug_api::ResourceType;
 use tug_store::KeyValue;
 
-use crate::object::{from_kv, meta_str};
+use crate::object::{self, from_kv, meta_str};
 use crate::status::{ApiError, ApiResult};
 
 /// The Scale of a stored workload.
@@ -69,4 +70,75 @@ pub fn apply_scale(rt: &ResourceType, current: &KeyValue, scale: &Value) -> ApiR
     }
     object["spec"]["replicas"] = json!(replicas);
     Ok(object)
+}
+
+/// The pod bound to the node a `Binding` names: `spec.nodeName` set and the
+/// `PodScheduled` condition true. 409 if the pod is already bound or being deleted.
+pub fn bind(rt: &ResourceType, current: &KeyValue, binding: &Value) -> ApiResult<Value> {
+    let mut pod = from_kv(rt, current)?;
+    let name = meta_str(&pod, "name").unwrap_or_default().to_string();
+    if let Some(bound) = meta_str(binding, "name").filter(|b| *b != name) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the Binding ({bound}) does not match the pod's name on the URL ({name})"
+        )));
+    }
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::unprocessable(format!(
+                "Binding.v1 \"{name}\" is invalid: target.name: Required value: the node to bind pod {name} to"
+            ))
+        })?;
+    match binding.pointer("/target/kind").and_then(Value::as_str) {
+        None | Some("" | "Node") => {}
+        Some(kind) => {
+            return Err(ApiError::unprocessable(format!(
+                "Binding.v1 \"{name}\" is invalid: target.kind: Unsupported value: \"{kind}\": supported values: \"Node\""
+            )))
+        }
+    }
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        return Err(ApiError::conflict(
+            rt,
+            &name,
+            &format!("pod {name} is being deleted, cannot be assigned to a host"),
+        ));
+    }
+    if let Some(assigned) = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        return Err(ApiError::conflict(
+            rt,
+            &name,
+            &format!("pod {name} is already assigned to node \"{assigned}\""),
+        ));
+    }
+    pod["spec"]["nodeName"] = json!(node);
+    let scheduled = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()});
+    let status = pod
+        .as_object_mut()
+        .ok_or_else(|| ApiError::internal("a stored pod is not an object"))?
+        .entry("status")
+        .or_insert_with(|| json!({}));
+    if !status.is_object() {
+        *status = json!({});
+    }
+    let conditions = status
+        .as_object_mut()
+        .ok_or_else(|| ApiError::internal("a stored pod's status is not an object"))?
+        .entry("conditions")
+        .or_insert_with(|| json!([]));
+    match conditions.as_array_mut() {
+        Some(list) => {
+            list.retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
+            list.push(scheduled);
+        }
+        None => *conditions = json!([scheduled]),
+    }
+    object::meta_mut(&mut pod).remove("resourceVersion");
+    Ok(pod)
 }
