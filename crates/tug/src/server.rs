@@ -1,5 +1,6 @@
-//! `tug server` (the control plane: the API server over the embedded store)
-//! and `tug kubeconfig` (prints the admin kubeconfig it wrote).
+//! `tug server` (the control plane: the API server over the embedded store, and
+//! the scheduler talking to it with the admin kubeconfig) and `tug kubeconfig`
+//! (prints the admin kubeconfig it wrote).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -47,8 +48,16 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             server.addr(),
             server.kubeconfig().display()
         );
+        let admin = tug_client::config::ConnectOptions {
+            kubeconfig: Some(server.kubeconfig().to_path_buf()),
+            context: None,
+        };
+        let client = kube::Client::try_from(tug_client::config::load(&admin).await?)
+            .context("failed to build the control plane's API client")?;
+        let scheduler = tug_scheduler::run(client, tug_scheduler::Options::default());
         tokio::select! {
             _ = server.wait() => {}
+            result = scheduler => result.context("the scheduler stopped")?,
             _ = tokio::signal::ctrl_c() => eprintln!("tug server: shutting down"),
         }
         Ok(())
