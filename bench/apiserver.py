@@ -259,8 +259,8 @@ def finish():
 
 
 class Tug:
-    def __init__(self, data_dir, port):
-        self.data_dir, self.port = data_dir, port
+    def __init__(self, data_dir, port, extra_args=()):
+        self.data_dir, self.port, self.extra_args = data_dir, port, list(extra_args)
         self.proc = None
         self.tls = None
 
@@ -272,7 +272,7 @@ class Tug:
         errlog = open(os.path.join(os.path.dirname(self.data_dir), f"tug-{os.path.basename(self.data_dir)}.log"), "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [TUG, "server", "--data-dir", self.data_dir, "--port", str(self.port), "--bind-address", "127.0.0.1"],
+            [TUG, "server", "--data-dir", self.data_dir, "--port", str(self.port), "--bind-address", "127.0.0.1", *self.extra_args],
             stdout=errlog, stderr=errlog, stdin=subprocess.DEVNULL)
         CHILDREN.append(self.proc)
         deadline = t0 + 30

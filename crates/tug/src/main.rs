@@ -31,6 +31,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Print the admin kubeconfig written by `tug server`.
     Kubeconfig(server::KubeconfigArgs),
+    /// Run the scheduler alone against an API server (`tug server` runs one unless told not to).
+    Scheduler(server::SchedulerArgs),
     /// Manage images: ls, rm, prune, tag, inspect, save, load.
     Image(image::ImageCli),
     /// Pull an image from a registry.
@@ -60,6 +62,7 @@ fn main() {
             Command::Kustomize(cmd) => report(kustomize::run(cmd)),
             Command::Server(args) => report(server::run(args)),
             Command::Kubeconfig(args) => report(server::kubeconfig(args)),
+            Command::Scheduler(args) => report(server::scheduler(args)),
             Command::Image(cli) => report(image::image(cli)),
             Command::Pull(args) => report(image::pull(args)),
             Command::Push(args) => report(image::push(args)),

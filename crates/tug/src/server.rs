@@ -19,6 +19,19 @@ pub struct ServerArgs {
     /// Address to listen on
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
+    /// Do not run the scheduler in this process (run `tug scheduler` elsewhere)
+    #[arg(long)]
+    disable_scheduler: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SchedulerArgs {
+    /// The kubeconfig to reach the API server with (default: as kubectl finds it)
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The `spec.schedulerName` of the pods to schedule
+    #[arg(long, default_value = "default-scheduler")]
+    scheduler_name: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -48,19 +61,44 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             server.addr(),
             server.kubeconfig().display()
         );
-        let admin = tug_client::config::ConnectOptions {
-            kubeconfig: Some(server.kubeconfig().to_path_buf()),
-            context: None,
+        let kubeconfig = server.kubeconfig().to_path_buf();
+        let scheduler = async move {
+            if args.disable_scheduler {
+                return std::future::pending().await;
+            }
+            run_scheduler(Some(kubeconfig), tug_scheduler::Options::default()).await
         };
-        let client = kube::Client::try_from(tug_client::config::load(&admin).await?)
-            .context("failed to build the control plane's API client")?;
-        let scheduler = tug_scheduler::run(client, tug_scheduler::Options::default());
         tokio::select! {
             _ = server.wait() => {}
-            result = scheduler => result.context("the scheduler stopped")?,
+            result = scheduler => result?,
             _ = tokio::signal::ctrl_c() => eprintln!("tug server: shutting down"),
         }
         Ok(())
+    })
+}
+
+/// Schedules pods through the API reached with `kubeconfig` until the scheduler stops.
+async fn run_scheduler(kubeconfig: Option<PathBuf>, options: tug_scheduler::Options) -> anyhow::Result<()> {
+    let connect = tug_client::config::ConnectOptions { kubeconfig, context: None };
+    let client = kube::Client::try_from(tug_client::config::load(&connect).await?)
+        .context("failed to build the scheduler's API client")?;
+    tug_scheduler::run(client, options).await.context("the scheduler stopped")
+}
+
+pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let options = tug_scheduler::Options {
+        scheduler_name: args.scheduler_name,
+        ..tug_scheduler::Options::default()
+    };
+    runtime.block_on(async {
+        tokio::select! {
+            result = run_scheduler(args.kubeconfig, options) => result,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
     })
 }
 
