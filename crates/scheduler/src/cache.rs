@@ -24,6 +24,18 @@ pub struct NodeInfo {
     pub requested_for_scoring: Resources,
     /// The pods on the node, by uid.
     pub pods: HashMap<String, Arc<Pod>>,
+    /// How many of them have required anti-affinity terms (which other pods must respect).
+    pub with_anti_affinity: usize,
+}
+
+/// Whether a pod has required anti-affinity terms.
+pub fn has_required_anti_affinity(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+        .is_some_and(|terms| !terms.is_empty())
 }
 
 impl NodeInfo {
@@ -48,6 +60,7 @@ impl NodeInfo {
         self.requested_for_scoring = self
             .requested_for_scoring
             .plus(&resources::pod_requests_for_scoring(&pod));
+        self.with_anti_affinity += usize::from(has_required_anti_affinity(&pod));
         self.pods.insert(uid, pod);
     }
 
@@ -56,6 +69,7 @@ impl NodeInfo {
             self.requested.sub(&resources::pod_requests(&pod));
             self.requested_for_scoring
                 .sub(&resources::pod_requests_for_scoring(&pod));
+            self.with_anti_affinity -= usize::from(has_required_anti_affinity(&pod));
         }
     }
 }

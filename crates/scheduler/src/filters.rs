@@ -68,7 +68,7 @@ impl<'a> Cycle<'a> {
             })
             .collect();
         let mut excluded_by_existing = HashSet::new();
-        for node in cache.nodes() {
+        for node in cache.nodes().filter(|n| n.with_anti_affinity > 0) {
             for existing in node.pods.values() {
                 let terms = existing.spec.as_ref().and_then(|s| s.affinity.as_ref()).and_then(|a| a.pod_anti_affinity.as_ref()).and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref());
                 for t in terms.into_iter().flatten() {
