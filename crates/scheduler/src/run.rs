@@ -45,9 +45,10 @@ pub enum Error {
 }
 
 /// A change the watches report.
+#[allow(clippy::large_enum_variant)] // one change at a time; boxing every event costs more than it saves
 enum Change {
-    Pod(Box<Event<Pod>>),
-    Node(Box<Event<Node>>),
+    Pod(Event<Pod>),
+    Node(Event<Node>),
     Namespace(Event<Namespace>),
     Claim(Event<PersistentVolumeClaim>),
     Volume(Event<PersistentVolume>),
@@ -93,8 +94,8 @@ where
 /// Schedules pods until a watch ends for good.
 pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let mut changes = stream::select_all(vec![
-        watch::<Pod>(&client).map(|e| e.map(|e| Change::Pod(Box::new(e)))).boxed(),
-        watch::<Node>(&client).map(|e| e.map(|e| Change::Node(Box::new(e)))).boxed(),
+        watch::<Pod>(&client).map(|e| e.map(Change::Pod)).boxed(),
+        watch::<Node>(&client).map(|e| e.map(Change::Node)).boxed(),
         watch::<Namespace>(&client).map(|e| e.map(Change::Namespace)).boxed(),
         watch::<PersistentVolumeClaim>(&client).map(|e| e.map(Change::Claim)).boxed(),
         watch::<PersistentVolume>(&client).map(|e| e.map(Change::Volume)).boxed(),
@@ -158,8 +159,8 @@ impl Scheduler {
 
     fn apply(&mut self, change: Change) {
         match change {
-            Change::Pod(e) => self.event("pods", *e, Scheduler::pod_changed, Scheduler::pod_gone),
-            Change::Node(e) => self.event("nodes", *e, |s, n: Node| s.cache.upsert_node(n), |s, n: Node| s.cache.remove_node(n.metadata.name.as_deref().unwrap_or_default())),
+            Change::Pod(e) => self.event("pods", e, Scheduler::pod_changed, Scheduler::pod_gone),
+            Change::Node(e) => self.event("nodes", e, |s, n: Node| s.cache.upsert_node(n), |s, n: Node| s.cache.remove_node(n.metadata.name.as_deref().unwrap_or_default())),
             Change::Namespace(e) => self.event(
                 "namespaces",
                 e,
