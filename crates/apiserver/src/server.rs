@@ -37,6 +37,18 @@ pub struct Config {
     pub store: Arc<dyn Store>,
 }
 
+impl Config {
+    /// A server on `listen` keeping its files in `data_dir`, every option at its default;
+    /// set the public fields to change one.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr, store: Arc<dyn Store>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            listen,
+            store,
+        }
+    }
+}
+
 /// What can stop the server from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -19,11 +19,11 @@ struct Cluster {
 async fn cluster() -> Cluster {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = tug_store::SqliteStore::open(dir.path().join("db")).expect("store");
-    let server = tug_apiserver::start(tug_apiserver::Config {
-        data_dir: dir.path().to_path_buf(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        store: Arc::new(store),
-    })
+    let server = tug_apiserver::start(tug_apiserver::Config::new(
+        dir.path(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        Arc::new(store),
+    ))
     .await
     .expect("server starts");
     let kubeconfig = Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig");

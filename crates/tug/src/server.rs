@@ -50,11 +50,11 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let store_dir = args.data_dir.join("db");
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
-        let config = tug_apiserver::Config {
-            data_dir: args.data_dir.clone(),
-            listen: SocketAddr::new(args.bind_address, args.port),
-            store: Arc::new(store),
-        };
+        let config = tug_apiserver::Config::new(
+            args.data_dir.clone(),
+            SocketAddr::new(args.bind_address, args.port),
+            Arc::new(store),
+        );
         let server = tug_apiserver::start(config).await?;
         eprintln!(
             "tug server: serving the Kubernetes API on https://{} (kubeconfig: {})",

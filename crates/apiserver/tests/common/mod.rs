@@ -168,11 +168,11 @@ fn launch(dir: &Path, port: u16) -> (tokio::runtime::Runtime, Arc<tug_store::Sql
     let store = Arc::new(open_store_retrying(&dir.join("db")));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let server = loop {
-        let config = tug_apiserver::Config {
-            data_dir: dir.to_path_buf(),
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            store: store.clone(),
-        };
+        let config = tug_apiserver::Config::new(
+            dir,
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            store.clone(),
+        );
         match runtime.block_on(tug_apiserver::start(config)) {
             Ok(server) => break server,
             // The old listener of a restart may take a moment to go.
