@@ -61,6 +61,10 @@ pub enum StartError {
     },
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
+    #[error("failed to load the authorization state: {0}")]
+    Authorization(#[from] tug_store::Error),
+    #[error(transparent)]
+    DefaultRoles(#[from] authz::defaults::ReconcileError),
 }
 
 /// The state every handler shares.
@@ -69,6 +73,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub authenticator: Arc<dyn Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
+    /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
+    pub rbac: Arc<authz::rbac::Rbac>,
 }
 
 /// A running server.
@@ -119,11 +125,16 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let kubeconfig = config.data_dir.join("kubeconfig.yaml");
     tls::write_private(&kubeconfig, pki.kubeconfig(addr.port())?.as_bytes())?;
 
+    authz::defaults::reconcile(config.store.as_ref()).await?;
+    let rbac = authz::rbac::Rbac::start(config.store.clone()).await?;
+    authz::aggregation::spawn(config.store.clone(), rbac.clone());
+    let nodes = authz::node::NodeAuthorizer::start(config.store.clone()).await?;
     let state = Arc::new(AppState {
         store: config.store,
         metrics: Arc::new(Metrics::default()),
         authenticator: Arc::new(auth::Chain(vec![Arc::new(auth::ClientCertificate)])),
-        authorizer: Arc::new(authz::AlwaysAllow),
+        authorizer: Arc::new(authz::Chain(vec![Arc::new(authz::Masters), nodes, rbac.clone()])),
+        rbac,
     });
     create_system_namespaces(&state).await?;
     let app = router(state);
@@ -289,9 +300,10 @@ async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: N
         request.uri().path(),
         request.uri().query(),
     );
-    match state.authorizer.authorize(&attributes).await {
+    let (decision, reason) = state.authorizer.decide_explained(&attributes).await;
+    match decision {
         Decision::Allow => next.run(request).await,
         Decision::Deny(reason) => attributes.forbidden(&reason).into_response(),
-        Decision::NoOpinion => attributes.forbidden("").into_response(),
+        Decision::NoOpinion => attributes.forbidden(&reason).into_response(),
     }
 }

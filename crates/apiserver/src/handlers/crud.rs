@@ -271,6 +271,7 @@ pub async fn create(
         }
     }
     let mut object = decode_default_validate(ctx, &object, warnings)?;
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None).await?;
     let namespace = meta_str(&object, "namespace").map(str::to_string);
     if let Some(ns) = &namespace {
         let namespaces = tug_api::registry::find("", "v1", "namespaces")
@@ -295,6 +296,7 @@ pub async fn create(
     let allocated = allocate_cluster_ip(ctx, &mut object, None).await?;
     match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
+            crate::authz::escalation::written(ctx.state, &key, kv.mod_revision).await;
             set_meta(
                 &mut object,
                 "resourceVersion",
@@ -467,6 +469,7 @@ pub async fn replace(
         }
     }
     let mut new = decode_default_validate(ctx, &new, warnings)?;
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old)).await?;
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
     if new.get("spec") != old.get("spec") {
         let generation = old
@@ -506,6 +509,7 @@ pub async fn replace(
         )
         .await
         .map_err(|e| ApiError::from_store(rt, name, e))?;
+    crate::authz::escalation::written(ctx.state, &kv.key, kv.mod_revision).await;
     set_meta(
         &mut new,
         "resourceVersion",
