@@ -29,7 +29,7 @@ enum Command {
     Kustomize(kustomize::KustomizeCommand),
     /// Run the control plane: the Kubernetes API server over HTTPS.
     Server(server::ServerArgs),
-    /// Print the admin kubeconfig written by `tug server`.
+    /// Print the admin kubeconfig written by `tug server`, or issue one for a user (--user, --group).
     Kubeconfig(server::KubeconfigArgs),
     /// Run the scheduler alone against an API server (`tug server` runs one unless told not to).
     Scheduler(server::SchedulerArgs),

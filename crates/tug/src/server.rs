@@ -1,6 +1,6 @@
 //! `tug server` (the control plane: the API server over the embedded store, and
 //! the scheduler talking to it with the admin kubeconfig) and `tug kubeconfig`
-//! (prints the admin kubeconfig it wrote).
+//! (prints the admin kubeconfig it wrote, or issues one for another user).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -39,6 +39,16 @@ pub struct KubeconfigArgs {
     /// The data dir of the server
     #[arg(long, default_value = "/var/lib/tug")]
     data_dir: PathBuf,
+    /// Issue a client certificate for this user (signed by the cluster CA) instead of
+    /// printing the admin kubeconfig
+    #[arg(long)]
+    user: Option<String>,
+    /// A group of the user (repeatable); needs --user
+    #[arg(long = "group", requires = "user")]
+    groups: Vec<String>,
+    /// Write the kubeconfig to this file (mode 0600) instead of printing it
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -110,6 +120,21 @@ pub fn kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
             path.display()
         )
     })?;
-    print!("{text}");
+    let text = match &args.user {
+        None => text,
+        Some(user) => {
+            let server = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("server: "))
+                .with_context(|| format!("{} names no server", path.display()))?;
+            let pki = tug_apiserver::tls::Pki::load_or_create(&args.data_dir)?;
+            let groups: Vec<&str> = args.groups.iter().map(String::as_str).collect();
+            pki.user_kubeconfig(server, user, &groups)?
+        }
+    };
+    match &args.output {
+        Some(file) => tug_apiserver::tls::write_private(file, text.as_bytes())?,
+        None => print!("{text}"),
+    }
     Ok(())
 }
