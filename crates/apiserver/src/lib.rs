@@ -4,7 +4,8 @@
 //! certificates ([`tls`]), authentication ([`auth`]), discovery, the verbs on
 //! every resource type of the `tug-api` registry (create, get, list, watch,
 //! update, patch, delete, deletecollection; the status and scale
-//! subresources), Table output, `metav1.Status` errors and `/metrics`.
+//! subresources), Table output, `metav1.Status` errors and `/metrics`,
+//! authorization ([`authz`]) and the audit log ([`audit`]).
 //!
 //! It may call `tug-api` (what the kinds are, defaulting, validation) and
 //! `tug-store` (through `Arc<dyn Store>`, so tests and the binary pick the
@@ -13,6 +14,7 @@
 //! registry's keys, with the key's modification revision as their
 //! resourceVersion.
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 mod body;

@@ -26,7 +26,7 @@ use crate::metrics::{Metrics, RequestLabels};
 use crate::respond;
 use crate::status::ApiError;
 use crate::tls::{self, Pki, TlsError};
-use crate::{discovery, openapi};
+use crate::{audit, discovery, openapi};
 
 /// What a server needs to start.
 pub struct Config {
@@ -35,6 +35,10 @@ pub struct Config {
     /// Where to listen; port 0 picks a free one (the kubeconfig names the real one).
     pub listen: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// Where to append the audit log (JSON lines); `None`: no audit log.
+    pub audit_log_path: Option<PathBuf>,
+    /// The audit policy (`audit.k8s.io/v1` Policy); `None`: every request at Metadata level.
+    pub audit_policy_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -45,6 +49,8 @@ impl Config {
             data_dir: data_dir.into(),
             listen,
             store,
+            audit_log_path: None,
+            audit_policy_file: None,
         }
     }
 }
@@ -65,6 +71,13 @@ pub enum StartError {
     Authorization(#[from] tug_store::Error),
     #[error(transparent)]
     DefaultRoles(#[from] authz::defaults::ReconcileError),
+    #[error(transparent)]
+    AuditPolicy(#[from] audit::PolicyError),
+    #[error("failed to open the audit log {}: {source}", path.display())]
+    AuditLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The state every handler shares.
@@ -112,6 +125,20 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 pub async fn start(config: Config) -> Result<Server, StartError> {
     let pki = Pki::load_or_create(&config.data_dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
+    let auditor = match &config.audit_log_path {
+        None => None,
+        Some(path) => {
+            let policy = match &config.audit_policy_file {
+                Some(file) => audit::policy::Policy::load(file)?,
+                None => audit::policy::Policy::metadata_for_all(),
+            };
+            let auditor = audit::Auditor::open(path, policy).map_err(|source| StartError::AuditLog {
+                path: path.clone(),
+                source,
+            })?;
+            Some(Arc::new(auditor))
+        }
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -137,7 +164,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         rbac,
     });
     create_system_namespaces(&state).await?;
-    let app = router(state);
+    let mut app = router(state);
+    if let Some(auditor) = auditor {
+        app = app.layer(middleware::from_fn_with_state(auditor, audit::layer));
+    }
     let accept = tokio::spawn(accept_loop(listener, tls, app));
     Ok(Server {
         addr,
@@ -181,7 +211,7 @@ struct PeerCertificates(Option<Arc<Vec<CertificateDer<'static>>>>);
 
 async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app: Router) {
     loop {
-        let Ok((tcp, _peer)) = listener.accept().await else {
+        let Ok((tcp, peer)) = listener.accept().await else {
             continue;
         };
         // Without it, Nagle's algorithm holds small responses back up to 40 ms.
@@ -203,6 +233,7 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app:
             let service =
                 hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(certs.clone());
+                    request.extensions_mut().insert(audit::PeerAddr(peer));
                     let mut app = app.clone();
                     async move { app.call(request.map(axum::body::Body::new)).await }
                 });
@@ -301,6 +332,13 @@ async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: N
         request.uri().query(),
     );
     let (decision, reason) = state.authorizer.decide_explained(&attributes).await;
+    if let Some(slot) = request.extensions().get::<audit::Slot>() {
+        let why = match &decision {
+            Decision::Deny(r) => r,
+            _ => &reason,
+        };
+        slot.record(&attributes, decision == Decision::Allow, why);
+    }
     match decision {
         Decision::Allow => next.run(request).await,
         Decision::Deny(reason) => attributes.forbidden(&reason).into_response(),

@@ -22,6 +22,12 @@ pub struct ServerArgs {
     /// Do not run the scheduler in this process (run `tug scheduler` elsewhere)
     #[arg(long)]
     disable_scheduler: bool,
+    /// Append an audit log (audit.k8s.io/v1 Events, JSON lines) to this file
+    #[arg(long)]
+    audit_log_path: Option<PathBuf>,
+    /// The audit policy (audit.k8s.io/v1 Policy, YAML); without it every request is logged at Metadata level
+    #[arg(long, requires = "audit_log_path")]
+    audit_policy_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -60,11 +66,13 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let store_dir = args.data_dir.join("db");
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
-        let config = tug_apiserver::Config::new(
+        let mut config = tug_apiserver::Config::new(
             args.data_dir.clone(),
             SocketAddr::new(args.bind_address, args.port),
             Arc::new(store),
         );
+        config.audit_log_path = args.audit_log_path.clone();
+        config.audit_policy_file = args.audit_policy_file.clone();
         let server = tug_apiserver::start(config).await?;
         eprintln!(
             "tug server: serving the Kubernetes API on https://{} (kubeconfig: {})",
