@@ -331,7 +331,11 @@ async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: N
         request.uri().path(),
         request.uri().query(),
     );
+    let started = Instant::now();
     let (decision, reason) = state.authorizer.decide_explained(&attributes).await;
+    state
+        .metrics
+        .record_authorization(decision == Decision::Allow, started.elapsed());
     if let Some(slot) = request.extensions().get::<audit::Slot>() {
         let why = match &decision {
             Decision::Deny(r) => r,
