@@ -254,6 +254,14 @@ spec:
     assert!(out.status.success(), "{}", text(&out));
     let out = kubectl_with(&agent, &["patch", "pod", "pod-on-node-b", "--subresource=status", "--type=merge", "-p", status]);
     assert!(!out.status.success() && text(&out).contains("Forbidden"), "{}", text(&out));
+    // It registers and labels its own Node, not another's.
+    apply(&server, "node-b.json", r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-b"}}"#);
+    let own = server.file("node-a.json", r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-a"}}"#);
+    let out = kubectl_with(&agent, &["create", "-f", own.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(kubectl_with(&agent, &["label", "node", "node-a", "ready=yes"]).status.success());
+    let out = kubectl_with(&agent, &["label", "node", "node-b", "ready=yes"]);
+    assert!(text(&out).contains("node 'node-a' cannot modify node 'node-b'"), "{}", text(&out));
     // A user merely named like a node, outside system:nodes, gets nothing.
     let impostor = user_kubeconfig(&server, "system:node:node-b", &[]);
     assert!(!kubectl_with(&impostor, &["get", "secret", "secret-b"]).status.success());

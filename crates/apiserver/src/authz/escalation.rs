@@ -44,6 +44,13 @@ pub async fn check(
             if may(state, user, "escalate", rt.plural, namespace, name).await {
                 return Ok(());
             }
+            // Aggregation gathers rules from elsewhere: only those who may escalate set it.
+            if object.get("aggregationRule").is_some_and(|a| !a.is_null()) {
+                return Err(ApiError::forbidden(
+                    format!("{}.{GROUP} {name:?} is forbidden: user {:?} must have permission to escalate clusterroles to set an aggregationRule", rt.plural, user.name),
+                    Some(serde_json::json!({"name": name, "group": GROUP, "kind": rt.plural})),
+                ));
+            }
             let held = state.rbac.rules_for(user, namespace).rules;
             not_held(rt, name, user, &held, &rules)
         }

@@ -103,7 +103,8 @@ impl NodeAuthorizer {
         };
         match (group.as_str(), resource.as_str(), subresource.as_deref()) {
             ("", "nodes", None) if read => Decision::Allow,
-            ("", "nodes", None) if verb == "create" && own => Decision::Allow,
+            // A create names no object in its URL: an agent registers its Node.
+            ("", "nodes", None) if verb == "create" && name.is_none() => Decision::Allow,
             ("", "nodes", None | Some("status")) if matches!(verb, "update" | "patch") => {
                 if own {
                     Decision::Allow
