@@ -444,3 +444,68 @@ impl View {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+    use serde_json::json;
+
+    fn put(view: &mut View, key: &str, object: Value) {
+        view.put(&KeyValue {
+            key: format!("{PREFIX}{key}"),
+            value: object.to_string().into_bytes(),
+            create_revision: 1,
+            mod_revision: 1,
+            version: 1,
+            lease: None,
+        });
+    }
+
+    fn rbac() -> Rbac {
+        let mut view = View::default();
+        let label = |l: &str| json!({(format!("agg/{l}")): "true"});
+        let select = |l: &str| json!({"clusterRoleSelectors": [{"matchLabels": {(format!("agg/{l}")): "true"}}]});
+        put(&mut view, "clusterroles/pods", json!({"metadata": {"name": "pods", "labels": label("view")},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}));
+        put(&mut view, "clusterroles/view", json!({"metadata": {"name": "view", "labels": label("edit")}, "aggregationRule": select("view")}));
+        put(&mut view, "clusterroles/edit", json!({"metadata": {"name": "edit"}, "aggregationRule": select("edit")}));
+        put(&mut view, "rolebindings/team/bob", json!({"metadata": {"name": "bob", "namespace": "team"},
+            "roleRef": {"kind": "ClusterRole", "name": "edit"}, "subjects": [{"kind": "User", "name": "bob"}]}));
+        put(&mut view, "clusterrolebindings/sa", json!({"metadata": {"name": "sa"},
+            "roleRef": {"kind": "ClusterRole", "name": "view"}, "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "ci"}]}));
+        view.resolve();
+        Rbac {
+            view: RwLock::new(view),
+            revision: tokio::sync::watch::Sender::new(1),
+        }
+    }
+
+    fn allowed(rbac: &Rbac, user: &str, path: &str) -> bool {
+        let user = User { name: user.into(), groups: Vec::new() };
+        rbac.allowed_by(&Attributes::of_request(user, &Method::GET, path, None)).is_some()
+    }
+
+    #[test]
+    fn aggregation_nests_and_bindings_keep_to_their_namespace() {
+        let rbac = rbac();
+        assert!(allowed(&rbac, "bob", "/api/v1/namespaces/team/pods/p"));
+        assert!(!allowed(&rbac, "bob", "/api/v1/namespaces/other/pods/p"));
+        assert!(!allowed(&rbac, "bob", "/api/v1/namespaces/team/secrets/s"));
+        assert!(allowed(&rbac, "system:serviceaccount:ci:robot", "/api/v1/namespaces/other/pods/p"));
+        let mut stale: Vec<String> = rbac.aggregated_out_of_date().into_iter().map(|(n, _)| n).collect();
+        stale.sort();
+        assert_eq!(stale, ["edit", "view"]);
+    }
+
+    #[test]
+    fn allow_reasons_name_the_binding_and_role() {
+        let rbac = rbac();
+        let user = User { name: "bob".into(), groups: Vec::new() };
+        let attributes = Attributes::of_request(user, &Method::GET, "/api/v1/namespaces/team/pods/p", None);
+        assert_eq!(
+            rbac.allowed_by(&attributes).as_deref(),
+            Some(r#"RBAC: allowed by RoleBinding "bob/team" of ClusterRole "edit" to User "bob""#)
+        );
+    }
+}
