@@ -173,7 +173,7 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
             respond::ok(
                 &scale_write(
                     &ctx,
-                    |scale| patch::apply(ctx.headers, scale, &patch),
+                    |scale| patch::apply(ctx.headers, scale, &patch, tug_api::schema::builtin_kind("autoscaling", "v1", "Scale")),
                     &mut warnings,
                 )
                 .await?,
@@ -250,7 +250,8 @@ async fn patch_object(
     for _ in 0..PATCH_ATTEMPTS {
         let current = crud::current(ctx).await?;
         let original = crate::object::from_kv(ctx.target.rt, &current)?;
-        let patched = patch::apply(ctx.headers, &original, patch)?;
+        let rt = ctx.target.rt;
+        let patched = patch::apply(ctx.headers, &original, patch, tug_api::schema::builtin_kind(rt.group, rt.version, rt.kind))?;
         let explicit_rv = patched.pointer("/metadata/resourceVersion")
             != original.pointer("/metadata/resourceVersion");
         match crud::replace(ctx, patched, &current, part, warnings).await {
