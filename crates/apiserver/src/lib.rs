@@ -17,6 +17,7 @@ pub mod auth;
 pub mod authz;
 mod body;
 mod discovery;
+mod fieldmanager;
 mod handlers;
 mod ipam;
 mod metrics;

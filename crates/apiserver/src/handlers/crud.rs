@@ -12,6 +12,7 @@ use tug_api::{defaults, validation, FieldError, ResourceType, Subresource};
 use tug_store::{KeyRange, KeyValue, RangeRequest};
 
 use super::Ctx;
+use crate::fieldmanager;
 use crate::ipam;
 use crate::object::{self, from_kv, has_finalizers, meta_mut, meta_str, set_meta, to_bytes};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -271,6 +272,9 @@ pub async fn create(
         }
     }
     let mut object = decode_default_validate(ctx, &object, warnings)?;
+    if !fieldmanager::is_apply(ctx.headers) {
+        record_update(ctx, None, &mut object);
+    }
     let namespace = meta_str(&object, "namespace").map(str::to_string);
     if let Some(ns) = &namespace {
         let namespaces = tug_api::registry::find("", "v1", "namespaces")
@@ -312,6 +316,19 @@ pub async fn create(
             Err(ApiError::from_store(rt, &name, e))
         }
     }
+}
+
+/// Records a write that is not an apply in the object's managedFields.
+fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, new: &mut Value) {
+    let manager = fieldmanager::update_manager(ctx.query, ctx.headers);
+    let now = object::now();
+    let writer = fieldmanager::Writer {
+        rt: ctx.target.rt,
+        subresource: ctx.target.subresource.as_deref().unwrap_or(""),
+        manager: &manager,
+        now: &now,
+    };
+    fieldmanager::record_update(&writer, old, new);
 }
 
 fn required(field: &str, detail: &str) -> FieldError {
@@ -467,6 +484,9 @@ pub async fn replace(
         }
     }
     let mut new = decode_default_validate(ctx, &new, warnings)?;
+    if !fieldmanager::is_apply(ctx.headers) {
+        record_update(ctx, Some(&old), &mut new);
+    }
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
     if new.get("spec") != old.get("spec") {
         let generation = old

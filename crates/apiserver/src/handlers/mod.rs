@@ -18,6 +18,7 @@ use tug_api::Subresource;
 
 use crate::body;
 use crate::discovery;
+use crate::fieldmanager;
 use crate::metrics::RequestLabels;
 use crate::auth::User;
 use crate::request::{self, Query, Route, Target};
@@ -166,7 +167,12 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
             } else {
                 Part::Main
             };
-            written(patch_object(&ctx, &patch, part, &mut warnings).await?)
+            if fieldmanager::is_apply(ctx.headers) {
+                written(apply_object(&ctx, &patch, part, &mut warnings).await?)
+            } else {
+                fieldmanager::check_not_forced(ctx.query)?;
+                written(patch_object(&ctx, &patch, part, &mut warnings).await?)
+            }
         }
         ("PATCH", true, Some("scale")) => {
             let patch = body::read(body).await?;
@@ -260,6 +266,54 @@ async fn patch_object(
         }
     }
     Err(last.unwrap_or_else(|| ApiError::stale(ctx.target.rt, ctx.target.name())))
+}
+
+/// Server-side apply of an object or its status; creates the object when it is missing.
+async fn apply_object(
+    ctx: &Ctx<'_>,
+    body: &[u8],
+    part: Part,
+    warnings: &mut Vec<String>,
+) -> ApiResult<crud::Written> {
+    let rt = ctx.target.rt;
+    let manager = fieldmanager::apply_manager(ctx.query)?;
+    let force = ctx.query.flag("force");
+    let mut applied = body::yaml(body)?;
+    let name = ctx.target.name();
+    match crate::object::meta_str(&applied, "name") {
+        Some(n) if n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )))
+        }
+        Some(_) => {}
+        None => crate::object::set_meta(&mut applied, "name", json!(name)),
+    }
+    let subresource = ctx.target.subresource.as_deref().unwrap_or("");
+    let mut last = None;
+    for _ in 0..PATCH_ATTEMPTS {
+        let now = crate::object::now();
+        let writer = fieldmanager::Writer { rt, subresource, manager: &manager, now: &now };
+        let current = match crud::current(ctx).await {
+            Ok(kv) => kv,
+            Err(e) if e.code == 404 && part == Part::Main => {
+                let object = fieldmanager::apply(&writer, None, applied.clone(), force)?;
+                match crud::create(ctx, object, warnings).await {
+                    Err(e) if e.code == 409 && e.reason == "AlreadyExists" => continue,
+                    other => return other,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let live = crate::object::from_kv(rt, &current)?;
+        let object = fieldmanager::apply(&writer, Some(&live), applied.clone(), force)?;
+        let explicit_rv = applied.pointer("/metadata/resourceVersion").is_some();
+        match crud::replace(ctx, object, &current, part, warnings).await {
+            Err(e) if e.code == 409 && e.reason == "Conflict" && !explicit_rv => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| ApiError::stale(rt, ctx.target.name())))
 }
 
 /// A write through the scale subresource: `change` turns the current Scale into the wanted one.
