@@ -224,6 +224,9 @@ pub fn apply(writer: &Writer<'_>, live: Option<&Value>, mut applied: Value, forc
         return Err(ApiError::bad_request("metadata.managedFields must be nil in an apply patch"));
     }
     let node = root(writer.rt);
+    let mut defaulted = applied.clone();
+    tug_api::defaults::apply(writer.rt, &mut defaulted);
+    fill_defaulted_keys(&mut applied, &defaulted, node);
     let applied_set = owned_set(writer.rt, writer.subresource, &applied, false);
     let mut list = live.map(entries).unwrap_or_default();
     let mut merged = live.cloned().unwrap_or_else(|| json!({}));
@@ -281,6 +284,36 @@ pub fn apply(writer: &Writer<'_>, live: Option<&Value>, mut applied: Value, forc
     }
     set_entries(&mut merged, &list);
     Ok(merged)
+}
+
+/// Fills the key fields the applied elements of keyed lists leave to their defaults (a port's
+/// `protocol: TCP`), from the same configuration defaulted, so that they match the live
+/// elements, which were defaulted when written.
+fn fill_defaulted_keys(applied: &mut Value, defaulted: &Value, node: Option<Node<'_>>) {
+    match (applied, defaulted) {
+        (Value::Object(fields), Value::Object(defaults)) => {
+            for (name, value) in fields.iter_mut() {
+                if let Some(default) = defaults.get(name) {
+                    fill_defaulted_keys(value, default, node.and_then(|n| n.field(name)));
+                }
+            }
+        }
+        (Value::Array(items), Value::Array(defaults)) => {
+            let ListType::Map(keys) = node.map_or(ListType::Atomic, Node::list_type) else { return };
+            let element = node.and_then(Node::items);
+            for (item, default) in items.iter_mut().zip(defaults) {
+                if let (Value::Object(fields), Some(default_fields)) = (&mut *item, default.as_object()) {
+                    for key in &keys {
+                        if let (false, Some(v)) = (fields.contains_key(*key), default_fields.get(*key)) {
+                            fields.insert((*key).to_string(), v.clone());
+                        }
+                    }
+                }
+                fill_defaulted_keys(item, default, element);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Merges the applied configuration into the live object: structures and granular maps
@@ -418,6 +451,18 @@ mod tests {
         assert_eq!(scale.fields.to_fields_v1(), json!({"f:spec": {"f:replicas": {}}}));
         let e = apply(&writer("a"), Some(&scaled), config(Some(2), "nginx"), false).unwrap_err();
         assert_eq!(e.message, "Apply failed with 1 conflict: conflict with \"kubectl-scale\" using apps/v1 at 2026-11-27T00:00:00Z: .spec.replicas");
+    }
+
+    #[test]
+    fn defaulted_key_fields_match_the_live_element() {
+        let mut with_port = config(Some(1), "nginx");
+        with_port["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([{"containerPort": 80}]);
+        let mut live = apply(&writer("a"), None, with_port.clone(), false).unwrap();
+        tug_api::defaults::apply(deployments(), &mut live);
+        let again = apply(&writer("a"), Some(&live), with_port, false).unwrap();
+        assert_eq!(again["spec"]["template"]["spec"]["containers"][0]["ports"], json!([{"containerPort": 80, "protocol": "TCP"}]));
+        let fields = entries(&again)[0].fields.to_fields_v1();
+        assert!(fields["f:spec"]["f:template"]["f:spec"]["f:containers"][r#"k:{"name":"c"}"#]["f:ports"].get(r#"k:{"containerPort":80,"protocol":"TCP"}"#).is_some(), "{fields}");
     }
 
     #[test]
