@@ -140,6 +140,21 @@ fn apply_requests_are_checked_like_kubernetes() {
     assert_eq!(status["details"]["causes"][0]["reason"], "FieldManagerConflict");
     assert_eq!(status["details"]["causes"][0]["field"], ".data.k");
     assert!(status["message"].as_str().unwrap_or("").starts_with(r#"Apply failed with 1 conflict: conflict with "editor" using v1 at "#), "{status}");
+
+    // Apply through the status subresource owns only the status; a dry run stores nothing.
+    let deploy = server.file("d.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: d}\n  template:\n    metadata:\n      labels: {app: d}\n    spec:\n      containers:\n      - {name: c, image: busybox}\n");
+    let path = "/apis/apps/v1/namespaces/ssa/deployments/d";
+    let (code, dry) = server.request("PATCH", &format!("{path}?fieldManager=tool&dryRun=All"), "application/apply-patch+yaml", Some(&deploy));
+    assert_eq!(code, 201, "{dry}");
+    assert_eq!(server.request("GET", path, "application/json", None).0, 404);
+    let (code, created) = server.request("PATCH", &format!("{path}?fieldManager=tool"), "application/apply-patch+yaml", Some(&deploy));
+    assert_eq!(code, 201, "{created}");
+    let status_body = server.file("s.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: 7\nstatus:\n  observedGeneration: 1\n");
+    let (code, updated) = server.request("PATCH", &format!("{path}/status?fieldManager=controller"), "application/apply-patch+yaml", Some(&status_body));
+    assert_eq!(code, 200, "{updated}");
+    assert_eq!((updated["spec"]["replicas"].clone(), updated["status"]["observedGeneration"].clone()), (json!(1), json!(1)));
+    let entry = updated["metadata"]["managedFields"].as_array().unwrap().iter().find(|e| e["manager"] == "controller").cloned().unwrap();
+    assert_eq!((entry["subresource"].clone(), entry["fieldsV1"].clone()), (json!("status"), json!({"f:status": {"f:observedGeneration": {}}})));
 }
 
 #[test]

@@ -450,7 +450,12 @@ pub async fn replace(
     }
     if part == Part::Status {
         let status = new.get("status").cloned();
+        // The writer's managedFields (an apply's, or those sent) go with the status.
+        let managed = new.pointer("/metadata/managedFields").cloned();
         new = old.clone();
+        if let Some(managed) = managed {
+            set_meta(&mut new, "managedFields", managed);
+        }
         match status {
             Some(status) => new["status"] = status,
             None => {
