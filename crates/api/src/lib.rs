@@ -12,6 +12,7 @@ pub mod decode;
 pub mod defaults;
 pub mod openapi;
 pub mod quantity;
+pub mod quota;
 pub mod registry;
 pub mod validation;
 
