@@ -19,7 +19,10 @@ pub fn apply(rt: &ResourceType, object: &mut Value) {
         ("", "Namespace") => set(field(obj, "status"), "phase", json!("Active")),
         ("", "LimitRange") => {
             if let Some(Value::Array(limits)) = field(obj, "spec").get_mut("limits") {
-                limits.iter_mut().filter_map(Value::as_object_mut).for_each(limit_range_item);
+                limits
+                    .iter_mut()
+                    .filter_map(Value::as_object_mut)
+                    .for_each(limit_range_item);
             }
         }
         ("", "ReplicationController") => {
@@ -151,7 +154,12 @@ fn limit_range_item(item: &mut Map<String, Value>) {
     if item.get("type").and_then(Value::as_str) != Some("Container") {
         return;
     }
-    let list = |item: &Map<String, Value>, key: &str| item.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
+    let list = |item: &Map<String, Value>, key: &str| {
+        item.get(key)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
     let (max, min) = (list(item, "max"), list(item, "min"));
     let mut default = list(item, "default");
     for (k, v) in max {

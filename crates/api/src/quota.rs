@@ -42,7 +42,11 @@ pub fn parse_list(value: Option<&Value>) -> ResourceList {
 
 /// A resource list as JSON.
 pub fn to_json(list: &ResourceList) -> Value {
-    Value::Object(list.iter().map(|(k, v)| (k.clone(), json!(v.to_string()))).collect())
+    Value::Object(
+        list.iter()
+            .map(|(k, v)| (k.clone(), json!(v.to_string())))
+            .collect(),
+    )
 }
 
 /// `count/pods`, `count/deployments.apps`: the object-count name of a resource.
@@ -56,7 +60,10 @@ pub fn count_name(group: &str, plural: &str) -> String {
 
 /// `a=1,b=2`: how quota messages print a list.
 pub fn pretty(list: &ResourceList) -> String {
-    list.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    list.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn one() -> Quantity {
@@ -98,10 +105,16 @@ pub fn usage(group: &str, plural: &str, object: &Value) -> ResourceList {
             match object.pointer("/spec/type").and_then(Value::as_str) {
                 Some("LoadBalancer") => {
                     used.insert("services.loadbalancers".into(), one());
-                    used.insert("services.nodeports".into(), Quantity::from_value(ports, Format::DecimalSi));
+                    used.insert(
+                        "services.nodeports".into(),
+                        Quantity::from_value(ports, Format::DecimalSi),
+                    );
                 }
                 Some("NodePort") => {
-                    used.insert("services.nodeports".into(), Quantity::from_value(ports, Format::DecimalSi));
+                    used.insert(
+                        "services.nodeports".into(),
+                        Quantity::from_value(ports, Format::DecimalSi),
+                    );
                 }
                 _ => {}
             }
@@ -114,7 +127,11 @@ pub fn usage(group: &str, plural: &str, object: &Value) -> ResourceList {
             if let Some(storage) = storage {
                 used.insert("requests.storage".into(), storage);
             }
-            if let Some(class) = object.pointer("/spec/storageClassName").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+            if let Some(class) = object
+                .pointer("/spec/storageClassName")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+            {
                 let prefix = format!("{class}.storageclass.storage.k8s.io");
                 used.insert(format!("{prefix}/persistentvolumeclaims"), one());
                 if let Some(storage) = storage {
@@ -182,18 +199,34 @@ pub fn pod_requests_limits(pod: &Value) -> (ResourceList, ResourceList) {
 /// limit. Returns `limits.cpu for: a,b; requests.memory for: c` when some are missing.
 pub fn missing_container_resources(hard: &ResourceList, pod: &Value) -> Option<String> {
     let mut missing: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let required: Vec<&str> = ["cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
-        .into_iter()
-        .filter(|r| hard.contains_key(*r))
-        .collect();
+    let required: Vec<&str> = [
+        "cpu",
+        "memory",
+        "requests.cpu",
+        "requests.memory",
+        "limits.cpu",
+        "limits.memory",
+    ]
+    .into_iter()
+    .filter(|r| hard.contains_key(*r))
+    .collect();
     if required.is_empty() {
         return None;
     }
     for list in ["containers", "initContainers"] {
-        for c in pod.pointer(&format!("/spec/{list}")).and_then(Value::as_array).into_iter().flatten() {
+        for c in pod
+            .pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let requests = container_list(c, "requests");
             let limits = container_list(c, "limits");
-            let name = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             for r in &required {
                 let present = match r.split_once('.') {
                     Some(("limits", k)) => limits.contains_key(k),
@@ -236,7 +269,9 @@ pub fn scopes_match(quota: &Value, group: &str, plural: &str, object: &Value) ->
     if !group.is_empty() || plural != "pods" {
         return false;
     }
-    let terminating = object.pointer("/spec/activeDeadlineSeconds").is_some_and(|v| !v.is_null());
+    let terminating = object
+        .pointer("/spec/activeDeadlineSeconds")
+        .is_some_and(|v| !v.is_null());
     let (requests, limits) = pod_requests_limits(object);
     let best_effort = requests.is_empty() && limits.is_empty();
     scopes.iter().all(|scope| match *scope {
@@ -250,7 +285,10 @@ pub fn scopes_match(quota: &Value, group: &str, plural: &str, object: &Value) ->
 
 /// Keeps only the names in `keep`.
 pub fn mask(list: &ResourceList, keep: &ResourceList) -> ResourceList {
-    list.iter().filter(|(k, _)| keep.contains_key(*k)).map(|(k, v)| (k.clone(), *v)).collect()
+    list.iter()
+        .filter(|(k, _)| keep.contains_key(*k))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
 }
 
 /// `a + b`, name by name.
@@ -302,7 +340,12 @@ mod tests {
         let used = usage("", "services", &svc);
         assert_eq!(used["services.nodeports"], q("2"));
         assert!(!used.contains_key("services.loadbalancers"));
-        assert_eq!(usage("apps", "deployments", &json!({})).keys().collect::<Vec<_>>(), ["count/deployments.apps"]);
+        assert_eq!(
+            usage("apps", "deployments", &json!({}))
+                .keys()
+                .collect::<Vec<_>>(),
+            ["count/deployments.apps"]
+        );
     }
 
     #[test]
@@ -310,12 +353,19 @@ mod tests {
         let pvc = json!({"spec": {"storageClassName": "fast", "resources": {"requests": {"storage": "1Gi"}}}});
         let used = usage("", "persistentvolumeclaims", &pvc);
         assert_eq!(used["requests.storage"], q("1Gi"));
-        assert_eq!(used["fast.storageclass.storage.k8s.io/requests.storage"], q("1Gi"));
+        assert_eq!(
+            used["fast.storageclass.storage.k8s.io/requests.storage"],
+            q("1Gi")
+        );
     }
 
     #[test]
     fn containers_without_required_limits_are_named() {
-        let hard: ResourceList = [("limits.cpu".to_string(), q("1")), ("requests.memory".to_string(), q("1Gi"))].into();
+        let hard: ResourceList = [
+            ("limits.cpu".to_string(), q("1")),
+            ("requests.memory".to_string(), q("1Gi")),
+        ]
+        .into();
         let pod = json!({"spec": {"containers": [
             {"name": "b", "resources": {"requests": {"memory": "1Mi"}}},
             {"name": "a", "resources": {}}

@@ -29,13 +29,25 @@ fn resource_list(
         return parsed;
     };
     let Some(map) = value.as_object() else {
-        errors.push(FieldError::invalid(path, value, "must be a map of resource names to quantities"));
+        errors.push(FieldError::invalid(
+            path,
+            value,
+            "must be a map of resource names to quantities",
+        ));
         return parsed;
     };
     for (name, amount) in map {
         let field = format!("{path}[{name}]");
-        if !name.contains('/') && name.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')) {
-            errors.push(FieldError::invalid(&field, &Value::String(name.clone()), "must be a standard resource type or fully qualified"));
+        if !name.contains('/')
+            && name.contains(|c: char| {
+                !(c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+            })
+        {
+            errors.push(FieldError::invalid(
+                &field,
+                &Value::String(name.clone()),
+                "must be a standard resource type or fully qualified",
+            ));
             continue;
         }
         let text = match amount {
@@ -50,7 +62,11 @@ fn resource_list(
                 "must be greater than or equal to 0",
             )),
             Ok(q) => parsed.push((name.clone(), q)),
-            Err(e) => errors.push(FieldError::invalid(&field, &Value::String(text), e.to_string())),
+            Err(e) => errors.push(FieldError::invalid(
+                &field,
+                &Value::String(text),
+                e.to_string(),
+            )),
         }
     }
     parsed
@@ -59,13 +75,22 @@ fn resource_list(
 /// A ResourceQuota's spec.
 pub(super) fn resource_quota(spec: &Map<String, Value>, errors: &mut Vec<FieldError>) {
     resource_list(spec.get("hard"), "spec.hard", errors);
-    for (i, scope) in spec.get("scopes").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, scope) in spec
+        .get("scopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if !scope.as_str().is_some_and(|s| SCOPES.contains(&s)) {
             errors.push(FieldError {
                 field: format!("spec.scopes[{i}]"),
                 kind: ErrorType::NotSupported,
                 value: scope.to_string(),
-                detail: format!("supported values: {}", SCOPES.map(|s| format!("\"{s}\"")).join(", ")),
+                detail: format!(
+                    "supported values: {}",
+                    SCOPES.map(|s| format!("\"{s}\"")).join(", ")
+                ),
             });
         }
     }
@@ -73,7 +98,13 @@ pub(super) fn resource_quota(spec: &Map<String, Value>, errors: &mut Vec<FieldEr
 
 /// A LimitRange's spec.
 pub(super) fn limit_range(spec: &Map<String, Value>, errors: &mut Vec<FieldError>) {
-    for (i, item) in spec.get("limits").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, item) in spec
+        .get("limits")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let path = format!("spec.limits[{i}]");
         match item.get("type").and_then(Value::as_str) {
             None | Some("") => errors.push(FieldError::required(format!("{path}.type"), "")),
@@ -81,7 +112,8 @@ pub(super) fn limit_range(spec: &Map<String, Value>, errors: &mut Vec<FieldError
                 field: format!("{path}.type"),
                 kind: ErrorType::NotSupported,
                 value: format!("\"{t}\""),
-                detail: "supported values: \"Container\", \"PersistentVolumeClaim\", \"Pod\"".into(),
+                detail: "supported values: \"Container\", \"PersistentVolumeClaim\", \"Pod\""
+                    .into(),
             }),
             Some(_) => {}
         }
@@ -104,31 +136,66 @@ pub(super) fn limit_range(spec: &Map<String, Value>, errors: &mut Vec<FieldError
         };
         for (name, q) in &min {
             if let Some(m) = max.get(name).filter(|m| q > *m) {
-                order("min", name, *q, format!("min value {q} is greater than max value {m}"));
+                order(
+                    "min",
+                    name,
+                    *q,
+                    format!("min value {q} is greater than max value {m}"),
+                );
             }
         }
         for (name, d) in &default {
             if let Some(m) = max.get(name).filter(|m| d > *m) {
-                order("default", name, *d, format!("default value {d} is greater than max value {m}"));
+                order(
+                    "default",
+                    name,
+                    *d,
+                    format!("default value {d} is greater than max value {m}"),
+                );
             }
             if let Some(m) = min.get(name).filter(|m| d < *m) {
-                order("default", name, *d, format!("min value {m} is greater than default value {d}"));
+                order(
+                    "default",
+                    name,
+                    *d,
+                    format!("min value {m} is greater than default value {d}"),
+                );
             }
         }
         for (name, r) in &default_request {
             if let Some(d) = default.get(name).filter(|d| r > *d) {
-                order("defaultRequest", name, *r, format!("default request value {r} is greater than default limit value {d}"));
+                order(
+                    "defaultRequest",
+                    name,
+                    *r,
+                    format!("default request value {r} is greater than default limit value {d}"),
+                );
             }
             if let Some(m) = max.get(name).filter(|m| r > *m) {
-                order("defaultRequest", name, *r, format!("default request value {r} is greater than max value {m}"));
+                order(
+                    "defaultRequest",
+                    name,
+                    *r,
+                    format!("default request value {r} is greater than max value {m}"),
+                );
             }
             if let Some(m) = min.get(name).filter(|m| r < *m) {
-                order("defaultRequest", name, *r, format!("min value {m} is greater than default request value {r}"));
+                order(
+                    "defaultRequest",
+                    name,
+                    *r,
+                    format!("min value {m} is greater than default request value {r}"),
+                );
             }
         }
         for (name, r) in &ratio {
             if *r < Quantity::parse("1").unwrap_or_default() {
-                order("maxLimitRequestRatio", name, *r, format!("ratio {r} is less than 1"));
+                order(
+                    "maxLimitRequestRatio",
+                    name,
+                    *r,
+                    format!("ratio {r} is less than 1"),
+                );
             }
         }
     }
@@ -148,19 +215,31 @@ mod tests {
 
     #[test]
     fn quota_amounts_must_be_quantities() {
-        let errors = errors_of(resource_quota, json!({"hard": {"pods": "ten", "requests.cpu": "-1", "count/deployments.apps": "2"}, "scopes": ["Sometimes"]}));
+        let errors = errors_of(
+            resource_quota,
+            json!({"hard": {"pods": "ten", "requests.cpu": "-1", "count/deployments.apps": "2"}, "scopes": ["Sometimes"]}),
+        );
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].starts_with("spec.hard[pods]: Invalid value: \"ten\": quantities must match"), "{errors:?}");
-        assert_eq!(errors[1], "spec.hard[requests.cpu]: Invalid value: \"-1\": must be greater than or equal to 0");
+        assert!(
+            errors[0].starts_with("spec.hard[pods]: Invalid value: \"ten\": quantities must match"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[1],
+            "spec.hard[requests.cpu]: Invalid value: \"-1\": must be greater than or equal to 0"
+        );
         assert!(errors[2].starts_with("spec.scopes[0]: Unsupported value: \"Sometimes\""));
     }
 
     #[test]
     fn limit_ranges_keep_min_below_max() {
-        let errors = errors_of(limit_range, json!({"limits": [
-            {"type": "Container", "min": {"cpu": "2"}, "max": {"cpu": "1"}, "default": {"memory": "1Gi"}, "defaultRequest": {"memory": "2Gi"}},
-            {"type": "Node", "maxLimitRequestRatio": {"cpu": "500m"}}
-        ]}));
+        let errors = errors_of(
+            limit_range,
+            json!({"limits": [
+                {"type": "Container", "min": {"cpu": "2"}, "max": {"cpu": "1"}, "default": {"memory": "1Gi"}, "defaultRequest": {"memory": "2Gi"}},
+                {"type": "Node", "maxLimitRequestRatio": {"cpu": "500m"}}
+            ]}),
+        );
         assert_eq!(errors, [
             "spec.limits[0].min[cpu]: Invalid value: \"2\": min value 2 is greater than max value 1",
             "spec.limits[0].defaultRequest[memory]: Invalid value: \"2Gi\": default request value 2Gi is greater than default limit value 1Gi",
