@@ -13,6 +13,7 @@ pub mod decode;
 pub mod defaults;
 pub mod openapi;
 pub mod quantity;
+pub mod quota;
 pub mod registry;
 pub mod schema;
 pub mod validation;

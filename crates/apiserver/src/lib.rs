@@ -13,6 +13,7 @@
 //! registry's keys, with the key's modification revision as their
 //! resourceVersion.
 
+pub mod admission;
 pub mod auth;
 pub mod authz;
 mod body;

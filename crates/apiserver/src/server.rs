@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tower_service::Service;
 use tug_store::Store;
 
+use crate::admission;
 use crate::auth::{self, Authenticator, Credentials, User};
 use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
@@ -35,6 +36,8 @@ pub struct Config {
     /// Where to listen; port 0 picks a free one (the kubeconfig names the real one).
     pub listen: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
+    pub disabled_admission_plugins: Vec<String>,
 }
 
 impl Config {
@@ -45,6 +48,7 @@ impl Config {
             data_dir: data_dir.into(),
             listen,
             store,
+            disabled_admission_plugins: Vec::new(),
         }
     }
 }
@@ -59,6 +63,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Admission(#[from] admission::UnknownPlugin),
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
 }
@@ -69,6 +75,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub authenticator: Arc<dyn Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
+    pub admission: admission::Chain,
 }
 
 /// A running server.
@@ -104,6 +111,7 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 
 /// Prepares certificates, the kubeconfig and the system namespaces, then serves.
 pub async fn start(config: Config) -> Result<Server, StartError> {
+    let admission = admission::Chain::new(&config.disabled_admission_plugins)?;
     let pki = Pki::load_or_create(&config.data_dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
     let listener = TcpListener::bind(config.listen)
@@ -124,6 +132,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         metrics: Arc::new(Metrics::default()),
         authenticator: Arc::new(auth::Chain(vec![Arc::new(auth::ClientCertificate)])),
         authorizer: Arc::new(authz::AlwaysAllow),
+        admission,
     });
     create_system_namespaces(&state).await?;
     let app = router(state);
@@ -149,7 +158,11 @@ async fn create_system_namespaces(state: &AppState) -> Result<(), StartError> {
         });
         match state
             .store
-            .create(&rt.key(None, name), crate::object::to_bytes(rt, &object), None)
+            .create(
+                &rt.key(None, name),
+                crate::object::to_bytes(rt, &object),
+                None,
+            )
             .await
         {
             Ok(_) | Err(tug_store::Error::AlreadyExists { .. }) => {}

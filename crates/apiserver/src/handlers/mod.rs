@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tug_api::Subresource;
 
+use crate::admission::AuditAnnotations;
 use crate::body;
 use crate::discovery;
 use crate::fieldmanager;
@@ -37,6 +38,8 @@ pub struct Ctx<'a> {
     pub headers: &'a HeaderMap,
     /// Who is asking (the authentication layer put it on the request).
     pub user: &'a User,
+    /// Annotations admission adds for the request's audit event.
+    pub audit: &'a std::sync::Mutex<AuditAnnotations>,
 }
 
 /// Serves a request under `/api` or `/apis`.
@@ -50,6 +53,7 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         verb: "get",
         resource: String::new(),
     };
+    let audit = std::sync::Mutex::new(AuditAnnotations::default());
     let result = match request::route(parts.uri.path()) {
         Ok(Route::CoreVersions) => Ok(respond::ok(&discovery::core_versions())),
         Ok(Route::Groups) => Ok(respond::ok(&discovery::groups())),
@@ -70,12 +74,18 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
                 query: &query,
                 headers: &parts.headers,
                 user,
+                audit: &audit,
             };
             resource(ctx, &parts.method, body).await
         }
         Err(e) => Err(e),
     };
-    let response = result.unwrap_or_else(IntoResponse::into_response);
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    if let Ok(audit) = audit.into_inner() {
+        if !audit.0.is_empty() {
+            response.extensions_mut().insert(audit);
+        }
+    }
     state
         .metrics
         .record(labels, response.status().as_u16(), started.elapsed());
@@ -195,11 +205,11 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
         }
         ("DELETE", true, None) => {
             let options = delete_options(&ctx, body).await?;
-            written(crud::delete(&ctx, &options).await?)
+            written(crud::delete(&ctx, &options, &mut warnings).await?)
         }
         ("DELETE", false, None) => {
             let options = delete_options(&ctx, body).await?;
-            respond::ok(&crud::delete_collection(&ctx, &options).await?)
+            respond::ok(&crud::delete_collection(&ctx, &options, &mut warnings).await?)
         }
         (_, _, Some(other)) => {
             return Err(ApiError::method_not_allowed(format!(
@@ -223,7 +233,8 @@ fn written(written: crud::Written) -> Response {
 /// Adds a `Warning` header per warning, as kubectl prints them.
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for warning in warnings {
-        let text = format!("299 - \"{}\"", warning.replace('"', "'"));
+        let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        let text = format!("299 - \"{escaped}\"");
         if let Ok(value) = HeaderValue::from_str(&text) {
             response.headers_mut().append(header::WARNING, value);
         }

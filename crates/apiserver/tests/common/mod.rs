@@ -19,9 +19,16 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server without the ServiceAccount admission plugin: no controller makes the
+    /// `default` ServiceAccounts pods would need here.
     pub fn start() -> TestServer {
+        TestServer::start_with(&["ServiceAccount"])
+    }
+
+    /// A server without the named admission plugins.
+    pub fn start_with(disabled_admission: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (runtime, store, port) = launch(dir.path(), 0);
+        let (runtime, store, port) = launch(dir.path(), 0, disabled_admission);
         TestServer {
             runtime: Some(runtime),
             store,
@@ -39,7 +46,7 @@ impl TestServer {
         // Closes the store (its lock is released once the last handle is gone).
         let placeholder = Arc::new(open_store_retrying(&self.dir.path().join("placeholder")));
         drop(std::mem::replace(&mut self.store, placeholder));
-        let (runtime, store, port) = launch(self.dir.path(), self.port);
+        let (runtime, store, port) = launch(self.dir.path(), self.port, &["ServiceAccount"]);
         assert_eq!(port, self.port);
         self.runtime = Some(runtime);
         self.store = store;
@@ -159,7 +166,11 @@ fn open_store_retrying(dir: &Path) -> tug_store::SqliteStore {
 }
 
 /// Starts a server over the store in `dir/db` on 127.0.0.1:`port` (0: any free port).
-fn launch(dir: &Path, port: u16) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
+fn launch(
+    dir: &Path,
+    port: u16,
+    disabled_admission: &[&str],
+) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -168,11 +179,13 @@ fn launch(dir: &Path, port: u16) -> (tokio::runtime::Runtime, Arc<tug_store::Sql
     let store = Arc::new(open_store_retrying(&dir.join("db")));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let server = loop {
-        let config = tug_apiserver::Config::new(
+        let mut config = tug_apiserver::Config::new(
             dir,
             std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             store.clone(),
         );
+        config.disabled_admission_plugins =
+            disabled_admission.iter().map(|p| p.to_string()).collect();
         match runtime.block_on(tug_apiserver::start(config)) {
             Ok(server) => break server,
             // The old listener of a restart may take a moment to go.
