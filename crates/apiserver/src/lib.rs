@@ -14,11 +14,13 @@
 //! registry's keys, with the key's modification revision as their
 //! resourceVersion.
 
+pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod authz;
 mod body;
 mod discovery;
+mod fieldmanager;
 mod handlers;
 mod ipam;
 mod metrics;

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tower_service::Service;
 use tug_store::Store;
 
+use crate::admission;
 use crate::auth::{self, Authenticator, Credentials, User};
 use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
@@ -39,6 +40,8 @@ pub struct Config {
     pub audit_log_path: Option<PathBuf>,
     /// The audit policy (`audit.k8s.io/v1` Policy); `None`: every request at Metadata level.
     pub audit_policy_file: Option<PathBuf>,
+    /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
+    pub disabled_admission_plugins: Vec<String>,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             store,
             audit_log_path: None,
             audit_policy_file: None,
+            disabled_admission_plugins: Vec::new(),
         }
     }
 }
@@ -65,6 +69,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Admission(#[from] admission::UnknownPlugin),
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
     #[error("failed to load the authorization state: {0}")]
@@ -88,6 +94,7 @@ pub struct AppState {
     pub authorizer: Arc<dyn Authorizer>,
     /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
     pub rbac: Arc<authz::rbac::Rbac>,
+    pub admission: admission::Chain,
 }
 
 /// A running server.
@@ -123,6 +130,7 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 
 /// Prepares certificates, the kubeconfig and the system namespaces, then serves.
 pub async fn start(config: Config) -> Result<Server, StartError> {
+    let admission = admission::Chain::new(&config.disabled_admission_plugins)?;
     let pki = Pki::load_or_create(&config.data_dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
     let auditor = match &config.audit_log_path {
@@ -162,6 +170,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         authenticator: Arc::new(auth::Chain(vec![Arc::new(auth::ClientCertificate)])),
         authorizer: Arc::new(authz::Chain(vec![Arc::new(authz::Masters), nodes, rbac.clone()])),
         rbac,
+        admission,
     });
     create_system_namespaces(&state).await?;
     let mut app = router(state);
@@ -190,7 +199,11 @@ async fn create_system_namespaces(state: &AppState) -> Result<(), StartError> {
         });
         match state
             .store
-            .create(&rt.key(None, name), crate::object::to_bytes(rt, &object), None)
+            .create(
+                &rt.key(None, name),
+                crate::object::to_bytes(rt, &object),
+                None,
+            )
             .await
         {
             Ok(_) | Err(tug_store::Error::AlreadyExists { .. }) => {}

@@ -1,5 +1,5 @@
 //! `tug server` (the control plane: the API server over the embedded store, and
-//! the scheduler talking to it with the admin kubeconfig) and `tug kubeconfig`
+//! the scheduler and controllers talking to it with the admin kubeconfig) and `tug kubeconfig`
 //! (prints the admin kubeconfig it wrote, or issues one for another user).
 
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +22,12 @@ pub struct ServerArgs {
     /// Do not run the scheduler in this process (run `tug scheduler` elsewhere)
     #[arg(long)]
     disable_scheduler: bool,
+    /// Do not run the controllers (service accounts, resource quotas) in this process
+    #[arg(long)]
+    disable_controllers: bool,
+    /// Admission plugins to turn off, comma-separated (e.g. PodSecurity,ResourceQuota)
+    #[arg(long, value_delimiter = ',')]
+    disable_admission_plugins: Vec<String>,
     /// Append an audit log (audit.k8s.io/v1 Events, JSON lines) to this file
     #[arg(long)]
     audit_log_path: Option<PathBuf>,
@@ -71,6 +77,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             SocketAddr::new(args.bind_address, args.port),
             Arc::new(store),
         );
+        config.disabled_admission_plugins = args.disable_admission_plugins.clone();
         config.audit_log_path = args.audit_log_path.clone();
         config.audit_policy_file = args.audit_policy_file.clone();
         let server = tug_apiserver::start(config).await?;
@@ -86,9 +93,23 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             }
             run_scheduler(Some(kubeconfig), tug_scheduler::Options::default()).await
         };
+        let ca_path = args.data_dir.join("tls").join("ca.crt");
+        let controller_kubeconfig = server.kubeconfig().to_path_buf();
+        let controllers = async move {
+            if args.disable_controllers {
+                return std::future::pending().await;
+            }
+            let root_ca_pem = std::fs::read_to_string(&ca_path)
+                .with_context(|| format!("failed to read the cluster CA {}", ca_path.display()))?;
+            let client = client(Some(controller_kubeconfig)).await?;
+            tug_controllers::run(client, tug_controllers::Options { root_ca_pem })
+                .await
+                .context("the controllers stopped")
+        };
         tokio::select! {
             _ = server.wait() => {}
             result = scheduler => result?,
+            result = controllers => result?,
             _ = tokio::signal::ctrl_c() => eprintln!("tug server: shutting down"),
         }
         Ok(())
@@ -97,10 +118,15 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 /// Schedules pods through the API reached with `kubeconfig` until the scheduler stops.
 async fn run_scheduler(kubeconfig: Option<PathBuf>, options: tug_scheduler::Options) -> anyhow::Result<()> {
-    let connect = tug_client::config::ConnectOptions { kubeconfig, context: None };
-    let client = kube::Client::try_from(tug_client::config::load(&connect).await?)
-        .context("failed to build the scheduler's API client")?;
+    let client = client(kubeconfig).await?;
     tug_scheduler::run(client, options).await.context("the scheduler stopped")
+}
+
+/// An API client from `kubeconfig` (or wherever kubectl would look).
+async fn client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
+    let connect = tug_client::config::ConnectOptions { kubeconfig, context: None };
+    kube::Client::try_from(tug_client::config::load(&connect).await?)
+        .context("failed to build an API client")
 }
 
 pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {

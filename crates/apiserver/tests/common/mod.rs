@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 /// Sets options on a test server's config (called on every start and restart).
-pub type Configure = fn(&Path, &mut tug_apiserver::Config);
+pub type Configure = Arc<dyn Fn(&Path, &mut tug_apiserver::Config) + Send + Sync>;
 
 pub struct TestServer {
     runtime: Option<tokio::runtime::Runtime>,
@@ -23,14 +23,24 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server without the ServiceAccount admission plugin: no controller makes the
+    /// `default` ServiceAccounts pods would need here.
     pub fn start() -> TestServer {
-        TestServer::start_with(|_, _| {})
+        TestServer::start_with(&["ServiceAccount"])
+    }
+
+    /// A server without the named admission plugins.
+    pub fn start_with(disabled_admission: &[&str]) -> TestServer {
+        let disabled: Vec<String> = disabled_admission.iter().map(|p| p.to_string()).collect();
+        TestServer::start_configured(Arc::new(move |_, config| {
+            config.disabled_admission_plugins = disabled.clone();
+        }))
     }
 
     /// A server whose config `configure` adjusts (given the data dir).
-    pub fn start_with(configure: Configure) -> TestServer {
+    pub fn start_configured(configure: Configure) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (runtime, store, port) = launch(dir.path(), 0, configure);
+        let (runtime, store, port) = launch(dir.path(), 0, &configure);
         TestServer {
             runtime: Some(runtime),
             configure,
@@ -49,7 +59,7 @@ impl TestServer {
         // Closes the store (its lock is released once the last handle is gone).
         let placeholder = Arc::new(open_store_retrying(&self.dir.path().join("placeholder")));
         drop(std::mem::replace(&mut self.store, placeholder));
-        let (runtime, store, port) = launch(self.dir.path(), self.port, self.configure);
+        let (runtime, store, port) = launch(self.dir.path(), self.port, &self.configure);
         assert_eq!(port, self.port);
         self.runtime = Some(runtime);
         self.store = store;
@@ -169,7 +179,11 @@ fn open_store_retrying(dir: &Path) -> tug_store::SqliteStore {
 }
 
 /// Starts a server over the store in `dir/db` on 127.0.0.1:`port` (0: any free port).
-fn launch(dir: &Path, port: u16, configure: Configure) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
+fn launch(
+    dir: &Path,
+    port: u16,
+    configure: &Configure,
+) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
