@@ -285,6 +285,14 @@ pub async fn create(
             return Err(ApiError::namespace_not_found(ns));
         }
     }
+    if rt.kind == "Secret" {
+        crate::authn::serviceaccount::fill_legacy_secret(
+            &ctx.state.tokens,
+            ctx.state.store.as_ref(),
+            &mut object,
+        )
+        .await?;
+    }
     let key = rt.key(namespace.as_deref(), &name);
     if ctx.query.dry_run() {
         return Ok(Written {

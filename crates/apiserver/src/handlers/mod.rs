@@ -5,6 +5,7 @@ mod crud;
 mod patch;
 mod reviews;
 mod subresources;
+mod token_request;
 mod watch;
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use tug_api::Subresource;
 use crate::body;
 use crate::discovery;
 use crate::metrics::RequestLabels;
-use crate::auth::User;
+use crate::authn::User;
 use crate::request::{self, Query, Route, Target};
 use crate::respond;
 use crate::server::AppState;
@@ -178,6 +179,10 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
                 )
                 .await?,
             )
+        }
+        ("POST", true, Some("token")) => {
+            let request = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            return token_request::create(&ctx, request).await;
         }
         ("POST", true, Some("binding")) => {
             let binding = body::decode_object(ctx.headers, &body::read(body).await?)?;
