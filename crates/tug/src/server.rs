@@ -22,6 +22,9 @@ pub struct ServerArgs {
     /// Do not run the scheduler in this process (run `tug scheduler` elsewhere)
     #[arg(long)]
     disable_scheduler: bool,
+    /// A file of static bearer tokens: `token,user,uid,"group1,group2"` per line
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,12 +53,17 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let store_dir = args.data_dir.join("db");
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
-        let config = tug_apiserver::Config::new(
+        let store: Arc<dyn tug_store::Store> = Arc::new(store);
+        let mut config = tug_apiserver::Config::new(
             args.data_dir.clone(),
             SocketAddr::new(args.bind_address, args.port),
-            Arc::new(store),
+            store.clone(),
         );
+        config.token_auth_file = args.token_auth_file.clone();
         let server = tug_apiserver::start(config).await?;
+        let token_file = args.data_dir.join("token");
+        tug_apiserver::authn::bootstrap::ensure_join_token(store.as_ref(), &token_file).await?;
+        eprintln!("tug server: agents join with the token in {}", token_file.display());
         eprintln!(
             "tug server: serving the Kubernetes API on https://{} (kubeconfig: {})",
             server.addr(),
