@@ -147,7 +147,7 @@ fn a_bad_token_file_stops_the_server_naming_line_and_field() {
     std::fs::write(&file, "good,alice,u1\nsecret-value,bob\n").expect("write");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let store =
-        std::sync::Arc::new(tug_store::SqliteStore::open(&dir.path().join("db")).expect("store"));
+        std::sync::Arc::new(tug_store::SqliteStore::open(dir.path().join("db")).expect("store"));
     let mut config = tug_apiserver::Config::new(dir.path(), ([127, 0, 0, 1], 0).into(), store);
     config.token_auth_file = Some(file);
     let Err(e) = runtime.block_on(tug_apiserver::start(config)) else {
