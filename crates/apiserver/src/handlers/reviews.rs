@@ -23,7 +23,7 @@ pub async fn create(ctx: &Ctx<'_>, review: Value) -> ApiResult<Response> {
 }
 
 /// TokenReview: who the token in `spec.token` authenticates, for which of `spec.audiences`
-/// (the API server's own when none are given). The token is never echoed back.
+/// (the API server's own when none are given).
 async fn token_review(ctx: &Ctx<'_>, mut review: Value) -> ApiResult<Response> {
     let token = review
         .pointer("/spec/token")
@@ -54,10 +54,9 @@ async fn token_review(ctx: &Ctx<'_>, mut review: Value) -> ApiResult<Response> {
         }
         Outcome::Rejected(why) => json!({"authenticated": false, "user": {}, "error": why.0}),
     };
+    // spec.token stays: clients (the Python one among them) require it in the answer,
+    // which goes only to the caller who sent it. The status never repeats it.
     review["status"] = status;
-    if let Some(spec) = review.get_mut("spec").and_then(Value::as_object_mut) {
-        spec.remove("token");
-    }
     Ok(respond::json(StatusCode::CREATED, &review))
 }
 
