@@ -144,9 +144,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         })?,
     });
     let mut authenticators: Vec<Arc<dyn Authenticator>> = vec![Arc::new(
-        authn::x509::ClientCertificate {
-            verifier: pki.client_verifier()?,
-        },
+        authn::x509::ClientCertificate::new(pki.client_verifier()?),
     )];
     if let Some(path) = &config.token_auth_file {
         authenticators.push(Arc::new(authn::token_file::TokenFile::load(path)?));

@@ -4,9 +4,13 @@
 //! As in Kubernetes, the TLS layer only asks for a certificate and checks that
 //! the client holds its key ([`RequestClientCertificate`]); whether the chain is
 //! trusted is decided here, per request, so that an untrusted or expired
-//! certificate gets a 401 Status instead of a failed handshake.
+//! certificate gets a 401 Status instead of a failed handshake. A verified
+//! certificate's user is remembered (by the SHA-256 of the certificate) until
+//! the certificate expires: the CA does not change while the server runs, so
+//! the answer cannot change before then.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -18,14 +22,57 @@ use super::{Authenticator, BoxFuture, Credentials, Outcome, Rejection, User};
 /// Authenticates the client certificate of the connection against the cluster CA.
 pub struct ClientCertificate {
     /// The CA's verifier (chain, validity period, client-auth usage).
-    pub verifier: Arc<dyn ClientCertVerifier>,
+    verifier: Arc<dyn ClientCertVerifier>,
+    /// Verified certificates (by SHA-256 of the chain): their user and when they expire.
+    verified: Mutex<HashMap<Vec<u8>, (User, i64)>>,
 }
 
+/// How many verified certificates are remembered at most; past it the memory starts over.
+const REMEMBERED: usize = 4096;
+
 impl ClientCertificate {
+    pub fn new(verifier: Arc<dyn ClientCertVerifier>) -> ClientCertificate {
+        ClientCertificate {
+            verifier,
+            verified: Mutex::new(HashMap::new()),
+        }
+    }
+
     fn user(&self, chain: &[CertificateDer<'static>]) -> Outcome {
         let Some((leaf, intermediates)) = chain.split_first() else {
             return Outcome::NotMine;
         };
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        for cert in chain {
+            digest.update(&(cert.len() as u64).to_be_bytes());
+            digest.update(cert.as_ref());
+        }
+        let key = digest.finish().as_ref().to_vec();
+        let now = UnixTime::now().as_secs() as i64;
+        if let Ok(verified) = self.verified.lock() {
+            if let Some((user, not_after)) = verified.get(&key) {
+                if now < *not_after {
+                    return Outcome::Authenticated {
+                        user: user.clone(),
+                        audiences: Vec::new(),
+                    };
+                }
+            }
+        }
+        let outcome = self.verify(leaf, intermediates);
+        if let (Outcome::Authenticated { user, .. }, Some(not_after)) = (&outcome, not_after(leaf))
+        {
+            if let Ok(mut verified) = self.verified.lock() {
+                if verified.len() >= REMEMBERED {
+                    verified.clear();
+                }
+                verified.insert(key, (user.clone(), not_after));
+            }
+        }
+        outcome
+    }
+
+    fn verify(&self, leaf: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> Outcome {
         if self
             .verifier
             .verify_client_cert(leaf, intermediates, UnixTime::now())
@@ -56,6 +103,12 @@ impl ClientCertificate {
             audiences: Vec::new(),
         }
     }
+}
+
+/// The end of a certificate's validity, in Unix seconds.
+fn not_after(leaf: &CertificateDer<'_>) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    Some(cert.validity().not_after.timestamp())
 }
 
 impl Authenticator for ClientCertificate {

@@ -1,6 +1,7 @@
 //! The API endpoints under `/api` and `/apis`: discovery documents and the
 //! verbs on resources, dispatched by path and method.
 
+mod authn_reviews;
 mod crud;
 mod patch;
 mod reviews;
@@ -100,7 +101,12 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
         return match (method.as_str(), target.name.is_some(), sub) {
             ("POST", false, None) => {
                 let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
-                reviews::create(&ctx, object).await
+                match target.rt.plural {
+                    "tokenreviews" | "selfsubjectreviews" => {
+                        authn_reviews::create(&ctx, object).await
+                    }
+                    _ => reviews::create(&ctx, object).await,
+                }
             }
             (m, _, _) => Err(ApiError::method_not_allowed(format!(
                 "{m} is not supported on {}: it is only created",
