@@ -339,6 +339,16 @@ fn token_requests_honour_duration_audience_and_bound_pods() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Bound to a Secret: valid while that Secret exists.
+    server.kubectl(&["create", "secret", "generic", "anchor", "--from-literal=k=v"]);
+    let bound = create_token(
+        &server,
+        &["bot", "--bound-object-kind", "Secret", "--bound-object-name", "anchor"],
+    );
+    assert_eq!(claims_of(&bound)["kubernetes.io"]["secret"]["name"], "anchor");
+    assert_eq!(whoami(&server, &bound)["username"], "system:serviceaccount:default:bot");
+    server.kubectl(&["delete", "secret", "anchor"]);
+    assert_unauthorized(&server, &bound, "a token bound to a deleted Secret");
     let out = server.kubectl_output(&["create", "token", "nobody"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("serviceaccounts \"nobody\" not found"));
 }
