@@ -196,12 +196,13 @@ impl Authenticator for BootstrapTokens {
 /// What can stop the join token from being made.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinTokenError {
-    #[error("failed to {action} the join token file {}: {source}", path.display())]
-    Io {
-        action: &'static str,
+    #[error("failed to read the join token file {}: {source}", path.display())]
+    Read {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("failed to write the join token file: {0}")]
+    Write(#[from] crate::tls::TlsError),
     #[error("the join token file {} does not hold a token (delete it to have a new one made)", path.display())]
     Invalid { path: std::path::PathBuf },
     #[error("failed to store the join token's Secret: {0}")]
@@ -223,18 +224,11 @@ pub async fn ensure_join_token(store: &dyn Store, path: &Path) -> Result<String,
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = generate_token();
-            crate::tls::write_private(path, format!("{token}\n").as_bytes()).map_err(|e| {
-                JoinTokenError::Io {
-                    action: "write",
-                    path: path.to_path_buf(),
-                    source: std::io::Error::other(e.to_string()),
-                }
-            })?;
+            crate::tls::write_private(path, format!("{token}\n").as_bytes())?;
             token
         }
         Err(source) => {
-            return Err(JoinTokenError::Io {
-                action: "read",
+            return Err(JoinTokenError::Read {
                 path: path.to_path_buf(),
                 source,
             })
