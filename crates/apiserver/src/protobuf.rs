@@ -1,9 +1,9 @@
-//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients
-//! write with it (`kubectl create namespace|configmap|secret|role|rolebinding|
-//! clusterrole|clusterrolebinding`, `kubectl auth can-i`): the `k8s\0`
-//! envelope around a `runtime.Unknown`, and the fields of those kinds'
-//! messages, numbered as in the Kubernetes `generated.proto` files. Other
-//! kinds answer 415, and clients that can send JSON do so.
+//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients write
+//! with it (`kubectl create namespace|configmap|secret|serviceaccount|token|role|
+//! rolebinding|clusterrole|clusterrolebinding`, `kubectl auth whoami|can-i`): the
+//! `k8s\0` envelope around a `runtime.Unknown`, and the fields of those kinds'
+//! messages, numbered as in the Kubernetes `generated.proto` files. Other kinds
+//! answer 415, and clients that can send JSON do so.
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -20,6 +20,7 @@ enum Field {
     /// map<string, bytes>: JSON holds the values in base64.
     BytesMap(&'static str),
     Message(&'static str, Schema),
+    /// A repeated message: a JSON list of objects.
     MessageList(&'static str, Schema),
 }
 
@@ -61,6 +62,68 @@ const SECRET: Schema = &[
     (5, Field::Bool("immutable")),
 ];
 
+const OBJECT_REFERENCE: Schema = &[
+    (1, Field::Str("kind")),
+    (2, Field::Str("namespace")),
+    (3, Field::Str("name")),
+    (4, Field::Str("uid")),
+    (5, Field::Str("apiVersion")),
+    (6, Field::Str("resourceVersion")),
+    (7, Field::Str("fieldPath")),
+];
+
+const SERVICE_ACCOUNT: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (2, Field::MessageList("secrets", OBJECT_REFERENCE)),
+    (
+        3,
+        Field::MessageList("imagePullSecrets", &[(1, Field::Str("name"))]),
+    ),
+    (4, Field::Bool("automountServiceAccountToken")),
+];
+
+/// authentication.k8s.io/v1 TokenRequest (`kubectl create token`).
+const TOKEN_REQUEST: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[
+                (1, Field::StrList("audiences")),
+                (
+                    3,
+                    Field::Message(
+                        "boundObjectRef",
+                        &[
+                            (1, Field::Str("kind")),
+                            (2, Field::Str("apiVersion")),
+                            (3, Field::Str("name")),
+                            (4, Field::Str("uid")),
+                        ],
+                    ),
+                ),
+                (4, Field::Int("expirationSeconds")),
+            ],
+        ),
+    ),
+];
+
+/// authentication.k8s.io/v1 TokenReview.
+const TOKEN_REVIEW: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[(1, Field::Str("token")), (2, Field::StrList("audiences"))],
+        ),
+    ),
+];
+
+/// authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`): only metadata is sent.
+const SELF_SUBJECT_REVIEW: Schema = &[(1, Field::Message("metadata", OBJECT_META))];
+
 const POLICY_RULE: Schema = &[
     (1, Field::StrList("verbs")),
     (2, Field::StrList("apiGroups")),
@@ -80,6 +143,7 @@ const LABEL_SELECTOR: Schema = &[
     ),
 ];
 
+/// rbac.authorization.k8s.io/v1 Role and ClusterRole.
 const ROLE: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (2, Field::MessageList("rules", POLICY_RULE)),
@@ -89,6 +153,7 @@ const ROLE: Schema = &[
     ),
 ];
 
+/// rbac.authorization.k8s.io/v1 RoleBinding and ClusterRoleBinding.
 const BINDING: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (
@@ -116,8 +181,8 @@ const RESOURCE_ATTRIBUTES: Schema = &[
 
 const NON_RESOURCE_ATTRIBUTES: Schema = &[(1, Field::Str("path")), (2, Field::Str("verb"))];
 
-/// SubjectAccessReview, LocalSubjectAccessReview and SelfSubjectAccessReview (whose spec
-/// has only the first two fields).
+/// authorization.k8s.io/v1 SubjectAccessReview, LocalSubjectAccessReview and
+/// SelfSubjectAccessReview (whose spec has only the first two fields).
 const ACCESS_REVIEW: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (
@@ -135,6 +200,7 @@ const ACCESS_REVIEW: Schema = &[
     ),
 ];
 
+/// authorization.k8s.io/v1 SelfSubjectRulesReview (`kubectl auth can-i --list`).
 const RULES_REVIEW: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (2, Field::Message("spec", &[(1, Field::Str("namespace"))])),
@@ -168,6 +234,10 @@ pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Secret") => SECRET,
+        ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
+        ("authentication.k8s.io/v1", "TokenReview") => TOKEN_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => SELF_SUBJECT_REVIEW,
         ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => ROLE,
         ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => BINDING,
         (

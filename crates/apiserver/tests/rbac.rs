@@ -282,3 +282,52 @@ fn default_roles_are_reconciled_unless_autoupdate_is_off() {
     assert!(basic.contains("selfsubjectaccessreviews"), "{basic}");
     server.kubectl(&["get", "clusterrolebinding", "cluster-admin"]);
 }
+
+#[test]
+fn a_service_account_token_bound_to_a_role_lists_pods_and_nothing_else() {
+    let server = TestServer::start();
+    server.kubectl(&["create", "namespace", "team"]);
+    server.kubectl(&["create", "serviceaccount", "robot", "-n", "team"]);
+    server.kubectl(&["create", "role", "pod-lister", "-n", "team", "--verb=get,list,watch", "--resource=pods"]);
+    server.kubectl(&["create", "rolebinding", "robot-pods", "-n", "team", "--role=pod-lister", "--serviceaccount=team:robot"]);
+    let token = server.kubectl(&["create", "token", "robot", "-n", "team"]);
+    let ca = server.dir.path().join("tls").join("ca.crt");
+    let config = server.file(
+        "robot.kubeconfig",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: tug\n  cluster:\n    server: {}\n    certificate-authority: {}\ncontexts:\n- name: tug\n  context: {{cluster: tug, user: robot}}\ncurrent-context: tug\nusers:\n- name: robot\n  user:\n    token: {}\n",
+            server.url(""),
+            ca.display(),
+            token.trim()
+        ),
+    );
+    let out = kubectl_with(&config, &["get", "pods", "-n", "team"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = kubectl_with(&config, &["get", "secrets", "-n", "team"]);
+    assert!(
+        text(&out).contains(r#"secrets is forbidden: User "system:serviceaccount:team:robot" cannot list resource "secrets" in API group "" in the namespace "team""#),
+        "{}",
+        text(&out)
+    );
+    let out = kubectl_with(&config, &["get", "pods", "-n", "default"]);
+    assert!(!out.status.success() && text(&out).contains("Forbidden"), "{}", text(&out));
+    let out = kubectl_with(&config, &["auth", "can-i", "--list", "-n", "team"]);
+    assert!(text(&out).lines().any(|l| l.starts_with("pods ") && l.contains("[get list watch]")), "{}", text(&out));
+    // An admin's view of the same account, by impersonation.
+    let out = server.kubectl_output(&["auth", "can-i", "list", "pods", "-n", "team", "--as=system:serviceaccount:team:robot"]);
+    assert_eq!(text(&out).trim(), "yes");
+    let out = server.kubectl_output(&["auth", "can-i", "list", "secrets", "-n", "team", "--as=system:serviceaccount:team:robot"]);
+    assert_eq!(text(&out).trim(), "no");
+}
+
+#[test]
+fn can_i_list_as_another_user_shows_that_users_rules() {
+    let server = TestServer::start();
+    server.kubectl(&["create", "namespace", "team"]);
+    server.kubectl(&["create", "rolebinding", "viewer-view", "-n", "team", "--clusterrole=view", "--user=viewer"]);
+    let out = server.kubectl_output(&["auth", "can-i", "--list", "-n", "team", "--as=viewer"]);
+    let listing = text(&out);
+    assert!(listing.lines().any(|l| l.starts_with("pods ") && l.contains("[get list watch]")), "{listing}");
+    assert!(!listing.contains("secrets"), "{listing}");
+    assert!(!listing.lines().any(|l| l.starts_with("*.* ")), "the admin's own rules were listed:\n{listing}");
+}

@@ -22,7 +22,7 @@ use axum::response::Response;
 use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
 
-use crate::auth::User;
+use crate::authn::User;
 use crate::authz::{Attributes, Target};
 use crate::body::MAX_BODY;
 use policy::{Level, Policy, Stage};

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::auth::User;
+use crate::authn::User;
 use crate::authz::{Attributes, Target};
 
 /// How much of a request is logged, least first.
@@ -231,10 +231,7 @@ mod tests {
     use axum::http::Method;
 
     fn request(user: &str, method: Method, path: &str) -> (User, Attributes) {
-        let user = User {
-            name: user.into(),
-            groups: vec!["devs".into()],
-        };
+        let user = User::new(user, vec!["devs".into()]);
         let attributes = Attributes::of_request(user.clone(), &method, path, None);
         (user, attributes)
     }

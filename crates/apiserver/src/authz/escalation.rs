@@ -12,7 +12,7 @@ use tug_api::{FieldError, ResourceType};
 use super::rbac::{RoleRef, PREFIX};
 use super::rules::PolicyRule;
 use super::{Attributes, Decision, Target};
-use crate::auth::User;
+use crate::authn::User;
 use crate::server::AppState;
 use crate::status::{ApiError, ApiResult};
 

@@ -23,7 +23,7 @@ use std::pin::Pin;
 use axum::http::Method;
 use serde_json::json;
 
-use crate::auth::User;
+use crate::authn::User;
 use crate::request::{self, Query, Route};
 use crate::status::ApiError;
 
@@ -80,6 +80,16 @@ pub trait Authorizer: Send + Sync {
             };
             (decision, reason)
         })
+    }
+}
+
+/// Allows everything: Kubernetes' `--authorization-mode=AlwaysAllow`, for tests of the
+/// layers around authorization.
+pub struct AlwaysAllow;
+
+impl Authorizer for AlwaysAllow {
+    fn authorize<'a>(&'a self, _: &'a Attributes) -> BoxFuture<'a, Decision> {
+        Box::pin(async { Decision::Allow })
     }
 }
 

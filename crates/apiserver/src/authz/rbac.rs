@@ -17,7 +17,7 @@ use tug_store::{KeyValue, Store};
 use super::reflector::{self, Change};
 use super::rules::PolicyRule;
 use super::{Attributes, Authorizer, BoxFuture, Decision, Target};
-use crate::auth::User;
+use crate::authn::User;
 use crate::selectors::LabelSelector;
 
 /// The store prefix of every RBAC object.
@@ -276,16 +276,11 @@ impl Rbac {
     }
 }
 
-/// The groups RBAC matches a user by: its own, plus `system:authenticated` for every user
-/// but the anonymous one (as Kubernetes' authenticators add it).
+/// The index keys RBAC matches a user by: its name and its groups (authentication has
+/// added `system:authenticated` and the ServiceAccount groups).
 fn subject_keys(user: &User) -> Vec<String> {
     let mut keys = vec![format!("user:{}", user.name)];
     keys.extend(user.groups.iter().map(|g| format!("group:{g}")));
-    if user.name != "system:anonymous"
-        && !user.groups.iter().any(|g| g == "system:authenticated")
-    {
-        keys.push("group:system:authenticated".into());
-    }
     keys
 }
 
@@ -482,7 +477,7 @@ mod tests {
     }
 
     fn allowed(rbac: &Rbac, user: &str, path: &str) -> bool {
-        let user = User { name: user.into(), groups: Vec::new() };
+        let user = User::new(user, Vec::new());
         rbac.allowed_by(&Attributes::of_request(user, &Method::GET, path, None)).is_some()
     }
 
@@ -501,7 +496,7 @@ mod tests {
     #[test]
     fn allow_reasons_name_the_binding_and_role() {
         let rbac = rbac();
-        let user = User { name: "bob".into(), groups: Vec::new() };
+        let user = User::new("bob", Vec::new());
         let attributes = Attributes::of_request(user, &Method::GET, "/api/v1/namespaces/team/pods/p", None);
         assert_eq!(
             rbac.allowed_by(&attributes).as_deref(),

@@ -196,7 +196,7 @@ fn resource_matches(rule: &str, resource: &str, subresource: Option<&str>) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::User;
+    use crate::authn::User;
 
     fn request(verb: &str, group: &str, resource: &str, sub: Option<&str>, name: Option<&str>) -> Attributes {
         Attributes {

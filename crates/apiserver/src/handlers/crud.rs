@@ -318,6 +318,14 @@ pub async fn create(
         record_update(ctx, None, &mut object);
     }
     admit(ctx, Operation::Create, None, &mut object, warnings).await?;
+    if rt.kind == "Secret" {
+        crate::authn::serviceaccount::fill_legacy_secret(
+            &ctx.state.tokens,
+            ctx.state.store.as_ref(),
+            &mut object,
+        )
+        .await?;
+    }
     crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None).await?;
     let namespace = meta_str(&object, "namespace").map(str::to_string);
     let key = rt.key(namespace.as_deref(), &name);

@@ -1,10 +1,12 @@
 //! The API endpoints under `/api` and `/apis`: discovery documents and the
 //! verbs on resources, dispatched by path and method.
 
+mod authn_reviews;
 mod crud;
 mod patch;
 mod reviews;
 mod subresources;
+mod token_request;
 mod watch;
 
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use crate::body;
 use crate::discovery;
 use crate::fieldmanager;
 use crate::metrics::RequestLabels;
-use crate::auth::User;
+use crate::authn::User;
 use crate::request::{self, Query, Route, Target};
 use crate::respond;
 use crate::server::AppState;
@@ -110,7 +112,12 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
         return match (method.as_str(), target.name.is_some(), sub) {
             ("POST", false, None) => {
                 let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
-                reviews::create(&ctx, object).await
+                match target.rt.plural {
+                    "tokenreviews" | "selfsubjectreviews" => {
+                        authn_reviews::create(&ctx, object).await
+                    }
+                    _ => reviews::create(&ctx, object).await,
+                }
             }
             (m, _, _) => Err(ApiError::method_not_allowed(format!(
                 "{m} is not supported on {}: it is only created",
@@ -194,6 +201,10 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
                 )
                 .await?,
             )
+        }
+        ("POST", true, Some("token")) => {
+            let request = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            return token_request::create(&ctx, request).await;
         }
         ("POST", true, Some("binding")) => {
             let binding = body::decode_object(ctx.headers, &body::read(body).await?)?;

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::auth::User;
+use crate::authn::User;
 use crate::authz::{Attributes, Decision, Target};
 use crate::respond;
 use crate::status::{ApiError, ApiResult};
@@ -19,16 +19,7 @@ pub async fn create(ctx: &Ctx<'_>, mut review: Value) -> ApiResult<Response> {
     let status = match ctx.target.rt.plural {
         "subjectaccessreviews" => {
             let spec = spec(&review)?;
-            let user = User {
-                name: text(spec, "user"),
-                groups: spec
-                    .get("groups")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|g| g.as_str().map(str::to_string))
-                    .collect(),
-            };
+            let user = subject(spec);
             if user.name.is_empty() && user.groups.is_empty() {
                 return Err(invalid(ctx, "spec.user", "at least one of user or group must be specified"));
             }
@@ -41,16 +32,7 @@ pub async fn create(ctx: &Ctx<'_>, mut review: Value) -> ApiResult<Response> {
         "localsubjectaccessreviews" => {
             let spec = spec(&review)?;
             let namespace = ctx.target.namespace.clone().unwrap_or_default();
-            let user = User {
-                name: text(spec, "user"),
-                groups: spec
-                    .get("groups")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|g| g.as_str().map(str::to_string))
-                    .collect(),
-            };
+            let user = subject(spec);
             access(ctx, user, spec, Some(&namespace)).await?
         }
         "selfsubjectrulesreviews" => {
@@ -77,6 +59,23 @@ fn spec(review: &Value) -> ApiResult<&Value> {
     review
         .get("spec")
         .ok_or_else(|| ApiError::bad_request("the review has no spec: set spec.resourceAttributes or spec.nonResourceAttributes"))
+}
+
+/// The user a (Local)SubjectAccessReview asks about.
+fn subject(spec: &Value) -> User {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut user = User::new(text(spec, "user"), strings(&spec["groups"]));
+    user.uid = text(spec, "uid");
+    if let Some(extra) = spec.get("extra").and_then(Value::as_object) {
+        user.extra = extra.iter().map(|(k, v)| (k.clone(), strings(v))).collect();
+    }
+    user
 }
 
 fn text(value: &Value, field: &str) -> String {

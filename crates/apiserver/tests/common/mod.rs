@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-/// Sets options on a test server's config (called on every start and restart).
-pub type Configure = Arc<dyn Fn(&Path, &mut tug_apiserver::Config) + Send + Sync>;
+/// Changes a server's configuration before it starts.
+pub type Configure = Arc<dyn Fn(&mut tug_apiserver::Config) + Send + Sync>;
 
 pub struct TestServer {
     runtime: Option<tokio::runtime::Runtime>,
@@ -23,27 +23,21 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// A server without the ServiceAccount admission plugin: no controller makes the
-    /// `default` ServiceAccounts pods would need here.
+    /// A server without the ServiceAccount admission plugin (see `launch`).
     pub fn start() -> TestServer {
-        TestServer::start_with(&["ServiceAccount"])
+        TestServer::start_with(|_| {})
     }
 
-    /// A server without the named admission plugins.
-    pub fn start_with(disabled_admission: &[&str]) -> TestServer {
-        let disabled: Vec<String> = disabled_admission.iter().map(|p| p.to_string()).collect();
-        TestServer::start_configured(Arc::new(move |_, config| {
-            config.disabled_admission_plugins = disabled.clone();
-        }))
-    }
-
-    /// A server whose config `configure` adjusts (given the data dir).
-    pub fn start_configured(configure: Configure) -> TestServer {
+    /// A server whose configuration `configure` changes (at every start and restart).
+    pub fn start_with(
+        configure: impl Fn(&mut tug_apiserver::Config) + Send + Sync + 'static,
+    ) -> TestServer {
+        let configure: Configure = Arc::new(configure);
         let dir = tempfile::tempdir().expect("temp dir");
         let (runtime, store, port) = launch(dir.path(), 0, &configure);
         TestServer {
-            runtime: Some(runtime),
             configure,
+            runtime: Some(runtime),
             store,
             port,
             dir,
@@ -197,7 +191,9 @@ fn launch(
             std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             store.clone(),
         );
-        configure(dir, &mut config);
+        // No controller makes the `default` ServiceAccounts pods would need here.
+        config.disabled_admission_plugins = vec!["ServiceAccount".to_string()];
+        configure(&mut config);
         match runtime.block_on(tug_apiserver::start(config)) {
             Ok(server) => break server,
             // The old listener of a restart may take a moment to go.
