@@ -185,17 +185,28 @@ rules:
 }
 
 #[test]
-fn bindings_to_missing_roles_are_invalid() {
+fn bindings_to_missing_roles_are_invalid_or_warned() {
     let server = TestServer::start();
-    let out = server.kubectl_output(&["create", "rolebinding", "x", "-n", "default", "--role=missing", "--user=bob"]);
+    // A user who may write bindings but not bind the missing role: a clear 422.
+    server.kubectl(&["create", "role", "binder", "-n", "default", "--verb=create", "--resource=rolebindings.rbac.authorization.k8s.io"]);
+    server.kubectl(&["create", "rolebinding", "binder", "-n", "default", "--role=binder", "--user=binder"]);
+    let binder = user_kubeconfig(&server, "binder", &[]);
+    let out = kubectl_with(&binder, &["create", "rolebinding", "x", "-n", "default", "--role=missing", "--user=bob"]);
     assert!(!out.status.success());
     assert!(
-        text(&out).contains(r#"RoleBinding.rbac.authorization.k8s.io "x" is invalid: roleRef.name: Invalid value: "missing": Role "missing" not found in namespace "default""#),
+        text(&out).contains(r#"RoleBinding.rbac.authorization.k8s.io "x" is invalid: roleRef.name: Invalid value: "missing": Role "missing" not found in namespace "default"; create it first or fix roleRef"#),
         "{}",
         text(&out)
     );
+    // An admin may bind anything: the binding is made (manifests often list bindings
+    // before roles), with a warning that it grants nothing yet.
     let out = server.kubectl_output(&["create", "clusterrolebinding", "y", "--clusterrole=nope", "--user=bob"]);
-    assert!(text(&out).contains(r#"ClusterRole "nope" not found"#), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(r#"Warning: ClusterRoleBinding "y": ClusterRole "nope" not found; the binding grants nothing until it exists"#),
+        "{}",
+        text(&out)
+    );
     let bad_kind = server.file("bad.json", r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding",
         "metadata":{"name":"z"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"view"},"subjects":[]}"#);
     let (code, body) = server.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "application/json", Some(&bad_kind));

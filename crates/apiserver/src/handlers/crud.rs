@@ -326,7 +326,7 @@ pub async fn create(
         )
         .await?;
     }
-    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None).await?;
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None, warnings).await?;
     let namespace = meta_str(&object, "namespace").map(str::to_string);
     let key = rt.key(namespace.as_deref(), &name);
     if ctx.query.dry_run() {
@@ -535,7 +535,7 @@ pub async fn replace(
     if part == Part::Main {
         admit(ctx, Operation::Update, Some(&old), &mut new, warnings).await?;
     }
-    crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old)).await?;
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old), warnings).await?;
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
     if new.get("spec") != old.get("spec") {
         let generation = old
