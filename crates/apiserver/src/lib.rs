@@ -15,8 +15,8 @@
 //! resourceVersion.
 
 pub mod admission;
-pub mod audit;
 pub mod authn;
+pub mod audit;
 pub mod authz;
 mod body;
 mod discovery;

@@ -1,9 +1,10 @@
-//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients write
-//! with it (`kubectl create namespace|configmap|secret|serviceaccount|token|role|
-//! rolebinding|clusterrole|clusterrolebinding`, `kubectl auth whoami|can-i`): the
-//! `k8s\0` envelope around a `runtime.Unknown`, and the fields of those kinds'
-//! messages, numbered as in the Kubernetes `generated.proto` files. Other kinds
-//! answer 415, and clients that can send JSON do so.
+//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients
+//! write with it (`kubectl create namespace|configmap|secret|serviceaccount|
+//! token|role|rolebinding|clusterrole|clusterrolebinding`, `kubectl auth
+//! whoami|can-i`): the `k8s\0` envelope around a `runtime.Unknown`, and the
+//! fields of those kinds' messages, numbered as in the Kubernetes
+//! `generated.proto` files. Other kinds answer 415, and clients that can send
+//! JSON do so.
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -109,21 +110,6 @@ const TOKEN_REQUEST: Schema = &[
     ),
 ];
 
-/// authentication.k8s.io/v1 TokenReview.
-const TOKEN_REVIEW: Schema = &[
-    (1, Field::Message("metadata", OBJECT_META)),
-    (
-        2,
-        Field::Message(
-            "spec",
-            &[(1, Field::Str("token")), (2, Field::StrList("audiences"))],
-        ),
-    ),
-];
-
-/// authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`): only metadata is sent.
-const SELF_SUBJECT_REVIEW: Schema = &[(1, Field::Message("metadata", OBJECT_META))];
-
 const POLICY_RULE: Schema = &[
     (1, Field::StrList("verbs")),
     (2, Field::StrList("apiGroups")),
@@ -200,7 +186,21 @@ const ACCESS_REVIEW: Schema = &[
     ),
 ];
 
-/// authorization.k8s.io/v1 SelfSubjectRulesReview (`kubectl auth can-i --list`).
+/// authentication.k8s.io/v1 TokenReview.
+const TOKEN_REVIEW: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[(1, Field::Str("token")), (2, Field::StrList("audiences"))],
+        ),
+    ),
+];
+
+/// authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`): only metadata is sent.
+const SELF_SUBJECT_REVIEW: Schema = &[(1, Field::Message("metadata", OBJECT_META))];
+
 const RULES_REVIEW: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (2, Field::Message("spec", &[(1, Field::Str("namespace"))])),

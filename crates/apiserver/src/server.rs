@@ -36,19 +36,18 @@ pub struct Config {
     /// Where to listen; port 0 picks a free one (the kubeconfig names the real one).
     pub listen: SocketAddr,
     pub store: Arc<dyn Store>,
-    /// Where to append the audit log (JSON lines); `None`: no audit log.
-    pub audit_log_path: Option<PathBuf>,
-    /// The audit policy (`audit.k8s.io/v1` Policy); `None`: every request at Metadata level.
-    pub audit_policy_file: Option<PathBuf>,
     /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
     pub disabled_admission_plugins: Vec<String>,
     /// A static token file (`--token-auth-file`): `token,user,uid,"group1,group2"` lines.
     pub token_auth_file: Option<PathBuf>,
     /// Whether requests without credentials are served as `system:anonymous` (in
-    /// `system:unauthenticated`) instead of refused with 401. Off by default while
-    /// authorization allows every authenticated user; Kubernetes turns it on, and so
-    /// will we once RBAC decides what anonymous users may do.
+    /// `system:unauthenticated`, which RBAC lets read only health and version) instead of
+    /// refused with 401. On by default, as in Kubernetes.
     pub anonymous_auth: bool,
+    /// Where to append the audit log (JSON lines); `None`: no audit log.
+    pub audit_log_path: Option<PathBuf>,
+    /// The audit policy (`audit.k8s.io/v1` Policy); `None`: every request at Metadata level.
+    pub audit_policy_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -59,11 +58,11 @@ impl Config {
             data_dir: data_dir.into(),
             listen,
             store,
-            audit_log_path: None,
-            audit_policy_file: None,
             disabled_admission_plugins: Vec::new(),
             token_auth_file: None,
-            anonymous_auth: false,
+            anonymous_auth: true,
+            audit_log_path: None,
+            audit_policy_file: None,
         }
     }
 }
@@ -105,11 +104,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub authenticator: Arc<dyn Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
-    /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
-    pub rbac: Arc<authz::rbac::Rbac>,
     pub admission: admission::Chain,
     /// Signs ServiceAccount tokens (TokenRequest, legacy token Secrets, OIDC discovery).
     pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
+    /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
+    pub rbac: Arc<authz::rbac::Rbac>,
 }
 
 /// A running server.
@@ -209,9 +208,9 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             anonymous: config.anonymous_auth,
         }),
         authorizer: Arc::new(authz::Chain(vec![Arc::new(authz::Masters), nodes, rbac.clone()])),
-        rbac,
         admission,
         tokens,
+        rbac,
     });
     create_system_namespaces(&state).await?;
     let mut app = router(state);

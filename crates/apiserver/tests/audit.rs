@@ -26,22 +26,20 @@ rules:
 
 const SECRET_VALUE: &str = "hunter2-TOPSECRET";
 
-/// A server logging to `<dir>/audit.log` by [`POLICY`] (written to `dir`).
-fn audited_server(dir: &Path) -> TestServer {
+fn configure(dir: &Path, config: &mut tug_apiserver::Config) {
     let policy = dir.join("audit-policy.yaml");
     std::fs::write(&policy, POLICY).expect("write policy");
-    let log = dir.join("audit.log");
-    TestServer::start_with(move |config| {
-        config.audit_policy_file = Some(policy.clone());
-        config.audit_log_path = Some(log.clone());
-    })
+    config.audit_policy_file = Some(policy);
+    config.audit_log_path = Some(dir.join("audit.log"));
+    // Requests without credentials are 401s here, so the log's unauthenticated case shows.
+    config.anonymous_auth = false;
 }
 
 /// The log's events, once `done` holds for them (the writer flushes off the request path).
-fn events(log: &Path, done: impl Fn(&[Value]) -> bool) -> (Vec<Value>, String) {
+fn events(server: &TestServer, done: impl Fn(&[Value]) -> bool) -> (Vec<Value>, String) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap_or_default();
         let events: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -65,8 +63,7 @@ fn find<'a>(events: &'a [Value], stage: &str, verb: &str, resource: &str, code: 
 
 #[test]
 fn audit_log_records_requests_by_policy_and_never_secret_values() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = audited_server(dir.path());
+    let server = TestServer::start_with(configure);
     server.kubectl(&["create", "configmap", "settings", "--from-literal=a=1"]);
     server.kubectl(&["create", "secret", "generic", "creds", &format!("--from-literal=password={SECRET_VALUE}")]);
     let secret_json = server.file(
@@ -91,7 +88,7 @@ fn audit_log_records_requests_by_policy_and_never_secret_values() {
         .expect("kubectl runs");
     assert!(!out.status.success());
 
-    let (events, text) = events(&dir.path().join("audit.log"), |events| {
+    let (events, text) = events(&server, |events| {
         find(events, "ResponseComplete", "list", "secrets", Some(403)).is_some()
             && find(events, "ResponseComplete", "list", "pods", Some(401)).is_some()
     });

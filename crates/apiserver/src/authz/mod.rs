@@ -83,16 +83,6 @@ pub trait Authorizer: Send + Sync {
     }
 }
 
-/// Allows everything: Kubernetes' `--authorization-mode=AlwaysAllow`, for tests of the
-/// layers around authorization.
-pub struct AlwaysAllow;
-
-impl Authorizer for AlwaysAllow {
-    fn authorize<'a>(&'a self, _: &'a Attributes) -> BoxFuture<'a, Decision> {
-        Box::pin(async { Decision::Allow })
-    }
-}
-
 /// The group whose members may do anything, as in Kubernetes.
 pub const MASTERS: &str = "system:masters";
 

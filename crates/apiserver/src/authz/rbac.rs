@@ -278,8 +278,8 @@ impl Rbac {
     }
 }
 
-/// The index keys RBAC matches a user by: its name and its groups (authentication has
-/// added `system:authenticated` and the ServiceAccount groups).
+/// The keys RBAC matches a user by: its name and its groups (authentication has already
+/// added `system:authenticated` or `system:unauthenticated`).
 fn subject_keys(user: &User) -> Vec<String> {
     let mut keys = vec![format!("user:{}", user.name)];
     keys.extend(user.groups.iter().map(|g| format!("group:{g}")));

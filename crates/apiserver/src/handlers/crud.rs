@@ -317,6 +317,7 @@ pub async fn create(
     if !fieldmanager::is_apply(ctx.headers) {
         record_update(ctx, None, &mut object);
     }
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None, warnings).await?;
     admit(ctx, Operation::Create, None, &mut object, warnings).await?;
     if rt.kind == "Secret" {
         crate::authn::serviceaccount::fill_legacy_secret(
@@ -326,7 +327,6 @@ pub async fn create(
         )
         .await?;
     }
-    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None, warnings).await?;
     let namespace = meta_str(&object, "namespace").map(str::to_string);
     let key = rt.key(namespace.as_deref(), &name);
     if ctx.query.dry_run() {

@@ -61,7 +61,7 @@ fn spec(review: &Value) -> ApiResult<&Value> {
         .ok_or_else(|| ApiError::bad_request("the review has no spec: set spec.resourceAttributes or spec.nonResourceAttributes"))
 }
 
-/// The user a (Local)SubjectAccessReview asks about.
+/// The user a (Local)SubjectAccessReview asks about: `spec.user`, `uid`, `groups`, `extra`.
 fn subject(spec: &Value) -> User {
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
@@ -70,12 +70,18 @@ fn subject(spec: &Value) -> User {
             .filter_map(|s| s.as_str().map(str::to_string))
             .collect()
     };
-    let mut user = User::new(text(spec, "user"), strings(&spec["groups"]));
-    user.uid = text(spec, "uid");
-    if let Some(extra) = spec.get("extra").and_then(Value::as_object) {
-        user.extra = extra.iter().map(|(k, v)| (k.clone(), strings(v))).collect();
+    User {
+        name: text(spec, "user"),
+        uid: text(spec, "uid"),
+        groups: spec.get("groups").map(strings).unwrap_or_default(),
+        extra: spec
+            .get("extra")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), strings(v)))
+            .collect(),
     }
-    user
 }
 
 fn text(value: &Value, field: &str) -> String {
