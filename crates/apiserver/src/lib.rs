@@ -13,10 +13,12 @@
 //! registry's keys, with the key's modification revision as their
 //! resourceVersion.
 
+pub mod admission;
 pub mod authn;
 pub mod authz;
 mod body;
 mod discovery;
+mod fieldmanager;
 mod handlers;
 mod ipam;
 mod metrics;

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tower_service::Service;
 use tug_store::Store;
 
+use crate::admission;
 use crate::authn::{self, Authenticator, Credentials, Outcome, User};
 use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
@@ -42,6 +43,8 @@ pub struct Config {
     /// authorization allows every authenticated user; Kubernetes turns it on, and so
     /// will we once RBAC decides what anonymous users may do.
     pub anonymous_auth: bool,
+    /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
+    pub disabled_admission_plugins: Vec<String>,
 }
 
 impl Config {
@@ -54,6 +57,7 @@ impl Config {
             store,
             token_auth_file: None,
             anonymous_auth: false,
+            disabled_admission_plugins: Vec::new(),
         }
     }
 }
@@ -69,6 +73,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Admission(#[from] admission::UnknownPlugin),
+    #[error(transparent)]
     TokenFile(#[from] authn::token_file::TokenFileError),
     #[error(transparent)]
     SigningKey(#[from] authn::jwt::KeyError),
@@ -82,6 +88,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub authenticator: Arc<dyn Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
+    pub admission: admission::Chain,
     /// Signs ServiceAccount tokens (TokenRequest, legacy token Secrets, OIDC discovery).
     pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
 }
@@ -119,6 +126,7 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 
 /// Prepares certificates, the kubeconfig and the system namespaces, then serves.
 pub async fn start(config: Config) -> Result<Server, StartError> {
+    let admission = admission::Chain::new(&config.disabled_admission_plugins)?;
     let pki = Pki::load_or_create(&config.data_dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
     let listener = TcpListener::bind(config.listen)
@@ -165,6 +173,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         }),
         authorizer: Arc::new(authz::AlwaysAllow),
         tokens,
+        admission,
     });
     create_system_namespaces(&state).await?;
     let app = router(state);
@@ -190,7 +199,11 @@ async fn create_system_namespaces(state: &AppState) -> Result<(), StartError> {
         });
         match state
             .store
-            .create(&rt.key(None, name), crate::object::to_bytes(rt, &object), None)
+            .create(
+                &rt.key(None, name),
+                crate::object::to_bytes(rt, &object),
+                None,
+            )
             .await
         {
             Ok(_) | Err(tug_store::Error::AlreadyExists { .. }) => {}
