@@ -506,6 +506,10 @@ fn anonymous_requests_are_refused_unless_enabled() {
     );
     // Bad credentials are still refused, not served as anonymous.
     assert_unauthorized(&open, "not-a-token-at-all", "garbage with anonymous on");
+    for token in ["not-a-token-at-all".to_string(), "A".repeat(20_000)] {
+        let review = token_review(&open, &token, &[]);
+        assert_eq!(review["status"]["authenticated"], false, "{}", review["status"]);
+    }
 }
 
 #[test]
