@@ -36,6 +36,8 @@ pub struct Config {
     /// Where to listen; port 0 picks a free one (the kubeconfig names the real one).
     pub listen: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
+    pub disabled_admission_plugins: Vec<String>,
     /// A static token file (`--token-auth-file`): `token,user,uid,"group1,group2"` lines.
     pub token_auth_file: Option<PathBuf>,
     /// Whether requests without credentials are served as `system:anonymous` (in
@@ -43,8 +45,6 @@ pub struct Config {
     /// authorization allows every authenticated user; Kubernetes turns it on, and so
     /// will we once RBAC decides what anonymous users may do.
     pub anonymous_auth: bool,
-    /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
-    pub disabled_admission_plugins: Vec<String>,
 }
 
 impl Config {
@@ -55,9 +55,9 @@ impl Config {
             data_dir: data_dir.into(),
             listen,
             store,
+            disabled_admission_plugins: Vec::new(),
             token_auth_file: None,
             anonymous_auth: false,
-            disabled_admission_plugins: Vec::new(),
         }
     }
 }
@@ -172,8 +172,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             anonymous: config.anonymous_auth,
         }),
         authorizer: Arc::new(authz::AlwaysAllow),
-        tokens,
         admission,
+        tokens,
     });
     create_system_namespaces(&state).await?;
     let app = router(state);

@@ -22,7 +22,7 @@ fn server() -> TestServer {
     let file = dir.path().join("tokens.csv");
     std::fs::write(&file, TOKENS).expect("write token file");
     // The file is read once, at start; its directory goes when this returns.
-    TestServer::start_configured(move |config| {
+    TestServer::start_with(move |config| {
         config.token_auth_file = Some(file.clone());
     })
 }
@@ -486,7 +486,7 @@ fn anonymous_requests_are_refused_unless_enabled() {
     let server = server();
     let (code, _) = server.request_as("GET", "/api/v1/namespaces", "application/json", None, false);
     assert_eq!(code, 401);
-    let open = TestServer::start_configured(|config| config.anonymous_auth = true);
+    let open = TestServer::start_with(|config| config.anonymous_auth = true);
     let file = open.file(
         "ssr.json",
         json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).to_string(),

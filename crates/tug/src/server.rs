@@ -22,15 +22,15 @@ pub struct ServerArgs {
     /// Do not run the scheduler in this process (run `tug scheduler` elsewhere)
     #[arg(long)]
     disable_scheduler: bool,
-    /// A file of static bearer tokens: `token,user,uid,"group1,group2"` per line
-    #[arg(long)]
-    token_auth_file: Option<PathBuf>,
     /// Do not run the controllers (service accounts, resource quotas) in this process
     #[arg(long)]
     disable_controllers: bool,
     /// Admission plugins to turn off, comma-separated (e.g. PodSecurity,ResourceQuota)
     #[arg(long, value_delimiter = ',')]
     disable_admission_plugins: Vec<String>,
+    /// A file of static bearer tokens: `token,user,uid,"group1,group2"` per line
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,8 +65,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             SocketAddr::new(args.bind_address, args.port),
             store.clone(),
         );
-        config.token_auth_file = args.token_auth_file.clone();
         config.disabled_admission_plugins = args.disable_admission_plugins.clone();
+        config.token_auth_file = args.token_auth_file.clone();
         let server = tug_apiserver::start(config).await?;
         let token_file = args.data_dir.join("token");
         tug_apiserver::authn::bootstrap::ensure_join_token(store.as_ref(), &token_file).await?;

@@ -318,7 +318,6 @@ pub async fn create(
         record_update(ctx, None, &mut object);
     }
     admit(ctx, Operation::Create, None, &mut object, warnings).await?;
-    let namespace = meta_str(&object, "namespace").map(str::to_string);
     if rt.kind == "Secret" {
         crate::authn::serviceaccount::fill_legacy_secret(
             &ctx.state.tokens,
@@ -327,6 +326,7 @@ pub async fn create(
         )
         .await?;
     }
+    let namespace = meta_str(&object, "namespace").map(str::to_string);
     let key = rt.key(namespace.as_deref(), &name);
     if ctx.query.dry_run() {
         return Ok(Written {

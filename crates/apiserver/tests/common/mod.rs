@@ -23,29 +23,16 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// A server without the ServiceAccount admission plugin: no controller makes the
-    /// `default` ServiceAccounts pods would need here.
+    /// A server without the ServiceAccount admission plugin (see `launch`).
     pub fn start() -> TestServer {
-        TestServer::start_with(&["ServiceAccount"])
+        TestServer::start_with(|_| {})
     }
 
-    /// A server without the named admission plugins.
-    pub fn start_with(disabled_admission: &[&str]) -> TestServer {
-        let disabled: Vec<String> = disabled_admission.iter().map(|p| p.to_string()).collect();
-        TestServer::start_configured(move |config| {
-            config.disabled_admission_plugins = disabled.clone();
-        })
-    }
-
-    /// A server whose configuration `configure` changes (at every start and restart),
-    /// after the defaults of [`TestServer::start`].
-    pub fn start_configured(
+    /// A server whose configuration `configure` changes (at every start and restart).
+    pub fn start_with(
         configure: impl Fn(&mut tug_apiserver::Config) + Send + Sync + 'static,
     ) -> TestServer {
-        let configure: Configure = Arc::new(move |config: &mut tug_apiserver::Config| {
-            config.disabled_admission_plugins = vec!["ServiceAccount".to_string()];
-            configure(config);
-        });
+        let configure: Configure = Arc::new(configure);
         let dir = tempfile::tempdir().expect("temp dir");
         let (runtime, store, port) = launch(dir.path(), 0, &configure);
         TestServer {
@@ -204,6 +191,8 @@ fn launch(
             std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             store.clone(),
         );
+        // No controller makes the `default` ServiceAccounts pods would need here.
+        config.disabled_admission_plugins = vec!["ServiceAccount".to_string()];
         configure(&mut config);
         match runtime.block_on(tug_apiserver::start(config)) {
             Ok(server) => break server,
