@@ -340,13 +340,31 @@ fn token_requests_honour_duration_audience_and_bound_pods() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Bound to a Secret: valid while that Secret exists.
-    server.kubectl(&["create", "secret", "generic", "anchor", "--from-literal=k=v"]);
+    server.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "anchor",
+        "--from-literal=k=v",
+    ]);
     let bound = create_token(
         &server,
-        &["bot", "--bound-object-kind", "Secret", "--bound-object-name", "anchor"],
+        &[
+            "bot",
+            "--bound-object-kind",
+            "Secret",
+            "--bound-object-name",
+            "anchor",
+        ],
     );
-    assert_eq!(claims_of(&bound)["kubernetes.io"]["secret"]["name"], "anchor");
-    assert_eq!(whoami(&server, &bound)["username"], "system:serviceaccount:default:bot");
+    assert_eq!(
+        claims_of(&bound)["kubernetes.io"]["secret"]["name"],
+        "anchor"
+    );
+    assert_eq!(
+        whoami(&server, &bound)["username"],
+        "system:serviceaccount:default:bot"
+    );
     server.kubectl(&["delete", "secret", "anchor"]);
     assert_unauthorized(&server, &bound, "a token bound to a deleted Secret");
     let out = server.kubectl_output(&["create", "token", "nobody"]);
@@ -479,6 +497,25 @@ fn impersonation_shows_in_whoami() {
     );
     let out = server.kubectl_output(&["--as-group", "dev", "auth", "whoami"]);
     assert!(!out.status.success());
+
+    // A user without the `impersonate` verb (no role grants it to alice) is refused.
+    let out = kubectl_with_token(
+        &server,
+        "alice-token",
+        &[
+            "--as",
+            "admin",
+            "get",
+            "--raw",
+            "/api/v1/namespaces/default/pods",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("User \"alice\" cannot impersonate resource \"users\""),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -510,7 +547,11 @@ fn anonymous_requests_are_forbidden_or_refused_when_disabled() {
     assert_unauthorized(&open, "not-a-token-at-all", "garbage with anonymous on");
     for token in ["not-a-token-at-all".to_string(), "A".repeat(20_000)] {
         let review = token_review(&open, &token, &[]);
-        assert_eq!(review["status"]["authenticated"], false, "{}", review["status"]);
+        assert_eq!(
+            review["status"]["authenticated"], false,
+            "{}",
+            review["status"]
+        );
     }
 }
 
