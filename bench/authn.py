@@ -44,6 +44,14 @@ def main():
              {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bench"}, "data": {"k": "v"}}),
             ("POST", "/api/v1/namespaces/default/serviceaccounts",
              {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bench"}}),
+            # RBAC: every token user may read (the cluster role `view`), as the admin may.
+            ("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+              "metadata": {"name": "bench-view"},
+              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+              "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "bench-group"},
+                           {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:bootstrappers"},
+                           {"kind": "ServiceAccount", "name": "bench", "namespace": "default"}]}),
         ):
             s, d = c.request(method, path, body)
             h.check(s, d, f"{method} {path}")
