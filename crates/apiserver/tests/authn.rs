@@ -448,6 +448,30 @@ fn legacy_token_secrets_are_filled_and_die_with_their_secret() {
     server.kubectl(&["delete", "secret", "ci-token"]);
     assert_unauthorized(&server, &token, "the token of a deleted Secret");
 
+    // A second token Secret of the same ServiceAccount dies with the ServiceAccount.
+    let again = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "ci-token-2", "annotations": {"kubernetes.io/service-account.name": "ci"}}});
+    let file = server.file("legacy2.json", again.to_string());
+    server.kubectl(&["create", "-f", file.to_str().unwrap()]);
+    let encoded = server.kubectl(&[
+        "get",
+        "secret",
+        "ci-token-2",
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let token = String::from_utf8(STANDARD.decode(encoded.trim()).expect("base64")).expect("utf-8");
+    assert_eq!(
+        whoami(&server, &token)["username"],
+        "system:serviceaccount:default:ci"
+    );
+    server.kubectl(&["delete", "serviceaccount", "ci"]);
+    assert_unauthorized(
+        &server,
+        &token,
+        "the legacy token of a deleted ServiceAccount",
+    );
+
     let orphan = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
         "metadata": {"name": "orphan"}});
     let file = server.file("orphan.json", orphan.to_string());
