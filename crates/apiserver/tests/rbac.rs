@@ -185,17 +185,36 @@ rules:
 }
 
 #[test]
-fn bindings_to_missing_roles_are_invalid() {
+fn bindings_to_missing_roles_are_invalid_unless_the_writer_may_bind() {
     let server = TestServer::start();
-    let out = server.kubectl_output(&["create", "rolebinding", "x", "-n", "default", "--role=missing", "--user=bob"]);
+    // Carol may create bindings but not `bind` arbitrary roles.
+    apply(&server, "binder.yaml", r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: binding-writer}
+rules:
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [rolebindings, clusterrolebindings]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: carol-binding-writer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: binding-writer}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]
+"#);
+    let carol = user_kubeconfig(&server, "carol", &[]);
+    let out = kubectl_with(&carol, &["create", "rolebinding", "x", "-n", "default", "--role=missing", "--user=bob"]);
     assert!(!out.status.success());
     assert!(
         text(&out).contains(r#"RoleBinding.rbac.authorization.k8s.io "x" is invalid: roleRef.name: Invalid value: "missing": Role "missing" not found in namespace "default""#),
         "{}",
         text(&out)
     );
-    let out = server.kubectl_output(&["create", "clusterrolebinding", "y", "--clusterrole=nope", "--user=bob"]);
+    let out = kubectl_with(&carol, &["create", "clusterrolebinding", "y", "--clusterrole=nope", "--user=bob"]);
     assert!(text(&out).contains(r#"ClusterRole "nope" not found"#), "{}", text(&out));
+    // Who may bind anything (the admin) may bind a role before it exists, as in Kubernetes.
+    server.kubectl(&["create", "clusterrolebinding", "early", "--clusterrole=later", "--user=bob"]);
     let bad_kind = server.file("bad.json", r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding",
         "metadata":{"name":"z"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"view"},"subjects":[]}"#);
     let (code, body) = server.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "application/json", Some(&bad_kind));

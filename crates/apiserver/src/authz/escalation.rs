@@ -72,6 +72,12 @@ pub async fn check(
                 let supported: Vec<String> = kinds.iter().map(|k| format!("{k:?}")).collect();
                 return Err(invalid(rt, name, "roleRef.kind", ErrorType::NotSupported, &format!("{:?}", role_ref.kind), &format!("supported values: {}", supported.join(", "))));
             }
+            // Who may `bind` the role may bind it before it exists, as in Kubernetes
+            // (`kubectl apply -f dir/` creates objects in any order).
+            let plural = if role_ref.kind == "Role" { "roles" } else { "clusterroles" };
+            if may(state, user, "bind", plural, namespace, &role_ref.name).await {
+                return Ok(());
+            }
             if !state.rbac.role_exists(namespace, &role_ref) {
                 let place = match (role_ref.kind.as_str(), namespace) {
                     ("Role", Some(ns)) => format!(" in namespace {ns:?}"),
@@ -81,10 +87,6 @@ pub async fn check(
                     "{} {:?} not found{place}; create it first or fix roleRef",
                     role_ref.kind, role_ref.name
                 )));
-            }
-            let plural = if role_ref.kind == "Role" { "roles" } else { "clusterroles" };
-            if may(state, user, "bind", plural, namespace, &role_ref.name).await {
-                return Ok(());
             }
             let granted = state.rbac.role_rules(namespace, &role_ref).unwrap_or_default();
             let held = state.rbac.rules_for(user, namespace).rules;
