@@ -73,6 +73,22 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A Containerfile has a syntax error or an instruction that cannot be carried out.
+    #[error("{file}:{line}: {message}")]
+    Containerfile {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    /// A RUN step's command failed.
+    #[error("the command '{command}' returned a non-zero code: {code}")]
+    RunFailed { command: String, code: i32 },
+    /// A build step failed for a reason that is not the Containerfile's syntax.
+    #[error("{0}")]
+    Build(String),
+    /// The container runtime failed to run a RUN step.
+    #[error("runtime: {0}")]
+    Runtime(#[from] tug_runtime::Error),
 }
 
 impl Error {

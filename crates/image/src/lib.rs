@@ -24,6 +24,7 @@
 //! progress bars without this crate printing anything.
 
 pub mod archive;
+pub mod build;
 pub mod diff;
 pub mod digest;
 pub mod error;
