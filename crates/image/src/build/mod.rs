@@ -74,7 +74,7 @@ pub enum BuildEvent<'a> {
     Step { number: usize, count: usize, text: &'a str },
     /// The step's result came from the cache.
     Cached,
-    /// The step made a layer (or config) with this digest.
+    /// The step made a layer with this (blob) digest.
     Done { digest: &'a Digest },
     /// Something the user should know (an ignored flag, an unused build arg).
     Note(&'a str),
@@ -524,12 +524,11 @@ impl Builder<'_> {
 
     fn commit(&mut self, cur: &mut Current, key: Digest, state: State) -> Result<()> {
         cache::put(self.store, &key, &state)?;
-        let digest = state
-            .layers
-            .last()
-            .map(|(d, _)| d.digest().clone())
-            .unwrap_or_else(|| crate::digest::of_bytes(state.config.to_string().as_bytes()));
-        (self.events)(&BuildEvent::Done { digest: &digest });
+        if state.layers.len() > cur.state.layers.len() {
+            if let Some((layer, _)) = state.layers.last() {
+                (self.events)(&BuildEvent::Done { digest: layer.digest() });
+            }
+        }
         cur.state = state;
         cur.key = key;
         Ok(())
