@@ -177,7 +177,7 @@ pub fn copy(src: &SourceRoot<'_>, sources: &[Source], plan: &CopyPlan<'_>, layer
         let path = src.root.join(&s.rel);
         let meta = fs::symlink_metadata(&path)?;
         if meta.is_dir() {
-            make_parents(layer, dest_rel, plan, true)?;
+            make_parents(layer, dest_rel, plan.below, plan.chown, true)?;
             let target = layer.join(dest_rel);
             if fs::symlink_metadata(&target).is_err() {
                 fs::create_dir(&target)?;
@@ -191,7 +191,7 @@ pub fn copy(src: &SourceRoot<'_>, sources: &[Source], plan: &CopyPlan<'_>, layer
             })?;
             verify_copied(src, &s.rel, &target)?;
         } else if plan.extract && meta.is_file() && is_tar(&path)? {
-            make_parents(layer, dest_rel, plan, true)?;
+            make_parents(layer, dest_rel, plan.below, plan.chown, true)?;
             let target = layer.join(dest_rel);
             let reader = BufReader::new(File::open(&path)?);
             unpack::unpack_layer(reader, &target, &UnpackOptions::default())
@@ -199,7 +199,7 @@ pub fn copy(src: &SourceRoot<'_>, sources: &[Source], plan: &CopyPlan<'_>, layer
         } else {
             let name = Path::new(&s.rel).file_name().map(PathBuf::from).unwrap_or_default();
             let to_rel = if dest_is_dir { dest_rel.join(name) } else { dest_rel.to_path_buf() };
-            make_parents(layer, &to_rel, plan, false)?;
+            make_parents(layer, &to_rel, plan.below, plan.chown, false)?;
             copy_entry(&path, &meta, &layer.join(&to_rel), src, plan)?;
         }
     }
@@ -230,8 +230,8 @@ fn ensure_parent(to: &Path) -> io::Result<()> {
 }
 
 /// Creates `rel`'s parent directories (and `rel` itself when `inclusive`) in the layer,
-/// with the mode and owner they have in the image below, or 0755 root.
-fn make_parents(layer: &Path, rel: &Path, plan: &CopyPlan<'_>, inclusive: bool) -> io::Result<()> {
+/// with the mode and owner they have in the image below, or 0755 and `owner` (root).
+pub fn make_parents(layer: &Path, rel: &Path, below: &Tree<'_>, owner: Option<(u32, u32)>, inclusive: bool) -> io::Result<()> {
     let comps: Vec<_> = rel.components().collect();
     let upto = if inclusive { comps.len() } else { comps.len().saturating_sub(1) };
     let mut prefix = PathBuf::new();
@@ -242,7 +242,7 @@ fn make_parents(layer: &Path, rel: &Path, plan: &CopyPlan<'_>, inclusive: bool) 
             continue;
         }
         fs::create_dir(&dir)?;
-        match plan.below.lookup(&prefix) {
+        match below.lookup(&prefix) {
             Some((_, m)) if m.is_dir() => {
                 fs::set_permissions(&dir, fs::Permissions::from_mode(m.mode() & 0o7777))?;
                 std::os::unix::fs::lchown(&dir, Some(m.uid()), Some(m.gid()))?;
@@ -250,7 +250,7 @@ fn make_parents(layer: &Path, rel: &Path, plan: &CopyPlan<'_>, inclusive: bool) 
             }
             _ => {
                 fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
-                let (uid, gid) = plan.chown.unwrap_or((0, 0));
+                let (uid, gid) = owner.unwrap_or((0, 0));
                 std::os::unix::fs::lchown(&dir, Some(uid), Some(gid))?;
             }
         }

@@ -378,10 +378,7 @@ impl Builder<'_> {
                 let base = cur.state.config["config"]["WorkingDir"].as_str().unwrap_or("/").to_string();
                 let joined = if dir.starts_with('/') { dir } else { format!("{base}/{dir}") };
                 let dir = format!("/{}", ignore::clean(&joined));
-                self.meta(cur, &format!("WORKDIR {dir}"), |c| {
-                    c["config"]["WorkingDir"] = json!(dir);
-                    Ok(())
-                })
+                self.workdir(cur, dir)
             }
             Keyword::User => {
                 let user = word(&ins.rest)?;
@@ -485,6 +482,38 @@ impl Builder<'_> {
                 self.copy(ins, cur, w)
             }
         }
+    }
+
+    /// WORKDIR: sets the directory and, when the image lacks it, adds a layer holding it
+    /// (as Docker does, so the container can start there).
+    fn workdir(&mut self, cur: &mut Current, dir: String) -> Result<()> {
+        let text = format!("WORKDIR {dir}");
+        let below = self.store.unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
+        let rel = dir.trim_start_matches('/').to_string();
+        if rel.is_empty() || (Tree { snapshots: &below }).lookup(Path::new(&rel)).is_some() {
+            return self.meta(cur, &text, |c| {
+                c["config"]["WorkingDir"] = json!(dir);
+                Ok(())
+            });
+        }
+        let key = cache::key(&cur.key, &text);
+        if let Some(state) = self.cached(&key) {
+            cur.state = state;
+            cur.key = key;
+            return Ok(());
+        }
+        self.runs += 1;
+        let layer_dir = self.work.join(format!("workdir-{}", self.runs));
+        fs::create_dir_all(&layer_dir).ctx("create", &layer_dir)?;
+        let made = copy::make_parents(&layer_dir, Path::new(&rel), &Tree { snapshots: &below }, None, true)
+            .ctx("create WORKDIR in", &layer_dir)
+            .and_then(|()| create_layer(self.store, &layer_dir, LayerCompression::Gzip));
+        let _ = fs::remove_dir_all(&layer_dir);
+        let mut state = cur.state.clone();
+        state.layers.push(made?);
+        state.config["config"]["WorkingDir"] = json!(dir);
+        push_history(&mut state.config, &format!("/bin/sh -c #(nop)  {text}"), false);
+        self.commit(cur, key, state)
     }
 
     /// The exec-form arguments of CMD/ENTRYPOINT (shell form wrapped in the SHELL).

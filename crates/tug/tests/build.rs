@@ -1,0 +1,128 @@
+//! `tug build` and `tug image history` through the real binary (root): the step output
+//! with RUN's own output streamed, `CACHED` on a rebuild, docker's history table, the
+//! built image run by `tug runtime run` from a bundle over its root filesystem, and the
+//! saved image read by `skopeo inspect` (Debian's skopeo, when installed).
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use tug_image::Store;
+
+fn tug(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tug"))
+        .env("TUG_DATA_DIR", data)
+        .args(args)
+        .output()
+        .expect("run tug")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn build_streams_run_output_caches_records_history_and_the_image_runs() {
+    if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+        assert!(std::env::var_os("CI").is_none(), "build tests need root in CI");
+        eprintln!("skipped: builds need root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ctx = tmp.path().join("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::copy("/bin/busybox", ctx.join("busybox")).expect("tests need /bin/busybox (busybox-static)");
+    fs::write(
+        ctx.join("Containerfile"),
+        "FROM scratch\n\
+         COPY busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox --install -s /bin && mkdir /etc\"]\n\
+         ARG WHO=world\n\
+         ENV WHO=$WHO\n\
+         RUN echo \"building for $WHO\" && echo \"hello $WHO\" > /msg\n\
+         WORKDIR /srv\n\
+         CMD [\"sh\", \"-c\", \"cat /msg; pwd; echo $WHO\"]\n",
+    )
+    .unwrap();
+
+    let out = tug(&data, &["build", "-t", "hello:1", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    let s = text(&out);
+    assert!(out.status.success(), "{s}");
+    assert!(s.contains("STEP 6/8: RUN echo \"building for $WHO\""), "{s}");
+    assert!(s.contains("building for tug\n"), "RUN output is streamed: {s}");
+    assert!(s.contains("Successfully tagged hello:1"), "{s}");
+    let id = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().to_string();
+    assert_eq!(id.len(), 64, "{s}");
+
+    let again = tug(&data, &["build", "-t", "hello:1", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    let s = text(&again);
+    assert_eq!(s.matches("--> CACHED").count(), 7, "{s}");
+    assert!(!s.contains("building for tug\n"), "no RUN ran: {s}");
+
+    let quiet = tug(&data, &["build", "-q", "-t", "hello:1", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout).trim(), id);
+
+    let history = tug(&data, &["image", "history", "hello:1"]);
+    let h = text(&history);
+    let lines: Vec<&str> = h.lines().collect();
+    assert!(lines[0].starts_with("IMAGE") && lines[0].contains("CREATED BY") && lines[0].ends_with("COMMENT"), "{h}");
+    assert_eq!(lines.len(), 1 + 7, "{h}");
+    assert!(lines[1].starts_with(&id[..12]) && lines[1].contains("/bin/sh -c #(nop)  CMD [\"sh\",\"-c\",\"cat /msg;…"), "{h}");
+    // WORKDIR made /srv (a small layer); ENV is metadata only.
+    assert!(lines[2].starts_with("<missing>") && lines[2].contains("WORKDIR /srv") && !lines[2].contains(" 0B"), "{h}");
+    assert!(lines[4].contains("ENV WHO=tug") && lines[4].contains(" 0B"), "{h}");
+    let full = text(&tug(&data, &["image", "history", "--no-trunc", "hello:1"]));
+    // ENV WHO hides the build arg of the same name, so no `|1 WHO=tug` prefix.
+    assert!(full.contains("   /bin/sh -c echo \"building for $WHO\" && echo \"hello $WHO\" > /msg   "), "{full}");
+
+    // Run the image: a bundle over its root filesystem, through `tug runtime run`.
+    let store = Store::open(data.join("image")).unwrap();
+    let image = store.image("hello:1").unwrap();
+    let container = tmp.path().join("container");
+    let mount = tug_image::overlay::mount_rootfs(&store, &image, &container).unwrap();
+    let raw: Value = serde_json::from_slice(&store.read_blob(image.manifest.config().digest()).unwrap()).unwrap();
+    let mut spec = tug_runtime::bundle::default_config();
+    spec["process"]["terminal"] = json!(false);
+    spec["process"]["args"] = raw["config"]["Cmd"].clone();
+    spec["process"]["env"] = raw["config"]["Env"].clone();
+    spec["process"]["cwd"] = raw["config"]["WorkingDir"].clone();
+    spec["root"] = json!({"path": mount.target(), "readonly": true});
+    let bundle = tmp.path().join("bundle");
+    fs::create_dir_all(&bundle).unwrap();
+    fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_tug"))
+        .args(["runtime", "--root"])
+        .arg(tmp.path().join("runtime"))
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(format!("build-test-{}", std::process::id()))
+        .output()
+        .unwrap();
+    mount.unmount().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello tug\n/srv\ntug\n", "{}", text(&run));
+
+    // Interop: skopeo reads the saved image.
+    let archive = tmp.path().join("hello.tar");
+    let saved = tug(&data, &["image", "save", "--format", "oci-archive", "-o", archive.to_str().unwrap(), "hello:1"]);
+    assert!(saved.status.success(), "{}", text(&saved));
+    if Path::new("/usr/bin/skopeo").exists() {
+        let out = Command::new("/usr/bin/skopeo")
+            .args(["inspect", "--config"])
+            .arg(format!("oci-archive:{}", archive.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let config: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(config["config"]["WorkingDir"], "/srv");
+        assert_eq!(config["history"].as_array().unwrap().len(), 7);
+    }
+
+    // Bad input through the CLI: the file and line, a non-zero exit.
+    fs::write(ctx.join("Containerfile"), "FROM scratch\nRUNN x\n").unwrap();
+    let bad = tug(&data, &["build", "-t", "bad:1", ctx.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("Containerfile:2: unknown instruction: RUNN"), "{}", text(&bad));
+}
