@@ -7,6 +7,10 @@
 //! container's cgroup on the machine.
 
 mod common;
+// Only the plain registry is used here.
+#[allow(dead_code)]
+#[path = "support/registry.rs"]
+mod support;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -393,5 +397,36 @@ fn target_stops_at_the_named_stage() {
     assert_eq!(f.file("tgt:1", "one").unwrap().0, "one\n");
     assert!(f.file("tgt:1", "two").is_none());
     assert!(!events.iter().any(|e| e.contains("echo two")), "{events:?}");
+    f.assert_clean();
+}
+
+#[test]
+fn from_pulls_a_base_image_the_store_lacks() {
+    need_root!();
+    let Some(reg) = support::Registry::start() else { return };
+    let f = Fixture::new();
+    f.base();
+    let remote = Reference::parse(&format!("{}/tug/base:1", reg.addr)).unwrap();
+    tug_image::registry::push(&f.store, "base:1", &remote, &Default::default(), &|_| {}).unwrap();
+
+    // A second store that has never seen the base image.
+    let other = Store::open(f.dir.path().join("other")).unwrap();
+    let ctx = f.context("pull", &[("Containerfile", &format!("FROM {remote}\nRUN echo pulled > /p\n"))]);
+    let mut notes = Vec::new();
+    let built = build(
+        &other,
+        &BuildOptions { context: ctx, tags: vec![Reference::parse("pulled:1").unwrap()], ..BuildOptions::default() },
+        &mut |e| {
+            if let BuildEvent::Note(n) = e {
+                notes.push(n.to_string());
+            }
+        },
+    );
+    built.unwrap_or_else(|e| panic!("{e}"));
+    assert!(notes.iter().any(|n| n.contains("pulling")), "{notes:?}");
+    assert!(other.image(&remote.to_string()).is_ok(), "the base is in the store now");
+    let img = other.image("pulled:1").unwrap();
+    let dirs = other.unpack(&img, &Default::default(), &mut |_| {}).unwrap();
+    assert_eq!(fs::read_to_string(dirs.last().unwrap().join("p")).unwrap(), "pulled\n");
     f.assert_clean();
 }

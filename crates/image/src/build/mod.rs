@@ -291,18 +291,29 @@ impl Builder<'_> {
         if let Some(stage) = self.find_stage(image) {
             return Ok((stage.state.clone(), stage.key.clone()));
         }
-        let found = self.store.image(image).map_err(|e| match e {
-            e if e.is_not_found() => self.fail(
-                from,
-                format!("base image {image} is not in the store: pull it first (tug pull {image}) or build it"),
-            ),
-            e => e,
-        })?;
+        let found = match self.store.image(image) {
+            Ok(found) => found,
+            Err(e) if e.is_not_found() => self.pull(from, image)?,
+            Err(e) => return Err(e),
+        };
         let raw = self.store.read_blob(found.manifest.config().digest())?;
         let config: Value = serde_json::from_slice(&raw).map_err(|e| self.fail(from, format!("config of {image}: {e}")))?;
         let layers = found.layers()?;
         let key = cache::key(found.descriptor.digest(), "FROM");
         Ok((State { config, layers }, key))
+    }
+
+    /// Pulls a base image the store does not have (with the default registry options).
+    fn pull(&mut self, from: &Instruction, image: &str) -> Result<crate::store::Image> {
+        let reference = Reference::parse(image).map_err(|e| self.fail(from, e))?;
+        (self.events)(&BuildEvent::Note(&format!("{image} is not in the store: pulling {reference}")));
+        crate::registry::pull(self.store, &reference, &crate::registry::Options::default(), &|_| {}).map_err(|e| {
+            self.fail(
+                from,
+                format!("base image {image} is not in the store and pulling it failed ({e}): pull it with tug pull, load it, or build it"),
+            )
+        })?;
+        self.store.image(image)
     }
 
     fn find_stage(&self, name: &str) -> Option<&Stage> {
