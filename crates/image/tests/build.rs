@@ -7,8 +7,6 @@
 //! container's cgroup on the machine.
 
 mod common;
-// Only the plain registry is used here.
-#[allow(dead_code)]
 #[path = "support/registry.rs"]
 mod support;
 
