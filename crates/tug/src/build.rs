@@ -69,6 +69,7 @@ pub fn build(args: BuildArgs) -> Result<()> {
         build_args,
         target: args.target.clone(),
         no_cache: args.no_cache,
+        quiet: args.quiet,
     };
     let quiet = args.quiet;
     let mut show = |e: &BuildEvent| {

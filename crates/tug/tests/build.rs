@@ -64,6 +64,11 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
 
     let quiet = tug(&data, &["build", "-q", "-t", "hello:1", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
     assert_eq!(String::from_utf8_lossy(&quiet.stdout).trim(), id);
+    // Quiet and uncached: the RUN output is not shown either.
+    let quiet = tug(&data, &["build", "-q", "--no-cache", "-t", "hello:q", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    assert!(quiet.status.success(), "{}", text(&quiet));
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout).lines().count(), 1, "{}", text(&quiet));
+    assert!(!text(&quiet).contains("building for"), "{}", text(&quiet));
 
     let history = tug(&data, &["image", "history", "hello:1"]);
     let h = text(&history);

@@ -64,6 +64,8 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// Run every step even when the cache has it.
     pub no_cache: bool,
+    /// RUN output goes to /dev/null instead of this process's stdout and stderr.
+    pub quiet: bool,
 }
 
 /// What the build reports as it goes (RUN output goes straight to the caller's
@@ -606,7 +608,7 @@ impl Builder<'_> {
         self.runs += 1;
         let dir = self.work.join(format!("run-{}", self.runs));
         let id = format!("tug-build-{}", crate::unique_suffix());
-        let spec = run::RunSpec { args: argv, env: full_env, user: &user, cwd: &cwd };
+        let spec = run::RunSpec { args: argv, env: full_env, user: &user, cwd: &cwd, quiet: self.options.quiet };
         let result = run::run(&snapshots, &dir, &id, &spec).and_then(|upper| {
             create_layer(self.store, &upper, LayerCompression::Gzip)
         });

@@ -14,6 +14,7 @@ use super::layers::Tree;
 use super::users;
 use crate::error::{Error, IoContext, Result};
 use crate::overlay;
+use crate::sys;
 
 /// Docker's default capabilities for build and run containers.
 const CAPABILITIES: &[&str] = &[
@@ -41,6 +42,8 @@ pub struct RunSpec<'a> {
     pub user: &'a str,
     /// Absolute working directory.
     pub cwd: &'a str,
+    /// Send the command's output to /dev/null instead of the caller's stdout/stderr.
+    pub quiet: bool,
 }
 
 /// Runs `spec` over `snapshots` in a container under `work` (a private directory
@@ -69,7 +72,10 @@ pub fn run(snapshots: &[PathBuf], work: &Path, id: &str, spec: &RunSpec<'_>) -> 
             console_socket: None,
             preserve_fds: 0,
         };
-        let code = tug_runtime::run::run(&opts, false)?;
+        let silenced = if spec.quiet { Some(sys::SilencedStdio::new().ctx("silence output of", &path)?) } else { None };
+        let code = tug_runtime::run::run(&opts, false);
+        drop(silenced);
+        let code = code?;
         if code != 0 {
             return Err(Error::RunFailed {
                 command: created_by(&spec.args),
