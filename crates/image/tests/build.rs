@@ -383,7 +383,7 @@ fn target_stops_at_the_named_stage() {
     f.base();
     let ctx = f.context(
         "tgt",
-        &[("Containerfile", "FROM base:1 AS first\nRUN echo one > /one\nFROM first AS second\nRUN echo two > /two\n")],
+        &[("Containerfile", "FROM base:1 AS first\nRUN <<EOF\nset -e\necho one > /one\nEOF\nFROM first AS second\nRUN echo two > /two\n")],
     );
     let (r, events) = f.build_with(BuildOptions {
         context: ctx,

@@ -21,6 +21,17 @@ pub struct Instruction {
     pub rest: String,
     /// The escape character in force (`\` or `` ` ``).
     pub escape: char,
+    /// Here-documents opened on the instruction's line (`<<EOF` ... `EOF`), in order.
+    pub heredocs: Vec<Heredoc>,
+}
+
+/// One here-document: its terminator word and its lines (terminator excluded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heredoc {
+    pub word: String,
+    /// `<<-WORD`: leading tabs are stripped from the body and the terminator.
+    pub strip_tabs: bool,
+    pub body: String,
 }
 
 /// The instructions the build knows.
@@ -103,11 +114,28 @@ pub enum Command {
 }
 
 impl Instruction {
-    /// The argument as a command: a JSON array of strings is the exec form.
+    /// The argument as a command: a JSON array of strings is the exec form. With
+    /// here-documents, `RUN <<EOF` alone runs the document as the script; otherwise the
+    /// documents follow the command line, for the shell to read as it would in a script.
     pub fn command(&self) -> Command {
-        match json_array(&self.rest) {
-            Some(args) => Command::Exec(args),
-            None => Command::Shell(self.rest.clone()),
+        if let Some(args) = json_array(&self.rest) {
+            return Command::Exec(args);
+        }
+        match self.heredocs.as_slice() {
+            [] => Command::Shell(self.rest.clone()),
+            [only] if self.rest.starts_with("<<") && !self.rest.contains(char::is_whitespace) => {
+                Command::Shell(only.body.clone())
+            }
+            docs => {
+                let mut script = self.rest.clone();
+                script.push('\n');
+                for d in docs {
+                    script.push_str(&d.body);
+                    script.push_str(&d.word);
+                    script.push('\n');
+                }
+                Command::Shell(script)
+            }
         }
     }
 
@@ -190,9 +218,73 @@ pub fn parse(text: &str) -> Result<Vec<Instruction>, SyntaxError> {
                 }
             }
         }
-        out.push(instruction(start, joined.trim(), escape)?);
+        let mut ins = instruction(start, joined.trim(), escape)?;
+        for (word, strip_tabs) in heredoc_markers(&ins.rest) {
+            let mut body = String::new();
+            loop {
+                let Some(line) = lines.get(i) else {
+                    return Err(SyntaxError {
+                        line: start,
+                        message: format!("unterminated here-document: no line {word} after line {start}"),
+                    });
+                };
+                i += 1;
+                let line = if strip_tabs { line.trim_start_matches('\t') } else { line };
+                if line == word {
+                    break;
+                }
+                body.push_str(line);
+                body.push('\n');
+            }
+            ins.heredocs.push(Heredoc { word, strip_tabs, body });
+        }
+        if !ins.heredocs.is_empty() && ins.keyword != Keyword::Run {
+            return Err(SyntaxError {
+                line: start,
+                message: format!("{}: here-documents are supported in RUN only", ins.keyword),
+            });
+        }
+        out.push(ins);
     }
     Ok(out)
+}
+
+/// The here-document openers in a shell-form line: `<<WORD`, `<<-WORD`, `<<"WORD"`,
+/// `<<'WORD'` (not `<<<`, and not inside a JSON array).
+fn heredoc_markers(rest: &str) -> Vec<(String, bool)> {
+    if json_array(rest).is_some() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut s = rest;
+    while let Some(at) = s.find("<<") {
+        let mut after = &s[at + 2..];
+        if after.starts_with('<') {
+            s = after.trim_start_matches('<');
+            continue;
+        }
+        let strip_tabs = after.starts_with('-');
+        if strip_tabs {
+            after = &after[1..];
+        }
+        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'');
+        if let Some(q) = quote {
+            after = &after[1..];
+            let end = after.find(q).unwrap_or(after.len());
+            let word = &after[..end];
+            if !word.is_empty() {
+                out.push((word.to_string(), strip_tabs));
+            }
+            s = &after[(end + 1).min(after.len())..];
+        } else {
+            let end = after.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(after.len());
+            if end > 0 {
+                out.push((after[..end].to_string(), strip_tabs));
+            }
+            s = &after[end..];
+        }
+    }
+    out
 }
 
 /// The escape character and the index of the first line after the directives.
@@ -265,6 +357,7 @@ fn instruction(line: usize, text: &str, escape: char) -> Result<Instruction, Syn
         flags,
         rest: rest.to_string(),
         escape,
+        heredocs: Vec::new(),
     })
 }
 
@@ -306,6 +399,20 @@ mod tests {
         assert_eq!(got[0].rest, "a b");
         let err = parse("RUN --mount=type=cache true\n").unwrap_err();
         assert!(err.message.contains("unknown flag: --mount"), "{}", err.message);
+    }
+
+    #[test]
+    fn heredocs_become_the_script_or_follow_the_command() {
+        let file = "FROM scratch\nRUN <<EOF\necho one\necho two\nEOF\nRUN cat > /f <<-'END' && echo done\n\tx $HOME\n\tEND\nCMD [\"sh\"]\n";
+        let got = parse(file).unwrap();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[1].command(), Command::Shell("echo one\necho two\n".into()));
+        assert_eq!(got[2].command(), Command::Shell("cat > /f <<-'END' && echo done\nx $HOME\nEND\n".into()));
+        assert_eq!(got[3].line, 9);
+        let err = parse("FROM scratch\nRUN <<EOF\necho\n").unwrap_err();
+        assert_eq!((err.line, err.message.contains("unterminated here-document")), (2, true));
+        let err = parse("FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n").unwrap_err();
+        assert!(err.message.contains("RUN only"), "{}", err.message);
     }
 
     #[test]
