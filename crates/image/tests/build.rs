@@ -327,13 +327,15 @@ fn add_extracts_local_tars_and_refuses_urls() {
     need_root!();
     let f = Fixture::new();
     f.base();
-    let ctx = f.context("add", &[("Containerfile", "FROM base:1\nADD files.tar /x/\nCOPY files.tar /y/\n")]);
+    let ctx = f.context("add", &[("Containerfile", "FROM base:1\nADD files.tar /x/\nCOPY files.tar /y/\nCOPY --from=base:1 --chmod=700 /bin/busybox /bb\n")]);
     let tar = common::RawTar::new().dir("d/").file("d/f.txt", b"inside").finish();
     fs::write(ctx.join("files.tar"), tar).unwrap();
     let (r, events) = f.build(&ctx, "add:1", &[], false);
     r.unwrap_or_else(|e| panic!("{e}\n{events:?}"));
     assert_eq!(f.file("add:1", "x/d/f.txt").unwrap().0, "inside");
     assert!(f.file("add:1", "y/files.tar").is_some(), "COPY does not extract");
+    let (_, bb) = f.file("add:1", "bb").expect("COPY --from an image");
+    assert_eq!(bb.mode() & 0o7777, 0o700);
 
     fs::write(ctx.join("Containerfile"), "FROM base:1\nADD https://example.com/x.tgz /\n").unwrap();
     let err = f.build(&ctx, "add:2", &[], false).0.unwrap_err().to_string();
@@ -426,5 +428,57 @@ fn from_pulls_a_base_image_the_store_lacks() {
     let img = other.image("pulled:1").unwrap();
     let dirs = other.unpack(&img, &Default::default(), &mut |_| {}).unwrap();
     assert_eq!(fs::read_to_string(dirs.last().unwrap().join("p")).unwrap(), "pulled\n");
+    f.assert_clean();
+}
+
+#[test]
+fn metadata_instructions_land_in_the_config_and_shell_changes_run() {
+    need_root!();
+    let f = Fixture::new();
+    f.base();
+    let file = r#"FROM base:1
+ARG V=1.0
+LABEL version=$V "description"="a \"quoted\" label"
+ENV PATH=/usr/local/bin:/bin NAME=${V:+set}
+EXPOSE 80 53/udp
+VOLUME ["/data", "/logs"]
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=30s --timeout=1m30s --retries=3 CMD wget -q -O- http://localhost/ || exit 1
+SHELL ["/bin/sh", "-ec"]
+RUN echo "$NAME" > /name
+ONBUILD RUN echo child
+MAINTAINER someone@example.com
+ENTRYPOINT echo hi
+"#;
+    let ctx = f.context("meta", &[("Containerfile", file)]);
+    let (r, events) = f.build(&ctx, "meta:1", &[], false);
+    r.unwrap_or_else(|e| panic!("{e}\n{events:?}"));
+    let config = f.config("meta:1");
+    let c = &config["config"];
+    assert_eq!(c["Labels"]["version"], "1.0");
+    assert_eq!(c["Labels"]["description"], "a \"quoted\" label");
+    assert_eq!(c["Env"], serde_json::json!(["PATH=/usr/local/bin:/bin", "NAME=set"]));
+    assert!(c["ExposedPorts"]["80/tcp"].is_object() && c["ExposedPorts"]["53/udp"].is_object());
+    assert!(c["Volumes"]["/data"].is_object() && c["Volumes"]["/logs"].is_object());
+    assert_eq!(c["StopSignal"], "SIGQUIT");
+    assert_eq!(
+        c["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"], "Interval": 30_000_000_000u64, "Timeout": 90_000_000_000u64, "Retries": 3})
+    );
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert_eq!(c["OnBuild"], serde_json::json!(["RUN echo child"]));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh", "-ec", "echo hi"]));
+    assert!(c["Cmd"].is_null(), "ENTRYPOINT resets the base image's CMD: {c}");
+    assert_eq!(config["author"], "someone@example.com");
+    assert_eq!(f.file("meta:1", "name").unwrap().0, "set\n");
+    let history = config["history"].as_array().unwrap();
+    assert!(history.iter().any(|h| h["created_by"] == "|1 V=1.0 /bin/sh -ec echo \"$NAME\" > /name"), "{history:?}");
+    // Bad values are named.
+    let ctx = f.context("meta", &[("Containerfile", "FROM base:1\nHEALTHCHECK --interval=soon CMD true\n")]);
+    let err = f.build(&ctx, "meta:2", &[], false).0.unwrap_err().to_string();
+    assert!(err.contains("Containerfile:2: HEALTHCHECK: invalid --interval=soon"), "{err}");
+    let ctx = f.context("meta", &[("Containerfile", "FROM base:1\nEXPOSE eighty\n")]);
+    let err = f.build(&ctx, "meta:3", &[], false).0.unwrap_err().to_string();
+    assert!(err.contains("Containerfile:2: EXPOSE: invalid port \"eighty/tcp\""), "{err}");
     f.assert_clean();
 }
