@@ -125,9 +125,42 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
         assert_eq!(config["history"].as_array().unwrap().len(), 7);
     }
 
+    // Interop: podman loads the docker-archive tug saves and runs it.
+    if Path::new("/usr/bin/podman").exists() {
+        podman_runs(tmp.path(), &data);
+    }
+
     // Bad input through the CLI: the file and line, a non-zero exit.
     fs::write(ctx.join("Containerfile"), "FROM scratch\nRUNN x\n").unwrap();
     let bad = tug(&data, &["build", "-t", "bad:1", ctx.to_str().unwrap()]);
     assert!(!bad.status.success());
     assert!(text(&bad).contains("Containerfile:2: unknown instruction: RUNN"), "{}", text(&bad));
+}
+
+/// `tug image save` → `podman load` → `podman run` (podman in its own storage under
+/// `dir`, with the ulimits this machine allows; its images removed afterwards).
+fn podman_runs(dir: &Path, data: &Path) {
+    let archive = dir.join("hello-docker.tar");
+    let saved = tug(data, &["image", "save", "-o", archive.to_str().unwrap(), "hello:1"]);
+    assert!(saved.status.success(), "{}", text(&saved));
+    let conf = dir.join("containers.conf");
+    fs::write(&conf, "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n[engine]\nruntime = \"runc\"\n").unwrap();
+    let podman = |args: &[&str]| {
+        Command::new("/usr/bin/podman")
+            .env("CONTAINERS_CONF", &conf)
+            .arg("--root")
+            .arg(dir.join("podman-root"))
+            .arg("--runroot")
+            .arg(dir.join("podman-run"))
+            .args(["--storage-driver", "overlay"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let load = podman(&["load", "-i", archive.to_str().unwrap()]);
+    let run = load.status.success().then(|| podman(&["run", "--rm", "--network", "none", "localhost/hello:1"]));
+    let _ = podman(&["rmi", "-a", "-f"]);
+    assert!(load.status.success(), "{}", text(&load));
+    let run = run.unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello tug\n/srv\ntug\n", "{}", text(&run));
 }
