@@ -194,7 +194,8 @@ RUN wget -q -O /dev/null http://127.0.0.1:$PORT/ && \
     echo "$GREETING from $NAME" > greeting && mkdir -p out && cp greeting hello.txt out/
 FROM base:1
 RUN echo "app:x:1000:1000::/home/app:/bin/sh" >> /etc/passwd && echo "app:x:1000:" >> /etc/group
-COPY --from=builder --chown=app /app/out /opt/out
+ARG OWNER=app
+COPY --from=builder --chown=$OWNER /app/out /opt/out
 USER app
 WORKDIR /opt/out
 ENTRYPOINT ["cat"]
@@ -272,9 +273,10 @@ fn multi_stage_build_copies_only_the_artifact_with_owner_env_user_and_history() 
     let history = config["history"].as_array().unwrap();
     let by: Vec<&str> = history.iter().map(|h| h["created_by"].as_str().unwrap()).collect();
     assert_eq!(
-        &by[by.len() - 7..],
+        &by[by.len() - 8..],
         &[
             "/bin/sh -c echo \"app:x:1000:1000::/home/app:/bin/sh\" >> /etc/passwd && echo \"app:x:1000:\" >> /etc/group",
+            "/bin/sh -c #(nop)  ARG OWNER=app",
             "/bin/sh -c #(nop) COPY /app/out in /opt/out ",
             "/bin/sh -c #(nop)  USER app",
             "/bin/sh -c #(nop)  WORKDIR /opt/out",

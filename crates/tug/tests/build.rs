@@ -1,7 +1,8 @@
 //! `tug build` and `tug image history` through the real binary (root): the step output
 //! with RUN's own output streamed, `CACHED` on a rebuild, docker's history table, the
-//! built image run by `tug runtime run` from a bundle over its root filesystem, and the
-//! saved image read by `skopeo inspect` (Debian's skopeo, when installed).
+//! built image run by `tug runtime run` from a bundle over its root filesystem, the
+//! saved image read by `skopeo inspect`, loaded and run by podman (Debian's packages,
+//! when installed).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

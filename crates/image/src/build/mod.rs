@@ -492,7 +492,10 @@ impl Builder<'_> {
                 if let Some(list) = parser::json_array(&ins.rest) {
                     w = list.iter().map(|s| word(s)).collect::<Result<_>>()?;
                 }
-                self.copy(ins, cur, w)
+                // --from, --chown and --chmod take variables too.
+                let flag = |name: &str| ins.flag(name).map(word).transpose();
+                let flags = CopyFlags { from: flag("from")?, chown: flag("chown")?, chmod: flag("chmod")? };
+                self.copy(ins, cur, w, flags)
             }
         }
     }
@@ -620,7 +623,7 @@ impl Builder<'_> {
         self.commit(cur, key, state)
     }
 
-    fn copy(&mut self, ins: &Instruction, cur: &mut Current, mut words: Vec<String>) -> Result<()> {
+    fn copy(&mut self, ins: &Instruction, cur: &mut Current, mut words: Vec<String>, flags: CopyFlags) -> Result<()> {
         if words.len() < 2 {
             return Err(self.fail(ins, "requires at least two arguments: SOURCE... DEST"));
         }
@@ -630,11 +633,11 @@ impl Builder<'_> {
         let dest_word = words.pop().unwrap_or_default();
         let below = self.store.unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
         let tree = Tree { snapshots: &below };
-        let chown = match ins.flag("chown") {
+        let chown = match flags.chown.as_deref() {
             Some(spec) => Some(users::resolve(spec, &|p| tree.read(p)).map_err(|e| self.fail(ins, e))?),
             None => None,
         };
-        let chmod = match ins.flag("chmod") {
+        let chmod = match flags.chmod.as_deref() {
             Some(m) => Some(u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| {
                 self.fail(ins, format!("invalid --chmod={m}: give octal permission bits such as 755"))
             })?),
@@ -647,7 +650,7 @@ impl Builder<'_> {
 
         // Where the sources come from: the context, an earlier stage, or an image.
         let mut mount: Option<Mount> = None;
-        let from_root = match ins.flag("from") {
+        let from_root = match flags.from.as_deref() {
             None => None,
             Some(from) => {
                 let layers = match self.find_stage(from) {
@@ -706,6 +709,13 @@ impl Builder<'_> {
         }
         self.commit(cur, key, state)
     }
+}
+
+/// The expanded `--from`, `--chown` and `--chmod` of a COPY or ADD.
+struct CopyFlags {
+    from: Option<String>,
+    chown: Option<String>,
+    chmod: Option<String>,
 }
 
 /// A stage's name from its FROM line (`FROM image AS name`), unexpanded.
