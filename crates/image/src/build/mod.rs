@@ -7,6 +7,7 @@
 //! - `copy`: COPY/ADD sources → a layer directory, and their content hash;
 //! - `run`: RUN in a container of `tug-runtime` on an overlay of the image below;
 //! - `cache`: step key → image state, so an unchanged rebuild does no work;
+//! - `config`: the image config as JSON (Env, Shell, history, HEALTHCHECK);
 //! - `layers` and `users`: questions about the image below a step without mounting it.
 //!
 //! Each instruction is one history entry in the image config, written as Docker's
@@ -19,6 +20,7 @@ pub mod expand;
 pub mod parser;
 
 mod cache;
+mod config;
 mod copy;
 mod ignore;
 mod layers;
@@ -26,10 +28,8 @@ mod pattern;
 mod run;
 mod users;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use oci_spec::image::{Descriptor, Digest};
 use serde_json::{json, Value};
@@ -41,6 +41,7 @@ use crate::reference::Reference;
 use crate::store::Store;
 use crate::unpack::UnpackOptions;
 use cache::State;
+use config::{env_of, healthcheck, pairs, push_history, set_env, shell_of};
 use copy::{CopyPlan, SourceRoot};
 use ignore::Ignore;
 use layers::Tree;
@@ -191,7 +192,7 @@ struct Builder<'a> {
     runs: usize,
 }
 
-/// The stage being built: its state, cache key, declared ARGs and SHELL.
+/// The stage being built: its state, cache key, declared ARGs, and whether it set CMD.
 struct Current {
     state: State,
     key: Digest,
@@ -733,126 +734,4 @@ fn lookup_in(args: &[(String, Option<String>)], env: &[(String, String)], name: 
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
         .or_else(|| args.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.clone()))
-}
-
-/// The config's `Env` as pairs.
-fn env_of(config: &Value) -> Vec<(String, String)> {
-    config["config"]["Env"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|s| match s.split_once('=') {
-                    Some((k, v)) => (k.to_string(), v.to_string()),
-                    None => (s.to_string(), String::new()),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn set_env(config: &mut Value, key: &str, value: &str) {
-    let mut env = env_of(config);
-    match env.iter_mut().find(|(k, _)| k == key) {
-        Some(e) => e.1 = value.to_string(),
-        None => env.push((key.to_string(), value.to_string())),
-    }
-    config["config"]["Env"] = json!(env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>());
-}
-
-/// The SHELL in force (default `/bin/sh -c`).
-fn shell_of(config: &Value) -> Vec<String> {
-    config["config"]["Shell"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
-}
-
-/// `K=V K2=V2` or the legacy `K V...` form of ENV and LABEL.
-fn pairs(words: &[String], ins: &Instruction) -> std::result::Result<Vec<(String, String)>, String> {
-    let Some(first) = words.first() else {
-        return Err("requires at least one KEY=VALUE".into());
-    };
-    if !first.contains('=') {
-        if words.len() < 2 {
-            return Err(format!("{first} needs a value: write {first}=VALUE"));
-        }
-        return Ok(vec![(first.clone(), words[1..].join(" "))]);
-    }
-    words
-        .iter()
-        .map(|w| match w.split_once('=') {
-            Some(("", _)) => Err(format!("{w:?}: the key is empty")),
-            Some((k, v)) => Ok((k.to_string(), v.to_string())),
-            None => Err(format!("{}: {w:?} is not KEY=VALUE", ins.keyword)),
-        })
-        .collect()
-}
-
-/// Appends a history entry and updates `created`.
-fn push_history(config: &mut Value, created_by: &str, empty_layer: bool) {
-    let now = tug_runtime::state::rfc3339(SystemTime::now());
-    let mut entry = json!({"created": now, "created_by": created_by});
-    if empty_layer {
-        entry["empty_layer"] = json!(true);
-    }
-    let mut history = config["history"].as_array().cloned().unwrap_or_default();
-    history.push(entry);
-    config["history"] = json!(history);
-    config["created"] = json!(now);
-}
-
-/// HEALTHCHECK [--interval=…] CMD … | NONE → Docker's `Healthcheck` config.
-fn healthcheck(ins: &Instruction) -> std::result::Result<Value, String> {
-    let rest = ins.rest.trim();
-    if rest.eq_ignore_ascii_case("none") {
-        return Ok(json!({"Test": ["NONE"]}));
-    }
-    let cmd = rest
-        .get(..3)
-        .filter(|w| w.eq_ignore_ascii_case("cmd"))
-        .map(|_| rest[3..].trim())
-        .ok_or("expected HEALTHCHECK [OPTIONS] CMD command, or HEALTHCHECK NONE")?;
-    let test = match parser::json_array(cmd) {
-        Some(a) => std::iter::once("CMD".to_string()).chain(a).collect::<Vec<_>>(),
-        None => vec!["CMD-SHELL".to_string(), cmd.to_string()],
-    };
-    let mut check: BTreeMap<&str, Value> = BTreeMap::new();
-    check.insert("Test", json!(test));
-    for (flag, field) in [("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"), ("start-interval", "StartInterval")] {
-        if let Some(v) = ins.flag(flag) {
-            check.insert(field, json!(duration_ns(v).ok_or_else(|| format!("invalid --{flag}={v}: use a duration such as 30s or 1m30s"))?));
-        }
-    }
-    if let Some(r) = ins.flag("retries") {
-        check.insert("Retries", json!(r.parse::<u32>().map_err(|_| format!("invalid --retries={r}: give a whole number"))?));
-    }
-    Ok(json!(check))
-}
-
-/// A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds.
-fn duration_ns(text: &str) -> Option<u64> {
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        let n: f64 = rest[..end].parse().ok()?;
-        rest = &rest[end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += n * scale;
-        rest = &rest[unit_end..];
-    }
-    Some(total as u64)
 }
