@@ -130,3 +130,28 @@ pub(super) fn duration_ns(text: &str) -> Option<u64> {
     }
     Some(total as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse_to_nanoseconds() {
+        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
+        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(duration_ns("1.5h"), Some(5_400_000_000_000));
+        assert_eq!(duration_ns("soon"), None);
+        assert_eq!(duration_ns("10"), None);
+        assert_eq!(duration_ns(""), None);
+    }
+
+    #[test]
+    fn env_is_replaced_in_place_and_appended_when_new() {
+        let mut c = json!({"config": {"Env": ["A=1", "B=2"]}});
+        set_env(&mut c, "A", "x=y");
+        set_env(&mut c, "C", "3");
+        assert_eq!(c["config"]["Env"], json!(["A=x=y", "B=2", "C=3"]));
+        assert_eq!(env_of(&c)[0], ("A".to_string(), "x=y".to_string()));
+    }
+}
