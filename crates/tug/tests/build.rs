@@ -131,6 +131,24 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
         podman_runs(tmp.path(), &data);
     }
 
+    // A RUN that reads stdin gets /dev/null, not the caller's (still open) stdin.
+    let stdin_ctx = tmp.path().join("stdin");
+    fs::create_dir_all(&stdin_ctx).unwrap();
+    fs::write(stdin_ctx.join("Containerfile"), "FROM hello:1\nRUN cat > /from-stdin\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tug"))
+        .env("TUG_DATA_DIR", &data)
+        .args(["build", "-q", "-t", "stdin:1"])
+        .arg(&stdin_ctx)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let held_open = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    drop(held_open);
+    assert!(out.status.success(), "{}", text(&out));
+
     // Bad input through the CLI: the file and line, a non-zero exit.
     fs::write(ctx.join("Containerfile"), "FROM scratch\nRUNN x\n").unwrap();
     let bad = tug(&data, &["build", "-t", "bad:1", ctx.to_str().unwrap()]);

@@ -42,7 +42,8 @@ pub struct RunSpec<'a> {
     pub user: &'a str,
     /// Absolute working directory.
     pub cwd: &'a str,
-    /// Send the command's output to /dev/null instead of the caller's stdout/stderr.
+    /// Send the command's output to /dev/null instead of the caller's stdout/stderr
+    /// (its stdin is /dev/null always).
     pub quiet: bool,
 }
 
@@ -72,9 +73,11 @@ pub fn run(snapshots: &[PathBuf], work: &Path, id: &str, spec: &RunSpec<'_>) -> 
             console_socket: None,
             preserve_fds: 0,
         };
-        let silenced = if spec.quiet { Some(sys::SilencedStdio::new().ctx("silence output of", &path)?) } else { None };
+        // stdin is never the user's terminal; output is theirs unless the build is quiet.
+        let fds: &[libc::c_int] = if spec.quiet { &[0, 1, 2] } else { &[0] };
+        let null = sys::NullStdio::new(fds).with_ctx(|| "failed to point the RUN step's stdio at /dev/null".into())?;
         let code = tug_runtime::run::run(&opts, false);
-        drop(silenced);
+        drop(null);
         let code = code?;
         if code != 0 {
             return Err(Error::RunFailed {
