@@ -93,6 +93,24 @@ pub fn build(args: BuildArgs) -> Result<()> {
     Ok(())
 }
 
+/// `tug history IMAGE` (docker's top-level spelling of `tug image history`).
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Do not truncate IDs and commands
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show image IDs only
+    #[arg(short, long)]
+    quiet: bool,
+    image: String,
+}
+
+pub fn history_command(args: HistoryArgs) -> Result<()> {
+    history(&args.data.store()?, &args.image, args.no_trunc, args.quiet)
+}
+
 /// The 12 hex digits Docker shows of a digest.
 fn short(digest: &str) -> &str {
     let hex = digest.trim_start_matches("sha256:");

@@ -41,6 +41,8 @@ enum Command {
     Image(image::ImageCli),
     /// Build an image from a Containerfile (Dockerfile).
     Build(build::BuildArgs),
+    /// Show an image's history (as `tug image history`).
+    History(build::HistoryArgs),
     /// Pull an image from a registry.
     Pull(image::PullArgs),
     /// Push an image to a registry.
@@ -72,6 +74,7 @@ fn main() {
             Command::Token(cli) => report(token::run(cli)),
             Command::Image(cli) => report(image::image(cli)),
             Command::Build(args) => report(build::build(args)),
+            Command::History(args) => report(build::history_command(args)),
             Command::Pull(args) => report(image::pull(args)),
             Command::Push(args) => report(image::push(args)),
             Command::Login(args) => report(image::login(args)),

@@ -80,7 +80,7 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
     // WORKDIR made /srv (a small layer); ENV is metadata only.
     assert!(lines[2].starts_with("<missing>") && lines[2].contains("WORKDIR /srv") && !lines[2].contains(" 0B"), "{h}");
     assert!(lines[4].contains("ENV WHO=tug") && lines[4].contains(" 0B"), "{h}");
-    let full = text(&tug(&data, &["image", "history", "--no-trunc", "hello:1"]));
+    let full = text(&tug(&data, &["history", "--no-trunc", "hello:1"]));
     // ENV WHO hides the build arg of the same name, so no `|1 WHO=tug` prefix.
     assert!(full.contains("   /bin/sh -c echo \"building for $WHO\" && echo \"hello $WHO\" > /msg   "), "{full}");
 
