@@ -241,6 +241,15 @@ fn rebuild_is_cached_and_a_changed_source_reruns_what_follows() {
     assert_ne!(events[copy_at + 1], "CACHED", "{events:?}");
     assert_ne!(first.id, third.id);
     assert_eq!(f.file("app:1", "opt/out/hello.txt").unwrap().0, "changed\n");
+
+    // So does a change of the source's mode (metadata is part of the content hash).
+    fs::set_permissions(ctx.join("hello.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (fourth, events) = f.build(&ctx, "app:1", &args, false);
+    assert_ne!(fourth.unwrap().id, third.id);
+    let copy_at = events.iter().position(|e| e == "STEP COPY hello.txt ./").unwrap();
+    assert_ne!(events[copy_at + 1], "CACHED", "{events:?}");
+    assert_eq!(counter.hits(), 4, "{events:?}");
+    assert_eq!(f.file("app:1", "opt/out/hello.txt").unwrap().1.mode() & 0o777, 0o600);
     f.assert_clean();
 }
 
