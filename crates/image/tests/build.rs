@@ -345,6 +345,16 @@ fn add_extracts_local_tars_and_refuses_urls() {
     r.unwrap_or_else(|e| panic!("{e}\n{events:?}"));
     assert_eq!(f.file("add:1", "x/d/f.txt").unwrap().0, "inside");
     assert!(f.file("add:1", "y/files.tar").is_some(), "COPY does not extract");
+    // Symlinks in a source path resolve inside the image, not on the host (/etc here
+    // is the stage's, which has a file the host lacks).
+    let ctx_link = f.context(
+        "link",
+        &[("Containerfile", "FROM base:1 AS s\nRUN echo stage > /etc/only-in-the-stage && ln -s /etc /cfg\nFROM base:1\nCOPY --from=s /cfg/only-in-the-stage /x\n")],
+    );
+    assert!(!Path::new("/etc/only-in-the-stage").exists());
+    let (r, events) = f.build(&ctx_link, "link:1", &[], false);
+    r.unwrap_or_else(|e| panic!("{e}\n{events:?}"));
+    assert_eq!(f.file("link:1", "x").unwrap().0, "stage\n");
     let (_, bb) = f.file("add:1", "bb").expect("COPY --from an image");
     assert_eq!(bb.mode() & 0o7777, 0o700);
 

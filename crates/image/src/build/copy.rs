@@ -73,17 +73,21 @@ impl SourceRoot<'_> {
                     }
                 }
                 out.extend(kept.into_iter().map(|rel| Source { rel }));
-            } else if (!rel.is_empty() && self.excluded(&rel))
-                || fs::symlink_metadata(self.root.join(&rel)).is_err()
-            {
-                let what = if self.ignore.is_some() {
-                    "build context or excluded by .dockerignore"
-                } else {
-                    "source image"
-                };
-                return Err(format!("file not found in {what}: stat {p}: file does not exist"));
             } else {
-                out.push(Source { rel });
+                // Symlinks on the way resolve inside the root (context or image tree),
+                // never on the host.
+                let found = resolve_in(self.root, &rel)
+                    .ok()
+                    .filter(|r| rel.is_empty() || !(self.excluded(&rel) || self.excluded(r)));
+                let Some(resolved) = found else {
+                    let what = if self.ignore.is_some() {
+                        "build context or excluded by .dockerignore"
+                    } else {
+                        "source image"
+                    };
+                    return Err(format!("file not found in {what}: stat {p}: file does not exist"));
+                };
+                out.push(Source { rel: resolved });
             }
         }
         Ok(out)
@@ -222,6 +226,42 @@ fn verify_copied(src: &SourceRoot<'_>, rel: &str, target: &Path) -> io::Result<(
     }
 }
 
+/// Resolves the symlinks among `rel`'s directories as if `root` were `/` (absolute
+/// targets restart at `root`, `..` stops there); the last component is not followed.
+/// Returns the resolved relative path, which exists.
+fn resolve_in(root: &Path, rel: &str) -> io::Result<String> {
+    let mut todo: Vec<String> = rel.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(comp) = todo.pop() {
+        match comp.as_str() {
+            "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let path = root.join(done.join("/")).join(&comp);
+        let meta = fs::symlink_metadata(&path)?;
+        if meta.file_type().is_symlink() && !todo.is_empty() {
+            links += 1;
+            if links > 40 {
+                return Err(io::Error::other("too many levels of symbolic links"));
+            }
+            let target = fs::read_link(&path)?;
+            let target = target.to_string_lossy();
+            if target.starts_with('/') {
+                done.clear();
+            }
+            todo.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(String::from));
+        } else {
+            done.push(comp);
+        }
+    }
+    Ok(done.join("/"))
+}
+
 fn ensure_parent(to: &Path) -> io::Result<()> {
     match to.parent() {
         Some(p) if fs::symlink_metadata(p).is_err() => fs::create_dir_all(p),
@@ -312,4 +352,28 @@ fn is_tar(path: &Path) -> io::Result<bool> {
         }
     }
     Ok(got == 512 && &head[257..262] == b"ustar")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_on_the_way_resolve_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        fs::create_dir_all(r.join("b")).unwrap();
+        fs::write(r.join("b/f"), "x").unwrap();
+        std::os::unix::fs::symlink("/b", r.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../b", r.join("rel")).unwrap();
+        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", r.join("last")).unwrap();
+        assert_eq!(resolve_in(r, "abs/f").unwrap(), "b/f");
+        assert_eq!(resolve_in(r, "rel/f").unwrap(), "b/f");
+        assert_eq!(resolve_in(r, "../../b/f").unwrap(), "b/f");
+        // The last component is the link itself, copied as a link.
+        assert_eq!(resolve_in(r, "last").unwrap(), "last");
+        assert!(resolve_in(r, "loop/f").is_err());
+        assert!(resolve_in(r, "abs/missing").is_err());
+    }
 }

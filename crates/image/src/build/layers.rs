@@ -16,18 +16,25 @@ pub struct Tree<'a> {
 
 impl Tree<'_> {
     /// The host path and metadata of `rel` (relative to the image root) in the image,
-    /// or `None` when no layer has it (or an upper layer deleted it).
+    /// or `None` when no layer has it (or an upper layer deleted it, or the path runs
+    /// through a symlink).
     pub fn lookup(&self, rel: &Path) -> Option<(PathBuf, Metadata)> {
         for snap in self.snapshots.iter().rev() {
             // A whiteout of the path or of any parent hides it and everything below.
             let mut hidden = false;
             let mut prefix = PathBuf::new();
-            for comp in rel.components() {
+            let count = rel.components().count();
+            for (i, comp) in rel.components().enumerate() {
                 prefix.push(comp);
                 if let Ok(m) = fs::symlink_metadata(snap.join(&prefix)) {
                     if whiteout::is_overlay_whiteout(&m) {
                         hidden = true;
                         break;
+                    }
+                    // Never follow a symlink out of the snapshot onto the host: a path
+                    // through one is not answered here.
+                    if m.file_type().is_symlink() && i + 1 < count {
+                        return None;
                     }
                 }
             }
