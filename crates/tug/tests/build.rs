@@ -183,3 +183,73 @@ fn podman_runs(dir: &Path, data: &Path) {
     let run = run.unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello tug\n/srv\ntug\n", "{}", text(&run));
 }
+
+/// A child process killed (by PID) and reaped when dropped, even if the test fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_killed_build_leaves_what_the_next_build_sweeps() {
+    if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+        assert!(std::env::var_os("CI").is_none(), "build tests need root in CI");
+        eprintln!("skipped: builds need root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ctx = tmp.path().join("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::copy("/bin/busybox", ctx.join("busybox")).unwrap();
+    fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"30\"]\n").unwrap();
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_tug"))
+            .env("TUG_DATA_DIR", &data)
+            .args(["build", "-q", "-t", "killed:1"])
+            .arg(&ctx)
+            .spawn()
+            .unwrap(),
+    );
+    // Wait for the RUN container, then kill the build (our child, by PID).
+    let tmpdir = data.join("image/build-tmp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let id = loop {
+        let found = fs::read_dir(&tmpdir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|b| fs::read_dir(b.path()).into_iter().flatten().flatten())
+            .filter(|step| step.file_name().to_string_lossy().starts_with("run-"))
+            .flat_map(|step| fs::read_dir(step.path().join("runtime")).into_iter().flatten().flatten())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .next();
+        if let Some(id) = found {
+            break id;
+        }
+        assert!(std::time::Instant::now() < deadline, "no RUN container appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let root = data.to_string_lossy().into_owned();
+    let mounted = || fs::read_to_string("/proc/self/mountinfo").unwrap().lines().filter(|l| l.contains(&root)).count();
+    let cgroups = || {
+        let out = Command::new("find").args(["/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", &id]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert!(mounted() > 0 && cgroups() > 0, "the killed build left its mount and container");
+
+    // The next build (of anything) sweeps them.
+    fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY busybox /bin/busybox\n").unwrap();
+    let next = tug(&data, &["build", "-q", "-t", "next:1", ctx.to_str().unwrap()]);
+    assert!(next.status.success(), "{}", text(&next));
+    assert_eq!(mounted(), 0, "mounts remain under {root}");
+    assert_eq!(cgroups(), 0, "the killed build's container cgroup {id} remains");
+    assert_eq!(fs::read_dir(&tmpdir).unwrap().count(), 0, "work directories remain");
+}

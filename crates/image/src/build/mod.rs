@@ -8,7 +8,8 @@
 //! - `run`: RUN in a container of `tug-runtime` on an overlay of the image below;
 //! - `cache`: step key → image state, so an unchanged rebuild does no work;
 //! - `config`: the image config as JSON (Env, Shell, history, HEALTHCHECK);
-//! - `layers` and `users`: questions about the image below a step without mounting it.
+//! - `layers` and `users`: questions about the image below a step without mounting it;
+//! - `workdir`: the build's private directory, and sweeping those of killed builds.
 //!
 //! Each instruction is one history entry in the image config, written as Docker's
 //! classic builder writes it (`/bin/sh -c #(nop)  CMD ["sh"]` for metadata-only steps,
@@ -27,6 +28,7 @@ mod layers;
 mod pattern;
 mod run;
 mod users;
+mod workdir;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,7 @@ use copy::{CopyPlan, SourceRoot};
 use ignore::Ignore;
 use layers::Tree;
 use parser::{Command, Instruction, Keyword};
+use workdir::WorkDir;
 
 /// The PATH a RUN step gets when the image sets none (Docker's default).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -123,7 +126,7 @@ pub fn build(store: &Store, options: &BuildOptions, events: &mut dyn FnMut(&Buil
         options,
         file: display,
         ignore,
-        work: &work.0,
+        work: work.path(),
         events,
         stages: Vec::new(),
         used_args: Vec::new(),
@@ -152,23 +155,6 @@ pub fn build(store: &Store, options: &BuildOptions, events: &mut dyn FnMut(&Buil
         (builder.events)(&BuildEvent::Tagged(tag));
     }
     Ok(Built { descriptor, id })
-}
-
-/// The build's private directory; removed when dropped.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn create(store: &Store) -> Result<WorkDir> {
-        let dir = store.root().join("build-tmp").join(crate::unique_suffix());
-        fs::create_dir_all(&dir).ctx("create", &dir)?;
-        Ok(WorkDir(dir))
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A finished (or in-progress) stage.
