@@ -80,9 +80,13 @@ pub enum Error {
         line: usize,
         message: String,
     },
-    /// A RUN step's command failed.
-    #[error("the command '{command}' returned a non-zero code: {code}")]
-    RunFailed { command: String, code: i32 },
+    /// A RUN step's command failed; `at` is `FILE:LINE: ` when known.
+    #[error("{at}the command '{command}' returned a non-zero code: {code}")]
+    RunFailed {
+        at: String,
+        command: String,
+        code: i32,
+    },
     /// A build step failed for a reason that is not the Containerfile's syntax.
     #[error("{0}")]
     Build(String),

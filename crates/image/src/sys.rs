@@ -160,9 +160,14 @@ pub struct NullStdio {
 impl NullStdio {
     pub fn new(fds: &[libc::c_int]) -> io::Result<NullStdio> {
         use std::os::fd::AsRawFd;
-        let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?;
         // Restores whatever was switched so far if a later call fails.
-        let mut guard = NullStdio { saved: Vec::with_capacity(fds.len()) };
+        let mut guard = NullStdio {
+            saved: Vec::with_capacity(fds.len()),
+        };
         for &fd in fds {
             // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes a plain descriptor number and returns a
             // new descriptor we own.

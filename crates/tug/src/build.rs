@@ -60,7 +60,10 @@ pub fn build(args: BuildArgs) -> Result<()> {
         })
         .collect();
     if !args.context.is_dir() {
-        bail!("build context {} is not a directory", args.context.display());
+        bail!(
+            "build context {} is not a directory",
+            args.context.display()
+        );
     }
     let options = BuildOptions {
         context: args.context.clone(),
@@ -77,7 +80,11 @@ pub fn build(args: BuildArgs) -> Result<()> {
             return;
         }
         match e {
-            BuildEvent::Step { number, count, text } => println!("STEP {number}/{count}: {text}"),
+            BuildEvent::Step {
+                number,
+                count,
+                text,
+            } => println!("STEP {number}/{count}: {text}"),
             BuildEvent::Cached => println!("--> CACHED"),
             BuildEvent::Done { digest } => println!("--> {}", short(digest.as_ref())),
             BuildEvent::Note(n) => eprintln!("note: {n}"),
@@ -120,7 +127,9 @@ fn short(digest: &str) -> &str {
 /// `tug image history`: docker's table (IMAGE CREATED CREATED BY SIZE COMMENT), newest
 /// first; the top row carries the image ID, the others `<missing>` as docker shows them.
 pub fn history(store: &Store, image: &str, no_trunc: bool, quiet: bool) -> Result<()> {
-    let img = store.image(image).with_context(|| format!("no such image: {image}"))?;
+    let img = store
+        .image(image)
+        .with_context(|| format!("no such image: {image}"))?;
     let raw = store.read_blob(img.manifest.config().digest())?;
     let config: Value = serde_json::from_slice(&raw).context("image config is not JSON")?;
     let history = config["history"].as_array().cloned().unwrap_or_default();
@@ -129,17 +138,30 @@ pub fn history(store: &Store, image: &str, no_trunc: bool, quiet: bool) -> Resul
     for h in &history {
         let empty = h["empty_layer"].as_bool().unwrap_or(false);
         let size = if empty { 0 } else { sizes.next().unwrap_or(0) };
-        let created = h["created"].as_str().and_then(parse_rfc3339).map_or_else(String::new, |t| ago(SystemTime::now(), t));
+        let created = h["created"]
+            .as_str()
+            .and_then(parse_rfc3339)
+            .map_or_else(String::new, |t| ago(SystemTime::now(), t));
         let mut by = h["created_by"].as_str().unwrap_or("").to_string();
         if !no_trunc && by.chars().count() > 45 {
             by = by.chars().take(44).collect::<String>() + "…";
         }
-        rows.push(["<missing>".into(), created, by, human_size(size), h["comment"].as_str().unwrap_or("").to_string()]);
+        rows.push([
+            "<missing>".into(),
+            created,
+            by,
+            human_size(size),
+            h["comment"].as_str().unwrap_or("").to_string(),
+        ]);
     }
     rows.reverse();
     let id = img.id().to_string();
     if let Some(top) = rows.first_mut() {
-        top[0] = if no_trunc { id.clone() } else { short(&id).to_string() };
+        top[0] = if no_trunc {
+            id.clone()
+        } else {
+            short(&id).to_string()
+        };
     }
     if quiet {
         for r in &rows {
@@ -148,7 +170,13 @@ pub fn history(store: &Store, image: &str, no_trunc: bool, quiet: bool) -> Resul
         return Ok(());
     }
     let widths: Vec<usize> = (0..5)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"][c].len()]).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"][c].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: [&str; 5]| {
         let mut out = String::new();

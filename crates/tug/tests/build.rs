@@ -21,13 +21,20 @@ fn tug(data: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 fn build_streams_run_output_caches_records_history_and_the_image_runs() {
     if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
-        assert!(std::env::var_os("CI").is_none(), "build tests need root in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "build tests need root in CI"
+        );
         eprintln!("skipped: builds need root");
         return;
     }
@@ -35,7 +42,8 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
     let data = tmp.path().join("data");
     let ctx = tmp.path().join("ctx");
     fs::create_dir_all(&ctx).unwrap();
-    fs::copy("/bin/busybox", ctx.join("busybox")).expect("tests need /bin/busybox (busybox-static)");
+    fs::copy("/bin/busybox", ctx.join("busybox"))
+        .expect("tests need /bin/busybox (busybox-static)");
     fs::write(
         ctx.join("Containerfile"),
         "FROM scratch\n\
@@ -49,47 +57,127 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
     )
     .unwrap();
 
-    let out = tug(&data, &["build", "-t", "hello:1", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    let out = tug(
+        &data,
+        &[
+            "build",
+            "-t",
+            "hello:1",
+            "--build-arg",
+            "WHO=tug",
+            ctx.to_str().unwrap(),
+        ],
+    );
     let s = text(&out);
     assert!(out.status.success(), "{s}");
-    assert!(s.contains("STEP 6/8: RUN echo \"building for $WHO\""), "{s}");
-    assert!(s.contains("building for tug\n"), "RUN output is streamed: {s}");
+    assert!(
+        s.contains("STEP 6/8: RUN echo \"building for $WHO\""),
+        "{s}"
+    );
+    assert!(
+        s.contains("building for tug\n"),
+        "RUN output is streamed: {s}"
+    );
     assert!(s.contains("Successfully tagged hello:1"), "{s}");
-    let id = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().to_string();
+    let id = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
     assert_eq!(id.len(), 64, "{s}");
 
-    let again = tug(&data, &["build", "-t", "hello:1", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    let again = tug(
+        &data,
+        &[
+            "build",
+            "-t",
+            "hello:1",
+            "--build-arg",
+            "WHO=tug",
+            ctx.to_str().unwrap(),
+        ],
+    );
     let s = text(&again);
     assert_eq!(s.matches("--> CACHED").count(), 7, "{s}");
     assert!(!s.contains("building for tug\n"), "no RUN ran: {s}");
 
-    let quiet = tug(&data, &["build", "-q", "-t", "hello:1", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    let quiet = tug(
+        &data,
+        &[
+            "build",
+            "-q",
+            "-t",
+            "hello:1",
+            "--build-arg",
+            "WHO=tug",
+            ctx.to_str().unwrap(),
+        ],
+    );
     assert_eq!(String::from_utf8_lossy(&quiet.stdout).trim(), id);
     // Quiet and uncached: the RUN output is not shown either.
-    let quiet = tug(&data, &["build", "-q", "--no-cache", "-t", "hello:q", "--build-arg", "WHO=tug", ctx.to_str().unwrap()]);
+    let quiet = tug(
+        &data,
+        &[
+            "build",
+            "-q",
+            "--no-cache",
+            "-t",
+            "hello:q",
+            "--build-arg",
+            "WHO=tug",
+            ctx.to_str().unwrap(),
+        ],
+    );
     assert!(quiet.status.success(), "{}", text(&quiet));
-    assert_eq!(String::from_utf8_lossy(&quiet.stdout).lines().count(), 1, "{}", text(&quiet));
+    assert_eq!(
+        String::from_utf8_lossy(&quiet.stdout).lines().count(),
+        1,
+        "{}",
+        text(&quiet)
+    );
     assert!(!text(&quiet).contains("building for"), "{}", text(&quiet));
 
     let history = tug(&data, &["image", "history", "hello:1"]);
     let h = text(&history);
     let lines: Vec<&str> = h.lines().collect();
-    assert!(lines[0].starts_with("IMAGE") && lines[0].contains("CREATED BY") && lines[0].ends_with("COMMENT"), "{h}");
+    assert!(
+        lines[0].starts_with("IMAGE")
+            && lines[0].contains("CREATED BY")
+            && lines[0].ends_with("COMMENT"),
+        "{h}"
+    );
     assert_eq!(lines.len(), 1 + 7, "{h}");
-    assert!(lines[1].starts_with(&id[..12]) && lines[1].contains("/bin/sh -c #(nop)  CMD [\"sh\",\"-c\",\"cat /msg;…"), "{h}");
+    assert!(
+        lines[1].starts_with(&id[..12])
+            && lines[1].contains("/bin/sh -c #(nop)  CMD [\"sh\",\"-c\",\"cat /msg;…"),
+        "{h}"
+    );
     // WORKDIR made /srv (a small layer); ENV is metadata only.
-    assert!(lines[2].starts_with("<missing>") && lines[2].contains("WORKDIR /srv") && !lines[2].contains(" 0B"), "{h}");
-    assert!(lines[4].contains("ENV WHO=tug") && lines[4].contains(" 0B"), "{h}");
+    assert!(
+        lines[2].starts_with("<missing>")
+            && lines[2].contains("WORKDIR /srv")
+            && !lines[2].contains(" 0B"),
+        "{h}"
+    );
+    assert!(
+        lines[4].contains("ENV WHO=tug") && lines[4].contains(" 0B"),
+        "{h}"
+    );
     let full = text(&tug(&data, &["history", "--no-trunc", "hello:1"]));
     // ENV WHO hides the build arg of the same name, so no `|1 WHO=tug` prefix.
-    assert!(full.contains("   /bin/sh -c echo \"building for $WHO\" && echo \"hello $WHO\" > /msg   "), "{full}");
+    assert!(
+        full.contains("   /bin/sh -c echo \"building for $WHO\" && echo \"hello $WHO\" > /msg   "),
+        "{full}"
+    );
 
     // Run the image: a bundle over its root filesystem, through `tug runtime run`.
     let store = Store::open(data.join("image")).unwrap();
     let image = store.image("hello:1").unwrap();
     let container = tmp.path().join("container");
     let mount = tug_image::overlay::mount_rootfs(&store, &image, &container).unwrap();
-    let raw: Value = serde_json::from_slice(&store.read_blob(image.manifest.config().digest()).unwrap()).unwrap();
+    let raw: Value =
+        serde_json::from_slice(&store.read_blob(image.manifest.config().digest()).unwrap())
+            .unwrap();
     let mut spec = tug_runtime::bundle::default_config();
     spec["process"]["terminal"] = json!(false);
     spec["process"]["args"] = raw["config"]["Cmd"].clone();
@@ -108,11 +196,27 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
         .output()
         .unwrap();
     mount.unmount().unwrap();
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello tug\n/srv\ntug\n", "{}", text(&run));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "hello tug\n/srv\ntug\n",
+        "{}",
+        text(&run)
+    );
 
     // Interop: skopeo reads the saved image.
     let archive = tmp.path().join("hello.tar");
-    let saved = tug(&data, &["image", "save", "--format", "oci-archive", "-o", archive.to_str().unwrap(), "hello:1"]);
+    let saved = tug(
+        &data,
+        &[
+            "image",
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            archive.to_str().unwrap(),
+            "hello:1",
+        ],
+    );
     assert!(saved.status.success(), "{}", text(&saved));
     if Path::new("/usr/bin/skopeo").exists() {
         let out = Command::new("/usr/bin/skopeo")
@@ -134,7 +238,11 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
     // A RUN that reads stdin gets /dev/null, not the caller's (still open) stdin.
     let stdin_ctx = tmp.path().join("stdin");
     fs::create_dir_all(&stdin_ctx).unwrap();
-    fs::write(stdin_ctx.join("Containerfile"), "FROM hello:1\nRUN cat > /from-stdin\n").unwrap();
+    fs::write(
+        stdin_ctx.join("Containerfile"),
+        "FROM hello:1\nRUN cat > /from-stdin\n",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tug"))
         .env("TUG_DATA_DIR", &data)
         .args(["build", "-q", "-t", "stdin:1"])
@@ -153,14 +261,21 @@ fn build_streams_run_output_caches_records_history_and_the_image_runs() {
     fs::write(ctx.join("Containerfile"), "FROM scratch\nRUNN x\n").unwrap();
     let bad = tug(&data, &["build", "-t", "bad:1", ctx.to_str().unwrap()]);
     assert!(!bad.status.success());
-    assert!(text(&bad).contains("Containerfile:2: unknown instruction: RUNN"), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("Containerfile:2: unknown instruction: RUNN"),
+        "{}",
+        text(&bad)
+    );
 }
 
 /// `tug image save` → `podman load` → `podman run` (podman in its own storage under
 /// `dir`, with the ulimits this machine allows; its images removed afterwards).
 fn podman_runs(dir: &Path, data: &Path) {
     let archive = dir.join("hello-docker.tar");
-    let saved = tug(data, &["image", "save", "-o", archive.to_str().unwrap(), "hello:1"]);
+    let saved = tug(
+        data,
+        &["image", "save", "-o", archive.to_str().unwrap(), "hello:1"],
+    );
     assert!(saved.status.success(), "{}", text(&saved));
     let conf = dir.join("containers.conf");
     fs::write(&conf, "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n[engine]\nruntime = \"runc\"\n").unwrap();
@@ -177,11 +292,19 @@ fn podman_runs(dir: &Path, data: &Path) {
             .unwrap()
     };
     let load = podman(&["load", "-i", archive.to_str().unwrap()]);
-    let run = load.status.success().then(|| podman(&["run", "--rm", "--network", "none", "localhost/hello:1"]));
+    let run = load
+        .status
+        .success()
+        .then(|| podman(&["run", "--rm", "--network", "none", "localhost/hello:1"]));
     let _ = podman(&["rmi", "-a", "-f"]);
     assert!(load.status.success(), "{}", text(&load));
     let run = run.unwrap();
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello tug\n/srv\ntug\n", "{}", text(&run));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "hello tug\n/srv\ntug\n",
+        "{}",
+        text(&run)
+    );
 }
 
 /// A child process killed (by PID) and reaped when dropped, even if the test fails.
@@ -197,7 +320,10 @@ impl Drop for Killed {
 #[test]
 fn a_killed_build_leaves_what_the_next_build_sweeps() {
     if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
-        assert!(std::env::var_os("CI").is_none(), "build tests need root in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "build tests need root in CI"
+        );
         eprintln!("skipped: builds need root");
         return;
     }
@@ -206,7 +332,11 @@ fn a_killed_build_leaves_what_the_next_build_sweeps() {
     let ctx = tmp.path().join("ctx");
     fs::create_dir_all(&ctx).unwrap();
     fs::copy("/bin/busybox", ctx.join("busybox")).unwrap();
-    fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"30\"]\n").unwrap();
+    fs::write(
+        ctx.join("Containerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"30\"]\n",
+    )
+    .unwrap();
     let mut child = Killed(
         Command::new(env!("CARGO_BIN_EXE_tug"))
             .env("TUG_DATA_DIR", &data)
@@ -225,31 +355,74 @@ fn a_killed_build_leaves_what_the_next_build_sweeps() {
             .flatten()
             .flat_map(|b| fs::read_dir(b.path()).into_iter().flatten().flatten())
             .filter(|step| step.file_name().to_string_lossy().starts_with("run-"))
-            .flat_map(|step| fs::read_dir(step.path().join("runtime")).into_iter().flatten().flatten())
+            .flat_map(|step| {
+                fs::read_dir(step.path().join("runtime"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .next();
         if let Some(id) = found {
             break id;
         }
-        assert!(std::time::Instant::now() < deadline, "no RUN container appeared");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no RUN container appeared"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.0.kill().unwrap();
     child.0.wait().unwrap();
     let root = data.to_string_lossy().into_owned();
-    let mounted = || fs::read_to_string("/proc/self/mountinfo").unwrap().lines().filter(|l| l.contains(&root)).count();
+    let mounted = || {
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&root))
+            .count()
+    };
     let cgroups = || {
-        let out = Command::new("find").args(["/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", &id]).output().unwrap();
+        let out = Command::new("find")
+            .args([
+                "/sys/fs/cgroup",
+                "-maxdepth",
+                "4",
+                "-type",
+                "d",
+                "-name",
+                &id,
+            ])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).lines().count()
     };
-    assert!(mounted() > 0 && cgroups() > 0, "the killed build left its mount and container");
+    assert!(
+        mounted() > 0 && cgroups() > 0,
+        "the killed build left its mount and container"
+    );
 
     // The next build (of anything) sweeps them.
-    fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY busybox /bin/busybox\n").unwrap();
-    let next = tug(&data, &["build", "-q", "-t", "next:1", ctx.to_str().unwrap()]);
+    fs::write(
+        ctx.join("Containerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .unwrap();
+    let next = tug(
+        &data,
+        &["build", "-q", "-t", "next:1", ctx.to_str().unwrap()],
+    );
     assert!(next.status.success(), "{}", text(&next));
     assert_eq!(mounted(), 0, "mounts remain under {root}");
-    assert_eq!(cgroups(), 0, "the killed build's container cgroup {id} remains");
-    assert_eq!(fs::read_dir(&tmpdir).unwrap().count(), 0, "work directories remain");
+    assert_eq!(
+        cgroups(),
+        0,
+        "the killed build's container cgroup {id} remains"
+    );
+    assert_eq!(
+        fs::read_dir(&tmpdir).unwrap().count(),
+        0,
+        "work directories remain"
+    );
 }

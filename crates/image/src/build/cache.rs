@@ -29,7 +29,10 @@ pub fn key(parent: &Digest, step: &str) -> Digest {
 }
 
 fn path(store: &Store, key: &Digest) -> Result<PathBuf> {
-    Ok(store.root().join("build-cache").join(format!("{}.json", sha256_hex(key)?)))
+    Ok(store
+        .root()
+        .join("build-cache")
+        .join(format!("{}.json", sha256_hex(key)?)))
 }
 
 /// The cached state for `key`, when present and its blobs are still in the store.
@@ -47,8 +50,10 @@ pub fn get(store: &Store, key: &Digest) -> Option<State> {
 pub fn put(store: &Store, key: &Digest, state: &State) -> Result<()> {
     let path = path(store, key)?;
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| crate::Error::io(format!("failed to create {}", dir.display()), e))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| crate::Error::io(format!("failed to create {}", dir.display()), e))?;
     }
-    let bytes = serde_json::to_vec(state).map_err(|e| crate::Error::Build(format!("cannot serialize cache entry: {e}")))?;
+    let bytes = serde_json::to_vec(state)
+        .map_err(|e| crate::Error::Build(format!("cannot serialize cache entry: {e}")))?;
     write_atomic(&path, &bytes)
 }

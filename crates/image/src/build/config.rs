@@ -31,19 +31,29 @@ pub(super) fn set_env(config: &mut Value, key: &str, value: &str) {
         Some(e) => e.1 = value.to_string(),
         None => env.push((key.to_string(), value.to_string())),
     }
-    config["config"]["Env"] = json!(env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>());
+    config["config"]["Env"] = json!(env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>());
 }
 
 /// The SHELL in force (default `/bin/sh -c`).
 pub(super) fn shell_of(config: &Value) -> Vec<String> {
     config["config"]["Shell"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
 }
 
 /// `K=V K2=V2` or the legacy `K V...` form of ENV and LABEL.
-pub(super) fn pairs(words: &[String], ins: &Instruction) -> std::result::Result<Vec<(String, String)>, String> {
+pub(super) fn pairs(
+    words: &[String],
+    ins: &Instruction,
+) -> std::result::Result<Vec<(String, String)>, String> {
     let Some(first) = words.first() else {
         return Err("requires at least one KEY=VALUE".into());
     };
@@ -88,18 +98,35 @@ pub(super) fn healthcheck(ins: &Instruction) -> std::result::Result<Value, Strin
         .map(|_| rest[3..].trim())
         .ok_or("expected HEALTHCHECK [OPTIONS] CMD command, or HEALTHCHECK NONE")?;
     let test = match parser::json_array(cmd) {
-        Some(a) => std::iter::once("CMD".to_string()).chain(a).collect::<Vec<_>>(),
+        Some(a) => std::iter::once("CMD".to_string())
+            .chain(a)
+            .collect::<Vec<_>>(),
         None => vec!["CMD-SHELL".to_string(), cmd.to_string()],
     };
     let mut check: BTreeMap<&str, Value> = BTreeMap::new();
     check.insert("Test", json!(test));
-    for (flag, field) in [("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"), ("start-interval", "StartInterval")] {
+    for (flag, field) in [
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start-period", "StartPeriod"),
+        ("start-interval", "StartInterval"),
+    ] {
         if let Some(v) = ins.flag(flag) {
-            check.insert(field, json!(duration_ns(v).ok_or_else(|| format!("invalid --{flag}={v}: use a duration such as 30s or 1m30s"))?));
+            check.insert(
+                field,
+                json!(duration_ns(v).ok_or_else(|| format!(
+                    "invalid --{flag}={v}: use a duration such as 30s or 1m30s"
+                ))?),
+            );
         }
     }
     if let Some(r) = ins.flag("retries") {
-        check.insert("Retries", json!(r.parse::<u32>().map_err(|_| format!("invalid --retries={r}: give a whole number"))?));
+        check.insert(
+            "Retries",
+            json!(r
+                .parse::<u32>()
+                .map_err(|_| format!("invalid --retries={r}: give a whole number"))?),
+        );
     }
     Ok(json!(check))
 }
@@ -112,10 +139,14 @@ pub(super) fn duration_ns(text: &str) -> Option<u64> {
         return None;
     }
     while !rest.is_empty() {
-        let end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
         let n: f64 = rest[..end].parse().ok()?;
         rest = &rest[end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,

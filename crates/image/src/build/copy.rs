@@ -85,7 +85,9 @@ impl SourceRoot<'_> {
                     } else {
                         "source image"
                     };
-                    return Err(format!("file not found in {what}: stat {p}: file does not exist"));
+                    return Err(format!(
+                        "file not found in {what}: stat {p}: file does not exist"
+                    ));
                 };
                 out.push(Source { rel: resolved });
             }
@@ -100,7 +102,11 @@ impl SourceRoot<'_> {
         names.sort_by_key(|e| e.file_name());
         for e in names {
             let name = e.file_name().to_string_lossy().into_owned();
-            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             let meta = fs::symlink_metadata(e.path())?;
             let excluded = self.excluded(&child);
             if !excluded {
@@ -172,7 +178,12 @@ pub struct CopyPlan<'a> {
 }
 
 /// Copies `sources` into `layer` (an empty directory that becomes the layer).
-pub fn copy(src: &SourceRoot<'_>, sources: &[Source], plan: &CopyPlan<'_>, layer: &Path) -> io::Result<()> {
+pub fn copy(
+    src: &SourceRoot<'_>,
+    sources: &[Source],
+    plan: &CopyPlan<'_>,
+    layer: &Path,
+) -> io::Result<()> {
     let dest_rel = Path::new(&plan.dest);
     let dest_is_dir = plan.dest_is_dir
         || plan.dest.is_empty()
@@ -191,7 +202,8 @@ pub fn copy(src: &SourceRoot<'_>, sources: &[Source], plan: &CopyPlan<'_>, layer
                 let inner = r.strip_prefix(&s.rel).unwrap_or(r).trim_start_matches('/');
                 let to = target.join(inner);
                 // Errors surface below: a missing parent fails the next entry too.
-                let _ = ensure_parent(&to).and_then(|()| copy_entry(&src.root.join(r), m, &to, src, plan));
+                let _ = ensure_parent(&to)
+                    .and_then(|()| copy_entry(&src.root.join(r), m, &to, src, plan));
             })?;
             verify_copied(src, &s.rel, &target)?;
         } else if plan.extract && meta.is_file() && is_tar(&path)? {
@@ -201,8 +213,15 @@ pub fn copy(src: &SourceRoot<'_>, sources: &[Source], plan: &CopyPlan<'_>, layer
             unpack::unpack_layer(reader, &target, &UnpackOptions::default())
                 .map_err(|e| io::Error::other(format!("failed to extract {}: {e}", s.rel)))?;
         } else {
-            let name = Path::new(&s.rel).file_name().map(PathBuf::from).unwrap_or_default();
-            let to_rel = if dest_is_dir { dest_rel.join(name) } else { dest_rel.to_path_buf() };
+            let name = Path::new(&s.rel)
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            let to_rel = if dest_is_dir {
+                dest_rel.join(name)
+            } else {
+                dest_rel.to_path_buf()
+            };
             make_parents(layer, &to_rel, plan.below, plan.chown, false)?;
             copy_entry(&path, &meta, &layer.join(&to_rel), src, plan)?;
         }
@@ -230,7 +249,12 @@ fn verify_copied(src: &SourceRoot<'_>, rel: &str, target: &Path) -> io::Result<(
 /// targets restart at `root`, `..` stops there); the last component is not followed.
 /// Returns the resolved relative path, which exists.
 fn resolve_in(root: &Path, rel: &str) -> io::Result<String> {
-    let mut todo: Vec<String> = rel.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
+    let mut todo: Vec<String> = rel
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .rev()
+        .map(String::from)
+        .collect();
     let mut done: Vec<String> = Vec::new();
     let mut links = 0;
     while let Some(comp) = todo.pop() {
@@ -254,7 +278,13 @@ fn resolve_in(root: &Path, rel: &str) -> io::Result<String> {
             if target.starts_with('/') {
                 done.clear();
             }
-            todo.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(String::from));
+            todo.extend(
+                target
+                    .split('/')
+                    .filter(|c| !c.is_empty())
+                    .rev()
+                    .map(String::from),
+            );
         } else {
             done.push(comp);
         }
@@ -271,9 +301,19 @@ fn ensure_parent(to: &Path) -> io::Result<()> {
 
 /// Creates `rel`'s parent directories (and `rel` itself when `inclusive`) in the layer,
 /// with the mode and owner they have in the image below, or 0755 and `owner` (root).
-pub fn make_parents(layer: &Path, rel: &Path, below: &Tree<'_>, owner: Option<(u32, u32)>, inclusive: bool) -> io::Result<()> {
+pub fn make_parents(
+    layer: &Path,
+    rel: &Path,
+    below: &Tree<'_>,
+    owner: Option<(u32, u32)>,
+    inclusive: bool,
+) -> io::Result<()> {
     let comps: Vec<_> = rel.components().collect();
-    let upto = if inclusive { comps.len() } else { comps.len().saturating_sub(1) };
+    let upto = if inclusive {
+        comps.len()
+    } else {
+        comps.len().saturating_sub(1)
+    };
     let mut prefix = PathBuf::new();
     for c in &comps[..upto] {
         prefix.push(c);
@@ -298,7 +338,13 @@ pub fn make_parents(layer: &Path, rel: &Path, below: &Tree<'_>, owner: Option<(u
     Ok(())
 }
 
-fn copy_entry(from: &Path, meta: &Metadata, to: &Path, src: &SourceRoot<'_>, plan: &CopyPlan<'_>) -> io::Result<()> {
+fn copy_entry(
+    from: &Path,
+    meta: &Metadata,
+    to: &Path,
+    src: &SourceRoot<'_>,
+    plan: &CopyPlan<'_>,
+) -> io::Result<()> {
     let ft = meta.file_type();
     if ft.is_dir() {
         if fs::symlink_metadata(to).is_err() {
@@ -318,7 +364,12 @@ fn copy_entry(from: &Path, meta: &Metadata, to: &Path, src: &SourceRoot<'_>, pla
 }
 
 /// Owner, mode and mtime of a copied entry.
-fn apply_meta(to: &Path, meta: &Metadata, src: &SourceRoot<'_>, plan: &CopyPlan<'_>) -> io::Result<()> {
+fn apply_meta(
+    to: &Path,
+    meta: &Metadata,
+    src: &SourceRoot<'_>,
+    plan: &CopyPlan<'_>,
+) -> io::Result<()> {
     let (uid, gid) = match plan.chown {
         Some(ids) => ids,
         None if src.keep_owner => (meta.uid(), meta.gid()),

@@ -129,7 +129,9 @@ impl<'a> Expander<'a> {
                         let arg = self.modifier_word()?;
                         apply(&name, value, op, arg)
                     }
-                    Some(c) => Err(format!("bad substitution: unexpected {c:?} in ${{{name}...}}")),
+                    Some(c) => Err(format!(
+                        "bad substitution: unexpected {c:?} in ${{{name}...}}"
+                    )),
                     None => Err(format!("bad substitution: missing '}}' after ${{{name}")),
                 }
             }
@@ -187,7 +189,9 @@ fn apply(name: &str, value: Option<String>, op: char, arg: String) -> Result<Str
                 format!("{name}: {arg}")
             }
         }),
-        other => Err(format!("bad substitution: unsupported modifier {other:?} in ${{{name}}}")),
+        other => Err(format!(
+            "bad substitution: unsupported modifier {other:?} in ${{{name}}}"
+        )),
     }
 }
 

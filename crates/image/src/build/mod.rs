@@ -77,7 +77,11 @@ pub struct BuildOptions {
 #[derive(Debug)]
 pub enum BuildEvent<'a> {
     /// Step `number` of `count` starts: the instruction as written.
-    Step { number: usize, count: usize, text: &'a str },
+    Step {
+        number: usize,
+        count: usize,
+        text: &'a str,
+    },
     /// The step's result came from the cache.
     Cached,
     /// The step made a layer with this (blob) digest.
@@ -97,7 +101,11 @@ pub struct Built {
 }
 
 /// Builds the image `options` describes into `store`.
-pub fn build(store: &Store, options: &BuildOptions, events: &mut dyn FnMut(&BuildEvent)) -> Result<Built> {
+pub fn build(
+    store: &Store,
+    options: &BuildOptions,
+    events: &mut dyn FnMut(&BuildEvent),
+) -> Result<Built> {
     let file = match &options.containerfile {
         Some(f) => f.clone(),
         None => ["Containerfile", "Dockerfile"]
@@ -117,7 +125,12 @@ pub fn build(store: &Store, options: &BuildOptions, events: &mut dyn FnMut(&Buil
     let ignore = match fs::read_to_string(&ignore_path) {
         Ok(t) => Ignore::parse(&t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ignore::default(),
-        Err(e) => return Err(Error::io(format!("failed to read {}", ignore_path.display()), e)),
+        Err(e) => {
+            return Err(Error::io(
+                format!("failed to read {}", ignore_path.display()),
+                e,
+            ))
+        }
     };
     let _hold = store.hold()?;
     let work = WorkDir::create(store)?;
@@ -142,11 +155,18 @@ pub fn build(store: &Store, options: &BuildOptions, events: &mut dyn FnMut(&Buil
         .filter(|k| !builder.used_args.iter().any(|u| u == k))
         .collect();
     if !unused.is_empty() {
-        let note = format!("one or more build args were not consumed: {}", unused.join(", "));
+        let note = format!(
+            "one or more build args were not consumed: {}",
+            unused.join(", ")
+        );
         (builder.events)(&BuildEvent::Note(&note));
     }
     let descriptor = store.write_image_json(&state.config, &state.layers)?;
-    let id = store.manifest(descriptor.digest())?.config().digest().clone();
+    let id = store
+        .manifest(descriptor.digest())?
+        .config()
+        .digest()
+        .clone();
     if options.tags.is_empty() {
         store.add_untagged(&descriptor)?;
     }
@@ -202,7 +222,9 @@ impl Builder<'_> {
             return Err(Error::Containerfile {
                 file: self.file.clone(),
                 line: instructions.first().map_or(1, |i| i.line),
-                message: "no FROM instruction: a Containerfile starts with FROM (ARG may come first)".into(),
+                message:
+                    "no FROM instruction: a Containerfile starts with FROM (ARG may come first)"
+                        .into(),
             });
         };
         let mut global: Vec<(String, Option<String>)> = Vec::new();
@@ -227,42 +249,72 @@ impl Builder<'_> {
                 .iter()
                 .position(|s| stage_name(&s[0]).is_some_and(|n| n.eq_ignore_ascii_case(t)))
                 .or_else(|| t.parse::<usize>().ok().filter(|i| *i < stages.len()))
-                .ok_or_else(|| Error::Build(format!("target stage {t:?} could not be found in {}", self.file)))?,
+                .ok_or_else(|| {
+                    Error::Build(format!(
+                        "target stage {t:?} could not be found in {}",
+                        self.file
+                    ))
+                })?,
         };
         self.count = stages[..=last].iter().map(|s| s.len()).sum();
         for stage in &stages[..=last] {
             let done = self.stage(stage, &global)?;
             self.stages.push(done);
         }
-        Ok(self.stages.pop().map(|s| s.state).unwrap_or_else(|| State { config: json!({}), layers: Vec::new() }))
+        Ok(self.stages.pop().map(|s| s.state).unwrap_or_else(|| State {
+            config: json!({}),
+            layers: Vec::new(),
+        }))
     }
 
     fn announce(&mut self, ins: &Instruction) {
         self.step += 1;
         let text = ins.text();
-        (self.events)(&BuildEvent::Step { number: self.step, count: self.count, text: &text });
+        (self.events)(&BuildEvent::Step {
+            number: self.step,
+            count: self.count,
+            text: &text,
+        });
     }
 
-    fn stage(&mut self, body: &[Instruction], global: &[(String, Option<String>)]) -> Result<Stage> {
+    fn stage(
+        &mut self,
+        body: &[Instruction],
+        global: &[(String, Option<String>)],
+    ) -> Result<Stage> {
         let from = &body[0];
         self.announce(from);
         let lookup = |name: &str| lookup_in(global, &[], name);
-        let words = expand::words(&from.rest, &lookup, from.escape).map_err(|e| self.fail(from, e))?;
+        let words =
+            expand::words(&from.rest, &lookup, from.escape).map_err(|e| self.fail(from, e))?;
         let (image, name) = match words.as_slice() {
             [image] => (image.clone(), None),
-            [image, as_, name] if as_.eq_ignore_ascii_case("as") => (image.clone(), Some(name.to_ascii_lowercase())),
+            [image, as_, name] if as_.eq_ignore_ascii_case("as") => {
+                (image.clone(), Some(name.to_ascii_lowercase()))
+            }
             _ => return Err(self.fail(from, "expected FROM IMAGE [AS NAME]")),
         };
         if from.flag("platform").is_some() {
-            (self.events)(&BuildEvent::Note("FROM --platform is ignored: tug builds for this machine's platform"));
+            (self.events)(&BuildEvent::Note(
+                "FROM --platform is ignored: tug builds for this machine's platform",
+            ));
         }
         let (state, key) = self.base(from, &image)?;
-        let mut cur = Current { state, key, args: Vec::new(), cmd_set: false };
+        let mut cur = Current {
+            state,
+            key,
+            args: Vec::new(),
+            cmd_set: false,
+        };
         for ins in &body[1..] {
             self.announce(ins);
             self.instruction(ins, &mut cur, global)?;
         }
-        Ok(Stage { name, state: cur.state, key: cur.key })
+        Ok(Stage {
+            name,
+            state: cur.state,
+            key: cur.key,
+        })
     }
 
     /// The state FROM starts with: scratch, an earlier stage, or an image.
@@ -275,7 +327,13 @@ impl Builder<'_> {
                 "rootfs": {"type": "layers", "diff_ids": []},
                 "history": [],
             });
-            return Ok((State { config, layers: Vec::new() }, crate::digest::of_bytes(b"scratch")));
+            return Ok((
+                State {
+                    config,
+                    layers: Vec::new(),
+                },
+                crate::digest::of_bytes(b"scratch"),
+            ));
         }
         if let Some(stage) = self.find_stage(image) {
             return Ok((stage.state.clone(), stage.key.clone()));
@@ -286,7 +344,8 @@ impl Builder<'_> {
             Err(e) => return Err(e),
         };
         let raw = self.store.read_blob(found.manifest.config().digest())?;
-        let config: Value = serde_json::from_slice(&raw).map_err(|e| self.fail(from, format!("config of {image}: {e}")))?;
+        let config: Value = serde_json::from_slice(&raw)
+            .map_err(|e| self.fail(from, format!("config of {image}: {e}")))?;
         let layers = found.layers()?;
         let key = cache::key(found.descriptor.digest(), "FROM");
         Ok((State { config, layers }, key))
@@ -295,7 +354,9 @@ impl Builder<'_> {
     /// Pulls a base image the store does not have (with the default registry options).
     fn pull(&mut self, from: &Instruction, image: &str) -> Result<crate::store::Image> {
         let reference = Reference::parse(image).map_err(|e| self.fail(from, e))?;
-        (self.events)(&BuildEvent::Note(&format!("{image} is not in the store: pulling {reference}")));
+        (self.events)(&BuildEvent::Note(&format!(
+            "{image} is not in the store: pulling {reference}"
+        )));
         crate::registry::pull(self.store, &reference, &crate::registry::Options::default(), &|_| {}).map_err(|e| {
             self.fail(
                 from,
@@ -308,7 +369,11 @@ impl Builder<'_> {
     fn find_stage(&self, name: &str) -> Option<&Stage> {
         self.stages
             .iter()
-            .find(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .find(|s| {
+                s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
             .or_else(|| name.parse::<usize>().ok().and_then(|i| self.stages.get(i)))
     }
 
@@ -331,11 +396,20 @@ impl Builder<'_> {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (w.clone(), None),
             };
-            let given = self.options.build_args.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+            let given = self
+                .options
+                .build_args
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone());
             if given.is_some() {
                 self.used_args.push(name.clone());
             }
-            let inherited = global.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.clone());
+            let inherited = global
+                .iter()
+                .find(|(k, _)| *k == name)
+                .and_then(|(_, v)| v.clone());
             let value = given.or(default).or(inherited);
             args.retain(|(k, _)| *k != name);
             args.push((name, value));
@@ -343,12 +417,19 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn instruction(&mut self, ins: &Instruction, cur: &mut Current, global: &[(String, Option<String>)]) -> Result<()> {
+    fn instruction(
+        &mut self,
+        ins: &Instruction,
+        cur: &mut Current,
+        global: &[(String, Option<String>)],
+    ) -> Result<()> {
         let env = env_of(&cur.state.config);
         let args = cur.args.clone();
         let lookup = move |n: &str| lookup_in(&args, &env, n);
-        let word = |text: &str| expand::word(text, &lookup, ins.escape).map_err(|e| self.fail(ins, e));
-        let words = |text: &str| expand::words(text, &lookup, ins.escape).map_err(|e| self.fail(ins, e));
+        let word =
+            |text: &str| expand::word(text, &lookup, ins.escape).map_err(|e| self.fail(ins, e));
+        let words =
+            |text: &str| expand::words(text, &lookup, ins.escape).map_err(|e| self.fail(ins, e));
         match ins.keyword {
             // Stages are split at FROM, so a body never holds one.
             Keyword::From => Err(self.fail(ins, "FROM starts a new stage")),
@@ -375,8 +456,15 @@ impl Builder<'_> {
             }
             Keyword::Workdir => {
                 let dir = word(&ins.rest)?;
-                let base = cur.state.config["config"]["WorkingDir"].as_str().unwrap_or("/").to_string();
-                let joined = if dir.starts_with('/') { dir } else { format!("{base}/{dir}") };
+                let base = cur.state.config["config"]["WorkingDir"]
+                    .as_str()
+                    .unwrap_or("/")
+                    .to_string();
+                let joined = if dir.starts_with('/') {
+                    dir
+                } else {
+                    format!("{base}/{dir}")
+                };
                 let dir = format!("/{}", ignore::clean(&joined));
                 self.workdir(cur, dir)
             }
@@ -389,7 +477,11 @@ impl Builder<'_> {
             }
             Keyword::Cmd | Keyword::Entrypoint => {
                 let argv = self.command_args(ins, &cur.state.config);
-                let field = if ins.keyword == Keyword::Cmd { "Cmd" } else { "Entrypoint" };
+                let field = if ins.keyword == Keyword::Cmd {
+                    "Cmd"
+                } else {
+                    "Entrypoint"
+                };
                 let clear_cmd = ins.keyword == Keyword::Entrypoint && !cur.cmd_set;
                 if ins.keyword == Keyword::Cmd {
                     cur.cmd_set = true;
@@ -406,9 +498,19 @@ impl Builder<'_> {
             Keyword::Expose => {
                 let ports: Vec<String> = words(&ins.rest)?
                     .into_iter()
-                    .map(|p| if p.contains('/') { p.to_ascii_lowercase() } else { format!("{p}/tcp") })
+                    .map(|p| {
+                        if p.contains('/') {
+                            p.to_ascii_lowercase()
+                        } else {
+                            format!("{p}/tcp")
+                        }
+                    })
                     .collect();
-                if let Some(bad) = ports.iter().find(|p| p.split('/').next().is_none_or(|n| n.split('-').any(|x| x.parse::<u16>().is_err()))) {
+                if let Some(bad) = ports.iter().find(|p| {
+                    p.split('/')
+                        .next()
+                        .is_none_or(|n| n.split('-').any(|x| x.parse::<u16>().is_err()))
+                }) {
                     return Err(self.fail(ins, format!("invalid port {bad:?}")));
                 }
                 self.meta(cur, &format!("EXPOSE {}", ports.join(" ")), |c| {
@@ -459,7 +561,10 @@ impl Builder<'_> {
                     return Err(self.fail(ins, "ONBUILD requires an instruction"));
                 }
                 self.meta(cur, &format!("ONBUILD {trigger}"), |c| {
-                    let list = c["config"]["OnBuild"].as_array().cloned().unwrap_or_default();
+                    let list = c["config"]["OnBuild"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
                     let mut list = list;
                     list.push(json!(trigger));
                     c["config"]["OnBuild"] = json!(list);
@@ -481,7 +586,11 @@ impl Builder<'_> {
                 }
                 // --from, --chown and --chmod take variables too.
                 let flag = |name: &str| ins.flag(name).map(word).transpose();
-                let flags = CopyFlags { from: flag("from")?, chown: flag("chown")?, chmod: flag("chmod")? };
+                let flags = CopyFlags {
+                    from: flag("from")?,
+                    chown: flag("chown")?,
+                    chmod: flag("chmod")?,
+                };
                 self.copy(ins, cur, w, flags)
             }
         }
@@ -491,9 +600,15 @@ impl Builder<'_> {
     /// (as Docker does, so the container can start there).
     fn workdir(&mut self, cur: &mut Current, dir: String) -> Result<()> {
         let text = format!("WORKDIR {dir}");
-        let below = self.store.unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
+        let below =
+            self.store
+                .unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
         let rel = dir.trim_start_matches('/').to_string();
-        if rel.is_empty() || (Tree { snapshots: &below }).lookup(Path::new(&rel)).is_some() {
+        if rel.is_empty()
+            || (Tree { snapshots: &below })
+                .lookup(Path::new(&rel))
+                .is_some()
+        {
             return self.meta(cur, &text, |c| {
                 c["config"]["WorkingDir"] = json!(dir);
                 Ok(())
@@ -508,14 +623,24 @@ impl Builder<'_> {
         self.runs += 1;
         let layer_dir = self.work.join(format!("workdir-{}", self.runs));
         fs::create_dir_all(&layer_dir).ctx("create", &layer_dir)?;
-        let made = copy::make_parents(&layer_dir, Path::new(&rel), &Tree { snapshots: &below }, None, true)
-            .ctx("create WORKDIR in", &layer_dir)
-            .and_then(|()| create_layer(self.store, &layer_dir, LayerCompression::Gzip));
+        let made = copy::make_parents(
+            &layer_dir,
+            Path::new(&rel),
+            &Tree { snapshots: &below },
+            None,
+            true,
+        )
+        .ctx("create WORKDIR in", &layer_dir)
+        .and_then(|()| create_layer(self.store, &layer_dir, LayerCompression::Gzip));
         let _ = fs::remove_dir_all(&layer_dir);
         let mut state = cur.state.clone();
         state.layers.push(made?);
         state.config["config"]["WorkingDir"] = json!(dir);
-        push_history(&mut state.config, &format!("/bin/sh -c #(nop)  {text}"), false);
+        push_history(
+            &mut state.config,
+            &format!("/bin/sh -c #(nop)  {text}"),
+            false,
+        );
         self.commit(cur, key, state)
     }
 
@@ -532,7 +657,12 @@ impl Builder<'_> {
     }
 
     /// A metadata-only step: `apply` changes the config; history gets an empty layer.
-    fn meta(&mut self, cur: &mut Current, text: &str, apply: impl FnOnce(&mut Value) -> Result<()>) -> Result<()> {
+    fn meta(
+        &mut self,
+        cur: &mut Current,
+        text: &str,
+        apply: impl FnOnce(&mut Value) -> Result<()>,
+    ) -> Result<()> {
         let key = cache::key(&cur.key, text);
         if let Some(state) = self.cached(&key) {
             cur.state = state;
@@ -541,7 +671,11 @@ impl Builder<'_> {
         }
         let mut state = cur.state.clone();
         apply(&mut state.config)?;
-        push_history(&mut state.config, &format!("/bin/sh -c #(nop)  {text}"), true);
+        push_history(
+            &mut state.config,
+            &format!("/bin/sh -c #(nop)  {text}"),
+            true,
+        );
         self.commit(cur, key, state)
     }
 
@@ -558,7 +692,9 @@ impl Builder<'_> {
         cache::put(self.store, &key, &state)?;
         if state.layers.len() > cur.state.layers.len() {
             if let Some((layer, _)) = state.layers.last() {
-                (self.events)(&BuildEvent::Done { digest: layer.digest() });
+                (self.events)(&BuildEvent::Done {
+                    digest: layer.digest(),
+                });
             }
         }
         cur.state = state;
@@ -592,16 +728,35 @@ impl Builder<'_> {
             full_env.push(DEFAULT_PATH.to_string());
         }
         full_env.extend(arg_env);
-        let user = cur.state.config["config"]["User"].as_str().unwrap_or("").to_string();
-        let cwd = cur.state.config["config"]["WorkingDir"].as_str().filter(|s| !s.is_empty()).unwrap_or("/").to_string();
-        let snapshots = self.store.unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
+        let user = cur.state.config["config"]["User"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let cwd = cur.state.config["config"]["WorkingDir"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("/")
+            .to_string();
+        let snapshots =
+            self.store
+                .unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
         self.runs += 1;
         let dir = self.work.join(format!("run-{}", self.runs));
         let id = format!("tug-build-{}", crate::unique_suffix());
-        let spec = run::RunSpec { args: argv, env: full_env, user: &user, cwd: &cwd, quiet: self.options.quiet };
-        let result = run::run(&snapshots, &dir, &id, &spec).and_then(|upper| {
-            create_layer(self.store, &upper, LayerCompression::Gzip)
-        });
+        let spec = run::RunSpec {
+            args: argv,
+            env: full_env,
+            user: &user,
+            cwd: &cwd,
+            quiet: self.options.quiet,
+        };
+        let at = format!("{}:{}: ", self.file, ins.line);
+        let result = run::run(&snapshots, &dir, &id, &spec)
+            .map_err(|e| match e {
+                Error::RunFailed { command, code, .. } => Error::RunFailed { at, command, code },
+                e => e,
+            })
+            .and_then(|upper| create_layer(self.store, &upper, LayerCompression::Gzip));
         let _ = fs::remove_dir_all(&dir);
         let layer = result?;
         let mut state = cur.state.clone();
@@ -610,30 +765,59 @@ impl Builder<'_> {
         self.commit(cur, key, state)
     }
 
-    fn copy(&mut self, ins: &Instruction, cur: &mut Current, mut words: Vec<String>, flags: CopyFlags) -> Result<()> {
+    fn copy(
+        &mut self,
+        ins: &Instruction,
+        cur: &mut Current,
+        mut words: Vec<String>,
+        flags: CopyFlags,
+    ) -> Result<()> {
         if words.len() < 2 {
             return Err(self.fail(ins, "requires at least two arguments: SOURCE... DEST"));
         }
         if ins.flag("link").is_some() {
-            (self.events)(&BuildEvent::Note("--link is ignored: layers are always independent here"));
+            (self.events)(&BuildEvent::Note(
+                "--link is ignored: layers are always independent here",
+            ));
         }
         let dest_word = words.pop().unwrap_or_default();
-        let below = self.store.unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
+        let below =
+            self.store
+                .unpack_layers(&cur.state.layers, &UnpackOptions::default(), &mut |_| {})?;
         let tree = Tree { snapshots: &below };
         let chown = match flags.chown.as_deref() {
-            Some(spec) => Some(users::resolve(spec, &|p| tree.read(p)).map_err(|e| self.fail(ins, e))?),
+            Some(spec) => {
+                Some(users::resolve(spec, &|p| tree.read(p)).map_err(|e| self.fail(ins, e))?)
+            }
             None => None,
         };
         let chmod = match flags.chmod.as_deref() {
-            Some(m) => Some(u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| {
-                self.fail(ins, format!("invalid --chmod={m}: give octal permission bits such as 755"))
-            })?),
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| {
+                        self.fail(
+                            ins,
+                            format!("invalid --chmod={m}: give octal permission bits such as 755"),
+                        )
+                    })?,
+            ),
             None => None,
         };
-        let workdir = cur.state.config["config"]["WorkingDir"].as_str().unwrap_or("/").to_string();
-        let dest_abs = if dest_word.starts_with('/') { dest_word.clone() } else { format!("{workdir}/{dest_word}") };
+        let workdir = cur.state.config["config"]["WorkingDir"]
+            .as_str()
+            .unwrap_or("/")
+            .to_string();
+        let dest_abs = if dest_word.starts_with('/') {
+            dest_word.clone()
+        } else {
+            format!("{workdir}/{dest_word}")
+        };
         let dest = ignore::clean(&dest_abs);
-        let dest_is_dir = dest_word.ends_with('/') || words.len() > 1 || words.iter().any(|w| pattern::has_glob(w));
+        let dest_is_dir = dest_word.ends_with('/')
+            || words.len() > 1
+            || words.iter().any(|w| pattern::has_glob(w));
 
         // Where the sources come from: the context, an earlier stage, or an image.
         let mut mount: Option<Mount> = None;
@@ -645,14 +829,20 @@ impl Builder<'_> {
                     None => match self.store.image(from) {
                         Ok(img) => img.layers()?,
                         Err(e) if e.is_not_found() => {
-                            return Err(self.fail(ins, format!("--from={from}: no stage or image named {from}")))
+                            return Err(self.fail(
+                                ins,
+                                format!("--from={from}: no stage or image named {from}"),
+                            ))
                         }
                         Err(e) => return Err(e),
                     },
                 };
-                let snaps = self.store.unpack_layers(&layers, &UnpackOptions::default(), &mut |_| {})?;
+                let snaps =
+                    self.store
+                        .unpack_layers(&layers, &UnpackOptions::default(), &mut |_| {})?;
                 self.runs += 1;
-                let m = overlay::mount_layers(&snaps, &self.work.join(format!("from-{}", self.runs)))?;
+                let m =
+                    overlay::mount_layers(&snaps, &self.work.join(format!("from-{}", self.runs)))?;
                 let root = m.target().to_path_buf();
                 mount = Some(m);
                 Some(root)
@@ -662,11 +852,21 @@ impl Builder<'_> {
         let context = self.options.context.clone();
         let result = (|| -> Result<(Digest, State, bool)> {
             let src = match &from_root {
-                Some(root) => SourceRoot { root, ignore: None, keep_owner: true },
-                None => SourceRoot { root: &context, ignore: Some(&ignore), keep_owner: false },
+                Some(root) => SourceRoot {
+                    root,
+                    ignore: None,
+                    keep_owner: true,
+                },
+                None => SourceRoot {
+                    root: &context,
+                    ignore: Some(&ignore),
+                    keep_owner: false,
+                },
             };
             let sources = src.resolve(&words).map_err(|e| self.fail(ins, e))?;
-            let hash = src.hash(&sources).map_err(|e| self.fail(ins, format!("failed to read sources: {e}")))?;
+            let hash = src
+                .hash(&sources)
+                .map_err(|e| self.fail(ins, format!("failed to read sources: {e}")))?;
             let text = format!("{} {}", ins.text(), dest);
             let key = cache::key(&cur.key, &format!("{text}\n{hash}"));
             if let Some(state) = self.cached(&key) {
@@ -675,14 +875,26 @@ impl Builder<'_> {
             self.runs += 1;
             let layer_dir = self.work.join(format!("copy-{}", self.runs));
             fs::create_dir_all(&layer_dir).ctx("create", &layer_dir)?;
-            let plan = CopyPlan { dest: dest.clone(), dest_is_dir, chown, chmod, extract: ins.keyword == Keyword::Add, below: &tree };
-            copy::copy(&src, &sources, &plan, &layer_dir).map_err(|e| self.fail(ins, format!("failed to copy: {e}")))?;
+            let plan = CopyPlan {
+                dest: dest.clone(),
+                dest_is_dir,
+                chown,
+                chmod,
+                extract: ins.keyword == Keyword::Add,
+                below: &tree,
+            };
+            copy::copy(&src, &sources, &plan, &layer_dir)
+                .map_err(|e| self.fail(ins, format!("failed to copy: {e}")))?;
             let layer = create_layer(self.store, &layer_dir, LayerCompression::Gzip);
             let _ = fs::remove_dir_all(&layer_dir);
             let mut state = cur.state.clone();
             state.layers.push(layer?);
             let srcs = words.join(" ");
-            push_history(&mut state.config, &format!("/bin/sh -c #(nop) {} {srcs} in /{dest} ", ins.keyword), false);
+            push_history(
+                &mut state.config,
+                &format!("/bin/sh -c #(nop) {} {srcs} in /{dest} ", ins.keyword),
+                false,
+            );
             Ok((key, state, false))
         })();
         if let Some(m) = mount {
@@ -715,9 +927,18 @@ fn stage_name(from: &Instruction) -> Option<&str> {
 }
 
 /// Variable lookup: ENV first, then ARGs.
-fn lookup_in(args: &[(String, Option<String>)], env: &[(String, String)], name: &str) -> Option<String> {
+fn lookup_in(
+    args: &[(String, Option<String>)],
+    env: &[(String, String)],
+    name: &str,
+) -> Option<String> {
     env.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
-        .or_else(|| args.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.clone()))
+        .or_else(|| {
+            args.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.clone())
+        })
 }

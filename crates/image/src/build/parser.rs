@@ -225,18 +225,28 @@ pub fn parse(text: &str) -> Result<Vec<Instruction>, SyntaxError> {
                 let Some(line) = lines.get(i) else {
                     return Err(SyntaxError {
                         line: start,
-                        message: format!("unterminated here-document: no line {word} after line {start}"),
+                        message: format!(
+                            "unterminated here-document: no line {word} after line {start}"
+                        ),
                     });
                 };
                 i += 1;
-                let line = if strip_tabs { line.trim_start_matches('\t') } else { line };
+                let line = if strip_tabs {
+                    line.trim_start_matches('\t')
+                } else {
+                    line
+                };
                 if line == word {
                     break;
                 }
                 body.push_str(line);
                 body.push('\n');
             }
-            ins.heredocs.push(Heredoc { word, strip_tabs, body });
+            ins.heredocs.push(Heredoc {
+                word,
+                strip_tabs,
+                body,
+            });
         }
         if !ins.heredocs.is_empty() && ins.keyword != Keyword::Run {
             return Err(SyntaxError {
@@ -277,7 +287,9 @@ fn heredoc_markers(rest: &str) -> Vec<(String, bool)> {
             }
             s = &after[(end + 1).min(after.len())..];
         } else {
-            let end = after.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(after.len());
+            let end = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(after.len());
             if end > 0 {
                 out.push((after[..end].to_string(), strip_tabs));
             }
@@ -378,7 +390,8 @@ mod tests {
 
     #[test]
     fn escape_directive_switches_to_backtick() {
-        let file = "# syntax=docker/dockerfile:1\n# escape=`\nFROM scratch\nRUN dir c:\\ `\n  && echo x\n";
+        let file =
+            "# syntax=docker/dockerfile:1\n# escape=`\nFROM scratch\nRUN dir c:\\ `\n  && echo x\n";
         let got = parse(file).unwrap();
         assert_eq!(got[1].rest, "dir c:\\ && echo x");
         assert_eq!(got[1].escape, '`');
@@ -398,7 +411,11 @@ mod tests {
         assert_eq!(got[0].flag("chown"), Some("1:2"));
         assert_eq!(got[0].rest, "a b");
         let err = parse("RUN --mount=type=cache true\n").unwrap_err();
-        assert!(err.message.contains("unknown flag: --mount"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown flag: --mount"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -406,11 +423,20 @@ mod tests {
         let file = "FROM scratch\nRUN <<EOF\necho one\necho two\nEOF\nRUN cat > /f <<-'END' && echo done\n\tx $HOME\n\tEND\nCMD [\"sh\"]\n";
         let got = parse(file).unwrap();
         assert_eq!(got.len(), 4);
-        assert_eq!(got[1].command(), Command::Shell("echo one\necho two\n".into()));
-        assert_eq!(got[2].command(), Command::Shell("cat > /f <<-'END' && echo done\nx $HOME\nEND\n".into()));
+        assert_eq!(
+            got[1].command(),
+            Command::Shell("echo one\necho two\n".into())
+        );
+        assert_eq!(
+            got[2].command(),
+            Command::Shell("cat > /f <<-'END' && echo done\nx $HOME\nEND\n".into())
+        );
         assert_eq!(got[3].line, 9);
         let err = parse("FROM scratch\nRUN <<EOF\necho\n").unwrap_err();
-        assert_eq!((err.line, err.message.contains("unterminated here-document")), (2, true));
+        assert_eq!(
+            (err.line, err.message.contains("unterminated here-document")),
+            (2, true)
+        );
         let err = parse("FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n").unwrap_err();
         assert!(err.message.contains("RUN only"), "{}", err.message);
     }

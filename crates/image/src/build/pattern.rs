@@ -19,7 +19,9 @@ fn match_components(pat: &[&str], comps: &[&str]) -> bool {
         None => comps.is_empty(),
         Some((&"**", rest)) => (0..=comps.len()).any(|skip| match_components(rest, &comps[skip..])),
         Some((first, rest)) => match comps.split_first() {
-            Some((c, tail)) => component(first.as_bytes(), c.as_bytes()) && match_components(rest, tail),
+            Some((c, tail)) => {
+                component(first.as_bytes(), c.as_bytes()) && match_components(rest, tail)
+            }
             None => false,
         },
     }
@@ -58,7 +60,11 @@ fn class(pat: &[u8]) -> Option<(Box<dyn Fn(u8) -> bool + '_>, &[u8])> {
             break;
         }
         first = false;
-        let (lo, rest) = if c == b'\\' { (*rest.first()?, &rest[1..]) } else { (c, rest) };
+        let (lo, rest) = if c == b'\\' {
+            (*rest.first()?, &rest[1..])
+        } else {
+            (c, rest)
+        };
         let (hi, rest) = match rest {
             [b'-', h, tail @ ..] if *h != b']' => (*h, tail),
             _ => (lo, rest),

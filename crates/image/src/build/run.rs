@@ -54,7 +54,8 @@ pub fn run(snapshots: &[PathBuf], work: &Path, id: &str, spec: &RunSpec<'_>) -> 
     let (uid, gid) = if spec.user.is_empty() {
         (0, 0)
     } else {
-        users::resolve(spec.user, &|p| tree.read(p)).map_err(|e| Error::Build(format!("USER {}: {e}", spec.user)))?
+        users::resolve(spec.user, &|p| tree.read(p))
+            .map_err(|e| Error::Build(format!("USER {}: {e}", spec.user)))?
     };
     let container_dir = work.join("container");
     let mount = overlay::mount_layers(snapshots, &container_dir)?;
@@ -75,12 +76,14 @@ pub fn run(snapshots: &[PathBuf], work: &Path, id: &str, spec: &RunSpec<'_>) -> 
         };
         // stdin is never the user's terminal; output is theirs unless the build is quiet.
         let fds: &[libc::c_int] = if spec.quiet { &[0, 1, 2] } else { &[0] };
-        let null = sys::NullStdio::new(fds).with_ctx(|| "failed to point the RUN step's stdio at /dev/null".into())?;
+        let null = sys::NullStdio::new(fds)
+            .with_ctx(|| "failed to point the RUN step's stdio at /dev/null".into())?;
         let code = tug_runtime::run::run(&opts, false);
         drop(null);
         let code = code?;
         if code != 0 {
             return Err(Error::RunFailed {
+                at: String::new(),
                 command: created_by(&spec.args),
                 code,
             });
@@ -132,7 +135,12 @@ fn make_workdir(rootfs: &Path, cwd: &str, uid: u32, gid: u32) -> Result<()> {
         match fs::symlink_metadata(&path) {
             Ok(m) if m.is_dir() => {}
             Ok(m) if m.file_type().is_symlink() => return Ok(()),
-            Ok(_) => return Err(Error::Build(format!("WORKDIR {cwd}: {} is not a directory", path.display()))),
+            Ok(_) => {
+                return Err(Error::Build(format!(
+                    "WORKDIR {cwd}: {} is not a directory",
+                    path.display()
+                )))
+            }
             Err(_) => {
                 fs::create_dir(&path).ctx("create", &path)?;
                 std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).ctx("chown", &path)?;

@@ -12,13 +12,18 @@ pub fn resolve(spec: &str, read: &dyn Fn(&str) -> Option<String>) -> Result<(u32
     let passwd = read("etc/passwd").unwrap_or_default();
     let entry = passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 4 && (f[0] == user || f[2] == user)).then(|| (f[2].parse::<u32>(), f[3].parse::<u32>()))
+        (f.len() >= 4 && (f[0] == user || f[2] == user))
+            .then(|| (f[2].parse::<u32>(), f[3].parse::<u32>()))
     });
     let (uid, primary) = match (user.parse::<u32>(), entry) {
         (Ok(uid), Some((_, Ok(gid)))) => (uid, gid),
         (Ok(uid), _) => (uid, 0),
         (Err(_), Some((Ok(uid), Ok(gid)))) => (uid, gid),
-        (Err(_), _) => return Err(format!("unable to find user {user}: no matching entries in passwd file")),
+        (Err(_), _) => {
+            return Err(format!(
+                "unable to find user {user}: no matching entries in passwd file"
+            ))
+        }
     };
     let gid = match group {
         None => primary,
@@ -29,9 +34,13 @@ pub fn resolve(spec: &str, read: &dyn Fn(&str) -> Option<String>) -> Result<(u32
                 .lines()
                 .find_map(|l| {
                     let f: Vec<&str> = l.split(':').collect();
-                    (f.len() >= 3 && f[0] == g).then(|| f[2].parse::<u32>().ok()).flatten()
+                    (f.len() >= 3 && f[0] == g)
+                        .then(|| f[2].parse::<u32>().ok())
+                        .flatten()
                 })
-                .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?,
+                .ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                })?,
         },
     };
     Ok((uid, gid))
@@ -43,7 +52,9 @@ mod tests {
 
     fn files(name: &str) -> Option<String> {
         match name {
-            "etc/passwd" => Some("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n".into()),
+            "etc/passwd" => {
+                Some("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n".into())
+            }
             "etc/group" => Some("root:x:0:\nstaff:x:50:\n".into()),
             _ => None,
         }
@@ -56,7 +67,11 @@ mod tests {
         assert_eq!(resolve("app:staff", &files), Ok((1000, 50)));
         assert_eq!(resolve("4242:7", &files), Ok((4242, 7)));
         assert_eq!(resolve("4242", &files), Ok((4242, 0)));
-        assert!(resolve("nobody", &files).unwrap_err().contains("unable to find user nobody"));
-        assert!(resolve("app:wheel", &files).unwrap_err().contains("unable to find group wheel"));
+        assert!(resolve("nobody", &files)
+            .unwrap_err()
+            .contains("unable to find user nobody"));
+        assert!(resolve("app:wheel", &files)
+            .unwrap_err()
+            .contains("unable to find group wheel"));
     }
 }
