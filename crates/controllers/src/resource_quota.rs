@@ -1,7 +1,7 @@
 //! Each ResourceQuota's `status.hard` (its `spec.hard`) and `status.used`, recomputed from
 //! scratch over every object the quota counts: so deletes give quota back, and whatever the
 //! admission plugin charged for a write that then failed is corrected. Quotas are
-//! reconciled when they change, when an object they may count is deleted, and every
+//! reconciled when their spec changes, when an object they may count is deleted, and every
 //! half minute (finished pods stop counting). The status is written with the quota's
 //! resourceVersion, so a charge admission made meanwhile is never overwritten.
 
@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher::{self, Event};
+use kube::runtime::{predicates, reflector, PredicateConfig, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 use tug_api::quota::{self, parse_list, ResourceList};
@@ -38,8 +39,15 @@ pub async fn run(client: Client) -> Result<(), crate::Error> {
         let resource = api_resource(group, plural)?;
         Some(deletions(Api::<DynamicObject>::all_with(client.clone(), &resource)).boxed())
     }));
-    let controller = Controller::new(Api::<ResourceQuota>::all(client.clone()), watcher::Config::default())
-        .reconcile_all_on(deletions);
+    // Status writes (admission's charges, this controller's own) do not wake it: only spec
+    // changes do, so a recount never races a burst of creates it was not asked about.
+    let (reader, writer) = reflector::store();
+    let quotas = watcher::watcher(Api::<ResourceQuota>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, PredicateConfig::default());
+    let controller = Controller::for_stream(quotas, reader).reconcile_all_on(deletions);
     reconciler::run("resourcequota", controller, move |q, _| reconcile(client.clone(), q)).await
 }
 
