@@ -22,6 +22,9 @@ use tug_api::quota::{self, parse_list, ResourceList};
 use crate::reconciler::{self, ReconcileError};
 
 const RESYNC: Duration = Duration::from_secs(30);
+/// After losing a race with admission's charges: a burst of creates is under way, whose
+/// charges are right; recount once it has passed rather than relist in its middle.
+const CONFLICT_RETRY: Duration = Duration::from_secs(5);
 
 /// The kinds whose deletion wakes the quotas.
 const COUNTED: [(&str, &str); 6] = [
@@ -117,8 +120,8 @@ async fn reconcile(client: Client, q: Arc<ResourceQuota>) -> Result<Action, Reco
         let api: Api<ResourceQuota> = Api::namespaced(client, &ns);
         match api.replace_status(&q.name_any(), &PostParams::default(), &updated).await {
             Ok(_) => {}
-            // Admission charged the quota meanwhile: count again from the new version.
-            Err(kube::Error::Api(e)) if e.code == 409 => return Ok(Action::requeue(Duration::from_millis(100))),
+            // Admission charged the quota meanwhile: count again later from the new version.
+            Err(kube::Error::Api(e)) if e.code == 409 => return Ok(Action::requeue(CONFLICT_RETRY)),
             Err(e) => return Err(e.into()),
         }
     }

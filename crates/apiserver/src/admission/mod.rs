@@ -118,7 +118,7 @@ fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(service_account::ServiceAccount),
         Box::new(default_storage_class::DefaultStorageClass),
         Box::new(pod_security::PodSecurity),
-        Box::new(resource_quota::ResourceQuota),
+        Box::new(resource_quota::ResourceQuota::default()),
     ]
 }
 

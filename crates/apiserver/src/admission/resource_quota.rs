@@ -15,7 +15,12 @@ use crate::status::{ApiError, ApiResult};
 /// How often the charge is tried again when a quota changes under it.
 const ATTEMPTS: usize = 10;
 
-pub struct ResourceQuota;
+/// Charges are made one at a time in this server (compare-and-swap still guards against
+/// other writers of the quota), so concurrent creates queue instead of retrying.
+#[derive(Default)]
+pub struct ResourceQuota {
+    charging: tokio::sync::Mutex<()>,
+}
 
 impl Plugin for ResourceQuota {
     fn name(&self) -> &'static str {
@@ -33,6 +38,10 @@ impl Plugin for ResourceQuota {
                 return Ok(());
             }
             let usage = quota::usage(request.rt.group, request.rt.plural, object);
+            if list(request.store, "", "resourcequotas", request.namespace).await?.is_empty() {
+                return Ok(());
+            }
+            let _turn = self.charging.lock().await;
             let mut charged: Vec<String> = Vec::new();
             for _ in 0..ATTEMPTS {
                 let quotas = list(request.store, "", "resourcequotas", request.namespace).await?;
