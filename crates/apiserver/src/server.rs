@@ -20,7 +20,7 @@ use tower_service::Service;
 use tug_store::Store;
 
 use crate::admission;
-use crate::auth::{self, Authenticator, Credentials, User};
+use crate::authn::{self, Authenticator, Credentials, Outcome, User};
 use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
 use crate::metrics::{Metrics, RequestLabels};
@@ -38,6 +38,13 @@ pub struct Config {
     pub store: Arc<dyn Store>,
     /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
     pub disabled_admission_plugins: Vec<String>,
+    /// A static token file (`--token-auth-file`): `token,user,uid,"group1,group2"` lines.
+    pub token_auth_file: Option<PathBuf>,
+    /// Whether requests without credentials are served as `system:anonymous` (in
+    /// `system:unauthenticated`) instead of refused with 401. Off by default while
+    /// authorization allows every authenticated user; Kubernetes turns it on, and so
+    /// will we once RBAC decides what anonymous users may do.
+    pub anonymous_auth: bool,
 }
 
 impl Config {
@@ -49,6 +56,8 @@ impl Config {
             listen,
             store,
             disabled_admission_plugins: Vec::new(),
+            token_auth_file: None,
+            anonymous_auth: false,
         }
     }
 }
@@ -65,6 +74,10 @@ pub enum StartError {
     },
     #[error(transparent)]
     Admission(#[from] admission::UnknownPlugin),
+    #[error(transparent)]
+    TokenFile(#[from] authn::token_file::TokenFileError),
+    #[error(transparent)]
+    SigningKey(#[from] authn::jwt::KeyError),
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
 }
@@ -76,6 +89,8 @@ pub struct AppState {
     pub authenticator: Arc<dyn Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
     pub admission: admission::Chain,
+    /// Signs ServiceAccount tokens (TokenRequest, legacy token Secrets, OIDC discovery).
+    pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
 }
 
 /// A running server.
@@ -127,12 +142,38 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let kubeconfig = config.data_dir.join("kubeconfig.yaml");
     tls::write_private(&kubeconfig, pki.kubeconfig(addr.port())?.as_bytes())?;
 
+    let tokens = Arc::new(authn::serviceaccount::TokenIssuer {
+        key: authn::jwt::SigningKey::load_or_create(&pki.dir)?,
+        api_audiences: vec![authn::serviceaccount::ISSUER.to_string()],
+        ca_pem: std::fs::read_to_string(pki.dir.join("ca.crt")).map_err(|source| TlsError::Io {
+            action: "read",
+            path: pki.dir.join("ca.crt"),
+            source,
+        })?,
+    });
+    let mut authenticators: Vec<Arc<dyn Authenticator>> = vec![Arc::new(
+        authn::x509::ClientCertificate::new(pki.client_verifier()?),
+    )];
+    if let Some(path) = &config.token_auth_file {
+        authenticators.push(Arc::new(authn::token_file::TokenFile::load(path)?));
+    }
+    authenticators.push(Arc::new(authn::bootstrap::BootstrapTokens {
+        store: config.store.clone(),
+    }));
+    authenticators.push(Arc::new(authn::serviceaccount::ServiceAccountTokens {
+        issuer: tokens.clone(),
+        store: config.store.clone(),
+    }));
     let state = Arc::new(AppState {
         store: config.store,
         metrics: Arc::new(Metrics::default()),
-        authenticator: Arc::new(auth::Chain(vec![Arc::new(auth::ClientCertificate)])),
+        authenticator: Arc::new(authn::Chain {
+            authenticators,
+            anonymous: config.anonymous_auth,
+        }),
         authorizer: Arc::new(authz::AlwaysAllow),
         admission,
+        tokens,
     });
     create_system_namespaces(&state).await?;
     let app = router(state);
@@ -229,6 +270,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         );
     let private = Router::new()
         .route("/metrics", get(metrics))
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(state): State<Arc<AppState>>| async move {
+                respond::ok(&state.tokens.discovery())
+            }),
+        )
+        .route(
+            "/openid/v1/jwks",
+            get(|State(state): State<Arc<AppState>>| async move {
+                respond::ok(&state.tokens.key.jwks())
+            }),
+        )
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*path}", get(openapi::v3))
@@ -265,7 +318,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     response
 }
 
-/// Lets a request through only if some authenticator recognises it; 401 Status otherwise.
+/// Lets a request through only if some authenticator recognises it (401 Status otherwise),
+/// as the user it impersonates if it asks to and may.
 async fn authenticate(
     State(state): State<Arc<AppState>>,
     mut request: Request,
@@ -276,16 +330,27 @@ async fn authenticate(
         .get::<PeerCertificates>()
         .cloned()
         .unwrap_or_default();
+    let token = match authn::bearer_token(request.headers()) {
+        Ok(token) => token,
+        Err(_) => return ApiError::unauthorized().into_response(),
+    };
     let credentials = Credentials {
         client_certificates: certs.0.as_deref().map(Vec::as_slice),
-        headers: request.headers(),
+        token,
+        audiences: &state.tokens.api_audiences,
     };
-    match state.authenticator.authenticate(&credentials) {
-        Some(user) => {
+    let user = match state.authenticator.authenticate(&credentials).await {
+        Outcome::Authenticated { user, .. } => user,
+        Outcome::NotMine | Outcome::Rejected(_) => return ApiError::unauthorized().into_response(),
+    };
+    match authn::impersonation::impersonate(state.authorizer.as_ref(), user, request.headers())
+        .await
+    {
+        Ok(user) => {
             request.extensions_mut().insert::<User>(user);
             next.run(request).await
         }
-        None => ApiError::unauthorized().into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

@@ -259,7 +259,7 @@ fn nothing_is_created_in_a_missing_or_terminating_namespace() {
 
 #[test]
 fn pods_run_as_their_service_account_with_a_token_volume() {
-    let server = TestServer::start_with(&[]);
+    let server = TestServer::start_with(|config| config.disabled_admission_plugins.clear());
     server.kubectl(&["create", "namespace", "sa"]);
     let out = apply(&server, "p.yaml", &pod("p", "sa", "{}"));
     assert!(stderr(&out).contains(r#"pods "p" is forbidden: error looking up service account sa/default: serviceaccount "default" not found"#), "{}", stderr(&out));

@@ -28,6 +28,9 @@ pub struct ServerArgs {
     /// Admission plugins to turn off, comma-separated (e.g. PodSecurity,ResourceQuota)
     #[arg(long, value_delimiter = ',')]
     disable_admission_plugins: Vec<String>,
+    /// A file of static bearer tokens: `token,user,uid,"group1,group2"` per line
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -56,13 +59,18 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let store_dir = args.data_dir.join("db");
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
+        let store: Arc<dyn tug_store::Store> = Arc::new(store);
         let mut config = tug_apiserver::Config::new(
             args.data_dir.clone(),
             SocketAddr::new(args.bind_address, args.port),
-            Arc::new(store),
+            store.clone(),
         );
         config.disabled_admission_plugins = args.disable_admission_plugins.clone();
+        config.token_auth_file = args.token_auth_file.clone();
         let server = tug_apiserver::start(config).await?;
+        let token_file = args.data_dir.join("token");
+        tug_apiserver::authn::bootstrap::ensure_join_token(store.as_ref(), &token_file).await?;
+        eprintln!("tug server: agents join with the token in {}", token_file.display());
         eprintln!(
             "tug server: serving the Kubernetes API on https://{} (kubeconfig: {})",
             server.addr(),

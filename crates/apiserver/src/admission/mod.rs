@@ -21,7 +21,7 @@ use serde_json::Value;
 use tug_api::ResourceType;
 use tug_store::{KeyRange, KeyValue, RangeRequest, Store};
 
-use crate::auth::User;
+use crate::authn::User;
 use crate::object::from_kv;
 use crate::status::{qualified_resource, ApiError, ApiResult};
 

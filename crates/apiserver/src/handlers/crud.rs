@@ -13,6 +13,7 @@ use tug_store::{KeyRange, KeyValue, RangeRequest};
 
 use super::Ctx;
 use crate::admission::{self, Operation};
+use crate::fieldmanager;
 use crate::ipam;
 use crate::object::{self, from_kv, has_finalizers, meta_mut, meta_str, set_meta, to_bytes};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -313,7 +314,18 @@ pub async fn create(
         }
     }
     let mut object = decode_default_validate(ctx, &object, warnings)?;
+    if !fieldmanager::is_apply(ctx.headers) {
+        record_update(ctx, None, &mut object);
+    }
     admit(ctx, Operation::Create, None, &mut object, warnings).await?;
+    if rt.kind == "Secret" {
+        crate::authn::serviceaccount::fill_legacy_secret(
+            &ctx.state.tokens,
+            ctx.state.store.as_ref(),
+            &mut object,
+        )
+        .await?;
+    }
     let namespace = meta_str(&object, "namespace").map(str::to_string);
     let key = rt.key(namespace.as_deref(), &name);
     if ctx.query.dry_run() {
@@ -342,6 +354,19 @@ pub async fn create(
             Err(ApiError::from_store(rt, &name, e))
         }
     }
+}
+
+/// Records a write that is not an apply in the object's managedFields.
+fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, new: &mut Value) {
+    let manager = fieldmanager::update_manager(ctx.query, ctx.headers);
+    let now = object::now();
+    let writer = fieldmanager::Writer {
+        rt: ctx.target.rt,
+        subresource: ctx.target.subresource.as_deref().unwrap_or(""),
+        manager: &manager,
+        now: &now,
+    };
+    fieldmanager::record_update(&writer, old, new);
 }
 
 fn required(field: &str, detail: &str) -> FieldError {
@@ -463,7 +488,12 @@ pub async fn replace(
     }
     if part == Part::Status {
         let status = new.get("status").cloned();
+        // The writer's managedFields (an apply's, or those sent) go with the status.
+        let managed = new.pointer("/metadata/managedFields").cloned();
         new = old.clone();
+        if let Some(managed) = managed {
+            set_meta(&mut new, "managedFields", managed);
+        }
         match status {
             Some(status) => new["status"] = status,
             None => {
@@ -497,6 +527,9 @@ pub async fn replace(
         }
     }
     let mut new = decode_default_validate(ctx, &new, warnings)?;
+    if !fieldmanager::is_apply(ctx.headers) {
+        record_update(ctx, Some(&old), &mut new);
+    }
     if part == Part::Main {
         admit(ctx, Operation::Update, Some(&old), &mut new, warnings).await?;
     }

@@ -10,8 +10,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+/// Changes a server's configuration before it starts.
+pub type Configure = Arc<dyn Fn(&mut tug_apiserver::Config) + Send + Sync>;
+
 pub struct TestServer {
     runtime: Option<tokio::runtime::Runtime>,
+    configure: Configure,
     pub store: Arc<tug_store::SqliteStore>,
     pub port: u16,
     /// Dropped last: removed once the server and store are gone.
@@ -19,17 +23,20 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// A server without the ServiceAccount admission plugin: no controller makes the
-    /// `default` ServiceAccounts pods would need here.
+    /// A server without the ServiceAccount admission plugin (see `launch`).
     pub fn start() -> TestServer {
-        TestServer::start_with(&["ServiceAccount"])
+        TestServer::start_with(|_| {})
     }
 
-    /// A server without the named admission plugins.
-    pub fn start_with(disabled_admission: &[&str]) -> TestServer {
+    /// A server whose configuration `configure` changes (at every start and restart).
+    pub fn start_with(
+        configure: impl Fn(&mut tug_apiserver::Config) + Send + Sync + 'static,
+    ) -> TestServer {
+        let configure: Configure = Arc::new(configure);
         let dir = tempfile::tempdir().expect("temp dir");
-        let (runtime, store, port) = launch(dir.path(), 0, disabled_admission);
+        let (runtime, store, port) = launch(dir.path(), 0, &configure);
         TestServer {
+            configure,
             runtime: Some(runtime),
             store,
             port,
@@ -46,7 +53,7 @@ impl TestServer {
         // Closes the store (its lock is released once the last handle is gone).
         let placeholder = Arc::new(open_store_retrying(&self.dir.path().join("placeholder")));
         drop(std::mem::replace(&mut self.store, placeholder));
-        let (runtime, store, port) = launch(self.dir.path(), self.port, &["ServiceAccount"]);
+        let (runtime, store, port) = launch(self.dir.path(), self.port, &self.configure);
         assert_eq!(port, self.port);
         self.runtime = Some(runtime);
         self.store = store;
@@ -169,7 +176,7 @@ fn open_store_retrying(dir: &Path) -> tug_store::SqliteStore {
 fn launch(
     dir: &Path,
     port: u16,
-    disabled_admission: &[&str],
+    configure: &Configure,
 ) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -184,8 +191,9 @@ fn launch(
             std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             store.clone(),
         );
-        config.disabled_admission_plugins =
-            disabled_admission.iter().map(|p| p.to_string()).collect();
+        // No controller makes the `default` ServiceAccounts pods would need here.
+        config.disabled_admission_plugins = vec!["ServiceAccount".to_string()];
+        configure(&mut config);
         match runtime.block_on(tug_apiserver::start(config)) {
             Ok(server) => break server,
             // The old listener of a restart may take a moment to go.
