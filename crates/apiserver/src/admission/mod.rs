@@ -55,17 +55,16 @@ impl Request<'_> {
 
     /// The refusal Kubernetes gives: `pods "p" is forbidden: <why>`.
     pub fn forbidden(&self, why: impl std::fmt::Display) -> ApiError {
-        ApiError::forbidden(
-            format!(
-                "{} \"{}\" is forbidden: {why}",
-                qualified_resource(self.rt),
-                self.name
-            ),
-            Some(
-                serde_json::json!({"name": self.name, "group": self.rt.group, "kind": self.rt.plural}),
-            ),
-        )
+        forbidden(self.rt, self.name, why)
     }
+}
+
+/// `pods "p" is forbidden: <why>`, as a 403 Status.
+fn forbidden(rt: &ResourceType, name: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::forbidden(
+        format!("{} \"{name}\" is forbidden: {why}", qualified_resource(rt)),
+        Some(serde_json::json!({"name": name, "group": rt.group, "kind": rt.plural})),
+    )
 }
 
 /// What admission adds to a response besides the object.
