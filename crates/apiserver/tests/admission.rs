@@ -291,6 +291,23 @@ fn pods_run_as_their_service_account_with_a_token_volume() {
 }
 
 #[test]
+fn pods_get_the_priority_of_their_class() {
+    let server = TestServer::start();
+    let class = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\npreemptionPolicy: Never\n";
+    let out = apply(&server, "pc.yaml", class);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (name, class, value) in [("a", "high", 1000), ("b", "system-cluster-critical", 2_000_000_000)] {
+        let yaml = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  priorityClassName: {class}\n  containers: [{{name: c, image: busybox}}]\n");
+        let out = apply(&server, &format!("{name}.yaml"), &yaml);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let got: Value = serde_json::from_str(&server.kubectl(&["get", "pod", name, "-o", "json"])).unwrap();
+        assert_eq!(got["spec"]["priority"], value);
+    }
+    let out = apply(&server, "c.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  priorityClassName: missing\n  containers: [{name: c, image: busybox}]\n");
+    assert!(stderr(&out).contains(r#"pods "c" is forbidden: no PriorityClass with name missing was found"#), "{}", stderr(&out));
+}
+
+#[test]
 fn malformed_policy_objects_get_422_with_field_paths() {
     let server = TestServer::start();
     let quota = server.file("q.json", r#"{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"bad"},"spec":{"hard":{"pods":"lots"}}}"#);
