@@ -296,15 +296,24 @@ fn pods_get_the_priority_of_their_class() {
     let class = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\npreemptionPolicy: Never\n";
     let out = apply(&server, "pc.yaml", class);
     assert!(out.status.success(), "{}", stderr(&out));
-    for (name, class, value) in [("a", "high", 1000), ("b", "system-cluster-critical", 2_000_000_000)] {
+    for (name, class, value) in [
+        ("a", "high", 1000),
+        ("b", "system-cluster-critical", 2_000_000_000),
+    ] {
         let yaml = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  priorityClassName: {class}\n  containers: [{{name: c, image: busybox}}]\n");
         let out = apply(&server, &format!("{name}.yaml"), &yaml);
         assert!(out.status.success(), "{}", stderr(&out));
-        let got: Value = serde_json::from_str(&server.kubectl(&["get", "pod", name, "-o", "json"])).unwrap();
+        let got: Value =
+            serde_json::from_str(&server.kubectl(&["get", "pod", name, "-o", "json"])).unwrap();
         assert_eq!(got["spec"]["priority"], value);
     }
     let out = apply(&server, "c.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  priorityClassName: missing\n  containers: [{name: c, image: busybox}]\n");
-    assert!(stderr(&out).contains(r#"pods "c" is forbidden: no PriorityClass with name missing was found"#), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains(r#"pods "c" is forbidden: no PriorityClass with name missing was found"#),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -340,8 +349,15 @@ fn malformed_policy_objects_get_422_with_field_paths() {
 #[test]
 fn python_client_sees_admission_as_on_kubernetes() {
     let server = TestServer::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/admission_flows.py");
-    let out = std::process::Command::new("python3").arg(script).arg(server.kubeconfig()).output().expect("python3 runs");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/admission_flows.py"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(server.kubeconfig())
+        .output()
+        .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.trim_end().ends_with("ok"),

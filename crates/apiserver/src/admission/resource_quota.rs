@@ -55,7 +55,10 @@ impl Plugin for ResourceQuota {
             else {
                 return Ok(());
             };
-            if list(request.store, "", "resourcequotas", Some(namespace)).await?.is_empty() {
+            if list(request.store, "", "resourcequotas", Some(namespace))
+                .await?
+                .is_empty()
+            {
                 return Ok(());
             }
             let (reply, mut answer) = oneshot::channel();
@@ -71,22 +74,28 @@ impl Plugin for ResourceQuota {
             match answer.try_recv() {
                 Ok(result) => return result,
                 Err(oneshot::error::TryRecvError::Closed) => {
-                    return Err(ApiError::internal("the quota charge was abandoned; try again"))
+                    return Err(ApiError::internal(
+                        "the quota charge was abandoned; try again",
+                    ))
                 }
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
             let batch = std::mem::take(&mut *self.queue());
             charge_batch(request.store, batch).await;
-            answer
-                .await
-                .unwrap_or_else(|_| Err(ApiError::internal("the quota charge was abandoned; try again")))
+            answer.await.unwrap_or_else(|_| {
+                Err(ApiError::internal(
+                    "the quota charge was abandoned; try again",
+                ))
+            })
         })
     }
 }
 
 impl ResourceQuota {
     fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
-        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -117,17 +126,34 @@ struct Running {
 }
 
 /// The answers for the creates of one namespace, in order.
-async fn charge_namespace(store: &dyn Store, namespace: &str, pending: &[Pending]) -> ApiResult<Vec<ApiResult<()>>> {
-    let usages: Vec<ResourceList> = pending.iter().map(|p| quota::usage(p.rt.group, p.rt.plural, &p.object)).collect();
+async fn charge_namespace(
+    store: &dyn Store,
+    namespace: &str,
+    pending: &[Pending],
+) -> ApiResult<Vec<ApiResult<()>>> {
+    let usages: Vec<ResourceList> = pending
+        .iter()
+        .map(|p| quota::usage(p.rt.group, p.rt.plural, &p.object))
+        .collect();
     let mut written: BTreeSet<String> = BTreeSet::new();
     for _ in 0..ATTEMPTS {
         let mut running: Vec<Running> = list(store, "", "resourcequotas", Some(namespace))
             .await?
             .into_iter()
             .map(|(kv, quota)| {
-                let name = quota.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+                let name = quota
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let used = parse_list(quota.pointer("/status/used"));
-                Running { kv, quota, name, used, changed: false }
+                Running {
+                    kv,
+                    quota,
+                    name,
+                    used,
+                    changed: false,
+                }
             })
             .filter(|r| !written.contains(&r.name))
             .collect();
@@ -147,7 +173,9 @@ async fn charge_namespace(store: &dyn Store, namespace: &str, pending: &[Pending
             return Ok(results);
         }
     }
-    Err(ApiError::internal("resource quotas kept changing while the request was charged to them; try again"))
+    Err(ApiError::internal(
+        "resource quotas kept changing while the request was charged to them; try again",
+    ))
 }
 
 /// Charges one create to every quota, or to none if one refuses it.
@@ -169,14 +197,24 @@ fn charge_all(p: &Pending, usage: &ResourceList, running: &mut [Running]) -> Api
 
 /// The quota's usage `used` with the create's `usage` added, if the quota tracks any of it;
 /// refused when over.
-fn charge(p: &Pending, q: &Value, name: &str, usage: &ResourceList, used: &ResourceList) -> ApiResult<Option<ResourceList>> {
+fn charge(
+    p: &Pending,
+    q: &Value,
+    name: &str,
+    usage: &ResourceList,
+    used: &ResourceList,
+) -> ApiResult<Option<ResourceList>> {
     let spec_hard = parse_list(q.pointer("/spec/hard"));
     if !quota::scopes_match(q, p.rt.group, p.rt.plural, &p.object) {
         return Ok(None);
     }
     if (p.rt.group, p.rt.kind) == ("", "Pod") {
         if let Some(missing) = quota::missing_container_resources(&spec_hard, &p.object) {
-            return Err(forbidden(p.rt, &p.name, format!("failed quota: {name}: must specify {missing}")));
+            return Err(forbidden(
+                p.rt,
+                &p.name,
+                format!("failed quota: {name}: must specify {missing}"),
+            ));
         }
     }
     let requested = mask(usage, &spec_hard);
@@ -184,9 +222,20 @@ fn charge(p: &Pending, q: &Value, name: &str, usage: &ResourceList, used: &Resou
         return Ok(None);
     }
     let hard = parse_list(q.pointer("/status/hard"));
-    let unknown: Vec<&str> = requested.keys().filter(|k| !hard.contains_key(*k)).map(String::as_str).collect();
+    let unknown: Vec<&str> = requested
+        .keys()
+        .filter(|k| !hard.contains_key(*k))
+        .map(String::as_str)
+        .collect();
     if !unknown.is_empty() {
-        return Err(forbidden(p.rt, &p.name, format!("status unknown for quota: {name}, resources: {}", unknown.join(","))));
+        return Err(forbidden(
+            p.rt,
+            &p.name,
+            format!(
+                "status unknown for quota: {name}, resources: {}",
+                unknown.join(",")
+            ),
+        ));
     }
     let new_used = quota::add(used, &requested);
     let exceeded: ResourceList = new_used
@@ -212,11 +261,19 @@ fn charge(p: &Pending, q: &Value, name: &str, usage: &ResourceList, used: &Resou
 }
 
 /// Writes the quota's new usage if the quota is unchanged since it was read; false if it was.
-async fn write_used(store: &dyn Store, kv: &KeyValue, q: &Value, used: &ResourceList) -> ApiResult<bool> {
+async fn write_used(
+    store: &dyn Store,
+    kv: &KeyValue,
+    q: &Value,
+    used: &ResourceList,
+) -> ApiResult<bool> {
     let rt = registered("", "resourcequotas")?;
     let mut q = q.clone();
     q["status"]["used"] = quota::to_json(used);
-    match store.update(&kv.key, to_bytes(rt, &q), kv.mod_revision, None).await {
+    match store
+        .update(&kv.key, to_bytes(rt, &q), kv.mod_revision, None)
+        .await
+    {
         Ok(_) => Ok(true),
         Err(tug_store::Error::Conflict { .. } | tug_store::Error::NotFound { .. }) => Ok(false),
         Err(e) => Err(e.into()),
