@@ -4,7 +4,8 @@
 //! certificates ([`tls`]), authentication ([`authn`]), discovery, the verbs on
 //! every resource type of the `tug-api` registry (create, get, list, watch,
 //! update, patch, delete, deletecollection; the status and scale
-//! subresources), Table output, `metav1.Status` errors and `/metrics`.
+//! subresources), Table output, `metav1.Status` errors and `/metrics`,
+//! authorization ([`authz`]) and the audit log ([`audit`]).
 //!
 //! It may call `tug-api` (what the kinds are, defaulting, validation) and
 //! `tug-store` (through `Arc<dyn Store>`, so tests and the binary pick the
@@ -15,6 +16,7 @@
 
 pub mod admission;
 pub mod authn;
+pub mod audit;
 pub mod authz;
 mod body;
 mod discovery;

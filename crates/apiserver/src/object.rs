@@ -74,6 +74,13 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// Now with microseconds (metav1.MicroTime), as audit events carry it.
+pub fn now_micro() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+        .to_string()
+}
+
 /// `seconds` from now, in the same form.
 pub fn now_plus(seconds: i64) -> String {
     let later = jiff::Timestamp::now()

@@ -1,7 +1,8 @@
-//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients write
-//! with it (`kubectl create namespace|configmap|secret|serviceaccount|token`,
-//! `kubectl auth whoami`): the `k8s\0` envelope around a `runtime.Unknown`,
-//! and the fields of those kinds' messages, numbered as in the Kubernetes
+//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients
+//! write with it (`kubectl create namespace|configmap|secret|serviceaccount|
+//! token|role|rolebinding|clusterrole|clusterrolebinding`, `kubectl auth
+//! whoami|can-i`): the `k8s\0` envelope around a `runtime.Unknown`, and the
+//! fields of those kinds' messages, numbered as in the Kubernetes
 //! `generated.proto` files. Other kinds answer 415, and clients that can send
 //! JSON do so.
 
@@ -109,6 +110,80 @@ const TOKEN_REQUEST: Schema = &[
     ),
 ];
 
+const POLICY_RULE: Schema = &[
+    (1, Field::StrList("verbs")),
+    (2, Field::StrList("apiGroups")),
+    (3, Field::StrList("resources")),
+    (4, Field::StrList("resourceNames")),
+    (5, Field::StrList("nonResourceURLs")),
+];
+
+const LABEL_SELECTOR: Schema = &[
+    (1, Field::StrMap("matchLabels")),
+    (
+        2,
+        Field::MessageList(
+            "matchExpressions",
+            &[(1, Field::Str("key")), (2, Field::Str("operator")), (3, Field::StrList("values"))],
+        ),
+    ),
+];
+
+const ROLE: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (2, Field::MessageList("rules", POLICY_RULE)),
+    (
+        3,
+        Field::Message("aggregationRule", &[(1, Field::MessageList("clusterRoleSelectors", LABEL_SELECTOR))]),
+    ),
+];
+
+const BINDING: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::MessageList(
+            "subjects",
+            &[(1, Field::Str("kind")), (2, Field::Str("apiGroup")), (3, Field::Str("name")), (4, Field::Str("namespace"))],
+        ),
+    ),
+    (
+        3,
+        Field::Message("roleRef", &[(1, Field::Str("apiGroup")), (2, Field::Str("kind")), (3, Field::Str("name"))]),
+    ),
+];
+
+const RESOURCE_ATTRIBUTES: Schema = &[
+    (1, Field::Str("namespace")),
+    (2, Field::Str("verb")),
+    (3, Field::Str("group")),
+    (4, Field::Str("version")),
+    (5, Field::Str("resource")),
+    (6, Field::Str("subresource")),
+    (7, Field::Str("name")),
+];
+
+const NON_RESOURCE_ATTRIBUTES: Schema = &[(1, Field::Str("path")), (2, Field::Str("verb"))];
+
+/// SubjectAccessReview, LocalSubjectAccessReview and SelfSubjectAccessReview (whose spec
+/// has only the first two fields).
+const ACCESS_REVIEW: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[
+                (1, Field::Message("resourceAttributes", RESOURCE_ATTRIBUTES)),
+                (2, Field::Message("nonResourceAttributes", NON_RESOURCE_ATTRIBUTES)),
+                (3, Field::Str("user")),
+                (4, Field::StrList("groups")),
+                (6, Field::Str("uid")),
+            ],
+        ),
+    ),
+];
+
 /// authentication.k8s.io/v1 TokenReview.
 const TOKEN_REVIEW: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
@@ -123,6 +198,11 @@ const TOKEN_REVIEW: Schema = &[
 
 /// authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`): only metadata is sent.
 const SELF_SUBJECT_REVIEW: Schema = &[(1, Field::Message("metadata", OBJECT_META))];
+
+const RULES_REVIEW: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (2, Field::Message("spec", &[(1, Field::Str("namespace"))])),
+];
 
 /// Decodes a protobuf-encoded object body into its JSON form.
 pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
@@ -156,6 +236,13 @@ pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
         ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
         ("authentication.k8s.io/v1", "TokenReview") => TOKEN_REVIEW,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => SELF_SUBJECT_REVIEW,
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => BINDING,
+        (
+            "authorization.k8s.io/v1",
+            "SubjectAccessReview" | "LocalSubjectAccessReview" | "SelfSubjectAccessReview",
+        ) => ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => RULES_REVIEW,
         _ => {
             return Err(ApiError::unsupported_media_type(&format!(
                 "application/vnd.kubernetes.protobuf ({api_version} {kind}; send JSON)"

@@ -67,6 +67,30 @@ impl LabelSelector {
         Ok(LabelSelector(requirements))
     }
 
+    /// A `metav1.LabelSelector` object (`matchLabels`, `matchExpressions` with `In`,
+    /// `NotIn`, `Exists`, `DoesNotExist`); `None` for an unknown operator, which selects nothing.
+    pub fn from_object(selector: &Value) -> Option<LabelSelector> {
+        let mut requirements = Vec::new();
+        if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+            for (k, v) in labels {
+                requirements.push(Requirement::Equals(k.clone(), v.as_str()?.to_string()));
+            }
+        }
+        for e in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+            let key = e.get("key").and_then(Value::as_str)?.to_string();
+            let values = e.get("values").and_then(Value::as_array).into_iter().flatten();
+            let values: Vec<String> = values.filter_map(|v| v.as_str().map(str::to_string)).collect();
+            requirements.push(match e.get("operator").and_then(Value::as_str)? {
+                "In" => Requirement::In(key, values),
+                "NotIn" => Requirement::NotIn(key, values),
+                "Exists" => Requirement::Exists(key),
+                "DoesNotExist" => Requirement::DoesNotExist(key),
+                _ => return None,
+            });
+        }
+        Some(LabelSelector(requirements))
+    }
+
     /// Whether an object (its `metadata.labels`) is selected.
     pub fn matches(&self, object: &Value) -> bool {
         let labels = object.pointer("/metadata/labels");

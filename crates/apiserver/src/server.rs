@@ -27,7 +27,7 @@ use crate::metrics::{Metrics, RequestLabels};
 use crate::respond;
 use crate::status::ApiError;
 use crate::tls::{self, Pki, TlsError};
-use crate::{discovery, openapi};
+use crate::{audit, discovery, openapi};
 
 /// What a server needs to start.
 pub struct Config {
@@ -41,10 +41,13 @@ pub struct Config {
     /// A static token file (`--token-auth-file`): `token,user,uid,"group1,group2"` lines.
     pub token_auth_file: Option<PathBuf>,
     /// Whether requests without credentials are served as `system:anonymous` (in
-    /// `system:unauthenticated`) instead of refused with 401. Off by default while
-    /// authorization allows every authenticated user; Kubernetes turns it on, and so
-    /// will we once RBAC decides what anonymous users may do.
+    /// `system:unauthenticated`, which RBAC lets read only health and version) instead of
+    /// refused with 401. On by default, as in Kubernetes.
     pub anonymous_auth: bool,
+    /// Where to append the audit log (JSON lines); `None`: no audit log.
+    pub audit_log_path: Option<PathBuf>,
+    /// The audit policy (`audit.k8s.io/v1` Policy); `None`: every request at Metadata level.
+    pub audit_policy_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -57,7 +60,9 @@ impl Config {
             store,
             disabled_admission_plugins: Vec::new(),
             token_auth_file: None,
-            anonymous_auth: false,
+            anonymous_auth: true,
+            audit_log_path: None,
+            audit_policy_file: None,
         }
     }
 }
@@ -80,6 +85,17 @@ pub enum StartError {
     SigningKey(#[from] authn::jwt::KeyError),
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
+    #[error("failed to load the authorization state: {0}")]
+    Authorization(#[from] tug_store::Error),
+    #[error(transparent)]
+    DefaultRoles(#[from] authz::defaults::ReconcileError),
+    #[error(transparent)]
+    AuditPolicy(#[from] audit::PolicyError),
+    #[error("failed to open the audit log {}: {source}", path.display())]
+    AuditLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The state every handler shares.
@@ -91,6 +107,8 @@ pub struct AppState {
     pub admission: admission::Chain,
     /// Signs ServiceAccount tokens (TokenRequest, legacy token Secrets, OIDC discovery).
     pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
+    /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
+    pub rbac: Arc<authz::rbac::Rbac>,
 }
 
 /// A running server.
@@ -129,6 +147,20 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let admission = admission::Chain::new(&config.disabled_admission_plugins)?;
     let pki = Pki::load_or_create(&config.data_dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
+    let auditor = match &config.audit_log_path {
+        None => None,
+        Some(path) => {
+            let policy = match &config.audit_policy_file {
+                Some(file) => audit::policy::Policy::load(file)?,
+                None => audit::policy::Policy::metadata_for_all(),
+            };
+            let auditor = audit::Auditor::open(path, policy).map_err(|source| StartError::AuditLog {
+                path: path.clone(),
+                source,
+            })?;
+            Some(Arc::new(auditor))
+        }
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -164,6 +196,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         issuer: tokens.clone(),
         store: config.store.clone(),
     }));
+    authz::defaults::reconcile(config.store.as_ref()).await?;
+    let rbac = authz::rbac::Rbac::start(config.store.clone()).await?;
+    authz::aggregation::spawn(config.store.clone(), rbac.clone());
+    let nodes = authz::node::NodeAuthorizer::start(config.store.clone()).await?;
     let state = Arc::new(AppState {
         store: config.store,
         metrics: Arc::new(Metrics::default()),
@@ -171,12 +207,16 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             authenticators,
             anonymous: config.anonymous_auth,
         }),
-        authorizer: Arc::new(authz::AlwaysAllow),
+        authorizer: Arc::new(authz::Chain(vec![Arc::new(authz::Masters), nodes, rbac.clone()])),
         admission,
         tokens,
+        rbac,
     });
     create_system_namespaces(&state).await?;
-    let app = router(state);
+    let mut app = router(state);
+    if let Some(auditor) = auditor {
+        app = app.layer(middleware::from_fn_with_state(auditor, audit::layer));
+    }
     let accept = tokio::spawn(accept_loop(listener, tls, app));
     Ok(Server {
         addr,
@@ -224,7 +264,7 @@ struct PeerCertificates(Option<Arc<Vec<CertificateDer<'static>>>>);
 
 async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app: Router) {
     loop {
-        let Ok((tcp, _peer)) = listener.accept().await else {
+        let Ok((tcp, peer)) = listener.accept().await else {
             continue;
         };
         // Without it, Nagle's algorithm holds small responses back up to 40 ms.
@@ -246,6 +286,7 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app:
             let service =
                 hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(certs.clone());
+                    request.extensions_mut().insert(audit::PeerAddr(peer));
                     let mut app = app.clone();
                     async move { app.call(request.map(axum::body::Body::new)).await }
                 });
@@ -367,9 +408,21 @@ async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: N
         request.uri().path(),
         request.uri().query(),
     );
-    match state.authorizer.authorize(&attributes).await {
+    let started = Instant::now();
+    let (decision, reason) = state.authorizer.decide_explained(&attributes).await;
+    state
+        .metrics
+        .record_authorization(decision == Decision::Allow, started.elapsed());
+    if let Some(slot) = request.extensions().get::<audit::Slot>() {
+        let why = match &decision {
+            Decision::Deny(r) => r,
+            _ => &reason,
+        };
+        slot.record(&attributes, decision == Decision::Allow, why);
+    }
+    match decision {
         Decision::Allow => next.run(request).await,
         Decision::Deny(reason) => attributes.forbidden(&reason).into_response(),
-        Decision::NoOpinion => attributes.forbidden("").into_response(),
+        Decision::NoOpinion => attributes.forbidden(&reason).into_response(),
     }
 }

@@ -70,40 +70,27 @@ impl Pki {
 
     fn generate(&self) -> Result<(), TlsError> {
         let ca_key = KeyPair::generate()?;
-        let mut ca = CertificateParams::new(Vec::<String>::new())?;
-        ca.distinguished_name = name("tug-ca", None);
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        ca.not_after = rcgen::date_time_ymd(2036, 1, 1);
+        let ca = ca_params()?;
         let ca_cert = ca.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca, &ca_key);
 
         let server_key = KeyPair::generate()?;
         let mut server = CertificateParams::new(Vec::<String>::new())?;
-        server.distinguished_name = name("tug-apiserver", None);
+        server.distinguished_name = name("tug-apiserver", &[]);
         server.subject_alt_names = server_names();
         server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         server.not_after = rcgen::date_time_ymd(2036, 1, 1);
         let server_cert = server.signed_by(&server_key, &issuer)?;
 
-        let admin_key = KeyPair::generate()?;
-        let mut admin = CertificateParams::new(Vec::<String>::new())?;
-        admin.distinguished_name = name("admin", Some("system:masters"));
-        admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        admin.not_after = rcgen::date_time_ymd(2036, 1, 1);
-        let admin_cert = admin.signed_by(&admin_key, &issuer)?;
+        let (admin_cert, admin_key) = client_certificate("admin", &["system:masters"], &issuer)?;
 
         let contents = [
             ca_cert.pem(),
             ca_key.serialize_pem(),
             server_cert.pem(),
             server_key.serialize_pem(),
-            admin_cert.pem(),
-            admin_key.serialize_pem(),
+            admin_cert,
+            admin_key,
         ];
         for (file, pem) in FILES.iter().zip(contents) {
             write_private(&self.dir.join(file), pem.as_bytes())?;
@@ -167,14 +154,28 @@ impl Pki {
 
     /// The admin kubeconfig for a server at `https://127.0.0.1:<port>`, certificates embedded.
     pub fn kubeconfig(&self, port: u16) -> Result<String, TlsError> {
-        let b64 = |file: &str| -> Result<String, TlsError> {
-            Ok(base64::engine::general_purpose::STANDARD.encode(self.read(file)?))
-        };
+        let server = format!("https://127.0.0.1:{port}");
+        self.kubeconfig_with(&server, "admin", &self.read("admin.crt")?, &self.read("admin.key")?)
+    }
+
+    /// A kubeconfig for `user` (in `groups`) at `server`, with a new client certificate
+    /// signed by the cluster CA: how a user gets credentials (`tug kubeconfig --user`).
+    pub fn user_kubeconfig(&self, server: &str, user: &str, groups: &[&str]) -> Result<String, TlsError> {
+        let ca_pem = String::from_utf8_lossy(&self.read("ca.key")?).into_owned();
+        let ca_key = KeyPair::from_pem(&ca_pem)?;
+        let issuer = Issuer::new(ca_params()?, &ca_key);
+        let (cert, key) = client_certificate(user, groups, &issuer)?;
+        self.kubeconfig_with(server, user, cert.as_bytes(), key.as_bytes())
+    }
+
+    fn kubeconfig_with(&self, server: &str, user: &str, cert: &[u8], key: &[u8]) -> Result<String, TlsError> {
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let user = serde_json::to_string(user).unwrap_or_default();
         Ok(format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: tug\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority-data: {}\ncontexts:\n- name: tug\n  context:\n    cluster: tug\n    user: admin\ncurrent-context: tug\npreferences: {{}}\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
-            b64("ca.crt")?,
-            b64("admin.crt")?,
-            b64("admin.key")?,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: tug\n  cluster:\n    server: {server}\n    certificate-authority-data: {}\ncontexts:\n- name: tug\n  context:\n    cluster: tug\n    user: {user}\ncurrent-context: tug\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+            b64(&self.read("ca.crt")?),
+            b64(cert),
+            b64(key),
         ))
     }
 }
@@ -198,13 +199,38 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), TlsError> {
     file.write_all(contents).map_err(io)
 }
 
-fn name(common_name: &str, organization: Option<&str>) -> DistinguishedName {
+fn name(common_name: &str, organizations: &[&str]) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
-    if let Some(o) = organization {
-        dn.push(DnType::OrganizationName, o);
+    for o in organizations {
+        dn.push(DnType::OrganizationName, *o);
     }
     dn
+}
+
+/// The cluster CA's parameters (its subject is what signed certificates name as issuer).
+fn ca_params() -> Result<CertificateParams, TlsError> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name = name("tug-ca", &[]);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    Ok(ca)
+}
+
+/// A client certificate (CN = user, O = groups, as Kubernetes reads them) and its key, as PEM.
+fn client_certificate(user: &str, groups: &[&str], issuer: &Issuer<'_, &KeyPair>) -> Result<(String, String), TlsError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = name(user, groups);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
 }
 
 /// localhost, 127.0.0.1, ::1, the host name, and the in-cluster names of the API.

@@ -259,7 +259,7 @@ fn nothing_is_created_in_a_missing_or_terminating_namespace() {
 
 #[test]
 fn pods_run_as_their_service_account_with_a_token_volume() {
-    let server = TestServer::start_with(|config| config.disabled_admission_plugins.clear());
+    let server = TestServer::start_with(|_, config| config.disabled_admission_plugins.clear());
     server.kubectl(&["create", "namespace", "sa"]);
     let out = apply(&server, "p.yaml", &pod("p", "sa", "{}"));
     assert!(stderr(&out).contains(r#"pods "p" is forbidden: error looking up service account sa/default: serviceaccount "default" not found"#), "{}", stderr(&out));
@@ -364,4 +364,35 @@ fn python_client_sees_admission_as_on_kubernetes() {
         "admission_flows.py failed (is the PyPI `kubernetes` package installed?):\n{stdout}{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn pod_security_audit_annotates_the_audit_event() {
+    let server = TestServer::start_with(|dir, config| {
+        let policy = dir.join("audit-policy.yaml");
+        std::fs::write(&policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n").expect("write policy");
+        config.audit_policy_file = Some(policy);
+        config.audit_log_path = Some(dir.join("audit.log"));
+    });
+    server.kubectl(&["create", "namespace", "watched"]);
+    server.kubectl(&["label", "namespace", "watched", "pod-security.kubernetes.io/audit=baseline"]);
+    let out = apply(&server, "h.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: h, namespace: watched}\nspec:\n  hostPID: true\n  containers: [{name: c, image: busybox}]\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap_or_default();
+        let annotated = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|e| {
+            e["verb"] == "create" && e["objectRef"]["resource"] == "pods" && e["stage"] == "ResponseComplete"
+        });
+        if let Some(event) = annotated {
+            assert_eq!(
+                event["annotations"]["pod-security.kubernetes.io/audit-violations"],
+                r#"would violate PodSecurity "baseline:latest": host namespaces (hostPID=true)"#,
+                "{event}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no audit event for the pod create:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

@@ -22,7 +22,7 @@ fn server() -> TestServer {
     let file = dir.path().join("tokens.csv");
     std::fs::write(&file, TOKENS).expect("write token file");
     // The file is read once, at start; its directory goes when this returns.
-    TestServer::start_with(move |config| {
+    TestServer::start_with(move |_, config| {
         config.token_auth_file = Some(file.clone());
     })
 }
@@ -482,11 +482,11 @@ fn impersonation_shows_in_whoami() {
 }
 
 #[test]
-fn anonymous_requests_are_refused_unless_enabled() {
-    let server = server();
-    let (code, _) = server.request_as("GET", "/api/v1/namespaces", "application/json", None, false);
+fn anonymous_requests_are_forbidden_or_refused_when_disabled() {
+    let closed = TestServer::start_with(|_, config| config.anonymous_auth = false);
+    let (code, _) = closed.request_as("GET", "/api/v1/namespaces", "application/json", None, false);
     assert_eq!(code, 401);
-    let open = TestServer::start_with(|config| config.anonymous_auth = true);
+    let open = server();
     let file = open.file(
         "ssr.json",
         json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).to_string(),
@@ -498,11 +498,13 @@ fn anonymous_requests_are_refused_unless_enabled() {
         Some(&file),
         false,
     );
-    assert_eq!(code, 201, "{body}");
-    assert_eq!(body["status"]["userInfo"]["username"], "system:anonymous");
-    assert_eq!(
-        body["status"]["userInfo"]["groups"],
-        json!(["system:unauthenticated"])
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("User \"system:anonymous\" cannot create resource \"selfsubjectreviews\""),
+        "{body}"
     );
     // Bad credentials are still refused, not served as anonymous.
     assert_unauthorized(&open, "not-a-token-at-all", "garbage with anonymous on");

@@ -235,10 +235,17 @@ fn a_watch_at_a_compacted_revision_gets_410_expired() {
 }
 
 #[test]
-fn requests_without_a_client_certificate_are_401_except_health_and_version() {
+fn requests_without_credentials_are_anonymous_and_forbidden_except_health_and_version() {
     let server = TestServer::start();
     assert_status(
         &server.request_as("GET", "/api/v1/namespaces", "application/json", None, false),
+        403,
+        "Forbidden",
+        "namespaces is forbidden: User \"system:anonymous\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope",
+    );
+    let closed = TestServer::start_with(|_, config| config.anonymous_auth = false);
+    assert_status(
+        &closed.request_as("GET", "/api/v1/namespaces", "application/json", None, false),
         401,
         "Unauthorized",
         "Unauthorized",

@@ -30,7 +30,7 @@ enum Command {
     Kustomize(kustomize::KustomizeCommand),
     /// Run the control plane: the Kubernetes API server over HTTPS.
     Server(server::ServerArgs),
-    /// Print the admin kubeconfig written by `tug server`.
+    /// Print the admin kubeconfig written by `tug server`, or issue one for a user (--user, --group).
     Kubeconfig(server::KubeconfigArgs),
     /// Bootstrap (join) tokens: create, list, delete.
     Token(token::TokenCli),

@@ -1,6 +1,6 @@
 //! `tug server` (the control plane: the API server over the embedded store, and
 //! the scheduler and controllers talking to it with the admin kubeconfig) and `tug kubeconfig`
-//! (prints the admin kubeconfig it wrote).
+//! (prints the admin kubeconfig it wrote, or issues one for another user).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -31,6 +31,12 @@ pub struct ServerArgs {
     /// A file of static bearer tokens: `token,user,uid,"group1,group2"` per line
     #[arg(long)]
     token_auth_file: Option<PathBuf>,
+    /// Append an audit log (audit.k8s.io/v1 Events, JSON lines) to this file
+    #[arg(long)]
+    audit_log_path: Option<PathBuf>,
+    /// The audit policy (audit.k8s.io/v1 Policy, YAML); without it every request is logged at Metadata level
+    #[arg(long, requires = "audit_log_path")]
+    audit_policy_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -48,6 +54,16 @@ pub struct KubeconfigArgs {
     /// The data dir of the server
     #[arg(long, default_value = "/var/lib/tug")]
     data_dir: PathBuf,
+    /// Issue a client certificate for this user (signed by the cluster CA) instead of
+    /// printing the admin kubeconfig
+    #[arg(long)]
+    user: Option<String>,
+    /// A group of the user (repeatable); needs --user
+    #[arg(long = "group", requires = "user")]
+    groups: Vec<String>,
+    /// Write the kubeconfig to this file (mode 0600) instead of printing it
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -67,6 +83,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         );
         config.disabled_admission_plugins = args.disable_admission_plugins.clone();
         config.token_auth_file = args.token_auth_file.clone();
+        config.audit_log_path = args.audit_log_path.clone();
+        config.audit_policy_file = args.audit_policy_file.clone();
         let server = tug_apiserver::start(config).await?;
         let token_file = args.data_dir.join("token");
         tug_apiserver::authn::bootstrap::ensure_join_token(store.as_ref(), &token_file).await?;
@@ -144,6 +162,21 @@ pub fn kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
             path.display()
         )
     })?;
-    print!("{text}");
+    let text = match &args.user {
+        None => text,
+        Some(user) => {
+            let server = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("server: "))
+                .with_context(|| format!("{} names no server", path.display()))?;
+            let pki = tug_apiserver::tls::Pki::load_or_create(&args.data_dir)?;
+            let groups: Vec<&str> = args.groups.iter().map(String::as_str).collect();
+            pki.user_kubeconfig(server, user, &groups)?
+        }
+    };
+    match &args.output {
+        Some(file) => tug_apiserver::tls::write_private(file, text.as_bytes())?,
+        None => print!("{text}"),
+    }
     Ok(())
 }

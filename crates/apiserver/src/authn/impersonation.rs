@@ -171,7 +171,16 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authz::{AlwaysAllow, BoxFuture};
+    use crate::authz::BoxFuture;
+
+    /// Allows everything.
+    struct AlwaysAllow;
+
+    impl Authorizer for AlwaysAllow {
+        fn authorize<'a>(&'a self, _: &'a Attributes) -> BoxFuture<'a, Decision> {
+            Box::pin(async { Decision::Allow })
+        }
+    }
 
     /// Allows impersonating users but not groups.
     struct UsersOnly;

@@ -2,6 +2,20 @@
 //! described by its [`Attributes`] (Kubernetes' request attributes: verb,
 //! resource or non-resource path, namespace, name) and put to an
 //! [`Authorizer`]; a request nobody allows is answered 403 Forbidden.
+//!
+//! The server asks a [`Chain`]: members of `system:masters`, then the
+//! [`node`] authorizer for agents, then [`rbac`]. [`defaults`] writes the
+//! default roles and bindings at start, [`escalation`] keeps users from
+//! granting what they do not hold, [`aggregation`] keeps aggregated
+//! ClusterRoles' stored rules filled.
+
+pub mod aggregation;
+pub mod defaults;
+pub mod escalation;
+pub mod node;
+pub mod rbac;
+mod reflector;
+pub mod rules;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,15 +69,77 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// One way of deciding requests.
 pub trait Authorizer: Send + Sync {
     fn authorize<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, Decision>;
+
+    /// The decision with the reason for it (for the audit log and denial messages).
+    fn decide_explained<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, (Decision, String)> {
+        Box::pin(async move {
+            let decision = self.authorize(attributes).await;
+            let reason = match &decision {
+                Decision::Deny(reason) => reason.clone(),
+                _ => String::new(),
+            };
+            (decision, reason)
+        })
+    }
 }
 
-/// Allows everything an authenticated user asks: the behaviour before RBAC,
-/// Kubernetes' `--authorization-mode=AlwaysAllow`.
-pub struct AlwaysAllow;
+/// The group whose members may do anything, as in Kubernetes.
+pub const MASTERS: &str = "system:masters";
 
-impl Authorizer for AlwaysAllow {
-    fn authorize<'a>(&'a self, _: &'a Attributes) -> BoxFuture<'a, Decision> {
-        Box::pin(async { Decision::Allow })
+/// Allows every request of a `system:masters` member; no opinion on others.
+pub struct Masters;
+
+impl Authorizer for Masters {
+    fn authorize<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, Decision> {
+        let member = attributes.user.groups.iter().any(|g| g == MASTERS);
+        Box::pin(async move {
+            if member {
+                Decision::Allow
+            } else {
+                Decision::NoOpinion
+            }
+        })
+    }
+
+    fn decide_explained<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, (Decision, String)> {
+        Box::pin(async move {
+            match self.authorize(attributes).await {
+                Decision::Allow => (Decision::Allow, format!("allowed: member of group {MASTERS:?}")),
+                other => (other, String::new()),
+            }
+        })
+    }
+}
+
+/// Asks each authorizer in turn: the first allow or deny decides; if all have no
+/// opinion the request is denied with their reasons.
+pub struct Chain(pub Vec<std::sync::Arc<dyn Authorizer>>);
+
+impl Authorizer for Chain {
+    fn authorize<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, Decision> {
+        Box::pin(async move {
+            match self.decide_explained(attributes).await {
+                (Decision::NoOpinion, reason) if !reason.is_empty() => Decision::Deny(reason),
+                (decision, _) => decision,
+            }
+        })
+    }
+
+    fn decide_explained<'a>(&'a self, attributes: &'a Attributes) -> BoxFuture<'a, (Decision, String)> {
+        Box::pin(async move {
+            let mut reasons = Vec::new();
+            for authorizer in &self.0 {
+                match authorizer.decide_explained(attributes).await {
+                    (Decision::NoOpinion, reason) => {
+                        if !reason.is_empty() {
+                            reasons.push(reason);
+                        }
+                    }
+                    decided => return decided,
+                }
+            }
+            (Decision::NoOpinion, reasons.join(", "))
+        })
     }
 }
 

@@ -317,6 +317,7 @@ pub async fn create(
     if !fieldmanager::is_apply(ctx.headers) {
         record_update(ctx, None, &mut object);
     }
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None).await?;
     admit(ctx, Operation::Create, None, &mut object, warnings).await?;
     if rt.kind == "Secret" {
         crate::authn::serviceaccount::fill_legacy_secret(
@@ -337,6 +338,7 @@ pub async fn create(
     let allocated = allocate_cluster_ip(ctx, &mut object, None).await?;
     match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
+            crate::authz::escalation::written(ctx.state, &key, kv.mod_revision).await;
             set_meta(
                 &mut object,
                 "resourceVersion",
@@ -533,6 +535,7 @@ pub async fn replace(
     if part == Part::Main {
         admit(ctx, Operation::Update, Some(&old), &mut new, warnings).await?;
     }
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old)).await?;
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
     if new.get("spec") != old.get("spec") {
         let generation = old
@@ -572,6 +575,7 @@ pub async fn replace(
         )
         .await
         .map_err(|e| ApiError::from_store(rt, name, e))?;
+    crate::authz::escalation::written(ctx.state, &kv.key, kv.mod_revision).await;
     set_meta(
         &mut new,
         "resourceVersion",

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-/// Changes a server's configuration before it starts.
-pub type Configure = Arc<dyn Fn(&mut tug_apiserver::Config) + Send + Sync>;
+/// Changes a server's configuration before it starts (given its data dir; called on every
+/// start and restart).
+pub type Configure = Arc<dyn Fn(&Path, &mut tug_apiserver::Config) + Send + Sync>;
 
 pub struct TestServer {
     runtime: Option<tokio::runtime::Runtime>,
@@ -25,12 +26,12 @@ pub struct TestServer {
 impl TestServer {
     /// A server without the ServiceAccount admission plugin (see `launch`).
     pub fn start() -> TestServer {
-        TestServer::start_with(|_| {})
+        TestServer::start_with(|_, _| {})
     }
 
     /// A server whose configuration `configure` changes (at every start and restart).
     pub fn start_with(
-        configure: impl Fn(&mut tug_apiserver::Config) + Send + Sync + 'static,
+        configure: impl Fn(&Path, &mut tug_apiserver::Config) + Send + Sync + 'static,
     ) -> TestServer {
         let configure: Configure = Arc::new(configure);
         let dir = tempfile::tempdir().expect("temp dir");
@@ -193,7 +194,7 @@ fn launch(
         );
         // No controller makes the `default` ServiceAccounts pods would need here.
         config.disabled_admission_plugins = vec!["ServiceAccount".to_string()];
-        configure(&mut config);
+        configure(dir, &mut config);
         match runtime.block_on(tug_apiserver::start(config)) {
             Ok(server) => break server,
             // The old listener of a restart may take a moment to go.

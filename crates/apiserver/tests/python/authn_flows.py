@@ -31,8 +31,23 @@ def as_token(bearer):
     return client.ApiClient(c)
 
 
+# RBAC: the ServiceAccount may list ConfigMaps in its namespace, nothing more.
+rbac = client.RbacAuthorizationV1Api(admin)
+rbac.create_namespaced_role("default", client.V1Role(
+    metadata=client.V1ObjectMeta(name="py-bot-configmaps"),
+    rules=[client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["list"])]))
+rbac.create_namespaced_role_binding("default", client.V1RoleBinding(
+    metadata=client.V1ObjectMeta(name="py-bot-configmaps"),
+    role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="py-bot-configmaps"),
+    subjects=[client.RbacV1Subject(kind="ServiceAccount", name="py-bot", namespace="default")]))
+
 bot = as_token(token)
 client.CoreV1Api(bot).list_namespaced_config_map("default")
+try:
+    client.CoreV1Api(bot).list_namespaced_secret("default")
+    raise AssertionError("the ServiceAccount read secrets without a role for them")
+except ApiException as e:
+    assert e.status == 403, e.status
 me = client.AuthenticationV1Api(bot).create_self_subject_review(client.V1SelfSubjectReview())
 info = me.status.user_info
 assert info.username == "system:serviceaccount:default:py-bot", info
