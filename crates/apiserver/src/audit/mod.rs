@@ -163,6 +163,11 @@ pub async fn layer(State(auditor): State<Arc<Auditor>>, mut request: Request, ne
         annotations.insert("authorization.k8s.io/decision".into(), json!(verdict));
         annotations.insert("authorization.k8s.io/reason".into(), json!(reason));
     }
+    if let Some(admission) = response.extensions().get::<crate::admission::AuditAnnotations>() {
+        for (key, value) in &admission.0 {
+            annotations.insert(key.clone(), json!(value));
+        }
+    }
     if !annotations.is_empty() {
         event.insert("annotations".into(), Value::Object(annotations));
     }
