@@ -11,6 +11,7 @@
 # Usage: bench/apiserver-auth.sh            full run (3 rounds of 10,000 GETs each; ~1 minute)
 #        QUICK=1 bench/apiserver-auth.sh    quick run
 #        TUG=/path/to/tug CLIENTS=8 OBJECTS=1000 REQUESTS=10000
+#        SHARED_GROUP=0   the 1,000 bindings name other users only (the user holds one)
 # Needs python3 (standard library only).
 set -euo pipefail
 

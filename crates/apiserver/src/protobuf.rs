@@ -129,6 +129,7 @@ const LABEL_SELECTOR: Schema = &[
     ),
 ];
 
+/// rbac.authorization.k8s.io/v1 Role and ClusterRole.
 const ROLE: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (2, Field::MessageList("rules", POLICY_RULE)),
@@ -138,6 +139,7 @@ const ROLE: Schema = &[
     ),
 ];
 
+/// rbac.authorization.k8s.io/v1 RoleBinding and ClusterRoleBinding.
 const BINDING: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (
@@ -165,8 +167,8 @@ const RESOURCE_ATTRIBUTES: Schema = &[
 
 const NON_RESOURCE_ATTRIBUTES: Schema = &[(1, Field::Str("path")), (2, Field::Str("verb"))];
 
-/// SubjectAccessReview, LocalSubjectAccessReview and SelfSubjectAccessReview (whose spec
-/// has only the first two fields).
+/// authorization.k8s.io/v1 SubjectAccessReview, LocalSubjectAccessReview and
+/// SelfSubjectAccessReview (whose spec has only the first two fields).
 const ACCESS_REVIEW: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
     (

@@ -185,36 +185,28 @@ rules:
 }
 
 #[test]
-fn bindings_to_missing_roles_are_invalid_unless_the_writer_may_bind() {
+fn bindings_to_missing_roles_are_invalid_or_warned() {
     let server = TestServer::start();
-    // Carol may create bindings but not `bind` arbitrary roles.
-    apply(&server, "binder.yaml", r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: binding-writer}
-rules:
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [rolebindings, clusterrolebindings]
-  verbs: [create]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: carol-binding-writer}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: binding-writer}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]
-"#);
-    let carol = user_kubeconfig(&server, "carol", &[]);
-    let out = kubectl_with(&carol, &["create", "rolebinding", "x", "-n", "default", "--role=missing", "--user=bob"]);
+    // A user who may write bindings but not bind the missing role: a clear 422.
+    server.kubectl(&["create", "role", "binder", "-n", "default", "--verb=create", "--resource=rolebindings.rbac.authorization.k8s.io"]);
+    server.kubectl(&["create", "rolebinding", "binder", "-n", "default", "--role=binder", "--user=binder"]);
+    let binder = user_kubeconfig(&server, "binder", &[]);
+    let out = kubectl_with(&binder, &["create", "rolebinding", "x", "-n", "default", "--role=missing", "--user=bob"]);
     assert!(!out.status.success());
     assert!(
-        text(&out).contains(r#"RoleBinding.rbac.authorization.k8s.io "x" is invalid: roleRef.name: Invalid value: "missing": Role "missing" not found in namespace "default""#),
+        text(&out).contains(r#"RoleBinding.rbac.authorization.k8s.io "x" is invalid: roleRef.name: Invalid value: "missing": Role "missing" not found in namespace "default"; create it first or fix roleRef"#),
         "{}",
         text(&out)
     );
-    let out = kubectl_with(&carol, &["create", "clusterrolebinding", "y", "--clusterrole=nope", "--user=bob"]);
-    assert!(text(&out).contains(r#"ClusterRole "nope" not found"#), "{}", text(&out));
-    // Who may bind anything (the admin) may bind a role before it exists, as in Kubernetes.
-    server.kubectl(&["create", "clusterrolebinding", "early", "--clusterrole=later", "--user=bob"]);
+    // An admin may bind anything: the binding is made (manifests often list bindings
+    // before roles), with a warning that it grants nothing yet.
+    let out = server.kubectl_output(&["create", "clusterrolebinding", "y", "--clusterrole=nope", "--user=bob"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(r#"Warning: ClusterRoleBinding "y": ClusterRole "nope" not found; the binding grants nothing until it exists"#),
+        "{}",
+        text(&out)
+    );
     let bad_kind = server.file("bad.json", r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding",
         "metadata":{"name":"z"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"view"},"subjects":[]}"#);
     let (code, body) = server.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "application/json", Some(&bad_kind));
@@ -300,4 +292,53 @@ fn default_roles_are_reconciled_unless_autoupdate_is_off() {
     let basic = server.kubectl(&["get", "clusterrole", "system:basic-user", "-o", "json"]);
     assert!(basic.contains("selfsubjectaccessreviews"), "{basic}");
     server.kubectl(&["get", "clusterrolebinding", "cluster-admin"]);
+}
+
+#[test]
+fn a_service_account_token_bound_to_a_role_lists_pods_and_nothing_else() {
+    let server = TestServer::start();
+    server.kubectl(&["create", "namespace", "team"]);
+    server.kubectl(&["create", "serviceaccount", "robot", "-n", "team"]);
+    server.kubectl(&["create", "role", "pod-lister", "-n", "team", "--verb=get,list,watch", "--resource=pods"]);
+    server.kubectl(&["create", "rolebinding", "robot-pods", "-n", "team", "--role=pod-lister", "--serviceaccount=team:robot"]);
+    let token = server.kubectl(&["create", "token", "robot", "-n", "team"]);
+    let ca = server.dir.path().join("tls").join("ca.crt");
+    let config = server.file(
+        "robot.kubeconfig",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: tug\n  cluster:\n    server: {}\n    certificate-authority: {}\ncontexts:\n- name: tug\n  context: {{cluster: tug, user: robot}}\ncurrent-context: tug\nusers:\n- name: robot\n  user:\n    token: {}\n",
+            server.url(""),
+            ca.display(),
+            token.trim()
+        ),
+    );
+    let out = kubectl_with(&config, &["get", "pods", "-n", "team"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = kubectl_with(&config, &["get", "secrets", "-n", "team"]);
+    assert!(
+        text(&out).contains(r#"secrets is forbidden: User "system:serviceaccount:team:robot" cannot list resource "secrets" in API group "" in the namespace "team""#),
+        "{}",
+        text(&out)
+    );
+    let out = kubectl_with(&config, &["get", "pods", "-n", "default"]);
+    assert!(!out.status.success() && text(&out).contains("Forbidden"), "{}", text(&out));
+    let out = kubectl_with(&config, &["auth", "can-i", "--list", "-n", "team"]);
+    assert!(text(&out).lines().any(|l| l.starts_with("pods ") && l.contains("[get list watch]")), "{}", text(&out));
+    // An admin's view of the same account, by impersonation.
+    let out = server.kubectl_output(&["auth", "can-i", "list", "pods", "-n", "team", "--as=system:serviceaccount:team:robot"]);
+    assert_eq!(text(&out).trim(), "yes");
+    let out = server.kubectl_output(&["auth", "can-i", "list", "secrets", "-n", "team", "--as=system:serviceaccount:team:robot"]);
+    assert_eq!(text(&out).trim(), "no");
+}
+
+#[test]
+fn can_i_list_as_another_user_shows_that_users_rules() {
+    let server = TestServer::start();
+    server.kubectl(&["create", "namespace", "team"]);
+    server.kubectl(&["create", "rolebinding", "viewer-view", "-n", "team", "--clusterrole=view", "--user=viewer"]);
+    let out = server.kubectl_output(&["auth", "can-i", "--list", "-n", "team", "--as=viewer"]);
+    let listing = text(&out);
+    assert!(listing.lines().any(|l| l.starts_with("pods ") && l.contains("[get list watch]")), "{listing}");
+    assert!(!listing.contains("secrets"), "{listing}");
+    assert!(!listing.lines().any(|l| l.starts_with("*.* ")), "the admin's own rules were listed:\n{listing}");
 }

@@ -18,13 +18,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
 
 use crate::authn::User;
 use crate::authz::{Attributes, Target};
-use crate::body::MAX_BODY;
 use policy::{Level, Policy, Stage};
 
 pub use policy::PolicyError;
@@ -96,11 +95,11 @@ pub async fn layer(State(auditor): State<Arc<Auditor>>, mut request: Request, ne
     let mut request_body = None;
     if auditor.policy.logs_bodies() && matches!(method, Method::POST | Method::PUT | Method::PATCH) {
         let (parts, body) = request.into_parts();
-        let bytes = http_body_util::Limited::new(body, MAX_BODY)
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
+        // Too large or unreadable: answered as the handler would (413, 400), unaudited.
+        let bytes = match crate::body::read(body).await {
+            Ok(bytes) => bytes,
+            Err(e) => return e.into_response(),
+        };
         request_body = Some(bytes.clone());
         request = Request::from_parts(parts, Body::from(bytes));
     }
@@ -163,6 +162,7 @@ pub async fn layer(State(auditor): State<Arc<Auditor>>, mut request: Request, ne
         annotations.insert("authorization.k8s.io/decision".into(), json!(verdict));
         annotations.insert("authorization.k8s.io/reason".into(), json!(reason));
     }
+    // What admission plugins noted (e.g. PodSecurity's audit-mode violations).
     if let Some(admission) = response.extensions().get::<crate::admission::AuditAnnotations>() {
         for (key, value) in &admission.0 {
             annotations.insert(key.clone(), json!(value));

@@ -1,8 +1,9 @@
 //! Checks on writes of RBAC objects, as Kubernetes makes them: a Role or
 //! ClusterRole may only hold rules its writer holds (unless the writer may
 //! `escalate` it), a binding may only grant a role whose rules its writer
-//! holds (unless the writer may `bind` it), a binding must name an existing
-//! role of an allowed kind, and its `roleRef` never changes. After an RBAC
+//! holds (unless the writer may `bind` it), a binding must name a role of an
+//! allowed kind that exists (or, for writers who may `bind` it, gets a warning
+//! that it does not yet), and its `roleRef` never changes. After an RBAC
 //! write the request waits until the authorizer has seen it.
 
 use serde_json::Value;
@@ -19,13 +20,16 @@ use crate::status::{ApiError, ApiResult};
 const GROUP: &str = "rbac.authorization.k8s.io";
 
 /// Refuses the write of `object` (replacing `old`, if any) when it would grant more than
-/// `user` holds, or names a missing role.
+/// `user` holds. A binding to a missing role is refused too, unless the writer may `bind`
+/// it: then (as Kubernetes, so manifests may list bindings before roles) it is written with
+/// a warning that it grants nothing yet.
 pub async fn check(
     state: &AppState,
     user: &User,
     rt: &ResourceType,
     object: &Value,
     old: Option<&Value>,
+    warnings: &mut Vec<String>,
 ) -> ApiResult<()> {
     if rt.group != GROUP {
         return Ok(());
@@ -72,21 +76,27 @@ pub async fn check(
                 let supported: Vec<String> = kinds.iter().map(|k| format!("{k:?}")).collect();
                 return Err(invalid(rt, name, "roleRef.kind", ErrorType::NotSupported, &format!("{:?}", role_ref.kind), &format!("supported values: {}", supported.join(", "))));
             }
-            // Who may `bind` the role may bind it before it exists, as in Kubernetes
-            // (`kubectl apply -f dir/` creates objects in any order).
             let plural = if role_ref.kind == "Role" { "roles" } else { "clusterroles" };
-            if may(state, user, "bind", plural, namespace, &role_ref.name).await {
-                return Ok(());
-            }
+            let may_bind = may(state, user, "bind", plural, namespace, &role_ref.name).await;
             if !state.rbac.role_exists(namespace, &role_ref) {
                 let place = match (role_ref.kind.as_str(), namespace) {
                     ("Role", Some(ns)) => format!(" in namespace {ns:?}"),
                     _ => String::new(),
                 };
+                if may_bind {
+                    warnings.push(format!(
+                        "{} {name:?}: {} {:?} not found{place}; the binding grants nothing until it exists",
+                        rt.kind, role_ref.kind, role_ref.name
+                    ));
+                    return Ok(());
+                }
                 return Err(invalid(rt, name, "roleRef.name", ErrorType::Invalid, &format!("{:?}", role_ref.name), &format!(
                     "{} {:?} not found{place}; create it first or fix roleRef",
                     role_ref.kind, role_ref.name
                 )));
+            }
+            if may_bind {
+                return Ok(());
             }
             let granted = state.rbac.role_rules(namespace, &role_ref).unwrap_or_default();
             let held = state.rbac.rules_for(user, namespace).rules;

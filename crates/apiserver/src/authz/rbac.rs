@@ -97,7 +97,8 @@ struct Grant {
 
 #[derive(Default)]
 struct View {
-    roles: HashMap<(String, String), Arc<[PolicyRule]>>,
+    /// namespace → name → rules (nested so a lookup borrows instead of allocating).
+    roles: HashMap<String, HashMap<String, Arc<[PolicyRule]>>>,
     cluster_roles: HashMap<String, ClusterRole>,
     /// Effective ClusterRole rules, aggregation resolved.
     effective: HashMap<String, Arc<[PolicyRule]>>,
@@ -188,7 +189,8 @@ impl Rbac {
             "ClusterRole" => view.cluster_roles.contains_key(&role.name),
             "Role" => namespace.is_some_and(|ns| {
                 view.roles
-                    .contains_key(&(ns.to_string(), role.name.clone()))
+                    .get(ns)
+                    .is_some_and(|roles| roles.contains_key(&role.name))
             }),
             _ => false,
         }
@@ -302,7 +304,10 @@ impl View {
                 let rules = role.rules.unwrap_or_default();
                 if kind == "roles" {
                     let ns = role.metadata.namespace.unwrap_or_default();
-                    self.roles.insert((ns, role.metadata.name), rules.into());
+                    self.roles
+                        .entry(ns)
+                        .or_default()
+                        .insert(role.metadata.name, rules.into());
                 } else {
                     // A selector with an unknown operator selects nothing.
                     let selectors = role.aggregation_rule.map(|a| {
@@ -341,7 +346,12 @@ impl View {
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
             ["roles", ns, name] => {
-                self.roles.remove(&(ns.to_string(), name.to_string()));
+                if let Some(roles) = self.roles.get_mut(*ns) {
+                    roles.remove(*name);
+                    if roles.is_empty() {
+                        self.roles.remove(*ns);
+                    }
+                }
             }
             ["clusterroles", name] => {
                 self.cluster_roles.remove(*name);
@@ -431,10 +441,10 @@ impl View {
     fn role_rules(&self, grant: &Grant) -> Option<&Arc<[PolicyRule]>> {
         match grant.role.kind.as_str() {
             "ClusterRole" => self.effective.get(&grant.role.name),
-            "Role" => self.roles.get(&(
-                grant.namespace.clone().unwrap_or_default(),
-                grant.role.name.clone(),
-            )),
+            "Role" => self
+                .roles
+                .get(grant.namespace.as_deref().unwrap_or_default())?
+                .get(&grant.role.name),
             _ => None,
         }
     }

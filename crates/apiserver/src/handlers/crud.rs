@@ -317,7 +317,7 @@ pub async fn create(
     if !fieldmanager::is_apply(ctx.headers) {
         record_update(ctx, None, &mut object);
     }
-    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None).await?;
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &object, None, warnings).await?;
     admit(ctx, Operation::Create, None, &mut object, warnings).await?;
     if rt.kind == "Secret" {
         crate::authn::serviceaccount::fill_legacy_secret(
@@ -535,7 +535,7 @@ pub async fn replace(
     if part == Part::Main {
         admit(ctx, Operation::Update, Some(&old), &mut new, warnings).await?;
     }
-    crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old)).await?;
+    crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old), warnings).await?;
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
     if new.get("spec") != old.get("spec") {
         let generation = old
