@@ -2,7 +2,7 @@
 //! group, version, kind, plural and scope are exactly the real API's; the table adds what
 //! those types do not carry (short names, categories, subresources).
 
-use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events, networking, rbac, storage};
+use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events, networking, rbac, scheduling, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::{ClusterResourceScope, ListableResource, NamespaceResourceScope, Resource};
 use serde::de::DeserializeOwned;
@@ -202,6 +202,7 @@ static TYPES: &[ResourceType] = &[
     stored_in("", entry::<events::v1::Event>(&["ev"], NONE, NO_SUB)),
     // storage.k8s.io/v1
     entry::<storage::v1::StorageClass>(&["sc"], NONE, NO_SUB),
+    entry::<scheduling::v1::PriorityClass>(&["pc"], NONE, NO_SUB),
     // apiextensions.k8s.io/v1
     entry::<apiextensions::v1::CustomResourceDefinition>(&["crd", "crds"], NONE, STATUS),
 ];

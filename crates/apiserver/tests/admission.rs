@@ -291,6 +291,32 @@ fn pods_run_as_their_service_account_with_a_token_volume() {
 }
 
 #[test]
+fn pods_get_the_priority_of_their_class() {
+    let server = TestServer::start();
+    let class = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\npreemptionPolicy: Never\n";
+    let out = apply(&server, "pc.yaml", class);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (name, class, value) in [
+        ("a", "high", 1000),
+        ("b", "system-cluster-critical", 2_000_000_000),
+    ] {
+        let yaml = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  priorityClassName: {class}\n  containers: [{{name: c, image: busybox}}]\n");
+        let out = apply(&server, &format!("{name}.yaml"), &yaml);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let got: Value =
+            serde_json::from_str(&server.kubectl(&["get", "pod", name, "-o", "json"])).unwrap();
+        assert_eq!(got["spec"]["priority"], value);
+    }
+    let out = apply(&server, "c.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  priorityClassName: missing\n  containers: [{name: c, image: busybox}]\n");
+    assert!(
+        stderr(&out)
+            .contains(r#"pods "c" is forbidden: no PriorityClass with name missing was found"#),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn malformed_policy_objects_get_422_with_field_paths() {
     let server = TestServer::start();
     let quota = server.file("q.json", r#"{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"bad"},"spec":{"hard":{"pods":"lots"}}}"#);
@@ -318,4 +344,55 @@ fn malformed_policy_objects_get_422_with_field_paths() {
         status["details"]["causes"][0]["message"],
         r#"Invalid value: "2": min value 2 is greater than max value 1"#
     );
+}
+
+#[test]
+fn python_client_sees_admission_as_on_kubernetes() {
+    let server = TestServer::start();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/admission_flows.py"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(server.kubeconfig())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "admission_flows.py failed (is the PyPI `kubernetes` package installed?):\n{stdout}{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn pod_security_audit_annotates_the_audit_event() {
+    let server = TestServer::start_with(|dir, config| {
+        let policy = dir.join("audit-policy.yaml");
+        std::fs::write(&policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n").expect("write policy");
+        config.audit_policy_file = Some(policy);
+        config.audit_log_path = Some(dir.join("audit.log"));
+    });
+    server.kubectl(&["create", "namespace", "watched"]);
+    server.kubectl(&["label", "namespace", "watched", "pod-security.kubernetes.io/audit=baseline"]);
+    let out = apply(&server, "h.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: h, namespace: watched}\nspec:\n  hostPID: true\n  containers: [{name: c, image: busybox}]\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap_or_default();
+        let annotated = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|e| {
+            e["verb"] == "create" && e["objectRef"]["resource"] == "pods" && e["stage"] == "ResponseComplete"
+        });
+        if let Some(event) = annotated {
+            assert_eq!(
+                event["annotations"]["pod-security.kubernetes.io/audit-violations"],
+                r#"would violate PodSecurity "baseline:latest": host namespaces (hostPID=true)"#,
+                "{event}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no audit event for the pod create:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

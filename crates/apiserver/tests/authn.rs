@@ -340,13 +340,31 @@ fn token_requests_honour_duration_audience_and_bound_pods() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Bound to a Secret: valid while that Secret exists.
-    server.kubectl(&["create", "secret", "generic", "anchor", "--from-literal=k=v"]);
+    server.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "anchor",
+        "--from-literal=k=v",
+    ]);
     let bound = create_token(
         &server,
-        &["bot", "--bound-object-kind", "Secret", "--bound-object-name", "anchor"],
+        &[
+            "bot",
+            "--bound-object-kind",
+            "Secret",
+            "--bound-object-name",
+            "anchor",
+        ],
     );
-    assert_eq!(claims_of(&bound)["kubernetes.io"]["secret"]["name"], "anchor");
-    assert_eq!(whoami(&server, &bound)["username"], "system:serviceaccount:default:bot");
+    assert_eq!(
+        claims_of(&bound)["kubernetes.io"]["secret"]["name"],
+        "anchor"
+    );
+    assert_eq!(
+        whoami(&server, &bound)["username"],
+        "system:serviceaccount:default:bot"
+    );
     server.kubectl(&["delete", "secret", "anchor"]);
     assert_unauthorized(&server, &bound, "a token bound to a deleted Secret");
     let out = server.kubectl_output(&["create", "token", "nobody"]);
@@ -430,6 +448,30 @@ fn legacy_token_secrets_are_filled_and_die_with_their_secret() {
     server.kubectl(&["delete", "secret", "ci-token"]);
     assert_unauthorized(&server, &token, "the token of a deleted Secret");
 
+    // A second token Secret of the same ServiceAccount dies with the ServiceAccount.
+    let again = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "ci-token-2", "annotations": {"kubernetes.io/service-account.name": "ci"}}});
+    let file = server.file("legacy2.json", again.to_string());
+    server.kubectl(&["create", "-f", file.to_str().unwrap()]);
+    let encoded = server.kubectl(&[
+        "get",
+        "secret",
+        "ci-token-2",
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let token = String::from_utf8(STANDARD.decode(encoded.trim()).expect("base64")).expect("utf-8");
+    assert_eq!(
+        whoami(&server, &token)["username"],
+        "system:serviceaccount:default:ci"
+    );
+    server.kubectl(&["delete", "serviceaccount", "ci"]);
+    assert_unauthorized(
+        &server,
+        &token,
+        "the legacy token of a deleted ServiceAccount",
+    );
+
     let orphan = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
         "metadata": {"name": "orphan"}});
     let file = server.file("orphan.json", orphan.to_string());
@@ -479,6 +521,25 @@ fn impersonation_shows_in_whoami() {
     );
     let out = server.kubectl_output(&["--as-group", "dev", "auth", "whoami"]);
     assert!(!out.status.success());
+
+    // A user without the `impersonate` verb (no role grants it to alice) is refused.
+    let out = kubectl_with_token(
+        &server,
+        "alice-token",
+        &[
+            "--as",
+            "admin",
+            "get",
+            "--raw",
+            "/api/v1/namespaces/default/pods",
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("User \"alice\" cannot impersonate resource \"users\""),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -508,6 +569,14 @@ fn anonymous_requests_are_forbidden_or_refused_when_disabled() {
     );
     // Bad credentials are still refused, not served as anonymous.
     assert_unauthorized(&open, "not-a-token-at-all", "garbage with anonymous on");
+    for token in ["not-a-token-at-all".to_string(), "A".repeat(20_000)] {
+        let review = token_review(&open, &token, &[]);
+        assert_eq!(
+            review["status"]["authenticated"], false,
+            "{}",
+            review["status"]
+        );
+    }
 }
 
 #[test]

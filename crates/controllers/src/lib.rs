@@ -29,7 +29,10 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("the {controller} controller stopped: {message}")]
-    Stopped { controller: &'static str, message: String },
+    Stopped {
+        controller: &'static str,
+        message: String,
+    },
 }
 
 /// Runs every controller until one stops.

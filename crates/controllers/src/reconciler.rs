@@ -19,7 +19,11 @@ const RETRY: Duration = Duration::from_secs(2);
 pub struct ReconcileError(#[from] pub kube::Error);
 
 /// Drives `controller` with `reconcile` until its watches end.
-pub async fn run<K, F, Fut>(name: &'static str, controller: Controller<K>, reconcile: F) -> Result<(), crate::Error>
+pub async fn run<K, F, Fut>(
+    name: &'static str,
+    controller: Controller<K>,
+    reconcile: F,
+) -> Result<(), crate::Error>
 where
     K: Resource + Clone + Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default + Clone + Debug + Eq + std::hash::Hash + Unpin,
@@ -27,7 +31,11 @@ where
     Fut: Future<Output = Result<Action, ReconcileError>> + Send + 'static,
 {
     controller
-        .run(reconcile, |_, _: &ReconcileError, _| Action::requeue(RETRY), Arc::new(()))
+        .run(
+            reconcile,
+            |_, _: &ReconcileError, _| Action::requeue(RETRY),
+            Arc::new(()),
+        )
         .for_each(|_| async {})
         .await;
     Err(crate::Error::Stopped {

@@ -20,15 +20,37 @@ const CA_CONFIG_MAP: &str = "kube-root-ca.crt";
 
 /// Runs the controller until its watches end.
 pub async fn run(client: Client, root_ca_pem: String) -> Result<(), crate::Error> {
-    let by_namespace = |meta: &ObjectMeta| meta.namespace.clone().map(|ns| ObjectRef::<Namespace>::new(&ns));
-    let controller = Controller::new(Api::<Namespace>::all(client.clone()), watcher::Config::default())
-        .watches(Api::<ServiceAccount>::all(client.clone()), watcher::Config::default().fields(&format!("metadata.name={ACCOUNT}")), move |a| by_namespace(&a.metadata))
-        .watches(Api::<ConfigMap>::all(client.clone()), watcher::Config::default().fields(&format!("metadata.name={CA_CONFIG_MAP}")), move |c| by_namespace(&c.metadata));
+    let by_namespace = |meta: &ObjectMeta| {
+        meta.namespace
+            .clone()
+            .map(|ns| ObjectRef::<Namespace>::new(&ns))
+    };
+    let controller = Controller::new(
+        Api::<Namespace>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .watches(
+        Api::<ServiceAccount>::all(client.clone()),
+        watcher::Config::default().fields(&format!("metadata.name={ACCOUNT}")),
+        move |a| by_namespace(&a.metadata),
+    )
+    .watches(
+        Api::<ConfigMap>::all(client.clone()),
+        watcher::Config::default().fields(&format!("metadata.name={CA_CONFIG_MAP}")),
+        move |c| by_namespace(&c.metadata),
+    );
     let root_ca = Arc::new(root_ca_pem);
-    reconciler::run("serviceaccount", controller, move |ns, _| reconcile(client.clone(), root_ca.clone(), ns)).await
+    reconciler::run("serviceaccount", controller, move |ns, _| {
+        reconcile(client.clone(), root_ca.clone(), ns)
+    })
+    .await
 }
 
-async fn reconcile(client: Client, root_ca: Arc<String>, namespace: Arc<Namespace>) -> Result<Action, ReconcileError> {
+async fn reconcile(
+    client: Client,
+    root_ca: Arc<String>,
+    namespace: Arc<Namespace>,
+) -> Result<Action, ReconcileError> {
     if namespace.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -36,7 +58,10 @@ async fn reconcile(client: Client, root_ca: Arc<String>, namespace: Arc<Namespac
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns);
     if accounts.get_opt(ACCOUNT).await?.is_none() {
         let account = ServiceAccount {
-            metadata: ObjectMeta { name: Some(ACCOUNT.into()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(ACCOUNT.into()),
+                ..ObjectMeta::default()
+            },
             ..ServiceAccount::default()
         };
         ignore_exists(accounts.create(&PostParams::default(), &account).await)?;
@@ -46,7 +71,10 @@ async fn reconcile(client: Client, root_ca: Arc<String>, namespace: Arc<Namespac
     match maps.get_opt(CA_CONFIG_MAP).await? {
         None => {
             let map = ConfigMap {
-                metadata: ObjectMeta { name: Some(CA_CONFIG_MAP.into()), ..ObjectMeta::default() },
+                metadata: ObjectMeta {
+                    name: Some(CA_CONFIG_MAP.into()),
+                    ..ObjectMeta::default()
+                },
                 data: Some(data),
                 ..ConfigMap::default()
             };
@@ -54,7 +82,8 @@ async fn reconcile(client: Client, root_ca: Arc<String>, namespace: Arc<Namespac
         }
         Some(mut map) if map.data.as_ref() != Some(&data) => {
             map.data = Some(data);
-            maps.replace(CA_CONFIG_MAP, &PostParams::default(), &map).await?;
+            maps.replace(CA_CONFIG_MAP, &PostParams::default(), &map)
+                .await?;
         }
         Some(_) => {}
     }

@@ -73,6 +73,26 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A Containerfile has a syntax error or an instruction that cannot be carried out.
+    #[error("{file}:{line}: {message}")]
+    Containerfile {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    /// A RUN step's command failed; `at` is `FILE:LINE: ` when known.
+    #[error("{at}the command '{command}' returned a non-zero code: {code}")]
+    RunFailed {
+        at: String,
+        command: String,
+        code: i32,
+    },
+    /// A build step failed for a reason that is not the Containerfile's syntax.
+    #[error("{0}")]
+    Build(String),
+    /// The container runtime failed to run a RUN step.
+    #[error("runtime: {0}")]
+    Runtime(#[from] tug_runtime::Error),
 }
 
 impl Error {

@@ -17,13 +17,16 @@
 //! - [`overlay`]: a container's root filesystem as an overlay mount;
 //! - [`archive`]: OCI layout, oci-archive and docker-archive import/export;
 //! - [`registry`]: pull and push over the OCI distribution API (Basic and token auth,
-//!   chunked uploads, cross-repository mounts).
+//!   chunked uploads, cross-repository mounts);
+//! - [`build`]: Containerfile builds with a layer cache; RUN steps run in containers of
+//!   `tug-runtime`, the one other Tugboat crate this one calls.
 //!
-//! It knows nothing of Kubernetes, containers' processes or the runtime, and calls no
-//! other Tugboat crate. Its long operations take progress callbacks so a CLI can draw
-//! progress bars without this crate printing anything.
+//! It knows nothing of Kubernetes. Its long operations take progress callbacks so a CLI
+//! can draw progress bars without this crate printing anything (a RUN step's own output
+//! goes to the inherited stdout and stderr).
 
 pub mod archive;
+pub mod build;
 pub mod diff;
 pub mod digest;
 pub mod error;

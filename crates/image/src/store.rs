@@ -404,12 +404,27 @@ impl Store {
         config: &ImageConfiguration,
         layers: &[(Descriptor, Digest)],
     ) -> Result<Descriptor> {
+        let value = serde_json::to_value(config)
+            .map_err(|e| Error::Unsupported(format!("cannot serialize image config: {e}")))?;
+        self.write_image_json(&value, layers)
+    }
+
+    /// [`Store::write_image`] for a config held as JSON, so fields the OCI types do not
+    /// model (Docker's `Healthcheck`, `Shell`, `OnBuild`) are kept.
+    pub fn write_image_json(
+        &self,
+        config: &serde_json::Value,
+        layers: &[(Descriptor, Digest)],
+    ) -> Result<Descriptor> {
         let mut config = config.clone();
-        let mut rootfs = config.rootfs().clone();
-        rootfs.set_typ("layers".to_string());
-        rootfs.set_diff_ids(layers.iter().map(|(_, d)| d.to_string()).collect());
-        config.set_rootfs(rootfs);
-        let config_desc = self.put_config(&config)?;
+        config["rootfs"] = serde_json::json!({
+            "type": "layers",
+            "diff_ids": layers.iter().map(|(_, d)| d.to_string()).collect::<Vec<_>>(),
+        });
+        let bytes = serde_json::to_vec(&config)
+            .map_err(|e| Error::Unsupported(format!("cannot serialize image config: {e}")))?;
+        let (digest, size) = self.put_bytes(&bytes)?;
+        let config_desc = Descriptor::new(MediaType::ImageConfig, size, digest);
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageManifest)
@@ -832,8 +847,18 @@ impl Store {
         options: &UnpackOptions,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Vec<PathBuf>> {
+        self.unpack_layers(&image.layers()?, options, progress)
+    }
+
+    /// [`Store::unpack`] for a layer list (blob descriptor + diff-id, bottom first).
+    pub fn unpack_layers(
+        &self,
+        layers: &[(Descriptor, Digest)],
+        options: &UnpackOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Vec<PathBuf>> {
         let _hold = self.hold()?;
-        let layers = image.layers()?;
+        let layers = layers.to_vec();
         let count = layers.len();
         let mut dirs = Vec::with_capacity(count);
         for (index, (blob, diff_id)) in layers.into_iter().enumerate() {

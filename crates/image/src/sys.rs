@@ -148,3 +148,49 @@ pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
+
+/// Points some of this process's standard descriptors at /dev/null until dropped (then
+/// restores them), so a child cloned meanwhile inherits the null device: a RUN step's
+/// stdin always, its stdout and stderr in a quiet build.
+pub struct NullStdio {
+    /// (descriptor, saved copy) pairs.
+    saved: Vec<(libc::c_int, libc::c_int)>,
+}
+
+impl NullStdio {
+    pub fn new(fds: &[libc::c_int]) -> io::Result<NullStdio> {
+        use std::os::fd::AsRawFd;
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?;
+        // Restores whatever was switched so far if a later call fails.
+        let mut guard = NullStdio {
+            saved: Vec::with_capacity(fds.len()),
+        };
+        for &fd in fds {
+            // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes a plain descriptor number and returns a
+            // new descriptor we own.
+            let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+            if copy < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            guard.saved.push((fd, copy));
+            // SAFETY: both are open descriptors; dup2 replaces fd atomically.
+            check(unsafe { libc::dup2(null.as_raw_fd(), fd) })?;
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for NullStdio {
+    fn drop(&mut self) {
+        for &(fd, copy) in &self.saved {
+            // SAFETY: `copy` is the descriptor saved in `new` and owned by us.
+            unsafe {
+                libc::dup2(copy, fd);
+                libc::close(copy);
+            }
+        }
+    }
+}

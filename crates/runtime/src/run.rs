@@ -31,23 +31,28 @@ pub fn run(opts: &CreateOptions, detach: bool) -> Result<i32> {
     }
     let pid = container.record.pid;
     FORWARD_TO.store(pid, Ordering::Relaxed);
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
-        // SAFETY: `forward` only calls async-signal-safe functions.
-        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
-    }
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+    // SAFETY: `forward` only calls async-signal-safe functions.
+    let previous = signals.map(|sig| unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) });
     let mut status = 0;
-    loop {
+    let waited = loop {
         // SAFETY: pid is our child (create cloned it); status is a valid out-parameter.
         let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
         if ret == pid {
-            break;
+            break Ok(());
         }
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(Error::Io { context: format!("wait for container {}", opts.id), source: err });
+            break Err(Error::Io { context: format!("wait for container {}", opts.id), source: err });
         }
-    }
+    };
     FORWARD_TO.store(0, Ordering::Relaxed);
+    // A library caller (a build running many containers) gets its own handlers back.
+    for (sig, handler) in signals.into_iter().zip(previous) {
+        // SAFETY: restores the handler signal() returned for this signal.
+        unsafe { libc::signal(sig, handler) };
+    }
+    waited?;
     delete::destroy(&container, Status::Stopped)?;
     Ok(if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) })
 }

@@ -31,7 +31,7 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    fn store(&self) -> Result<Store> {
+    pub(crate) fn store(&self) -> Result<Store> {
         // The same directory name the image crate's own default uses.
         let sub = Path::new(tug_image::DEFAULT_DATA_DIR)
             .file_name()
@@ -188,6 +188,16 @@ enum ImageCommand {
     },
     /// Give an image another name
     Tag { source: String, target: String },
+    /// Show an image's history: one row per build step, newest first
+    History {
+        /// Do not truncate IDs and commands
+        #[arg(long)]
+        no_trunc: bool,
+        /// Show image IDs only
+        #[arg(short, long)]
+        quiet: bool,
+        image: String,
+    },
     /// Show images' details as JSON
     Inspect {
         #[arg(required = true)]
@@ -342,6 +352,11 @@ pub fn image(cli: ImageCli) -> Result<()> {
             Ok(())
         }
         ImageCommand::Inspect { images } => inspect(&store, &images),
+        ImageCommand::History {
+            no_trunc,
+            quiet,
+            image,
+        } => crate::build::history(&store, &image, no_trunc, quiet),
         ImageCommand::Save {
             output,
             format,
@@ -803,7 +818,7 @@ impl Reporter {
 // ---- formatting ----
 
 /// Docker's sizes: decimal units, three significant digits (`4.26MB`).
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = bytes as f64;
     let mut u = 0;
@@ -832,7 +847,7 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// Seconds since the epoch of an RFC 3339 time (`2026-11-26T00:00:00.5+01:00`).
-fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -870,7 +885,7 @@ fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 }
 
 /// `3 days ago`, as docker says it.
-fn ago(now: SystemTime, then: SystemTime) -> String {
+pub(crate) fn ago(now: SystemTime, then: SystemTime) -> String {
     let s = now.duration_since(then).map_or(0, |d| d.as_secs());
     let (n, unit) = match s {
         0..=59 => return "Less than a minute ago".into(),

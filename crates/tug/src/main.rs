@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod build;
 mod chart;
 mod image;
 mod kubectl;
@@ -38,6 +39,10 @@ enum Command {
     Scheduler(server::SchedulerArgs),
     /// Manage images: ls, rm, prune, tag, inspect, save, load.
     Image(image::ImageCli),
+    /// Build an image from a Containerfile (Dockerfile).
+    Build(build::BuildArgs),
+    /// Show an image's history (as `tug image history`).
+    History(build::HistoryArgs),
     /// Pull an image from a registry.
     Pull(image::PullArgs),
     /// Push an image to a registry.
@@ -68,6 +73,8 @@ fn main() {
             Command::Scheduler(args) => report(server::scheduler(args)),
             Command::Token(cli) => report(token::run(cli)),
             Command::Image(cli) => report(image::image(cli)),
+            Command::Build(args) => report(build::build(args)),
+            Command::History(args) => report(build::history_command(args)),
             Command::Pull(args) => report(image::pull(args)),
             Command::Push(args) => report(image::push(args)),
             Command::Login(args) => report(image::login(args)),

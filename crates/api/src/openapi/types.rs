@@ -2,7 +2,7 @@
 //! every type it refers to), plus the meta and subresource types the API's operations
 //! take and return.
 
-use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events, networking, policy, rbac, storage};
+use k8s_openapi::api::{apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events, networking, policy, rbac, scheduling, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
@@ -79,6 +79,7 @@ pub(crate) static KINDS: &[Kind] = kinds![
     discovery::v1::EndpointSlice,
     events::v1::Event,
     storage::v1::StorageClass,
+    scheduling::v1::PriorityClass,
     apiextensions::v1::CustomResourceDefinition;
     reviews:
     authentication::v1::TokenReview,

@@ -1,7 +1,7 @@
 //! Admission: the plugins every write passes between authorization and the store, as
 //! kube-apiserver runs them. First every plugin may *mutate* a created or updated object
 //! (fill in defaults: the ServiceAccount's token volume, LimitRange defaults, the default
-//! storage class); the handler validates the result again; then every plugin may
+//! storage class, pod priority); the handler validates the result again; then every plugin may
 //! *validate* it (refuse: a terminating namespace, a LimitRange bound, a PodSecurity level,
 //! an exceeded ResourceQuota, which also charges the quota). Deletes only pass validation.
 //!
@@ -13,6 +13,7 @@ mod default_storage_class;
 mod limit_range;
 mod namespace_lifecycle;
 mod pod_security;
+mod priority;
 mod resource_quota;
 mod service_account;
 
@@ -55,17 +56,16 @@ impl Request<'_> {
 
     /// The refusal Kubernetes gives: `pods "p" is forbidden: <why>`.
     pub fn forbidden(&self, why: impl std::fmt::Display) -> ApiError {
-        ApiError::forbidden(
-            format!(
-                "{} \"{}\" is forbidden: {why}",
-                qualified_resource(self.rt),
-                self.name
-            ),
-            Some(
-                serde_json::json!({"name": self.name, "group": self.rt.group, "kind": self.rt.plural}),
-            ),
-        )
+        forbidden(self.rt, self.name, why)
     }
+}
+
+/// `pods "p" is forbidden: <why>`, as a 403 Status.
+fn forbidden(rt: &ResourceType, name: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::forbidden(
+        format!("{} \"{name}\" is forbidden: {why}", qualified_resource(rt)),
+        Some(serde_json::json!({"name": name, "group": rt.group, "kind": rt.plural})),
+    )
 }
 
 /// What admission adds to a response besides the object.
@@ -116,9 +116,10 @@ fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(namespace_lifecycle::NamespaceLifecycle),
         Box::new(limit_range::LimitRanger),
         Box::new(service_account::ServiceAccount),
+        Box::new(priority::Priority),
         Box::new(default_storage_class::DefaultStorageClass),
         Box::new(pod_security::PodSecurity),
-        Box::new(resource_quota::ResourceQuota),
+        Box::new(resource_quota::ResourceQuota::default()),
     ]
 }
 

@@ -170,3 +170,66 @@ impl ClientCertVerifier for RequestClientCertificate {
         self.0.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    use rustls::server::WebPkiClientVerifier;
+
+    fn ca() -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "test-ca");
+        let cert = params.self_signed(&key).unwrap();
+        (cert, Issuer::new(params, key))
+    }
+
+    fn client(issuer: &Issuer<'_, KeyPair>, cn: &str, org: &str) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.signed_by(&key, issuer).unwrap().der().clone()
+    }
+
+    #[test]
+    fn certificates_of_the_ca_are_users_and_others_are_rejected() {
+        let (ca_cert, issuer) = ca();
+        let (_, other) = ca();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca_cert.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .unwrap();
+        let authn = ClientCertificate::new(verifier);
+        let good = [client(&issuer, "jane", "dev")];
+        for _ in 0..2 {
+            // The second answer comes from the memory of verified certificates.
+            let Outcome::Authenticated { user, .. } = authn.user(&good) else {
+                panic!("not authenticated")
+            };
+            assert_eq!(
+                (user.name.as_str(), user.groups.clone()),
+                ("jane", vec!["dev".to_string()])
+            );
+        }
+        assert_eq!(authn.verified.lock().unwrap().len(), 1);
+        let rogue = [client(&other, "admin", "system:masters")];
+        assert!(matches!(authn.user(&rogue), Outcome::Rejected(_)));
+        assert!(matches!(
+            authn.user(&[CertificateDer::from(vec![1, 2, 3])]),
+            Outcome::Rejected(_)
+        ));
+        assert_eq!(authn.user(&[]), Outcome::NotMine);
+    }
+}

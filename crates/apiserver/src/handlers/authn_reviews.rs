@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::authn::{Credentials, Outcome};
+use crate::authn::{Credentials, Outcome, Rejection};
 use crate::respond;
 use crate::status::{ApiError, ApiResult};
 
@@ -40,10 +40,15 @@ async fn token_review(ctx: &Ctx<'_>, mut review: Value) -> ApiResult<Response> {
     };
     let credentials = Credentials {
         client_certificates: None,
-        token: (token.len() <= crate::authn::MAX_TOKEN_LEN).then_some(token.as_str()),
+        token: Some(&token),
         audiences: &audiences,
     };
-    let status = match ctx.state.authenticator.authenticate(&credentials).await {
+    let outcome = if token.len() > crate::authn::MAX_TOKEN_LEN {
+        Outcome::Rejected(Rejection("the bearer token is too long"))
+    } else {
+        ctx.state.authenticator.authenticate(&credentials).await
+    };
+    let status = match outcome {
         Outcome::Authenticated { user, audiences } => json!({
             "authenticated": true, "user": user.to_user_info(), "audiences": audiences,
         }),
