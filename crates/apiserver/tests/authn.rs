@@ -258,6 +258,12 @@ fn kubectl_create_token_gives_a_serviceaccount_user() {
     .unwrap();
     assert_eq!(jwks["keys"][0]["kid"], header["kid"]);
     assert_eq!(header["alg"], "ES256");
+    // A ServiceAccount may read the discovery documents with its own token (to verify
+    // other tokens), as `system:service-account-issuer-discovery` grants.
+    for path in ["/.well-known/openid-configuration", "/openid/v1/jwks"] {
+        let (code, body) = get_with(&server, &format!("Bearer {token}"), path);
+        assert_eq!(code, 200, "{path}: {body}");
+    }
 
     // Deleting the ServiceAccount ends its tokens.
     server.kubectl(&["-n", "team", "delete", "sa", "bot"]);

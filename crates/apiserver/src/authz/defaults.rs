@@ -1,6 +1,7 @@
 //! The default ClusterRoles and ClusterRoleBindings every cluster has
 //! (`cluster-admin`, `admin`/`edit`/`view` built by aggregation,
 //! `system:discovery`, `system:basic-user`, `system:public-info-viewer`,
+//! `system:service-account-issuer-discovery` (OIDC discovery for ServiceAccounts),
 //! `system:node`, `system:kube-scheduler`), reconciled at start as Kubernetes
 //! does: missing ones are created, and ones carrying
 //! `rbac.authorization.kubernetes.io/autoupdate: "true"` get any missing
@@ -187,6 +188,12 @@ pub fn cluster_roles() -> Vec<Value> {
         cluster_role("admin", labelled(&[]), Vec::new(), Some("admin")),
         cluster_role("system:discovery", labelled(&[]), vec![PolicyRule::urls(&["get"], &discovery)], None),
         cluster_role("system:public-info-viewer", labelled(&[]), vec![PolicyRule::urls(&["get"], &public)], None),
+        cluster_role(
+            "system:service-account-issuer-discovery",
+            labelled(&[]),
+            vec![PolicyRule::urls(&["get"], &["/.well-known/openid-configuration", "/openid/v1/jwks"])],
+            None,
+        ),
         cluster_role("system:basic-user", labelled(&[]), vec![
             rule(&["create"], &["authorization.k8s.io"], &["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
             rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"]),
@@ -203,6 +210,7 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         binding("system:discovery", "system:discovery", json!([group("system:authenticated")])),
         binding("system:basic-user", "system:basic-user", json!([group("system:authenticated")])),
         binding("system:public-info-viewer", "system:public-info-viewer", json!([group("system:authenticated"), group("system:unauthenticated")])),
+        binding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", json!([group("system:serviceaccounts")])),
         binding("system:kube-scheduler", "system:kube-scheduler", json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:kube-scheduler"}])),
     ]
 }
