@@ -13,6 +13,7 @@ use tug_store::{KeyRange, KeyValue, RangeRequest};
 
 use super::Ctx;
 use crate::ipam;
+use crate::podcidr;
 use crate::object::{self, from_kv, has_finalizers, meta_mut, meta_str, set_meta, to_bytes};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
@@ -293,6 +294,7 @@ pub async fn create(
         });
     }
     let allocated = allocate_cluster_ip(ctx, &mut object, None).await?;
+    let pod_cidr = allocate_pod_cidr(ctx, &mut object, &name).await?;
     match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
             set_meta(
@@ -309,9 +311,29 @@ pub async fn create(
             if let Some(ip) = allocated {
                 ipam::release(ctx.state.store.as_ref(), &ip.to_string()).await?;
             }
+            if let Some(cidr) = pod_cidr {
+                podcidr::release(ctx.state.store.as_ref(), &cidr).await?;
+            }
             Err(ApiError::from_store(rt, &name, e))
         }
     }
+}
+
+/// Gives a new Node without `spec.podCIDR` a range of its own; returns the range allocated now.
+async fn allocate_pod_cidr(ctx: &Ctx<'_>, object: &mut Value, name: &str) -> ApiResult<Option<String>> {
+    let rt = ctx.target.rt;
+    if (rt.group, rt.kind) != ("", "Node")
+        || object.pointer("/spec/podCIDR").and_then(Value::as_str).is_some_and(|c| !c.is_empty())
+    {
+        return Ok(None);
+    }
+    let cidr = podcidr::allocate(ctx.state.store.as_ref(), name).await?;
+    if !object.get("spec").is_some_and(Value::is_object) {
+        object["spec"] = json!({});
+    }
+    object["spec"]["podCIDR"] = json!(cidr);
+    object["spec"]["podCIDRs"] = json!([cidr]);
+    Ok(Some(cidr))
 }
 
 fn required(field: &str, detail: &str) -> FieldError {
@@ -466,6 +488,15 @@ pub async fn replace(
             }
         }
     }
+    if (rt.group, rt.kind) == ("", "Node")
+        && new.pointer("/spec/podCIDR").is_none()
+        && new.get("spec").is_none_or(Value::is_object)
+    {
+        if let Some(cidr) = old.pointer("/spec/podCIDR").cloned() {
+            new["spec"]["podCIDR"] = cidr;
+            new["spec"]["podCIDRs"] = old.pointer("/spec/podCIDRs").cloned().unwrap_or(Value::Null);
+        }
+    }
     let mut new = decode_default_validate(ctx, &new, warnings)?;
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
     if new.get("spec") != old.get("spec") {
@@ -538,6 +569,11 @@ async fn delete_stored(
             .filter(|ip| ip.parse::<Ipv4Addr>().is_ok())
         {
             ipam::release(ctx.state.store.as_ref(), ip).await?;
+        }
+    }
+    if (rt.group, rt.kind) == ("", "Node") {
+        if let Some(cidr) = object.pointer("/spec/podCIDR").and_then(Value::as_str) {
+            podcidr::release(ctx.state.store.as_ref(), cidr).await?;
         }
     }
     if rt.kind == "Namespace" && rt.group.is_empty() {
