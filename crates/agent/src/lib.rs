@@ -115,3 +115,23 @@ fn conditions_changed(node: &k8s_openapi::api::core::v1::Node, r: &machine::Reso
         || reported("DiskPressure") != Some(r.disk_pressure())
         || reported("PIDPressure") != Some(r.pid_pressure())
 }
+
+/// Returns once the node `name` reports `Ready=True` (watching the Node).
+pub async fn wait_ready(client: &Client, name: &str) {
+    use futures_util::StreamExt;
+    use k8s_openapi::api::core::v1::Node;
+    use kube::runtime::watcher;
+    let nodes: kube::Api<Node> = kube::Api::all(client.clone());
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut events = std::pin::pin!(watcher::watcher(nodes, config));
+    while let Some(event) = events.next().await {
+        let node = match event {
+            Ok(watcher::Event::Apply(node) | watcher::Event::InitApply(node)) => node,
+            _ => continue,
+        };
+        let ready = node.status.and_then(|s| s.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        if ready {
+            return;
+        }
+    }
+}

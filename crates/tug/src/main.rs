@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod agent;
 mod chart;
 mod image;
 mod kubectl;
@@ -44,6 +45,10 @@ enum Command {
     /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
     #[command(flatten)]
     Kubectl(kubectl::KubectlCommand),
+    /// Run the node agent (kubelet) against an API server.
+    Agent(agent::AgentArgs),
+    /// A single-node cluster in one process: API server, scheduler and agent on the embedded store.
+    Up(agent::UpArgs),
     /// Helm-compatible charts: template, show, lint, package.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
@@ -69,6 +74,8 @@ fn main() {
             Command::Login(args) => report(image::login(args)),
             Command::Kubectl(cmd) => kubectl::main(cmd),
             Command::Chart(cmd) => report(chart::run(cmd)),
+            Command::Agent(args) => report(agent::agent(args)),
+            Command::Up(args) => report(agent::up(args)),
         }
     };
     std::process::exit(code);
