@@ -3,14 +3,29 @@
 //! This room registers its Node with the control plane (capacity and allocatable
 //! from the machine, addresses, conditions, node info — [`node`], [`machine`]),
 //! keeps it alive with a Lease in `kube-node-lease` ([`lease`]) and reports its
-//! status.
+//! status. It runs the pods bound to the node ([`pods`]): a sandbox holding each
+//! pod's namespaces ([`sandbox`]) wired to the node's bridge ([`network`]), volumes
+//! ([`volumes`]), containers made from images of the tug-image store and run by
+//! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
+//! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
 
+pub mod cri_log;
+pub mod env;
+mod events;
 pub mod lease;
 pub mod machine;
+mod mounts;
+pub mod network;
 pub mod node;
+pub mod pods;
+pub mod sandbox;
+pub mod shim;
+pub mod spec;
+pub mod supervisor;
+pub mod volumes;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -31,6 +46,10 @@ pub struct Options {
     pub port: u16,
     /// `pods` capacity.
     pub max_pods: u32,
+    /// The `tug` binary, started in its hidden modes as pod sandbox and container supervisor.
+    pub sandbox_exe: PathBuf,
+    /// The tug-image store containers' images come from.
+    pub image_dir: PathBuf,
 }
 
 impl Options {
@@ -42,8 +61,14 @@ impl Options {
             node_ip: machine::primary_ipv4(),
             port: 10250,
             max_pods: 110,
+            sandbox_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tug")),
+            image_dir: PathBuf::from(tug_image_default()),
         }
     }
+}
+
+fn tug_image_default() -> &'static str {
+    tug_image::DEFAULT_DATA_DIR
 }
 
 /// What stops the agent.
@@ -75,11 +100,29 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let uid = registered.metadata.uid.clone();
     lease::renew(&client, &options.node_name, uid.as_deref()).await?;
     let mut current = node::report(&client, &options, Some(&registered)).await?;
+    let pod_cidr = current.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_else(|| "10.42.0.0/24".into());
+    let network = network::Network::new(&options.node_name, &pod_cidr, &options.data_dir.join("network"))?;
+    network.ensure_bridge()?;
+    let resources = machine::Resources::read(&options.data_dir);
+    let images = tug_image::Store::open(&options.image_dir)
+        .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
+    let pods = pods::run(std::sync::Arc::new(pods::Node {
+        client: client.clone(),
+        network,
+        images,
+        runtime_root: options.data_dir.join("runtime"),
+        node_ip: options.node_ip.to_string(),
+        cpu_millis: resources.cpus as i128 * 1000,
+        memory: i128::from(resources.memory_kib) * 1024,
+        options: options.clone(),
+    }));
+    tokio::pin!(pods);
     let mut lease_tick = tokio::time::interval(lease::RENEW_EVERY);
     let mut check_tick = tokio::time::interval(CHECK_EVERY);
     let mut last_report = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            result = &mut pods => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {

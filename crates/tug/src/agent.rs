@@ -44,6 +44,7 @@ impl NodeArgs {
             options.node_ip = ip;
         }
         options.port = self.agent_port;
+        options.image_dir = self.data_dir.join("image");
         options
     }
 }
@@ -124,5 +125,41 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
                 }
             }
         }
+    })
+}
+
+/// The hidden modes the agent starts the `tug` binary in.
+#[derive(clap::Args, Debug)]
+pub struct SandboxArgs {
+    /// The pod's name, the sandbox's host name
+    #[arg(long)]
+    hostname: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShimArgs {
+    #[arg(long)]
+    root: PathBuf,
+    #[arg(long)]
+    id: String,
+    #[arg(long)]
+    bundle: PathBuf,
+    #[arg(long)]
+    log: PathBuf,
+    #[arg(long)]
+    record: PathBuf,
+}
+
+pub fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    match tug_agent::sandbox::hold(&args.hostname)? {}
+}
+
+pub fn shim(args: ShimArgs) -> i32 {
+    tug_agent::shim::supervise(&tug_agent::shim::Paths {
+        root: args.root,
+        id: args.id,
+        bundle: args.bundle,
+        log: args.log,
+        record: args.record,
     })
 }

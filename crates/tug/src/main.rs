@@ -49,6 +49,12 @@ enum Command {
     Agent(agent::AgentArgs),
     /// A single-node cluster in one process: API server, scheduler and agent on the embedded store.
     Up(agent::UpArgs),
+    /// The pod sandbox the agent starts (holds a pod's namespaces).
+    #[command(hide = true)]
+    PodSandbox(agent::SandboxArgs),
+    /// The container supervisor the agent starts.
+    #[command(hide = true)]
+    ContainerShim(agent::ShimArgs),
     /// Helm-compatible charts: template, show, lint, package.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
@@ -76,6 +82,8 @@ fn main() {
             Command::Chart(cmd) => report(chart::run(cmd)),
             Command::Agent(args) => report(agent::agent(args)),
             Command::Up(args) => report(agent::up(args)),
+            Command::PodSandbox(args) => report(agent::sandbox(args)),
+            Command::ContainerShim(args) => agent::shim(args),
         }
     };
     std::process::exit(code);
