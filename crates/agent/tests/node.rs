@@ -47,6 +47,7 @@ async fn two_agents_register_ready_nodes_with_distinct_pod_cidrs_and_leases() {
     for name in ["node-a", "node-b"] {
         let mut options = tug_agent::Options::new(dir.path().join(name));
         options.node_name = name.into();
+        options.image_dir = dir.path().join("image");
         agents.push(tokio::spawn(tug_agent::run(client.clone(), options)));
     }
     let nodes: Api<Node> = Api::all(client.clone());
@@ -80,6 +81,7 @@ async fn two_agents_register_ready_nodes_with_distinct_pod_cidrs_and_leases() {
     agents.remove(0).abort();
     let mut options = tug_agent::Options::new(dir.path().join("node-a"));
     options.node_name = "node-a".into();
+    options.image_dir = dir.path().join("image");
     let again = tokio::spawn(tug_agent::run(client.clone(), options));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let a2 = wait_ready(&nodes, "node-a").await;
@@ -88,5 +90,11 @@ async fn two_agents_register_ready_nodes_with_distinct_pod_cidrs_and_leases() {
     again.abort();
     for agent in agents {
         agent.abort();
+    }
+    // Each agent made its node's bridge.
+    for (name, node) in [("node-a", &a), ("node-b", &b)] {
+        let net = tug_agent::network::Network::new(name, &cidr(node), dir.path()).expect("network");
+        assert!(std::path::Path::new("/sys/class/net").join(&net.bridge).exists(), "bridge {} of {name}", net.bridge);
+        net.remove_bridge();
     }
 }
