@@ -679,3 +679,54 @@ fn edit_patch_label_annotate_scale_describe_explain_api_resources() {
     let out = s.tug(&["explain", "deployment.spec.nosuchfield"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `tug apply --server-side` against `kubectl apply --server-side`: the same output, the
+/// same objects and owners, the same conflict error, and `--force-conflicts` taking over.
+#[test]
+fn server_side_apply_matches_kubectl() {
+    let s = Server::start();
+    s.kok(&["create", "namespace", "tug"]);
+    s.kok(&["create", "namespace", "kc"]);
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:1.27\n        ports:\n        - containerPort: 80\n";
+    let scale = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 4\n";
+    write(dir.path(), "deploy.yaml", deploy);
+    write(dir.path(), "scale.yaml", scale);
+    let deploy = dir.path().join("deploy.yaml");
+    let scale = dir.path().join("scale.yaml");
+    let (deploy, scale) = (deploy.to_str().unwrap(), scale.to_str().unwrap());
+    let tug_ns = ["-n", "tug"];
+    let kc_ns = ["-n", "kc"];
+
+    let run_tug = |args: &[&str]| s.tug(&[args, &tug_ns[..]].concat());
+    let run_kc = |args: &[&str]| s.kubectl(&[args, &kc_ns[..]].concat());
+    let first = ["apply", "--server-side", "-f", deploy];
+    let (a, b) = (run_tug(&first), run_kc(&first));
+    assert_eq!(stdout(&a), "deployment.apps/web serverside-applied\n", "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+
+    // A second manager changing the first one's field: the same error, the same exit code.
+    let conflicting = ["apply", "--server-side", "--field-manager=scaler", "-f", scale];
+    let (a, b) = (run_tug(&conflicting), run_kc(&conflicting));
+    assert_eq!(a.status.code(), b.status.code());
+    assert_eq!(b.status.code(), Some(1));
+    assert_eq!(stderr(&a), stderr(&b));
+    assert!(stderr(&a).contains(r#"conflict with "kubectl": .spec.replicas"#), "{}", stderr(&a));
+
+    let forced = ["apply", "--server-side", "--field-manager=scaler", "--force-conflicts", "-f", scale];
+    let (a, b) = (run_tug(&forced), run_kc(&forced));
+    assert_eq!(stdout(&a), stdout(&b));
+
+    let get = |ns: &str| s.json(&["get", "deploy", "web", "-n", ns, "--show-managed-fields"]);
+    let (a, b) = (get("tug"), get("kc"));
+    assert_eq!(a["spec"]["replicas"], 4);
+    let owners = |v: &Value| -> Vec<(Value, Value, Value)> {
+        v["metadata"]["managedFields"].as_array().unwrap().iter().map(|e| (e["manager"].clone(), e["operation"].clone(), e["fieldsV1"].clone())).collect()
+    };
+    assert_eq!(owners(&a), owners(&b));
+    assert_eq!(normalize(a), normalize(b));
+
+    // tug get -o yaml hides managedFields as kubectl does, unless asked.
+    assert!(!s.ok(&["get", "deploy", "web", "-n", "tug", "-o", "yaml"]).contains("managedFields"));
+    assert!(s.ok(&["get", "deploy", "web", "-n", "tug", "-o", "yaml", "--show-managed-fields"]).contains("managedFields:"));
+}

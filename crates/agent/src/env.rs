@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, ServiceAccount};
 use kube::{Api, Client};
 
 use crate::spec::expand;
@@ -37,6 +37,29 @@ impl Sources {
             }
             data
         }))
+    }
+
+    /// A bound service-account token for the pod (the TokenRequest API).
+    pub async fn token(&self, account: &str, pod: &Pod, audience: Option<&str>, expiration_seconds: i64) -> Result<String, ConfigError> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &self.namespace);
+        let request = serde_json::json!({
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": audience.map(|a| vec![a]).unwrap_or_default(),
+                "expirationSeconds": expiration_seconds,
+                "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name, "uid": pod.metadata.uid},
+            },
+        });
+        let answer: serde_json::Value = api
+            .create_subresource("token", account, &kube::api::PostParams::default(), &request)
+            .await
+            .map_err(|e| ConfigError(format!("failed to fetch token for serviceaccount {}/{account}: {e}", self.namespace)))?;
+        answer
+            .pointer("/status/token")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ConfigError(format!("the token request for serviceaccount {}/{account} returned no token", self.namespace)))
     }
 
     /// A Secret's data, decoded (`Ok(None)` if it does not exist).

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{KeyToPath, Pod, Volume};
+use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, KeyToPath, Pod, ProjectedVolumeSource, Volume};
 
 use crate::env::{self, ConfigError, Sources};
 
@@ -72,6 +72,56 @@ fn select(data: Vec<(String, Vec<u8>)>, items: Option<&Vec<KeyToPath>>, default_
     }
 }
 
+/// The files of downwardAPI items.
+fn downward_files(pod: &Pod, items: &[DownwardAPIVolumeFile], mode: i32) -> Vec<(String, Vec<u8>, i32)> {
+    let containers = pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default();
+    items
+        .iter()
+        .map(|item| {
+            let value = match (&item.field_ref, &item.resource_field_ref) {
+                (Some(f), _) => env::field(pod, &f.field_path).unwrap_or_default(),
+                (None, Some(r)) => {
+                    let target = containers.iter().find(|c| Some(c.name.as_str()) == r.container_name.as_deref()).or(containers.first());
+                    target.and_then(|c| env::resource_field(c, &r.resource, r.divisor.as_ref().map(|d| d.0.as_str()), 0, 0)).unwrap_or_default()
+                }
+                (None, None) => String::new(),
+            };
+            (item.path.clone(), value.into_bytes(), item.mode.unwrap_or(mode))
+        })
+        .collect()
+}
+
+/// The files of a projected volume: a bound service-account token, configMap, secret and downwardAPI sources.
+async fn projected_files(pod: &Pod, projected: &ProjectedVolumeSource, sources: &Sources) -> Result<Vec<(String, Vec<u8>, i32)>, ConfigError> {
+    let mode = projected.default_mode.unwrap_or(0o644);
+    let mut files = Vec::new();
+    for source in projected.sources.iter().flatten() {
+        if let Some(token) = &source.service_account_token {
+            let account = pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into());
+            let value = sources.token(&account, pod, token.audience.as_deref(), token.expiration_seconds.unwrap_or(3607)).await?;
+            files.push((token.path.clone(), value.into_bytes(), mode));
+        }
+        if let Some(cm) = &source.config_map {
+            match sources.config_map(&cm.name).await? {
+                Some(data) => files.extend(select(data.into_iter().map(|(k, v)| (k, v.into_bytes())).collect(), cm.items.as_ref(), mode, "configmap references non-existent config key")?),
+                None if cm.optional == Some(true) => {}
+                None => return Err(ConfigError(format!("configmap \"{}\" not found", cm.name))),
+            }
+        }
+        if let Some(secret) = &source.secret {
+            match sources.secret(&secret.name).await? {
+                Some(data) => files.extend(select(data.into_iter().collect(), secret.items.as_ref(), mode, "references non-existent secret key")?),
+                None if secret.optional == Some(true) => {}
+                None => return Err(ConfigError(format!("secret \"{}\" not found", secret.name))),
+            }
+        }
+        if let Some(downward) = &source.downward_api {
+            files.extend(downward_files(pod, downward.items.as_deref().unwrap_or_default(), mode));
+        }
+    }
+    Ok(files)
+}
+
 /// Makes every volume of the pod ready on the host.
 pub async fn prepare(pod: &Pod, pod_dir: &Path, sources: &Sources) -> Result<Prepared, ConfigError> {
     let mut prepared = Prepared::new();
@@ -129,20 +179,12 @@ pub async fn prepare(pod: &Pod, pod_dir: &Path, sources: &Sources) -> Result<Pre
             path
         } else if let Some(downward) = &volume.downward_api {
             let path = dir("downward-api");
-            let mode = downward.default_mode.unwrap_or(0o644);
-            let mut files = Vec::new();
-            for item in downward.items.iter().flatten() {
-                let value = match (&item.field_ref, &item.resource_field_ref) {
-                    (Some(f), _) => env::field(pod, &f.field_path).unwrap_or_default(),
-                    (None, Some(r)) => {
-                        let containers = pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default();
-                        let target = containers.iter().find(|c| Some(c.name.as_str()) == r.container_name.as_deref()).or(containers.first());
-                        target.and_then(|c| env::resource_field(c, &r.resource, r.divisor.as_ref().map(|d| d.0.as_str()), 0, 0)).unwrap_or_default()
-                    }
-                    (None, None) => String::new(),
-                };
-                files.push((item.path.clone(), value.into_bytes(), item.mode.unwrap_or(mode)));
-            }
+            let files = downward_files(pod, downward.items.as_deref().unwrap_or_default(), downward.default_mode.unwrap_or(0o644));
+            write_files(&path, &files)?;
+            path
+        } else if let Some(projected) = &volume.projected {
+            let path = dir("projected");
+            let files = projected_files(pod, projected, sources).await?;
             write_files(&path, &files)?;
             path
         } else {

@@ -17,6 +17,14 @@ pub fn apply(rt: &ResourceType, object: &mut Value) {
         ("", "Service") => service_spec(field(obj, "spec")),
         ("", "Secret") => set(obj, "type", json!("Opaque")),
         ("", "Namespace") => set(field(obj, "status"), "phase", json!("Active")),
+        ("", "LimitRange") => {
+            if let Some(Value::Array(limits)) = field(obj, "spec").get_mut("limits") {
+                limits
+                    .iter_mut()
+                    .filter_map(Value::as_object_mut)
+                    .for_each(limit_range_item);
+            }
+        }
         ("", "ReplicationController") => {
             let spec = field(obj, "spec");
             set(spec, "replicas", json!(1));
@@ -121,10 +129,51 @@ fn container_defaults(c: &mut Map<String, Value>) {
     set(c, "terminationMessagePath", json!("/dev/termination-log"));
     set(c, "terminationMessagePolicy", json!("File"));
     set(c, "resources", json!({}));
+    requests_from_limits(field(c, "resources"));
     if let Some(Value::Array(ports)) = c.get_mut("ports") {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             set(port, "protocol", json!("TCP"));
         }
+    }
+}
+
+/// A container that states a limit but no request for a resource requests its limit.
+fn requests_from_limits(resources: &mut Map<String, Value>) {
+    let Some(Value::Object(limits)) = resources.get("limits").cloned() else {
+        return;
+    };
+    let requests = field(resources, "requests");
+    for (name, amount) in limits {
+        requests.entry(name).or_insert(amount);
+    }
+}
+
+/// A Container limit's defaults: the default limit falls back to the max, the default
+/// request to the default limit, then to the min.
+fn limit_range_item(item: &mut Map<String, Value>) {
+    if item.get("type").and_then(Value::as_str) != Some("Container") {
+        return;
+    }
+    let list = |item: &Map<String, Value>, key: &str| {
+        item.get(key)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (max, min) = (list(item, "max"), list(item, "min"));
+    let mut default = list(item, "default");
+    for (k, v) in max {
+        default.entry(k).or_insert(v);
+    }
+    let mut default_request = list(item, "defaultRequest");
+    for (k, v) in default.iter().chain(min.iter()) {
+        default_request.entry(k.clone()).or_insert(v.clone());
+    }
+    if !default.is_empty() {
+        item.insert("default".into(), Value::Object(default));
+    }
+    if !default_request.is_empty() {
+        item.insert("defaultRequest".into(), Value::Object(default_request));
     }
 }
 

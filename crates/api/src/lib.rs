@@ -4,7 +4,8 @@
 //! the `k8s-openapi` types, never hand-written), short names, categories, subresources,
 //! and where its objects live in the store; how an object of a kind is checked against
 //! its real type ([`decode`]), defaulted ([`defaults`]) and validated with field paths
-//! ([`validation`]), resource quantities ([`quantity`]), and the OpenAPI documents kubectl reads ([`openapi`]). It does no I/O and knows nothing of HTTP; the API server, the CLI
+//! ([`validation`]), resource quantities ([`quantity`]), the OpenAPI documents kubectl reads ([`openapi`]) and the per-field shape and merge
+//! semantics of every type ([`schema`]). It does no I/O and knows nothing of HTTP; the API server, the CLI
 //! and the controllers read it.
 
 pub mod convert;
@@ -12,7 +13,9 @@ pub mod decode;
 pub mod defaults;
 pub mod openapi;
 pub mod quantity;
+pub mod quota;
 pub mod registry;
+pub mod schema;
 pub mod validation;
 
 pub use decode::{DecodeError, Decoded};

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::ResourceType;
 
+mod policy;
+
 /// What is wrong with a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
@@ -100,6 +102,8 @@ pub fn validate(rt: &ResourceType, object: &Value) -> Vec<FieldError> {
         }
         ("", "ReplicationController") => workload(spec, false, &mut errors),
         ("batch", "Job") => template(spec, "spec.template", &mut errors),
+        ("", "ResourceQuota") => policy::resource_quota(spec, &mut errors),
+        ("", "LimitRange") => policy::limit_range(spec, &mut errors),
         _ => {}
     }
     errors

@@ -1,7 +1,7 @@
 //! The Kubernetes API server, over HTTPS, on the store.
 //!
 //! This room owns the HTTP side of the control plane: TLS and the cluster's
-//! certificates ([`tls`]), authentication ([`auth`]), discovery, the verbs on
+//! certificates ([`tls`]), authentication ([`authn`]), discovery, the verbs on
 //! every resource type of the `tug-api` registry (create, get, list, watch,
 //! update, patch, delete, deletecollection; the status and scale
 //! subresources), Table output, `metav1.Status` errors and `/metrics`.
@@ -13,10 +13,12 @@
 //! registry's keys, with the key's modification revision as their
 //! resourceVersion.
 
-pub mod auth;
+pub mod admission;
+pub mod authn;
 pub mod authz;
 mod body;
 mod discovery;
+mod fieldmanager;
 mod handlers;
 mod ipam;
 mod metrics;

@@ -1,8 +1,9 @@
-//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients
-//! write with it (`kubectl create namespace|configmap|secret`): the `k8s\0`
-//! envelope around a `runtime.Unknown`, and the fields of those kinds'
-//! messages, numbered as in the Kubernetes `generated.proto` files. Other
-//! kinds answer 415, and clients that can send JSON do so.
+//! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients write
+//! with it (`kubectl create namespace|configmap|secret|serviceaccount|token`,
+//! `kubectl auth whoami`): the `k8s\0` envelope around a `runtime.Unknown`,
+//! and the fields of those kinds' messages, numbered as in the Kubernetes
+//! `generated.proto` files. Other kinds answer 415, and clients that can send
+//! JSON do so.
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -19,6 +20,8 @@ enum Field {
     /// map<string, bytes>: JSON holds the values in base64.
     BytesMap(&'static str),
     Message(&'static str, Schema),
+    /// A repeated message: a JSON list of objects.
+    MessageList(&'static str, Schema),
 }
 
 type Schema = &'static [(u64, Field)];
@@ -59,6 +62,68 @@ const SECRET: Schema = &[
     (5, Field::Bool("immutable")),
 ];
 
+const OBJECT_REFERENCE: Schema = &[
+    (1, Field::Str("kind")),
+    (2, Field::Str("namespace")),
+    (3, Field::Str("name")),
+    (4, Field::Str("uid")),
+    (5, Field::Str("apiVersion")),
+    (6, Field::Str("resourceVersion")),
+    (7, Field::Str("fieldPath")),
+];
+
+const SERVICE_ACCOUNT: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (2, Field::MessageList("secrets", OBJECT_REFERENCE)),
+    (
+        3,
+        Field::MessageList("imagePullSecrets", &[(1, Field::Str("name"))]),
+    ),
+    (4, Field::Bool("automountServiceAccountToken")),
+];
+
+/// authentication.k8s.io/v1 TokenRequest (`kubectl create token`).
+const TOKEN_REQUEST: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[
+                (1, Field::StrList("audiences")),
+                (
+                    3,
+                    Field::Message(
+                        "boundObjectRef",
+                        &[
+                            (1, Field::Str("kind")),
+                            (2, Field::Str("apiVersion")),
+                            (3, Field::Str("name")),
+                            (4, Field::Str("uid")),
+                        ],
+                    ),
+                ),
+                (4, Field::Int("expirationSeconds")),
+            ],
+        ),
+    ),
+];
+
+/// authentication.k8s.io/v1 TokenReview.
+const TOKEN_REVIEW: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[(1, Field::Str("token")), (2, Field::StrList("audiences"))],
+        ),
+    ),
+];
+
+/// authentication.k8s.io/v1 SelfSubjectReview (`kubectl auth whoami`): only metadata is sent.
+const SELF_SUBJECT_REVIEW: Schema = &[(1, Field::Message("metadata", OBJECT_META))];
+
 /// Decodes a protobuf-encoded object body into its JSON form.
 pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
     let bad = |why: &str| ApiError::bad_request(format!("error decoding protobuf: {why}"));
@@ -87,6 +152,10 @@ pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Secret") => SECRET,
+        ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
+        ("authentication.k8s.io/v1", "TokenReview") => TOKEN_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => SELF_SUBJECT_REVIEW,
         _ => {
             return Err(ApiError::unsupported_media_type(&format!(
                 "application/vnd.kubernetes.protobuf ({api_version} {kind}; send JSON)"
@@ -140,6 +209,12 @@ fn message(bytes: &[u8], schema: Schema) -> Result<Map<String, Value>, String> {
             }
             (Field::Message(name, inner), Wire::Bytes(b)) => {
                 out.insert((*name).into(), Value::Object(message(b, inner)?));
+            }
+            (Field::MessageList(name, inner), Wire::Bytes(b)) => {
+                let item = Value::Object(message(b, inner)?);
+                if let Value::Array(items) = out.entry(*name).or_insert_with(|| json!([])) {
+                    items.push(item);
+                }
             }
             _ => return Err(format!("field {number} has an unexpected wire type")),
         }

@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use tower_service::Service;
 use tug_store::Store;
 
-use crate::auth::{self, Authenticator, Credentials, User};
+use crate::admission;
+use crate::authn::{self, Authenticator, Credentials, Outcome, User};
 use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
 use crate::metrics::{Metrics, RequestLabels};
@@ -35,6 +36,15 @@ pub struct Config {
     /// Where to listen; port 0 picks a free one (the kubeconfig names the real one).
     pub listen: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// Admission plugins not to run (kube-apiserver's names, e.g. `ServiceAccount`).
+    pub disabled_admission_plugins: Vec<String>,
+    /// A static token file (`--token-auth-file`): `token,user,uid,"group1,group2"` lines.
+    pub token_auth_file: Option<PathBuf>,
+    /// Whether requests without credentials are served as `system:anonymous` (in
+    /// `system:unauthenticated`) instead of refused with 401. Off by default while
+    /// authorization allows every authenticated user; Kubernetes turns it on, and so
+    /// will we once RBAC decides what anonymous users may do.
+    pub anonymous_auth: bool,
 }
 
 impl Config {
@@ -45,6 +55,9 @@ impl Config {
             data_dir: data_dir.into(),
             listen,
             store,
+            disabled_admission_plugins: Vec::new(),
+            token_auth_file: None,
+            anonymous_auth: false,
         }
     }
 }
@@ -59,6 +72,12 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Admission(#[from] admission::UnknownPlugin),
+    #[error(transparent)]
+    TokenFile(#[from] authn::token_file::TokenFileError),
+    #[error(transparent)]
+    SigningKey(#[from] authn::jwt::KeyError),
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
 }
@@ -69,6 +88,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub authenticator: Arc<dyn Authenticator>,
     pub authorizer: Arc<dyn Authorizer>,
+    pub admission: admission::Chain,
+    /// Signs ServiceAccount tokens (TokenRequest, legacy token Secrets, OIDC discovery).
+    pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
 }
 
 /// A running server.
@@ -104,6 +126,7 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 
 /// Prepares certificates, the kubeconfig and the system namespaces, then serves.
 pub async fn start(config: Config) -> Result<Server, StartError> {
+    let admission = admission::Chain::new(&config.disabled_admission_plugins)?;
     let pki = Pki::load_or_create(&config.data_dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
     let listener = TcpListener::bind(config.listen)
@@ -119,11 +142,38 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let kubeconfig = config.data_dir.join("kubeconfig.yaml");
     tls::write_private(&kubeconfig, pki.kubeconfig(addr.port())?.as_bytes())?;
 
+    let tokens = Arc::new(authn::serviceaccount::TokenIssuer {
+        key: authn::jwt::SigningKey::load_or_create(&pki.dir)?,
+        api_audiences: vec![authn::serviceaccount::ISSUER.to_string()],
+        ca_pem: std::fs::read_to_string(pki.dir.join("ca.crt")).map_err(|source| TlsError::Io {
+            action: "read",
+            path: pki.dir.join("ca.crt"),
+            source,
+        })?,
+    });
+    let mut authenticators: Vec<Arc<dyn Authenticator>> = vec![Arc::new(
+        authn::x509::ClientCertificate::new(pki.client_verifier()?),
+    )];
+    if let Some(path) = &config.token_auth_file {
+        authenticators.push(Arc::new(authn::token_file::TokenFile::load(path)?));
+    }
+    authenticators.push(Arc::new(authn::bootstrap::BootstrapTokens {
+        store: config.store.clone(),
+    }));
+    authenticators.push(Arc::new(authn::serviceaccount::ServiceAccountTokens {
+        issuer: tokens.clone(),
+        store: config.store.clone(),
+    }));
     let state = Arc::new(AppState {
         store: config.store,
         metrics: Arc::new(Metrics::default()),
-        authenticator: Arc::new(auth::Chain(vec![Arc::new(auth::ClientCertificate)])),
+        authenticator: Arc::new(authn::Chain {
+            authenticators,
+            anonymous: config.anonymous_auth,
+        }),
         authorizer: Arc::new(authz::AlwaysAllow),
+        admission,
+        tokens,
     });
     create_system_namespaces(&state).await?;
     let app = router(state);
@@ -149,7 +199,11 @@ async fn create_system_namespaces(state: &AppState) -> Result<(), StartError> {
         });
         match state
             .store
-            .create(&rt.key(None, name), crate::object::to_bytes(rt, &object), None)
+            .create(
+                &rt.key(None, name),
+                crate::object::to_bytes(rt, &object),
+                None,
+            )
             .await
         {
             Ok(_) | Err(tug_store::Error::AlreadyExists { .. }) => {}
@@ -216,6 +270,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         );
     let private = Router::new()
         .route("/metrics", get(metrics))
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(state): State<Arc<AppState>>| async move {
+                respond::ok(&state.tokens.discovery())
+            }),
+        )
+        .route(
+            "/openid/v1/jwks",
+            get(|State(state): State<Arc<AppState>>| async move {
+                respond::ok(&state.tokens.key.jwks())
+            }),
+        )
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*path}", get(openapi::v3))
@@ -252,7 +318,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     response
 }
 
-/// Lets a request through only if some authenticator recognises it; 401 Status otherwise.
+/// Lets a request through only if some authenticator recognises it (401 Status otherwise),
+/// as the user it impersonates if it asks to and may.
 async fn authenticate(
     State(state): State<Arc<AppState>>,
     mut request: Request,
@@ -263,16 +330,27 @@ async fn authenticate(
         .get::<PeerCertificates>()
         .cloned()
         .unwrap_or_default();
+    let token = match authn::bearer_token(request.headers()) {
+        Ok(token) => token,
+        Err(_) => return ApiError::unauthorized().into_response(),
+    };
     let credentials = Credentials {
         client_certificates: certs.0.as_deref().map(Vec::as_slice),
-        headers: request.headers(),
+        token,
+        audiences: &state.tokens.api_audiences,
     };
-    match state.authenticator.authenticate(&credentials) {
-        Some(user) => {
+    let user = match state.authenticator.authenticate(&credentials).await {
+        Outcome::Authenticated { user, .. } => user,
+        Outcome::NotMine | Outcome::Rejected(_) => return ApiError::unauthorized().into_response(),
+    };
+    match authn::impersonation::impersonate(state.authorizer.as_ref(), user, request.headers())
+        .await
+    {
+        Ok(user) => {
             request.extensions_mut().insert::<User>(user);
             next.run(request).await
         }
-        None => ApiError::unauthorized().into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

@@ -14,6 +14,7 @@ use rcgen::{
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 
 /// What can go wrong preparing TLS.
@@ -129,19 +130,28 @@ impl Pki {
             })
     }
 
-    /// The rustls server configuration: our serving certificate; client
-    /// certificates are optional at the TLS layer (health checks and
-    /// `/version` need none) but must chain to the CA when offered.
-    pub fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+    /// The verifier of client certificates signed by the cluster CA.
+    pub fn client_verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         for cert in self.certs("ca.crt")? {
             roots.add(cert)?;
         }
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        Ok(
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .allow_unauthenticated()
-                .build()?;
+                .build()?,
+        )
+    }
+
+    /// The rustls server configuration: our serving certificate; client
+    /// certificates are optional (health checks and `/version` need none) and
+    /// their chain is checked by the authenticator, so an untrusted one gets a 401.
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(crate::authn::x509::RequestClientCertificate(
+            self.client_verifier()?,
+        ));
         let key_pem = self.read("server.key")?;
         let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem {
             path: self.dir.join("server.key"),

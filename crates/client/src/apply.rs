@@ -1,6 +1,8 @@
 //! `apply`, `create -f`, `delete -f`: objects from manifests against the server.
 //! Apply is kubectl's client-side apply: create when missing, else a three-way patch
-//! against the `kubectl.kubernetes.io/last-applied-configuration` annotation.
+//! against the `kubectl.kubernetes.io/last-applied-configuration` annotation; or, with
+//! `--server-side`, one apply patch per object that the server merges and tracks by field
+//! manager.
 
 use serde_json::{Map, Value};
 
@@ -13,12 +15,36 @@ use crate::session::Session;
 
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
+/// What kubectl adds to a server-side apply conflict.
+const APPLY_CONFLICT_HINT: &str = "Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their configuration).
+See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts";
+
+/// How `apply` writes objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyMode {
+    /// kubectl's three-way strategic merge patch from the last-applied annotation.
+    ClientSide,
+    /// Server-side apply under `manager` (kubectl's default manager is "kubectl"), taking
+    /// conflicting fields over when `force`.
+    ServerSide { manager: String, force: bool },
+}
+
 /// What apply did to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Created,
     Configured,
     Unchanged,
+    ServerSideApplied,
 }
 
 impl Outcome {
@@ -27,6 +53,7 @@ impl Outcome {
             Outcome::Created => "created",
             Outcome::Configured => "configured",
             Outcome::Unchanged => "unchanged",
+            Outcome::ServerSideApplied => "serverside-applied",
         }
     }
 }
@@ -198,15 +225,45 @@ impl Session {
         )))
     }
 
+    /// Server-side applies one object.
+    pub async fn apply_server_side(
+        &mut self,
+        src: &SourcedObject,
+        manager: &str,
+        force: bool,
+    ) -> Result<(ResourceInfo, String, Outcome)> {
+        let mut obj = src.object.clone();
+        let ri = self.resolver.for_object(&obj).await?;
+        let ns = self.object_namespace(&ri, &mut obj)?;
+        let name = name_of(&obj);
+        if name.is_empty() {
+            return Err(Error::client(format!("error when retrieving current configuration of {} from {}: resource name may not be empty", ri.kind, src.source)));
+        }
+        self.conn
+            .apply_patch(&ri, ns.as_deref(), &name, manager, force, &obj)
+            .await
+            .map_err(|e| match e {
+                // kubectl turns a conflict into its own error with advice on resolving it.
+                Error::Api { code: 409, message, .. } => Error::client(format!("{message}\n{APPLY_CONFLICT_HINT}")),
+                e => e.context(&format!("error when applying patch to \"{}\"", src.source)),
+            })?;
+        Ok((ri, name, Outcome::ServerSideApplied))
+    }
+
     /// `apply -f/-k`: each object in order; returns the lines printed and the errors.
     pub async fn apply_all(
         &mut self,
         objs: &[SourcedObject],
+        mode: &ApplyMode,
         out: &mut dyn FnMut(&str),
     ) -> Vec<Error> {
         let mut errors = Vec::new();
         for o in objs {
-            match self.apply_one(o).await {
+            let result = match mode {
+                ApplyMode::ClientSide => self.apply_one(o).await,
+                ApplyMode::ServerSide { manager, force } => self.apply_server_side(o, manager, *force).await,
+            };
+            match result {
                 Ok((ri, name, outcome)) => {
                     out(&format!("{}/{} {}", ri.kind_group(), name, outcome.word()))
                 }

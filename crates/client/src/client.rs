@@ -213,6 +213,33 @@ impl Conn {
         Ok(self.client.request::<Value>(req).await?)
     }
 
+    /// Server-side apply of `object` (PATCH `application/apply-patch+yaml`) by `manager`,
+    /// taking conflicting fields over when `force`.
+    pub async fn apply_patch(
+        &self,
+        ri: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        manager: &str,
+        force: bool,
+        object: &Value,
+    ) -> Result<Value> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("fieldManager", manager);
+        if force {
+            query.append_pair("force", "true");
+        }
+        let path = format!("{}?{}", Self::path(ri, ns, Some(name)), query.finish());
+        let req = Self::request(
+            Method::PATCH,
+            &path,
+            Some("application/apply-patch+yaml"),
+            "application/json",
+            serde_json::to_vec(object)?,
+        )?;
+        Ok(self.client.request::<Value>(req).await?)
+    }
+
     /// DELETE with background propagation (kubectl's default).
     pub async fn delete(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str) -> Result<Value> {
         let body = serde_json::to_vec(

@@ -23,6 +23,7 @@ pub mod resources;
 pub mod session;
 pub mod yaml;
 
+pub use apply::ApplyMode;
 pub use client::{Conn, ListOptions, PatchType};
 pub use config::ConnectOptions;
 pub use error::{Error, Result};

@@ -37,6 +37,8 @@ pub struct GetOptions {
     pub show_kind: bool,
     pub show_labels: bool,
     pub label_columns: Vec<String>,
+    /// Keep `metadata.managedFields` in `-o json|yaml` output (kubectl drops them unless asked).
+    pub show_managed_fields: bool,
 }
 
 /// Types and names from `TYPE[,TYPE] [NAME…]` or `TYPE/NAME…`.
@@ -203,6 +205,13 @@ impl Session {
                             Err(e) => errors.push(e),
                         }
                     }
+                }
+            }
+        }
+        if !opts.show_managed_fields && matches!(output, Output::Json | Output::Yaml) {
+            for (_, o) in &mut single_objects {
+                if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("managedFields");
                 }
             }
         }

@@ -19,11 +19,14 @@ struct Cluster {
 async fn cluster() -> Cluster {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = tug_store::SqliteStore::open(dir.path().join("db")).expect("store");
-    let server = tug_apiserver::start(tug_apiserver::Config::new(
+    let mut config = tug_apiserver::Config::new(
         dir.path(),
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         Arc::new(store),
-    ))
+    );
+    // No controller makes the `default` ServiceAccounts here.
+    config.disabled_admission_plugins = vec!["ServiceAccount".into()];
+    let server = tug_apiserver::start(config)
     .await
     .expect("server starts");
     let kubeconfig = Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig");

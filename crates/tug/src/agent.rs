@@ -1,6 +1,6 @@
 //! `tug agent` (the node agent against any API server) and `tug up` (the
-//! single-node cluster: store, API server, scheduler and agent in one process on
-//! the embedded store).
+//! single-node cluster: store, API server, scheduler, controllers and agent in one
+//! process on the embedded store).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -99,10 +99,14 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let kubeconfig = server.kubeconfig().to_path_buf();
         let client = client(Some(kubeconfig.clone())).await?;
         let node_name = options.node_name.clone();
+        let ca_path = data_dir.join("tls").join("ca.crt");
+        let root_ca_pem = std::fs::read_to_string(&ca_path)
+            .with_context(|| format!("failed to read the cluster CA {}", ca_path.display()))?;
+        let controllers = tug_controllers::run(client.clone(), tug_controllers::Options { root_ca_pem });
         let scheduler = tug_scheduler::run(client.clone(), tug_scheduler::Options::default());
         let agent = tug_agent::run(client.clone(), options);
         let ready = tug_agent::wait_ready(&client, &node_name);
-        tokio::pin!(scheduler, agent, ready);
+        tokio::pin!(controllers, scheduler, agent, ready);
         let mut announced = false;
         loop {
             tokio::select! {
@@ -118,6 +122,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
                     );
                 }
                 result = &mut scheduler => return result.context("the scheduler stopped"),
+                result = &mut controllers => return result.context("the controllers stopped"),
                 result = &mut agent => return result.context("the agent stopped"),
                 _ = tokio::signal::ctrl_c() => {
                     eprintln!("tug up: shutting down");

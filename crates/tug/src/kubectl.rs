@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use tug_client::{manifest, ConnectOptions, Error, GetOptions, ListOptions, PatchType, Session};
+use tug_client::{manifest, ApplyMode, ConnectOptions, Error, GetOptions, ListOptions, PatchType, Session};
 
 /// Flags every client command takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -86,6 +86,9 @@ pub enum KubectlCommand {
         /// Label keys to show as columns
         #[arg(short = 'L', long = "label-columns", value_delimiter = ',')]
         label_columns: Vec<String>,
+        /// Keep metadata.managedFields when printing objects as JSON or YAML
+        #[arg(long)]
+        show_managed_fields: bool,
     },
     /// Show details of a resource or group of resources
     Describe {
@@ -98,12 +101,21 @@ pub enum KubectlCommand {
         #[arg(short = 'l', long)]
         selector: Option<String>,
     },
-    /// Apply a configuration by file name, directory, stdin or kustomization (client-side apply)
+    /// Apply a configuration by file name, directory, stdin or kustomization (client-side apply, or server-side with --server-side)
     Apply {
         #[command(flatten)]
         files: FileArgs,
         #[command(flatten)]
         client: ClientArgs,
+        /// Let the server merge the configuration and track field ownership (server-side apply)
+        #[arg(long)]
+        server_side: bool,
+        /// With --server-side: take over fields other managers own instead of failing
+        #[arg(long)]
+        force_conflicts: bool,
+        /// With --server-side: the field manager to apply as
+        #[arg(long, default_value = "kubectl")]
+        field_manager: String,
     },
     /// Create resources from files or stdin
     Create {
@@ -308,6 +320,7 @@ async fn run(s: &mut Session, cmd: KubectlCommand) -> Result<Vec<Error>, Error> 
             show_kind,
             show_labels,
             label_columns,
+            show_managed_fields,
             ..
         } => {
             let opts = GetOptions {
@@ -321,6 +334,7 @@ async fn run(s: &mut Session, cmd: KubectlCommand) -> Result<Vec<Error>, Error> 
                 show_kind,
                 show_labels,
                 label_columns,
+                show_managed_fields,
             };
             s.get(&args, &opts, &mut out).await
         }
@@ -338,9 +352,23 @@ async fn run(s: &mut Session, cmd: KubectlCommand) -> Result<Vec<Error>, Error> 
             }
             Ok(errors)
         }
-        Apply { files, .. } => {
+        Apply {
+            files,
+            server_side,
+            force_conflicts,
+            field_manager,
+            ..
+        } => {
             let objs = files.read()?;
-            Ok(s.apply_all(&objs, &mut say).await)
+            let mode = if server_side {
+                ApplyMode::ServerSide { manager: field_manager, force: force_conflicts }
+            } else {
+                if force_conflicts {
+                    return Err(Error::client("--force-conflicts only works with --server-side"));
+                }
+                ApplyMode::ClientSide
+            };
+            Ok(s.apply_all(&objs, &mode, &mut say).await)
         }
         Create {
             files, save_config, ..

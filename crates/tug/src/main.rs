@@ -11,6 +11,7 @@ mod kubectl;
 mod kustomize;
 mod runtime;
 mod server;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Print the admin kubeconfig written by `tug server`.
     Kubeconfig(server::KubeconfigArgs),
+    /// Bootstrap (join) tokens: create, list, delete.
+    Token(token::TokenCli),
     /// Run the scheduler alone against an API server (`tug server` runs one unless told not to).
     Scheduler(server::SchedulerArgs),
     /// Manage images: ls, rm, prune, tag, inspect, save, load.
@@ -74,6 +77,7 @@ fn main() {
             Command::Server(args) => report(server::run(args)),
             Command::Kubeconfig(args) => report(server::kubeconfig(args)),
             Command::Scheduler(args) => report(server::scheduler(args)),
+            Command::Token(cli) => report(token::run(cli)),
             Command::Image(cli) => report(image::image(cli)),
             Command::Pull(args) => report(image::pull(args)),
             Command::Push(args) => report(image::push(args)),

@@ -141,7 +141,7 @@ fn v3_docs() -> &'static BTreeMap<(String, String), V3Doc> {
 }
 
 /// Every definition, refs in the Swagger 2.0 form ("#/definitions/<name>"), extensions added.
-fn definitions() -> &'static Map<String, Value> {
+pub(crate) fn definitions() -> &'static Map<String, Value> {
     static DEFS: OnceLock<Map<String, Value>> = OnceLock::new();
     DEFS.get_or_init(build_definitions)
 }

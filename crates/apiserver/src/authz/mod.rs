@@ -9,7 +9,7 @@ use std::pin::Pin;
 use axum::http::Method;
 use serde_json::json;
 
-use crate::auth::User;
+use crate::authn::User;
 use crate::request::{self, Query, Route};
 use crate::status::ApiError;
 

@@ -12,6 +12,8 @@ use tug_api::{defaults, validation, FieldError, ResourceType, Subresource};
 use tug_store::{KeyRange, KeyValue, RangeRequest};
 
 use super::Ctx;
+use crate::admission::{self, Operation};
+use crate::fieldmanager;
 use crate::ipam;
 use crate::podcidr;
 use crate::object::{self, from_kv, has_finalizers, meta_mut, meta_str, set_meta, to_bytes};
@@ -221,6 +223,47 @@ fn decode_default_validate(
     Ok(object)
 }
 
+/// Runs the admission chain on a write: mutation (then validation again, since plugins may
+/// add fields), then the plugins' validation. For a delete `object` is the stored object.
+async fn admit(
+    ctx: &Ctx<'_>,
+    operation: Operation,
+    old: Option<&Value>,
+    object: &mut Value,
+    warnings: &mut Vec<String>,
+) -> ApiResult<()> {
+    let rt = ctx.target.rt;
+    let name = meta_str(object, "name")
+        .unwrap_or(ctx.target.name())
+        .to_string();
+    let namespace = meta_str(object, "namespace").map(str::to_string);
+    let request = admission::Request {
+        operation,
+        rt,
+        namespace: namespace.as_deref(),
+        name: &name,
+        old,
+        user: ctx.user,
+        dry_run: ctx.query.dry_run(),
+        store: ctx.state.store.as_ref(),
+    };
+    let mut review = admission::Review::default();
+    let chain = &ctx.state.admission;
+    if operation != Operation::Delete {
+        chain.mutate(&request, object, &mut review).await?;
+        let errors = validation::validate(rt, object);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(rt, &name, &errors));
+        }
+    }
+    chain.validate(&request, object, &mut review).await?;
+    warnings.extend(review.warnings);
+    if let Ok(mut audit) = ctx.audit.lock() {
+        audit.0.extend(review.audit_annotations);
+    }
+    Ok(())
+}
+
 /// POST of a new object.
 pub async fn create(
     ctx: &Ctx<'_>,
@@ -272,20 +315,19 @@ pub async fn create(
         }
     }
     let mut object = decode_default_validate(ctx, &object, warnings)?;
-    let namespace = meta_str(&object, "namespace").map(str::to_string);
-    if let Some(ns) = &namespace {
-        let namespaces = tug_api::registry::find("", "v1", "namespaces")
-            .ok_or_else(|| ApiError::internal("namespaces are not registered"))?;
-        if ctx
-            .state
-            .store
-            .get(&namespaces.key(None, ns))
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::namespace_not_found(ns));
-        }
+    if !fieldmanager::is_apply(ctx.headers) {
+        record_update(ctx, None, &mut object);
     }
+    admit(ctx, Operation::Create, None, &mut object, warnings).await?;
+    if rt.kind == "Secret" {
+        crate::authn::serviceaccount::fill_legacy_secret(
+            &ctx.state.tokens,
+            ctx.state.store.as_ref(),
+            &mut object,
+        )
+        .await?;
+    }
+    let namespace = meta_str(&object, "namespace").map(str::to_string);
     let key = rt.key(namespace.as_deref(), &name);
     if ctx.query.dry_run() {
         return Ok(Written {
@@ -334,6 +376,19 @@ async fn allocate_pod_cidr(ctx: &Ctx<'_>, object: &mut Value, name: &str) -> Api
     object["spec"]["podCIDR"] = json!(cidr);
     object["spec"]["podCIDRs"] = json!([cidr]);
     Ok(Some(cidr))
+}
+
+/// Records a write that is not an apply in the object's managedFields.
+fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, new: &mut Value) {
+    let manager = fieldmanager::update_manager(ctx.query, ctx.headers);
+    let now = object::now();
+    let writer = fieldmanager::Writer {
+        rt: ctx.target.rt,
+        subresource: ctx.target.subresource.as_deref().unwrap_or(""),
+        manager: &manager,
+        now: &now,
+    };
+    fieldmanager::record_update(&writer, old, new);
 }
 
 fn required(field: &str, detail: &str) -> FieldError {
@@ -455,7 +510,12 @@ pub async fn replace(
     }
     if part == Part::Status {
         let status = new.get("status").cloned();
+        // The writer's managedFields (an apply's, or those sent) go with the status.
+        let managed = new.pointer("/metadata/managedFields").cloned();
         new = old.clone();
+        if let Some(managed) = managed {
+            set_meta(&mut new, "managedFields", managed);
+        }
         match status {
             Some(status) => new["status"] = status,
             None => {
@@ -498,6 +558,12 @@ pub async fn replace(
         }
     }
     let mut new = decode_default_validate(ctx, &new, warnings)?;
+    if !fieldmanager::is_apply(ctx.headers) {
+        record_update(ctx, Some(&old), &mut new);
+    }
+    if part == Part::Main {
+        admit(ctx, Operation::Update, Some(&old), &mut new, warnings).await?;
+    }
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
     if new.get("spec") != old.get("spec") {
         let generation = old
@@ -648,12 +714,24 @@ impl DeleteOptions {
 
 /// DELETE of one object: gone at once, or marked with a deletionTimestamp while finalizers
 /// (or a bound pod's grace period) are pending.
-pub async fn delete(ctx: &Ctx<'_>, options: &DeleteOptions) -> ApiResult<Written> {
+pub async fn delete(
+    ctx: &Ctx<'_>,
+    options: &DeleteOptions,
+    warnings: &mut Vec<String>,
+) -> ApiResult<Written> {
     let rt = ctx.target.rt;
     let name = ctx.target.name();
     for _ in 0..5 {
         let kv = current(ctx).await?;
         let mut object = from_kv(rt, &kv)?;
+        admit(
+            ctx,
+            Operation::Delete,
+            Some(&object),
+            &mut object.clone(),
+            warnings,
+        )
+        .await?;
         if options
             .precondition_rv
             .as_ref()
@@ -705,6 +783,9 @@ pub async fn delete(ctx: &Ctx<'_>, options: &DeleteOptions) -> ApiResult<Written
                 json!(object::now_plus(grace)),
             );
             set_meta(&mut object, "deletionGracePeriodSeconds", json!(grace));
+            if (rt.group, rt.kind) == ("", "Namespace") {
+                object["status"]["phase"] = json!("Terminating");
+            }
             if ctx.query.dry_run() {
                 return Ok(Written {
                     object,
@@ -755,7 +836,11 @@ pub async fn delete(ctx: &Ctx<'_>, options: &DeleteOptions) -> ApiResult<Written
 }
 
 /// DELETE of a collection: deletes each selected object.
-pub async fn delete_collection(ctx: &Ctx<'_>, options: &DeleteOptions) -> ApiResult<Value> {
+pub async fn delete_collection(
+    ctx: &Ctx<'_>,
+    options: &DeleteOptions,
+    warnings: &mut Vec<String>,
+) -> ApiResult<Value> {
     let (items, meta) = list(ctx).await?;
     let mut deleted = Vec::new();
     for item in items {
@@ -766,7 +851,7 @@ pub async fn delete_collection(ctx: &Ctx<'_>, options: &DeleteOptions) -> ApiRes
             target: &target,
             ..*ctx
         };
-        match delete(&one, options).await {
+        match delete(&one, options, warnings).await {
             Ok(_) => deleted.push(item),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),

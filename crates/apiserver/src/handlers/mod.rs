@@ -1,10 +1,12 @@
 //! The API endpoints under `/api` and `/apis`: discovery documents and the
 //! verbs on resources, dispatched by path and method.
 
+mod authn_reviews;
 mod crud;
 mod patch;
 mod reviews;
 mod subresources;
+mod token_request;
 mod watch;
 
 use std::sync::Arc;
@@ -16,10 +18,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tug_api::Subresource;
 
+use crate::admission::AuditAnnotations;
 use crate::body;
 use crate::discovery;
+use crate::fieldmanager;
 use crate::metrics::RequestLabels;
-use crate::auth::User;
+use crate::authn::User;
 use crate::request::{self, Query, Route, Target};
 use crate::respond;
 use crate::server::AppState;
@@ -36,6 +40,8 @@ pub struct Ctx<'a> {
     pub headers: &'a HeaderMap,
     /// Who is asking (the authentication layer put it on the request).
     pub user: &'a User,
+    /// Annotations admission adds for the request's audit event.
+    pub audit: &'a std::sync::Mutex<AuditAnnotations>,
 }
 
 /// Serves a request under `/api` or `/apis`.
@@ -49,6 +55,7 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         verb: "get",
         resource: String::new(),
     };
+    let audit = std::sync::Mutex::new(AuditAnnotations::default());
     let result = match request::route(parts.uri.path()) {
         Ok(Route::CoreVersions) => Ok(respond::ok(&discovery::core_versions())),
         Ok(Route::Groups) => Ok(respond::ok(&discovery::groups())),
@@ -69,12 +76,18 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
                 query: &query,
                 headers: &parts.headers,
                 user,
+                audit: &audit,
             };
             resource(ctx, &parts.method, body).await
         }
         Err(e) => Err(e),
     };
-    let response = result.unwrap_or_else(IntoResponse::into_response);
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    if let Ok(audit) = audit.into_inner() {
+        if !audit.0.is_empty() {
+            response.extensions_mut().insert(audit);
+        }
+    }
     state
         .metrics
         .record(labels, response.status().as_u16(), started.elapsed());
@@ -99,7 +112,12 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
         return match (method.as_str(), target.name.is_some(), sub) {
             ("POST", false, None) => {
                 let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
-                reviews::create(&ctx, object).await
+                match target.rt.plural {
+                    "tokenreviews" | "selfsubjectreviews" => {
+                        authn_reviews::create(&ctx, object).await
+                    }
+                    _ => reviews::create(&ctx, object).await,
+                }
             }
             (m, _, _) => Err(ApiError::method_not_allowed(format!(
                 "{m} is not supported on {}: it is only created",
@@ -166,18 +184,27 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
             } else {
                 Part::Main
             };
-            written(patch_object(&ctx, &patch, part, &mut warnings).await?)
+            if fieldmanager::is_apply(ctx.headers) {
+                written(apply_object(&ctx, &patch, part, &mut warnings).await?)
+            } else {
+                fieldmanager::check_not_forced(ctx.query)?;
+                written(patch_object(&ctx, &patch, part, &mut warnings).await?)
+            }
         }
         ("PATCH", true, Some("scale")) => {
             let patch = body::read(body).await?;
             respond::ok(
                 &scale_write(
                     &ctx,
-                    |scale| patch::apply(ctx.headers, scale, &patch),
+                    |scale| patch::apply(ctx.headers, scale, &patch, tug_api::schema::builtin_kind("autoscaling", "v1", "Scale")),
                     &mut warnings,
                 )
                 .await?,
             )
+        }
+        ("POST", true, Some("token")) => {
+            let request = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            return token_request::create(&ctx, request).await;
         }
         ("POST", true, Some("binding")) => {
             let binding = body::decode_object(ctx.headers, &body::read(body).await?)?;
@@ -189,11 +216,11 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
         }
         ("DELETE", true, None) => {
             let options = delete_options(&ctx, body).await?;
-            written(crud::delete(&ctx, &options).await?)
+            written(crud::delete(&ctx, &options, &mut warnings).await?)
         }
         ("DELETE", false, None) => {
             let options = delete_options(&ctx, body).await?;
-            respond::ok(&crud::delete_collection(&ctx, &options).await?)
+            respond::ok(&crud::delete_collection(&ctx, &options, &mut warnings).await?)
         }
         (_, _, Some(other)) => {
             return Err(ApiError::method_not_allowed(format!(
@@ -217,7 +244,8 @@ fn written(written: crud::Written) -> Response {
 /// Adds a `Warning` header per warning, as kubectl prints them.
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for warning in warnings {
-        let text = format!("299 - \"{}\"", warning.replace('"', "'"));
+        let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        let text = format!("299 - \"{escaped}\"");
         if let Ok(value) = HeaderValue::from_str(&text) {
             response.headers_mut().append(header::WARNING, value);
         }
@@ -250,7 +278,8 @@ async fn patch_object(
     for _ in 0..PATCH_ATTEMPTS {
         let current = crud::current(ctx).await?;
         let original = crate::object::from_kv(ctx.target.rt, &current)?;
-        let patched = patch::apply(ctx.headers, &original, patch)?;
+        let rt = ctx.target.rt;
+        let patched = patch::apply(ctx.headers, &original, patch, tug_api::schema::builtin_kind(rt.group, rt.version, rt.kind))?;
         let explicit_rv = patched.pointer("/metadata/resourceVersion")
             != original.pointer("/metadata/resourceVersion");
         match crud::replace(ctx, patched, &current, part, warnings).await {
@@ -259,6 +288,54 @@ async fn patch_object(
         }
     }
     Err(last.unwrap_or_else(|| ApiError::stale(ctx.target.rt, ctx.target.name())))
+}
+
+/// Server-side apply of an object or its status; creates the object when it is missing.
+async fn apply_object(
+    ctx: &Ctx<'_>,
+    body: &[u8],
+    part: Part,
+    warnings: &mut Vec<String>,
+) -> ApiResult<crud::Written> {
+    let rt = ctx.target.rt;
+    let manager = fieldmanager::apply_manager(ctx.query)?;
+    let force = ctx.query.flag("force");
+    let mut applied = body::yaml(body)?;
+    let name = ctx.target.name();
+    match crate::object::meta_str(&applied, "name") {
+        Some(n) if n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )))
+        }
+        Some(_) => {}
+        None => crate::object::set_meta(&mut applied, "name", json!(name)),
+    }
+    let subresource = ctx.target.subresource.as_deref().unwrap_or("");
+    let mut last = None;
+    for _ in 0..PATCH_ATTEMPTS {
+        let now = crate::object::now();
+        let writer = fieldmanager::Writer { rt, subresource, manager: &manager, now: &now };
+        let current = match crud::current(ctx).await {
+            Ok(kv) => kv,
+            Err(e) if e.code == 404 && part == Part::Main => {
+                let object = fieldmanager::apply(&writer, None, applied.clone(), force)?;
+                match crud::create(ctx, object, warnings).await {
+                    Err(e) if e.code == 409 && e.reason == "AlreadyExists" => continue,
+                    other => return other,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let live = crate::object::from_kv(rt, &current)?;
+        let object = fieldmanager::apply(&writer, Some(&live), applied.clone(), force)?;
+        let explicit_rv = applied.pointer("/metadata/resourceVersion").is_some();
+        match crud::replace(ctx, object, &current, part, warnings).await {
+            Err(e) if e.code == 409 && e.reason == "Conflict" && !explicit_rv => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| ApiError::stale(rt, ctx.target.name())))
 }
 
 /// A write through the scale subresource: `change` turns the current Scale into the wanted one.

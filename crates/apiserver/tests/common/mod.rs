@@ -10,8 +10,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+/// Changes a server's configuration before it starts.
+pub type Configure = Arc<dyn Fn(&mut tug_apiserver::Config) + Send + Sync>;
+
 pub struct TestServer {
     runtime: Option<tokio::runtime::Runtime>,
+    configure: Configure,
     pub store: Arc<tug_store::SqliteStore>,
     pub port: u16,
     /// Dropped last: removed once the server and store are gone.
@@ -19,10 +23,20 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server without the ServiceAccount admission plugin (see `launch`).
     pub fn start() -> TestServer {
+        TestServer::start_with(|_| {})
+    }
+
+    /// A server whose configuration `configure` changes (at every start and restart).
+    pub fn start_with(
+        configure: impl Fn(&mut tug_apiserver::Config) + Send + Sync + 'static,
+    ) -> TestServer {
+        let configure: Configure = Arc::new(configure);
         let dir = tempfile::tempdir().expect("temp dir");
-        let (runtime, store, port) = launch(dir.path(), 0);
+        let (runtime, store, port) = launch(dir.path(), 0, &configure);
         TestServer {
+            configure,
             runtime: Some(runtime),
             store,
             port,
@@ -39,7 +53,7 @@ impl TestServer {
         // Closes the store (its lock is released once the last handle is gone).
         let placeholder = Arc::new(open_store_retrying(&self.dir.path().join("placeholder")));
         drop(std::mem::replace(&mut self.store, placeholder));
-        let (runtime, store, port) = launch(self.dir.path(), self.port);
+        let (runtime, store, port) = launch(self.dir.path(), self.port, &self.configure);
         assert_eq!(port, self.port);
         self.runtime = Some(runtime);
         self.store = store;
@@ -159,7 +173,11 @@ fn open_store_retrying(dir: &Path) -> tug_store::SqliteStore {
 }
 
 /// Starts a server over the store in `dir/db` on 127.0.0.1:`port` (0: any free port).
-fn launch(dir: &Path, port: u16) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
+fn launch(
+    dir: &Path,
+    port: u16,
+    configure: &Configure,
+) -> (tokio::runtime::Runtime, Arc<tug_store::SqliteStore>, u16) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -168,11 +186,14 @@ fn launch(dir: &Path, port: u16) -> (tokio::runtime::Runtime, Arc<tug_store::Sql
     let store = Arc::new(open_store_retrying(&dir.join("db")));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let server = loop {
-        let config = tug_apiserver::Config::new(
+        let mut config = tug_apiserver::Config::new(
             dir,
             std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             store.clone(),
         );
+        // No controller makes the `default` ServiceAccounts pods would need here.
+        config.disabled_admission_plugins = vec!["ServiceAccount".to_string()];
+        configure(&mut config);
         match runtime.block_on(tug_apiserver::start(config)) {
             Ok(server) => break server,
             // The old listener of a restart may take a moment to go.

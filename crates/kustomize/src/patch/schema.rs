@@ -1,9 +1,10 @@
 //! How lists merge in a strategic merge patch: by a merge key, as a set of
-//! primitives, or replaced whole. Built-in kinds use the merge keys of the
-//! Kubernetes types; an `openapi` schema can describe custom kinds; for the
-//! rest the key is inferred from the elements, as kustomize does.
+//! primitives, or replaced whole. Kinds Tugboat serves use the merge keys of the
+//! Kubernetes types (`tug_api::schema`); an `openapi` document can describe custom kinds,
+//! read the same way; for the rest the key is inferred from the elements, as kustomize does.
 
 use serde_json::Value;
+use tug_api::schema::{Node, PatchStrategy, Schema};
 
 /// How a list field merges.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,60 +29,20 @@ const INFERRED_KEYS: [&str; 7] = [
     "containerPort",
 ];
 
-/// Kinds whose schema is built in.
-fn is_builtin_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Pod"
-            | "PodTemplate"
-            | "Deployment"
-            | "ReplicaSet"
-            | "DaemonSet"
-            | "StatefulSet"
-            | "Job"
-            | "CronJob"
-            | "ReplicationController"
-            | "Service"
-            | "ConfigMap"
-            | "Secret"
-            | "ServiceAccount"
-            | "Ingress"
-            | "PersistentVolumeClaim"
-            | "PersistentVolume"
-            | "Namespace"
-            | "Role"
-            | "ClusterRole"
-            | "RoleBinding"
-            | "ClusterRoleBinding"
-            | "HorizontalPodAutoscaler"
-            | "PodDisruptionBudget"
-            | "NetworkPolicy"
-            | "Endpoints"
-    )
+/// The strategy `tug_api::schema` gives the list at `path` of `root`: `None` when the
+/// schema does not know the field.
+fn schema_strategy(root: Node<'_>, path: &[String]) -> Option<ListStrategy> {
+    Some(match root.path(path)?.patch_strategy() {
+        PatchStrategy::MergeKey(k) => ListStrategy::MergeKey(k.to_string()),
+        PatchStrategy::Set => ListStrategy::Union,
+        PatchStrategy::Replace => ListStrategy::Replace,
+    })
 }
 
-/// The Kubernetes merge key of a list in a built-in kind, from the field path.
-fn builtin_strategy(kind: &str, path: &[String]) -> Option<ListStrategy> {
-    let last = path.last()?.as_str();
-    let parent = path.len().checked_sub(2).map(|i| path[i].as_str());
-    let key = |k: &str| Some(ListStrategy::MergeKey(k.to_string()));
-    match last {
-        "containers" | "initContainers" | "ephemeralContainers" => key("name"),
-        "volumes" | "env" | "imagePullSecrets" | "resourceClaims" | "schedulingGates" => key("name"),
-        "volumeMounts" => key("mountPath"),
-        "volumeDevices" => key("devicePath"),
-        "hostAliases" => key("ip"),
-        "topologySpreadConstraints" => key("topologyKey"),
-        "conditions" => key("type"),
-        "ownerReferences" => key("uid"),
-        "finalizers" if parent == Some("metadata") => Some(ListStrategy::Union),
-        "ports" if matches!(parent, Some("containers" | "initContainers" | "ephemeralContainers")) => {
-            key("containerPort")
-        }
-        "ports" if kind == "Service" && parent == Some("spec") => key("port"),
-        _ if is_builtin_kind(kind) => Some(ListStrategy::Replace),
-        _ => None,
-    }
+/// The strategy of a list in a kind Tugboat serves: what the schema says, else replaced.
+fn builtin_strategy(group: &str, kind: &str, path: &[String]) -> Option<ListStrategy> {
+    let root = Schema::builtin().kind(group, None, kind)?;
+    Some(schema_strategy(root, path).unwrap_or(ListStrategy::Replace))
 }
 
 /// Infers a merge key from the elements of the patch list.
@@ -114,51 +75,9 @@ impl OpenApi {
         OpenApi { doc }
     }
 
-    fn resolve<'a>(&'a self, mut node: &'a Value) -> &'a Value {
-        for _ in 0..32 {
-            let Some(r) = node.get("$ref").and_then(Value::as_str) else {
-                return node;
-            };
-            let Some(name) = r.strip_prefix("#/definitions/") else {
-                return node;
-            };
-            match self.doc.get("definitions").and_then(|d| d.get(name)) {
-                Some(n) => node = n,
-                None => return node,
-            }
-        }
-        node
-    }
-
-    fn root(&self, group: &str, kind: &str) -> Option<&Value> {
-        let defs = self.doc.get("definitions")?.as_object()?;
-        defs.values().find(|d| {
-            d.get("x-kubernetes-group-version-kind")
-                .and_then(Value::as_array)
-                .is_some_and(|gvks| {
-                    gvks.iter().any(|g| {
-                        g.get("kind").and_then(Value::as_str) == Some(kind)
-                            && g.get("group").and_then(Value::as_str).unwrap_or("") == group
-                    })
-                })
-        })
-    }
-
     fn strategy(&self, group: &str, kind: &str, path: &[String]) -> Option<ListStrategy> {
-        let mut node = self.resolve(self.root(group, kind)?);
-        for (i, seg) in path.iter().enumerate() {
-            node = self.resolve(node.get("properties")?.get(seg)?);
-            if i + 1 < path.len() && node.get("type").and_then(Value::as_str) == Some("array") {
-                node = self.resolve(node.get("items")?);
-            }
-        }
-        let key = node.get("x-kubernetes-patch-merge-key").and_then(Value::as_str);
-        let strategy = node.get("x-kubernetes-patch-strategy").and_then(Value::as_str);
-        Some(match (key, strategy) {
-            (Some(k), _) => ListStrategy::MergeKey(k.to_string()),
-            (None, Some(s)) if s.contains("merge") => ListStrategy::Union,
-            _ => ListStrategy::Replace,
-        })
+        let root = Schema::of_document(&self.doc)?.kind(group, None, kind)?;
+        schema_strategy(root, path)
     }
 }
 
@@ -175,6 +94,6 @@ impl MergeSchema {
         if let Some(s) = self.openapi.as_ref().and_then(|o| o.strategy(group, kind, path)) {
             return s;
         }
-        builtin_strategy(kind, path).unwrap_or_else(|| inferred_strategy(patch_items))
+        builtin_strategy(group, kind, path).unwrap_or_else(|| inferred_strategy(patch_items))
     }
 }

@@ -8,6 +8,7 @@ mod strategic;
 
 use axum::http::HeaderMap;
 use serde_json::Value;
+use tug_api::schema::Node;
 
 use crate::body;
 use crate::status::{ApiError, ApiResult};
@@ -17,8 +18,9 @@ use crate::status::{ApiError, ApiResult};
 #[error("{0}")]
 pub struct PatchError(pub String);
 
-/// Applies a patch body to `original` according to the request's content type.
-pub fn apply(headers: &HeaderMap, original: &Value, patch: &[u8]) -> ApiResult<Value> {
+/// Applies a patch body to `original`, an object whose type's schema is `root`, according to
+/// the request's content type.
+pub fn apply(headers: &HeaderMap, original: &Value, patch: &[u8], root: Option<Node<'_>>) -> ApiResult<Value> {
     let media = body::content_type(headers);
     let unprocessable = |e: PatchError| ApiError::unprocessable(e.0);
     match media.as_str() {
@@ -27,7 +29,7 @@ pub fn apply(headers: &HeaderMap, original: &Value, patch: &[u8]) -> ApiResult<V
         }
         "application/merge-patch+json" => Ok(merge::apply(original, &body::json(patch)?)),
         "application/strategic-merge-patch+json" => {
-            strategic::apply(original, &body::json(patch)?).map_err(unprocessable)
+            strategic::apply(original, &body::json(patch)?, root).map_err(unprocessable)
         }
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
             Err(ApiError::unsupported_media_type(&media))

@@ -4,65 +4,30 @@
 //! name, container ports by containerPort, volumeMounts by mountPath…), and
 //! the directives `$patch` (replace, delete, merge), `$retainKeys`,
 //! `$setElementOrder/<list>` and `$deleteFromPrimitiveList/<list>` apply.
-//! Lists without a merge key are replaced whole, as in Kubernetes.
+//! How each list merges is read from the type's schema (`tug_api::schema`), walked
+//! alongside the object; lists the schema does not mark are replaced whole, as in Kubernetes.
 
 use serde_json::{Map, Value};
+use tug_api::schema::{Node, PatchStrategy};
 
 use super::PatchError;
 
 const SET_ORDER: &str = "$setElementOrder/";
 const DELETE_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
 
-/// How a list field merges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ListStrategy {
-    /// Elements are objects merged on this key.
-    MergeKey(&'static str),
-    /// A list of scalars merged as a set (`finalizers`).
-    Set,
-    Replace,
+/// How the list `field` of the structure `node` merges; unknown lists are replaced.
+fn strategy<'s>(node: Option<Node<'s>>, field: &str) -> PatchStrategy<'s> {
+    node.and_then(|n| n.field(field)).map_or(PatchStrategy::Replace, Node::patch_strategy)
 }
 
-/// The merge strategy of the list `field` inside `parent` (the field that holds it), from the
-/// `patchMergeKey`/`patchStrategy` tags of the Kubernetes types.
-fn strategy(parent: &str, field: &str) -> ListStrategy {
-    use ListStrategy::*;
-    match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets"
-        | "resourceClaims"
-        | "secrets" => MergeKey("name"),
-        "ports"
-            if matches!(
-                parent,
-                "containers" | "initContainers" | "ephemeralContainers"
-            ) =>
-        {
-            MergeKey("containerPort")
-        }
-        "ports" if parent == "spec" => MergeKey("port"),
-        "volumeMounts" => MergeKey("mountPath"),
-        "volumeDevices" => MergeKey("devicePath"),
-        "hostAliases" => MergeKey("ip"),
-        "conditions" | "addresses" => MergeKey("type"),
-        "ownerReferences" => MergeKey("uid"),
-        "topologySpreadConstraints" => MergeKey("topologyKey"),
-        "taints" => MergeKey("key"),
-        "finalizers" => Set,
-        _ => Replace,
-    }
-}
-
-pub fn apply(original: &Value, patch: &Value) -> Result<Value, PatchError> {
+/// Applies `patch` to `original`, an object whose type's schema is `root` (`None` for types
+/// without one: their lists are replaced).
+pub fn apply(original: &Value, patch: &Value, root: Option<Node<'_>>) -> Result<Value, PatchError> {
     let patch = patch
         .as_object()
         .ok_or_else(|| PatchError("a strategic merge patch must be an object".into()))?;
     let mut result = original.as_object().cloned().unwrap_or_default();
-    merge_map(&mut result, patch, "")?;
+    merge_map(&mut result, patch, "", root)?;
     Ok(Value::Object(result))
 }
 
@@ -70,6 +35,7 @@ fn merge_map(
     original: &mut Map<String, Value>,
     patch: &Map<String, Value>,
     this_field: &str,
+    node: Option<Node<'_>>,
 ) -> Result<(), PatchError> {
     match patch.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
@@ -93,6 +59,7 @@ fn merge_map(
             }
             continue;
         }
+        let child_node = node.and_then(|n| n.field(key));
         match value {
             Value::Null => {
                 original.remove(key);
@@ -103,17 +70,17 @@ fn merge_map(
                 original.remove(key);
             }
             Value::Object(child) => match original.get_mut(key) {
-                Some(Value::Object(existing)) => merge_map(existing, child, key)?,
+                Some(Value::Object(existing)) => merge_map(existing, child, key, child_node)?,
                 _ => {
                     original.insert(key.clone(), Value::Object(strip(child)));
                 }
             },
             Value::Array(items) => {
-                let merged = match (original.get(key), strategy(this_field, key)) {
-                    (Some(Value::Array(existing)), ListStrategy::MergeKey(merge_key)) => {
-                        merge_list(existing, items, merge_key, key)?
+                let merged = match (original.get(key), strategy(node, key)) {
+                    (Some(Value::Array(existing)), PatchStrategy::MergeKey(merge_key)) => {
+                        merge_list(existing, items, merge_key, key, child_node.and_then(Node::items))?
                     }
-                    (Some(Value::Array(existing)), ListStrategy::Set) => {
+                    (Some(Value::Array(existing)), PatchStrategy::Set) => {
                         let mut set = existing.clone();
                         set.extend(items.iter().filter(|v| !existing.contains(v)).cloned());
                         set
@@ -130,7 +97,7 @@ fn merge_map(
     for (key, order) in patch {
         if let (Some(field), Value::Array(order)) = (key.strip_prefix(SET_ORDER), order) {
             if let Some(Value::Array(list)) = original.get_mut(field) {
-                reorder(list, order, strategy(this_field, field));
+                reorder(list, order, strategy(node, field));
             }
         }
     }
@@ -140,12 +107,13 @@ fn merge_map(
     Ok(())
 }
 
-/// Merges a patch list into `existing` on `merge_key`.
+/// Merges a patch list into `existing` on `merge_key`; `items` is the elements' schema.
 fn merge_list(
     existing: &[Value],
     patch: &[Value],
     merge_key: &str,
     field: &str,
+    items: Option<Node<'_>>,
 ) -> Result<Vec<Value>, PatchError> {
     if patch
         .iter()
@@ -178,7 +146,7 @@ fn merge_list(
             continue;
         }
         match position.and_then(|i| result.get_mut(i)) {
-            Some(Value::Object(target)) => merge_map(target, fields, field)?,
+            Some(Value::Object(target)) => merge_map(target, fields, field, items)?,
             _ => result.push(Value::Object(strip(fields))),
         }
     }
@@ -196,10 +164,10 @@ fn replace_list(items: &[Value]) -> Vec<Value> {
 }
 
 /// Orders `list` as `order` names its elements (by merge key, or by value); the rest keep their place after.
-fn reorder(list: &mut Vec<Value>, order: &[Value], strategy: ListStrategy) {
+fn reorder(list: &mut Vec<Value>, order: &[Value], strategy: PatchStrategy<'_>) {
     let rank = |v: &Value| {
         order.iter().position(|o| match strategy {
-            ListStrategy::MergeKey(k) => o.get(k).is_some() && o.get(k) == v.get(k),
+            PatchStrategy::MergeKey(k) => o.get(k).is_some() && o.get(k) == v.get(k),
             _ => o == v,
         })
     };
@@ -234,6 +202,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn apply(original: &Value, patch: &Value) -> Result<Value, PatchError> {
+        super::apply(original, patch, tug_api::schema::builtin_kind("apps", "v1", "Deployment"))
+    }
+
+    fn apply_service(original: &Value, patch: &Value) -> Result<Value, PatchError> {
+        super::apply(original, patch, tug_api::schema::builtin_kind("", "v1", "Service"))
+    }
 
     fn deployment(containers: Value) -> Value {
         json!({"spec": {"template": {"spec": {"containers": containers}}}})
@@ -305,7 +281,7 @@ mod tests {
     fn service_ports_merge_by_port_and_retain_keys_prunes() {
         let original = json!({"spec": {"ports": [{"port": 80, "name": "http"}], "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}});
         let patch = json!({"spec": {"ports": [{"port": 443, "name": "https"}], "strategy": {"$retainKeys": ["type"], "type": "Recreate"}}});
-        let result = apply(&original, &patch).unwrap();
+        let result = apply_service(&original, &patch).unwrap();
         assert_eq!(result["spec"]["ports"].as_array().unwrap().len(), 2);
         assert_eq!(result["spec"]["strategy"], json!({"type": "Recreate"}));
     }

@@ -1,0 +1,42 @@
+//! The controllers: level-triggered reconcilers that talk to the API server only through
+//! the API (kube-rs), as kube-controller-manager's do.
+//!
+//! Each controller is one module with one `reconcile` function that reads the whole current
+//! state and makes the world match it, whatever event woke it; [`reconciler`] is the
+//! shared loop (kube-rs' `Controller`: watch, cache, debounce, never two reconciles of one
+//! object at once, requeue with back-off on error). To add a controller, write a module
+//! with a `run(client, …)` built on [`reconciler::run`] and start it in [`run`].
+//!
+//! Controllers now: `service_accounts` (the `default` ServiceAccount and the
+//! `kube-root-ca.crt` ConfigMap in every namespace) and `resource_quota` (each quota's
+//! `status.hard` and `status.used`, recomputed from scratch). It may call `tug-api` (quota
+//! usage, the registry) and the API through kube-rs; never the store.
+
+pub mod reconciler;
+pub mod resource_quota;
+pub mod service_accounts;
+
+use kube::Client;
+
+/// What the controllers need besides an API client.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The cluster CA certificate (PEM) that `kube-root-ca.crt` ConfigMaps carry.
+    pub root_ca_pem: String,
+}
+
+/// A controller that stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the {controller} controller stopped: {message}")]
+    Stopped { controller: &'static str, message: String },
+}
+
+/// Runs every controller until one stops.
+pub async fn run(client: Client, options: Options) -> Result<(), Error> {
+    tokio::try_join!(
+        service_accounts::run(client.clone(), options.root_ca_pem),
+        resource_quota::run(client),
+    )?;
+    Ok(())
+}
