@@ -26,6 +26,7 @@ mod ipam;
 mod metrics;
 mod object;
 mod openapi;
+mod podcidr;
 mod protobuf;
 mod request;
 mod respond;

@@ -81,11 +81,15 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str)> {
             ("Ready", "integer"),
         ],
         ("apps", "StatefulSet") => &[("Ready", "string")],
+        ("", "Node") => &[("Status", "string"), ("Roles", "string")],
         _ => &[],
     };
     let mut cols = vec![("Name", "string")];
     cols.extend_from_slice(extra);
     cols.push(("Age", "string"));
+    if (rt.group, rt.kind) == ("", "Node") {
+        cols.push(("Version", "string"));
+    }
     cols
 }
 
@@ -128,6 +132,15 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             let mut status = string(o, "/status/phase").to_string();
             if status.is_empty() {
                 status = "Pending".into();
+            }
+            // As kubectl: a container's waiting or terminated reason stands for the pod.
+            for s in statuses {
+                for state in ["/state/waiting/reason", "/state/terminated/reason"] {
+                    let reason = string(s, state);
+                    if !reason.is_empty() && reason != "Completed" {
+                        status = reason.to_string();
+                    }
+                }
             }
             if o.pointer("/metadata/deletionTimestamp").is_some() {
                 status = "Terminating".into();
@@ -215,9 +228,34 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             int(o, "/status/readyReplicas"),
             int(o, "/spec/replicas")
         ))),
+        ("", "Node") => {
+            let ready = o
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|c| c.iter().find(|c| c.get("type") == Some(&json!("Ready"))))
+                .map(|c| string(c, "/status") == "True");
+            let mut status = match ready {
+                Some(true) => "Ready".to_string(),
+                Some(false) => "NotReady".to_string(),
+                None => "Unknown".to_string(),
+            };
+            if o.pointer("/spec/unschedulable") == Some(&json!(true)) {
+                status.push_str(",SchedulingDisabled");
+            }
+            let roles: Vec<&str> = o
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|l| l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).collect())
+                .unwrap_or_default();
+            let roles = if roles.is_empty() { "<none>".to_string() } else { roles.join(",") };
+            cells.extend([json!(status), json!(roles)]);
+        }
         _ => {}
     }
     cells.push(json!(age(o)));
+    if (rt.group, rt.kind) == ("", "Node") {
+        cells.push(json!(string(o, "/status/nodeInfo/kubeletVersion")));
+    }
     cells
 }
 

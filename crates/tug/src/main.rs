@@ -4,6 +4,7 @@
 //! Invoked as `tug-runtime` (a hard link or symlink to `tug`), it is the runc-compatible
 //! OCI runtime CLI, exactly as `tug runtime`.
 
+mod agent;
 mod build;
 mod chart;
 mod image;
@@ -52,6 +53,16 @@ enum Command {
     /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
     #[command(flatten)]
     Kubectl(kubectl::KubectlCommand),
+    /// Run the node agent (kubelet) against an API server.
+    Agent(agent::AgentArgs),
+    /// A single-node cluster in one process: API server, scheduler and agent on the embedded store.
+    Up(agent::UpArgs),
+    /// The pod sandbox the agent starts (holds a pod's namespaces).
+    #[command(hide = true)]
+    PodSandbox(agent::SandboxArgs),
+    /// The container supervisor the agent starts.
+    #[command(hide = true)]
+    ContainerShim(agent::ShimArgs),
     /// Helm-compatible charts: template, show, lint, package.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
@@ -80,6 +91,10 @@ fn main() {
             Command::Login(args) => report(image::login(args)),
             Command::Kubectl(cmd) => kubectl::main(cmd),
             Command::Chart(cmd) => report(chart::run(cmd)),
+            Command::Agent(args) => report(agent::agent(args)),
+            Command::Up(args) => report(agent::up(args)),
+            Command::PodSandbox(args) => report(agent::sandbox(args)),
+            Command::ContainerShim(args) => agent::shim(args),
         }
     };
     std::process::exit(code);

@@ -15,6 +15,7 @@ use super::Ctx;
 use crate::admission::{self, Operation};
 use crate::fieldmanager;
 use crate::ipam;
+use crate::podcidr;
 use crate::object::{self, from_kv, has_finalizers, meta_mut, meta_str, set_meta, to_bytes};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
@@ -336,6 +337,7 @@ pub async fn create(
         });
     }
     let allocated = allocate_cluster_ip(ctx, &mut object, None).await?;
+    let pod_cidr = allocate_pod_cidr(ctx, &mut object, &name).await?;
     match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
             crate::authz::escalation::written(ctx.state, &key, kv.mod_revision).await;
@@ -353,9 +355,29 @@ pub async fn create(
             if let Some(ip) = allocated {
                 ipam::release(ctx.state.store.as_ref(), &ip.to_string()).await?;
             }
+            if let Some(cidr) = pod_cidr {
+                podcidr::release(ctx.state.store.as_ref(), &cidr).await?;
+            }
             Err(ApiError::from_store(rt, &name, e))
         }
     }
+}
+
+/// Gives a new Node without `spec.podCIDR` a range of its own; returns the range allocated now.
+async fn allocate_pod_cidr(ctx: &Ctx<'_>, object: &mut Value, name: &str) -> ApiResult<Option<String>> {
+    let rt = ctx.target.rt;
+    if (rt.group, rt.kind) != ("", "Node")
+        || object.pointer("/spec/podCIDR").and_then(Value::as_str).is_some_and(|c| !c.is_empty())
+    {
+        return Ok(None);
+    }
+    let cidr = podcidr::allocate(ctx.state.store.as_ref(), name).await?;
+    if !object.get("spec").is_some_and(Value::is_object) {
+        object["spec"] = json!({});
+    }
+    object["spec"]["podCIDR"] = json!(cidr);
+    object["spec"]["podCIDRs"] = json!([cidr]);
+    Ok(Some(cidr))
 }
 
 /// Records a write that is not an apply in the object's managedFields.
@@ -528,6 +550,15 @@ pub async fn replace(
             }
         }
     }
+    if (rt.group, rt.kind) == ("", "Node")
+        && new.pointer("/spec/podCIDR").is_none()
+        && new.get("spec").is_none_or(Value::is_object)
+    {
+        if let Some(cidr) = old.pointer("/spec/podCIDR").cloned() {
+            new["spec"]["podCIDR"] = cidr;
+            new["spec"]["podCIDRs"] = old.pointer("/spec/podCIDRs").cloned().unwrap_or(Value::Null);
+        }
+    }
     let mut new = decode_default_validate(ctx, &new, warnings)?;
     if !fieldmanager::is_apply(ctx.headers) {
         record_update(ctx, Some(&old), &mut new);
@@ -608,6 +639,11 @@ async fn delete_stored(
             .filter(|ip| ip.parse::<Ipv4Addr>().is_ok())
         {
             ipam::release(ctx.state.store.as_ref(), ip).await?;
+        }
+    }
+    if (rt.group, rt.kind) == ("", "Node") {
+        if let Some(cidr) = object.pointer("/spec/podCIDR").and_then(Value::as_str) {
+            podcidr::release(ctx.state.store.as_ref(), cidr).await?;
         }
     }
     if rt.kind == "Namespace" && rt.group.is_empty() {

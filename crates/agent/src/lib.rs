@@ -1,0 +1,180 @@
+//! The node agent: Tugboat's kubelet.
+//!
+//! This room registers its Node with the control plane (capacity and allocatable
+//! from the machine, addresses, conditions, node info — [`node`], [`machine`]),
+//! keeps it alive with a Lease in `kube-node-lease` ([`lease`]) and reports its
+//! status. It runs the pods bound to the node ([`pods`]): a sandbox holding each
+//! pod's namespaces ([`sandbox`]) wired to the node's bridge ([`network`]), volumes
+//! ([`volumes`]), containers made from images of the tug-image store and run by
+//! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
+//! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
+//!
+//! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
+//! as a kubelet does.
+
+pub mod cri_log;
+pub mod env;
+mod events;
+pub mod lease;
+pub mod machine;
+mod mounts;
+pub mod network;
+pub mod node;
+pub mod pods;
+pub mod sandbox;
+pub mod shim;
+pub mod spec;
+pub mod supervisor;
+pub mod volumes;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kube::Client;
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The Node's name (default: the host name).
+    pub node_name: String,
+    /// Where the agent keeps its state, pods' files and images.
+    pub data_dir: PathBuf,
+    /// The node's InternalIP.
+    pub node_ip: Ipv4Addr,
+    /// The port the agent serves logs and exec on (`daemonEndpoints.kubeletEndpoint`).
+    pub port: u16,
+    /// `pods` capacity.
+    pub max_pods: u32,
+    /// The `tug` binary, started in its hidden modes as pod sandbox and container supervisor.
+    pub sandbox_exe: PathBuf,
+    /// The tug-image store containers' images come from.
+    pub image_dir: PathBuf,
+}
+
+impl Options {
+    /// An agent for this machine keeping its files in `data_dir`, every other option at its default.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Options {
+        Options {
+            node_name: machine::hostname(),
+            data_dir: data_dir.into(),
+            node_ip: machine::primary_ipv4(),
+            port: 10250,
+            max_pods: 110,
+            sandbox_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tug")),
+            image_dir: PathBuf::from(tug_image_default()),
+        }
+    }
+}
+
+fn tug_image_default() -> &'static str {
+    tug_image::DEFAULT_DATA_DIR
+}
+
+/// What stops the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("failed to {context}: {source}")]
+    Api { context: String, source: Box<kube::Error> },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    fn api(context: String, source: kube::Error) -> Error {
+        Error::Api { context, source: Box::new(source) }
+    }
+}
+
+/// The node status is written at least this often, changed or not (kubelet's
+/// `nodeStatusReportFrequency`); the Lease is the frequent heartbeat.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+/// How often the machine is looked at for changed conditions.
+const CHECK_EVERY: Duration = Duration::from_secs(10);
+
+/// Registers the node and keeps it Ready until an unrecoverable error.
+pub async fn run(client: Client, options: Options) -> Result<(), Error> {
+    std::fs::create_dir_all(&options.data_dir)
+        .map_err(|e| Error::Internal(format!("create data dir {}: {e}", options.data_dir.display())))?;
+    let registered = node::register(&client, &options).await?;
+    let uid = registered.metadata.uid.clone();
+    lease::renew(&client, &options.node_name, uid.as_deref()).await?;
+    let mut current = node::report(&client, &options, Some(&registered)).await?;
+    let pod_cidr = current.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_else(|| "10.42.0.0/24".into());
+    let network = network::Network::new(&options.node_name, &pod_cidr, &options.data_dir.join("network"))?;
+    network.ensure_bridge()?;
+    let resources = machine::Resources::read(&options.data_dir);
+    let images = tug_image::Store::open(&options.image_dir)
+        .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
+    let pods = pods::run(std::sync::Arc::new(pods::Node {
+        client: client.clone(),
+        network,
+        images,
+        runtime_root: options.data_dir.join("runtime"),
+        node_ip: options.node_ip.to_string(),
+        cpu_millis: resources.cpus as i128 * 1000,
+        memory: i128::from(resources.memory_kib) * 1024,
+        options: options.clone(),
+    }));
+    tokio::pin!(pods);
+    let mut lease_tick = tokio::time::interval(lease::RENEW_EVERY);
+    let mut check_tick = tokio::time::interval(CHECK_EVERY);
+    let mut last_report = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            result = &mut pods => return result,
+            _ = lease_tick.tick() => {
+                // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
+                if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {
+                    eprintln!("tug agent: {e}");
+                }
+            }
+            _ = check_tick.tick() => {
+                let resources = machine::Resources::read(&options.data_dir);
+                if conditions_changed(&current, &resources) || last_report.elapsed() >= REPORT_EVERY {
+                    match node::report(&client, &options, Some(&current)).await {
+                        Ok(node) => {
+                            current = node;
+                            last_report = tokio::time::Instant::now();
+                        }
+                        Err(e) => eprintln!("tug agent: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a pressure condition differs from what the node last reported.
+fn conditions_changed(node: &k8s_openapi::api::core::v1::Node, r: &machine::Resources) -> bool {
+    let reported = |type_: &str| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == type_))
+            .map(|c| c.status == "True")
+    };
+    reported("MemoryPressure") != Some(r.memory_pressure())
+        || reported("DiskPressure") != Some(r.disk_pressure())
+        || reported("PIDPressure") != Some(r.pid_pressure())
+}
+
+/// Returns once the node `name` reports `Ready=True` (watching the Node).
+pub async fn wait_ready(client: &Client, name: &str) {
+    use futures_util::StreamExt;
+    use k8s_openapi::api::core::v1::Node;
+    use kube::runtime::watcher;
+    let nodes: kube::Api<Node> = kube::Api::all(client.clone());
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut events = std::pin::pin!(watcher::watcher(nodes, config));
+    while let Some(event) = events.next().await {
+        let node = match event {
+            Ok(watcher::Event::Apply(node) | watcher::Event::InitApply(node)) => node,
+            _ => continue,
+        };
+        let ready = node.status.and_then(|s| s.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        if ready {
+            return;
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The supervisor of one container: a small process of its own (the `tug` binary
+//! in a hidden mode, in its own session) that creates and starts the container
+//! with tug-runtime, copies its stdout and stderr into a CRI log file, waits for
+//! it, records how it ended and deletes it. It outlives the agent, so an agent
+//! restart never touches running containers: the agent reads the record back.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Value};
+
+/// Where the supervisor of one container keeps its files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// tug-runtime's state root.
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub log: PathBuf,
+    /// The record: `{"pid", "startedAt"}` while running, then `exitCode`, `finishedAt`, `reason`, `message`.
+    pub record: PathBuf,
+}
+
+/// Writes the record atomically.
+fn write_record(path: &Path, record: &Value) {
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, record.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// Reads a record back (`None` while the supervisor has not written one).
+pub fn read_record(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid two-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just returned these two descriptors, owned by nobody else.
+    Ok(unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) })
+}
+
+fn redirect(from: &impl std::os::fd::AsRawFd, to: i32) {
+    // SAFETY: both are open descriptors; dup2 replaces `to` atomically.
+    unsafe { libc::dup2(from.as_raw_fd(), to) };
+}
+
+/// Runs the container to its end; the process's exit code.
+pub fn supervise(paths: &Paths) -> i32 {
+    let started = Timestamp::now();
+    let failed = |reason: &str, message: String| {
+        write_record(&paths.record, &json!({
+            "exitCode": 128, "reason": reason, "message": message,
+            "startedAt": started.to_string(), "finishedAt": Timestamp::now().to_string(),
+        }));
+        1
+    };
+    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&paths.log) {
+        Ok(file) => Arc::new(Mutex::new(file)),
+        Err(e) => return failed("StartError", format!("failed to open log {}: {e}", paths.log.display())),
+    };
+    let (Ok((out_r, out_w)), Ok((err_r, err_w))) = (pipe(), pipe()) else {
+        return failed("StartError", "failed to create the output pipes".into());
+    };
+    let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") else {
+        return failed("StartError", "failed to open /dev/null".into());
+    };
+    // The container's init inherits descriptors 0-2 of this process.
+    redirect(&null, 0);
+    redirect(&out_w, 1);
+    redirect(&err_w, 2);
+    let options = tug_runtime::create::CreateOptions {
+        root: paths.root.clone(),
+        id: paths.id.clone(),
+        bundle: paths.bundle.clone(),
+        pid_file: None,
+        console_socket: None,
+        preserve_fds: 0,
+    };
+    let created = tug_runtime::create::create(&options);
+    let started_ok = created.as_ref().map_err(|e| e.to_string()).and_then(|c| {
+        tug_runtime::start::start(&paths.root, &paths.id).map(|()| c.record.pid).map_err(|e| e.to_string())
+    });
+    redirect(&null, 1);
+    redirect(&null, 2);
+    drop((out_w, err_w));
+    let pid = match started_ok {
+        Ok(pid) => pid,
+        Err(message) => {
+            let _ = tug_runtime::delete::delete(&paths.root, &paths.id, true);
+            return failed("StartError", message);
+        }
+    };
+    write_record(&paths.record, &json!({"pid": pid, "startedAt": started.to_string()}));
+    let copiers = [("stdout", out_r), ("stderr", err_r)].map(|(stream, source)| {
+        let log = log.clone();
+        std::thread::spawn(move || crate::cri_log::copy(source, stream, &log))
+    });
+    let mut status = 0;
+    loop {
+        // SAFETY: pid is our child (create cloned it); status is a valid out-parameter.
+        let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if ret == pid || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            break;
+        }
+    }
+    for copier in copiers {
+        let _ = copier.join();
+    }
+    let oom = tug_runtime::query::oom_killed(&paths.root, &paths.id).unwrap_or(false);
+    let _ = tug_runtime::delete::delete(&paths.root, &paths.id, true);
+    let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
+    let reason = if oom { "OOMKilled" } else if code == 0 { "Completed" } else { "Error" };
+    write_record(&paths.record, &json!({
+        "pid": pid, "exitCode": code, "reason": reason,
+        "startedAt": started.to_string(), "finishedAt": Timestamp::now().to_string(),
+    }));
+    0
+}
