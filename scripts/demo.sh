@@ -1,49 +1,86 @@
 #!/usr/bin/env bash
-# The main job, for now: build tug, make a busybox OCI bundle, and run containers in it
-# with `tug runtime`, showing what each is isolated from. Needs root.
+# The main job: build tug, build the sample image (busybox FROM scratch, no registry
+# needed), bring up the all-in-one cluster (`tug up`: embedded store, API server,
+# scheduler, controllers and a node agent in one process), deploy the sample app with
+# kubectl — a web server and a log shipper sharing one pod — and show it answering.
+# Needs root. TUG=/path/to/tug skips the build; KEEP=1 leaves the cluster running (Ctrl-C to stop) instead of cleaning up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! [ -x /bin/busybox ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static
+missing=()
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v ip >/dev/null || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-cargo build --release -p tug
-tug=$PWD/target/release/tug
-ln -f "$tug" target/release/tug-runtime
+command -v kubectl >/dev/null || { echo "demo: kubectl is needed (see README)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/tug-demo.XXXXXX)
-root=$work/state
-trap '"$tug" runtime --root "$root" delete --force demo-bg >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-mkdir -p "$work/bundle/rootfs/bin"
-cp /bin/busybox "$work/bundle/rootfs/bin/"
-for applet in $(/bin/busybox --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$work/bundle/rootfs/bin/$applet"
+if [ -z "${TUG:-}" ]; then
+  cargo build --release -p tug
+fi
+tug=${TUG:-$PWD/target/release/tug}
+data=$(mktemp -d /tmp/tug-demo.XXXXXX)
+port=${PORT:-16443}
+export KUBECONFIG=$data/kubeconfig.yaml
+up_pid=
+links_before=$(ls /sys/class/net)
+
+cleanup() {
+  if [ -n "$up_pid" ] && kill -0 "$up_pid" 2>/dev/null; then
+    kubectl delete pods --all --timeout=30s >/dev/null 2>&1 || true
+    kill -INT "$up_pid"; wait "$up_pid" 2>/dev/null || true
+  fi
+  # The node's bridge outlives the agent (as a kubelet's CNI bridge does); the demo made it.
+  for link in $(ls /sys/class/net); do
+    grep -qx "$link" <<<"$links_before" || ip link del "$link" 2>/dev/null || true
+  done
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+echo "== the sample image, built FROM scratch with Debian's static busybox"
+scripts/busybox-image.sh "$data" "$tug"
+
+echo "== tug up"
+start=$(date +%s%N)
+"$tug" up --data-dir "$data" --bind-address 127.0.0.1 --port "$port" 2> "$data/up.log" &
+up_pid=$!
+until kubectl wait --for=condition=Ready node --all --timeout=1s >/dev/null 2>&1; do
+  kill -0 "$up_pid" || { cat "$data/up.log"; exit 1; }
+  sleep 0.05
 done
-cd "$work/bundle"
-"$tug" runtime spec
-# Non-interactive, with a 64 MiB memory limit and a 32-process limit.
-jq '.process.terminal = false
-    | .hostname = "tug-demo"
-    | .linux.resources.memory = {"limit": 67108864}
-    | .linux.resources.pids = {"limit": 32}
-    | .process.args = ["sh", "-c", "
-        echo \"hostname:        $(hostname)\";
-        echo \"my pid:          $$\";
-        echo \"processes seen:  $(ls /proc | grep -c ^[0-9])\";
-        echo \"network devices: $(ls /sys/class/net)\";
-        echo \"root filesystem: $(echo $(ls /))\";
-        echo \"memory limit:    $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)\";
-        touch /x 2>/dev/null && echo \"rootfs writable\" || echo \"rootfs:          read-only\""]' config.json > config.new && mv config.new config.json
+echo "node Ready $(( ($(date +%s%N) - start) / 1000000 )) ms after start; RSS $(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/$up_pid/status)"
+kubectl get nodes -o wide
 
-echo "== tug runtime run (foreground)"
-time "$tug" runtime --root "$root" run demo
-echo
-echo "== a detached container, seen from the host"
-jq '.process.args = ["sleep", "60"]' config.json > config.new && mv config.new config.json
-"$tug" runtime --root "$root" run --detach demo-bg >/dev/null
-"$tug" runtime --root "$root" list
-"$tug" runtime --root "$root" exec demo-bg sh -c 'echo "exec sees pid 1 as: $(cat /proc/1/cmdline | tr "\0" " ")"'
-"$tug" runtime --root "$root" pause demo-bg && echo "paused: $("$tug" runtime --root "$root" state demo-bg | jq -r .status)"
-"$tug" runtime --root "$root" resume demo-bg
-"$tug" runtime --root "$root" events --stats demo-bg | jq -c '{memory: .data.memory.usage.usage, pids: .data.pids.current}'
-"$tug" runtime --root "$root" delete --force demo-bg && echo "deleted; nothing left: $(ls "$root")"
+echo "== the sample app: a web server and a log shipper in one pod"
+kubectl apply -f - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: shared, emptyDir: {}}]
+  containers:
+  - name: server
+    image: busybox:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'echo "hello from $(hostname)" > /www/index.html; exec httpd -f -v -p 80 -h /www 2>> /www/access.log']
+    volumeMounts: [{name: shared, mountPath: /www}]
+  - name: shipper
+    image: busybox:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'until wget -qO /www/seen-by-shipper http://127.0.0.1/; do sleep 0.2; done; exec tail -F /www/access.log']
+    volumeMounts: [{name: shared, mountPath: /www}]
+YAML
+kubectl wait --for=condition=Ready pod/web --timeout=60s
+kubectl get pods
+ip=$(kubectl get pod web -o jsonpath='{.status.podIP}')
+echo "== the app answers on its pod IP $ip"
+/bin/busybox wget -qO- "http://$ip/"
+for _ in $(seq 50); do /bin/busybox wget -qO- "http://$ip/seen-by-shipper" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "the shipper, over the pod's shared localhost, saw: $(/bin/busybox wget -qO- "http://$ip/seen-by-shipper")"
+
+if [ "${KEEP:-0}" = 1 ]; then
+  echo "== the cluster keeps running: export KUBECONFIG=$KUBECONFIG (Ctrl-C stops it)"
+  wait "$up_pid"
+fi
