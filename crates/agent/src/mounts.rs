@@ -12,7 +12,8 @@ pub fn unmount(target: &Path) {
     }
 }
 
-/// Removes the cgroup `path` (relative to each hierarchy's root) and its empty children.
+/// Removes the cgroup `path` (relative to each hierarchy's root) with its empty children,
+/// then its ancestors that are left empty (the node's and the shared `/tug` parent).
 pub fn remove_cgroup(path: &str) {
     let relative = path.trim_start_matches('/');
     let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else { return };
@@ -22,6 +23,14 @@ pub fn remove_cgroup(path: &str) {
         let dir = root.join(relative);
         if dir.is_dir() {
             remove_tree(&dir);
+        }
+        // rmdir fails on a cgroup that still has children or processes: that ends the walk.
+        let mut parent = dir.parent();
+        while let Some(p) = parent.filter(|p| *p != root.as_path()) {
+            if std::fs::remove_dir(p).is_err() {
+                break;
+            }
+            parent = p.parent();
         }
     }
 }

@@ -334,10 +334,22 @@ fn a_node_runs_pods_keeps_them_across_restarts_and_cleans_up() {
     });
 
     // Deletion stops the containers and leaves nothing behind.
+    let uids: Vec<String> = ["web", "crash", "nokey"]
+        .iter()
+        .map(|name| node.pod(name)["metadata"]["uid"].as_str().unwrap_or_default().to_string())
+        .collect();
     node.kubectl(&["delete", "pods", "--all", "--timeout=60s"]);
     assert_eq!(node.kubectl(&["get", "pods", "-o", "name"]).trim(), "");
     assert_eq!(node.own_processes(), Vec::<i32>::new(), "container processes left");
     assert_eq!(node.own_mounts(), Vec::<String>::new(), "mounts left");
     let veths: Vec<String> = node.new_links().into_iter().filter(|l| l.starts_with("veth")).collect();
     assert_eq!(veths, Vec::<String>::new(), "veths left");
+    let cgroups = Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "5", "-type", "d", "-name", "pod*"])
+        .output()
+        .expect("find runs");
+    let cgroups = String::from_utf8_lossy(&cgroups.stdout);
+    for uid in &uids {
+        assert!(!cgroups.contains(&format!("pod{uid}")), "cgroup of pod {uid} left:\n{cgroups}");
+    }
 }
