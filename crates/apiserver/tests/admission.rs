@@ -349,21 +349,7 @@ fn malformed_policy_objects_get_422_with_field_paths() {
 #[test]
 fn python_client_sees_admission_as_on_kubernetes() {
     let server = TestServer::start();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/admission_flows.py"
-    );
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(server.kubeconfig())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "admission_flows.py failed (is the PyPI `kubernetes` package installed?):\n{stdout}{}",
-        stderr(&out)
-    );
+    server.run_python_flows("admission_flows.py");
 }
 
 #[test]

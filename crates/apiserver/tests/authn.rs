@@ -764,16 +764,5 @@ fn untrusted_and_expired_client_certificates_are_401() {
 #[test]
 fn python_client_uses_a_token_from_the_token_request_api() {
     let server = server();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/authn_flows.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(server.kubeconfig())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "authn_flows.py failed (is the PyPI `kubernetes` package installed?):\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.run_python_flows("authn_flows.py");
 }

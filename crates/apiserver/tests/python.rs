@@ -4,23 +4,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::TestServer;
 
 #[test]
 fn python_kubernetes_client_flows() {
     let server = TestServer::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/client_flows.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(server.kubeconfig())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("ok"),
-        "client_flows.py failed (is the PyPI `kubernetes` package installed? `pip install kubernetes`):\n{stdout}{stderr}"
-    );
+    server.run_python_flows("client_flows.py");
 }

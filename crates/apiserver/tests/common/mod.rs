@@ -64,6 +64,23 @@ impl TestServer {
         self.dir.path().join("kubeconfig.yaml")
     }
 
+    /// Runs `tests/python/<script>` with this server's admin kubeconfig; it must exit 0 and
+    /// print "ok" last (the official `kubernetes` client from PyPI, which CI installs).
+    pub fn run_python_flows(&self, script: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+        let out = Command::new("python3")
+            .arg(&path)
+            .arg(self.kubeconfig())
+            .output()
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.trim_end().ends_with("ok"),
+            "{script} failed (is the PyPI `kubernetes` package installed? `pip install kubernetes`):\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.port)
     }
