@@ -1,0 +1,338 @@
+//! Test support for end-to-end tests that start real processes: [`Cluster`] is a `tug up`
+//! (store, API server, scheduler, controllers and agent in one process) on a temporary
+//! data dir with the busybox sample image loaded, driven with the real kubectl.
+//!
+//! A node's bridge and the host's routes to the pod network are one per machine, so
+//! clusters take a machine-wide lock ([`LOCK`]): test binaries of every crate, and several
+//! `cargo test` runs at once, wait for each other instead of fighting over the network.
+//! Dropping a cluster deletes its pods, stops it and removes whatever is left (processes,
+//! mounts, its bridge and veths), even when an assertion failed.
+//!
+//! Used only by tests (a dev-dependency); nothing here is part of the product.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The machine-wide lock every cluster holds while it lives.
+pub const LOCK: &str = "/run/tug-e2e.lock";
+
+/// A `tug up` on 127.0.0.1 over a temp data dir.
+pub struct Cluster {
+    tug: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    process: Option<Child>,
+    links_before: Vec<String>,
+    _lock: File,
+}
+
+impl Cluster {
+    /// Takes the machine-wide lock, loads `busybox:latest` and starts `tug up` with the
+    /// `tug` binary at `tug` (a test passes `env!("CARGO_BIN_EXE_tug")`); returns once the
+    /// node is Ready.
+    pub fn up(tug: &str) -> Cluster {
+        Self::up_with(tug, &[])
+    }
+
+    /// As [`Cluster::up`], with extra `tug up` arguments.
+    pub fn up_with(tug: &str, args: &[&str]) -> Cluster {
+        let lock = File::create(LOCK).expect("open the e2e lock");
+        lock.lock().expect("take the e2e lock");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let image = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/busybox-image.sh"))
+            .arg(dir.path())
+            .arg(tug)
+            .output()
+            .expect("busybox-image.sh runs");
+        assert!(image.status.success(), "busybox image: {}", text(&image));
+        let mut cluster = Cluster {
+            tug: tug.into(),
+            dir,
+            port: free_port(),
+            process: None,
+            links_before: links(),
+            _lock: lock,
+        };
+        cluster.start_with(args);
+        cluster
+    }
+
+    /// The data dir (`kubeconfig.yaml`, `up.log`, the store, the agent's state).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The admin kubeconfig.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    /// The API server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// PID of the `tug up` process, if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Child::id)
+    }
+
+    /// Starts `tug up` again (after [`Cluster::stop`]) and waits for the node to be Ready.
+    pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    fn start_with(&mut self, args: &[&str]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("up.log"))
+            .expect("log file");
+        let child = Command::new(&self.tug)
+            .args(["up", "--bind-address", "127.0.0.1", "--port", &self.port.to_string(), "--data-dir"])
+            .arg(self.dir.path())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tug up starts");
+        self.process = Some(child);
+        self.eventually("the node is Ready", 30, || {
+            let out = self.kubectl_output(&["get", "nodes", "-o", "json"]);
+            let nodes: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            nodes["items"].as_array().is_some_and(|items| {
+                items.iter().any(|n| {
+                    n["status"]["conditions"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                })
+            })
+        });
+    }
+
+    /// Stops `tug up` as Ctrl-C does; the containers' supervisors stay.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs kubectl against the cluster and returns what it did, success or not.
+    pub fn kubectl_output(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .env("KUBECONFIG", self.kubeconfig())
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    /// Runs kubectl against the cluster; panics with its output unless it succeeds.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let out = self.kubectl_output(args);
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `tug` with the cluster's kubeconfig; returns what it did, success or not.
+    pub fn tug_output(&self, args: &[&str]) -> Output {
+        Command::new(&self.tug)
+            .env("KUBECONFIG", self.kubeconfig())
+            .args(args)
+            .output()
+            .expect("tug runs")
+    }
+
+    /// `kubectl apply -f` of a YAML text.
+    pub fn apply(&self, yaml: &str) {
+        let file = self.dir.path().join("manifest.yaml");
+        std::fs::write(&file, yaml).expect("write manifest");
+        self.kubectl(&["apply", "-f", file.to_str().expect("utf-8 path")]);
+    }
+
+    /// `kubectl get KIND NAME -o json`, parsed.
+    pub fn get(&self, kind: &str, name: &str) -> Value {
+        serde_json::from_str(&self.kubectl(&["get", kind, name, "-o", "json"])).expect("object JSON")
+    }
+
+    /// The pod `name` in the default namespace.
+    pub fn pod(&self, name: &str) -> Value {
+        self.get("pod", name)
+    }
+
+    /// Runs a Python script with the official client configured for this cluster
+    /// (`KUBECONFIG` set); panics with its output unless it exits 0. Returns its stdout.
+    pub fn python(&self, script: &str) -> String {
+        let out = Command::new("python3")
+            .env("KUBECONFIG", self.kubeconfig())
+            .args(["-c", script])
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success(), "python script failed: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls `done` every 200 ms for up to `seconds`; panics naming `what` and showing
+    /// `tug up`'s log when it never holds.
+    pub fn eventually(&self, what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while !done() {
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.dir.path().join("up.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(80).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!("timed out waiting until {what}; tug up said:\n{}", tail.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Processes of this cluster's pods: container supervisors (they name the data dir)
+    /// and pod sandboxes (the `pod-sandbox` mode of this `tug`).
+    pub fn own_processes(&self) -> Vec<i32> {
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        let sandbox = format!("{}\0pod-sandbox", self.tug.display());
+        let up = self.pid().map(|p| p as i32);
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| Some(*pid) != up)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains(&dir) || c.starts_with(&sandbox)
+                })
+            })
+            .collect()
+    }
+
+    /// Mounts under the data dir.
+    pub fn own_mounts(&self) -> Vec<String> {
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&dir))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Network links that appeared since the cluster started.
+    pub fn new_links(&self) -> Vec<String> {
+        links().into_iter().filter(|l| !self.links_before.contains(l)).collect()
+    }
+
+    /// Pod cgroup directories (`pod<uid>`) anywhere under /sys/fs/cgroup.
+    pub fn pod_cgroups(&self) -> String {
+        let out = Command::new("find")
+            .args(["/sys/fs/cgroup", "-maxdepth", "5", "-type", "d", "-name", "pod*"])
+            .output()
+            .expect("find runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.process.is_some() {
+            let _ = self.kubectl_output(&["delete", "pods", "--all", "--all-namespaces", "--timeout=30s"]);
+        }
+        self.stop();
+        for pid in self.own_processes() {
+            // SAFETY: kill(2) on a container supervisor or sandbox this cluster started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for mount in self.own_mounts().iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(mount).status();
+        }
+        // The node's bridge (`tug` + 8 hex digits) and the veths on it.
+        for bridge in self.new_links().into_iter().filter(|l| is_node_bridge(l)) {
+            for veth in links_on(&bridge) {
+                let _ = Command::new("ip").args(["link", "del", &veth]).status();
+            }
+            let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+        }
+    }
+}
+
+fn is_node_bridge(name: &str) -> bool {
+    name.len() == 11 && name.starts_with("tug") && name[3..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Links whose master is `bridge`.
+fn links_on(bridge: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["-o", "link", "show", "master", bridge]).output();
+    let Ok(out) = out else { return Vec::new() };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|name| name.split('@').next().unwrap_or(name).to_string())
+        .collect()
+}
+
+/// The host's network links, by name.
+pub fn links() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect()
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// stdout and stderr of a finished command, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// GET `path` from `ip:port`: the body if the answer is 200.
+pub fn try_get(ip: &str, port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect((ip, port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let ok = response.lines().next().is_some_and(|l| l.contains(" 200 "));
+    ok.then(|| response.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string())
+}
+
+/// As [`try_get`], panicking unless the answer is 200.
+pub fn http_get(ip: &str, port: u16, path: &str) -> String {
+    try_get(ip, port, path).unwrap_or_else(|| panic!("GET http://{ip}:{port}{path} did not answer 200"))
+}
+
+/// Whether e2e tests can run here: root and Debian's static busybox. Outside CI a
+/// machine without them skips (the caller returns); in CI it fails.
+pub fn can_run_pods() -> bool {
+    // SAFETY: geteuid(2) has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let busybox = Path::new("/bin/busybox").exists();
+    if !(root && busybox) {
+        assert!(std::env::var_os("CI").is_none(), "pod tests need root and busybox-static in CI");
+        eprintln!("skipping: pod tests need root and /bin/busybox");
+    }
+    root && busybox
+}
