@@ -4,7 +4,7 @@
 //! from the machine, addresses, conditions, node info — [`node`], [`machine`]),
 //! keeps it alive with a Lease in `kube-node-lease` ([`lease`]) and reports its
 //! status. It runs the pods bound to the node ([`pods`]): a sandbox holding each
-//! pod's namespaces ([`sandbox`]) wired to the node's bridge ([`network`]), volumes
+//! pod's namespaces ([`sandbox`]) wired to the node's bridge (`tug-network`), volumes
 //! ([`volumes`]), containers made from images of the tug-image store and run by
 //! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
 //! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
@@ -18,7 +18,6 @@ mod events;
 pub mod lease;
 pub mod machine;
 mod mounts;
-pub mod network;
 pub mod node;
 pub mod pods;
 pub mod sandbox;
@@ -78,6 +77,8 @@ pub enum Error {
     Api { context: String, source: Box<kube::Error> },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("pod network: {0}")]
+    Network(#[from] tug_network::Error),
 }
 
 impl Error {
@@ -101,7 +102,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     lease::renew(&client, &options.node_name, uid.as_deref()).await?;
     let mut current = node::report(&client, &options, Some(&registered)).await?;
     let pod_cidr = current.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_else(|| "10.42.0.0/24".into());
-    let network = network::Network::new(&options.node_name, &pod_cidr, &options.data_dir.join("network"))?;
+    let network = tug_network::Network::new(&options.node_name, &pod_cidr, &options.data_dir.join("network"))?;
     network.ensure_bridge()?;
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)

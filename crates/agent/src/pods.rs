@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::env::{ConfigError, Sources};
-use crate::network::Network;
+use tug_network::Network;
 use crate::shim;
 use crate::{sandbox, spec, volumes, Error, Options};
 
@@ -284,7 +284,7 @@ impl Worker {
             Err(e) => {
                 sandbox::stop(pid);
                 self.node.network.detach(&uid);
-                return Err(e);
+                return Err(e.into());
             }
         };
         let record = json!({"pid": pid, "ip": ip.to_string()});

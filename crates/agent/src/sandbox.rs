@@ -19,7 +19,7 @@ pub fn hold(hostname: &str) -> Result<std::convert::Infallible, Error> {
     if unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) } != 0 {
         return Err(Error::Internal(format!("set host name {hostname}: {}", std::io::Error::last_os_error())));
     }
-    crate::network::run("ip", &["link", "set", "lo", "up"])?;
+    tug_network::run("ip", &["link", "set", "lo", "up"])?;
     // Tell the agent the namespaces are ready, then let go of the pipe.
     println!("ready");
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {

@@ -1,9 +1,8 @@
-//! The pod network of one node: a bridge named for the node (so several agents
-//! on one machine never share one) holding the first address of the node's
-//! `spec.podCIDR`, a veth pair per pod (the pod's end is `eth0` in the sandbox's
-//! network namespace) and an address per pod from the node's range, recorded
-//! under the data dir so a restarted agent never hands one out twice. Links are
-//! managed with `ip` from iproute2.
+//! One bridged network: a bridge named for the network (so several agents or engines
+//! on one machine never share one) holding the first address of its range, a veth pair
+//! per sandbox (the sandbox's end is `eth0` in its network namespace) and an address per
+//! sandbox from the range, recorded under a state dir so a restarted owner never hands
+//! one out twice. A node's pod network is one of these over the node's `spec.podCIDR`.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -16,11 +15,11 @@ pub fn run(program: &str, args: &[&str]) -> Result<(), Error> {
     let out = Command::new(program)
         .args(args)
         .output()
-        .map_err(|e| Error::Internal(format!("run {program}: {e}")))?;
+        .map_err(|e| Error::Io(format!("run {program}: {e}")))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(Error::Internal(format!("{program} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
+        Err(Error::Io(format!("{program} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
     }
 }
 
@@ -33,7 +32,7 @@ fn short_hash(text: &str) -> String {
     format!("{:08x}", h as u32)
 }
 
-/// The node's pod network.
+/// A bridged network.
 #[derive(Debug, Clone)]
 pub struct Network {
     pub bridge: String,
@@ -44,9 +43,10 @@ pub struct Network {
 }
 
 impl Network {
-    /// The network of `node` over `cidr` (`10.42.N.0/24`); addresses recorded under `state_dir`.
-    pub fn new(node: &str, cidr: &str, state_dir: &Path) -> Result<Network, Error> {
-        let bad = || Error::Internal(format!("node {node} has an invalid spec.podCIDR {cidr:?}"));
+    /// The network `name` (a node's name for a pod network) over `cidr` (`10.42.N.0/24`);
+    /// addresses recorded under `state_dir`.
+    pub fn new(name: &str, cidr: &str, state_dir: &Path) -> Result<Network, Error> {
+        let bad = || Error::InvalidRange { name: name.to_string(), cidr: cidr.to_string() };
         let (addr, prefix) = cidr.split_once('/').ok_or_else(bad)?;
         let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
         let prefix: u8 = prefix.parse().map_err(|_| bad())?;
@@ -55,7 +55,7 @@ impl Network {
         }
         let network = u32::from(addr) & (u32::MAX << (32 - prefix));
         Ok(Network {
-            bridge: format!("tug{}", short_hash(node)),
+            bridge: format!("tug{}", short_hash(name)),
             gateway: Ipv4Addr::from(network + 1),
             network,
             prefix,
@@ -78,65 +78,65 @@ impl Network {
         let _ = run("ip", &["link", "del", &self.bridge]);
     }
 
-    /// The host end of a pod's veth pair.
-    pub fn host_veth(pod_uid: &str) -> String {
-        format!("veth{}", short_hash(pod_uid))
+    /// The host end of a sandbox's veth pair.
+    pub fn host_veth(id: &str) -> String {
+        format!("veth{}", short_hash(id))
     }
 
-    /// Claims a free address for `pod_uid` (the same one again if it has one).
-    pub fn allocate(&self, pod_uid: &str) -> Result<Ipv4Addr, Error> {
-        std::fs::create_dir_all(&self.ips).map_err(|e| Error::Internal(format!("create {}: {e}", self.ips.display())))?;
+    /// Claims a free address for `id` (the same one again if it has one).
+    pub fn allocate(&self, id: &str) -> Result<Ipv4Addr, Error> {
+        std::fs::create_dir_all(&self.ips).map_err(|e| Error::Io(format!("create {}: {e}", self.ips.display())))?;
         let size = 1u32 << (32 - self.prefix);
         for offset in 2..size - 1 {
             let ip = Ipv4Addr::from(self.network + offset);
             let path = self.ips.join(ip.to_string());
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(_) => {
-                    std::fs::write(&path, pod_uid).map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
+                    std::fs::write(&path, id).map_err(|e| Error::Io(format!("write {}: {e}", path.display())))?;
                     return Ok(ip);
                 }
-                Err(_) if std::fs::read_to_string(&path).is_ok_and(|owner| owner == pod_uid) => return Ok(ip),
+                Err(_) if std::fs::read_to_string(&path).is_ok_and(|owner| owner == id) => return Ok(ip),
                 Err(_) => continue,
             }
         }
-        Err(Error::Internal(format!("no free pod address left in {}/{}", Ipv4Addr::from(self.network), self.prefix)))
+        Err(Error::Exhausted(format!("{}/{}", Ipv4Addr::from(self.network), self.prefix)))
     }
 
-    /// Frees every address held by `pod_uid`.
-    pub fn release(&self, pod_uid: &str) {
+    /// Frees every address held by `id`.
+    pub fn release(&self, id: &str) {
         if let Ok(entries) = std::fs::read_dir(&self.ips) {
             for entry in entries.flatten() {
-                if std::fs::read_to_string(entry.path()).is_ok_and(|owner| owner == pod_uid) {
+                if std::fs::read_to_string(entry.path()).is_ok_and(|owner| owner == id) {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
         }
     }
 
-    /// Wires the sandbox `pid` to the bridge with `ip`, its default route via the gateway.
-    pub fn attach(&self, pod_uid: &str, pid: i32, ip: Ipv4Addr) -> Result<(), Error> {
-        let host = Network::host_veth(pod_uid);
+    /// Wires the sandbox `id` (a process `pid` in its network namespace) to the bridge with `ip`, its default route via the gateway.
+    pub fn attach(&self, id: &str, pid: i32, ip: Ipv4Addr) -> Result<(), Error> {
+        let host = Network::host_veth(id);
         let pid = pid.to_string();
         let _ = run("ip", &["link", "del", &host]);
         run("ip", &["link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &pid])?;
         run("ip", &["link", "set", &host, "master", &self.bridge, "up"])?;
-        let in_pod = |args: &[&str]| {
+        let in_sandbox = |args: &[&str]| {
             let mut all = vec!["-t", pid.as_str(), "-n", "ip"];
             all.extend_from_slice(args);
             run("nsenter", &all)
         };
-        in_pod(&["addr", "add", &format!("{ip}/{}", self.prefix), "dev", "eth0"])?;
-        in_pod(&["link", "set", "eth0", "up"])?;
-        in_pod(&["route", "add", "default", "via", &self.gateway.to_string()])
+        in_sandbox(&["addr", "add", &format!("{ip}/{}", self.prefix), "dev", "eth0"])?;
+        in_sandbox(&["link", "set", "eth0", "up"])?;
+        in_sandbox(&["route", "add", "default", "via", &self.gateway.to_string()])
     }
 
-    /// Removes the pod's veth pair (its peer goes with it) and frees its address.
-    pub fn detach(&self, pod_uid: &str) {
-        let host = Network::host_veth(pod_uid);
+    /// Removes the sandbox's veth pair (its peer goes with it) and frees its address.
+    pub fn detach(&self, id: &str) {
+        let host = Network::host_veth(id);
         if Path::new("/sys/class/net").join(&host).exists() {
             let _ = run("ip", &["link", "del", &host]);
         }
-        self.release(pod_uid);
+        self.release(id);
     }
 }
 
