@@ -8,23 +8,32 @@
 //! ([`volumes`]), containers made from images of the tug-image store and run by
 //! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
 //! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
+//! It serves the API server's forwarded `log`, `exec` and `attach` subresources over
+//! HTTPS (`server`: `logs`, `exec`, `attach` over the WebSocket channel protocols of
+//! `websocket` and `session`).
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
 
+mod attach;
 pub mod cri_log;
 pub mod env;
 mod events;
+mod exec;
 pub mod lease;
+mod logs;
 pub mod machine;
 mod mounts;
 pub mod node;
 pub mod pods;
 pub mod sandbox;
+mod server;
+mod session;
 pub mod shim;
 pub mod spec;
 pub mod supervisor;
 pub mod volumes;
+mod websocket;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -49,6 +58,9 @@ pub struct Options {
     pub sandbox_exe: PathBuf,
     /// The tug-image store containers' images come from.
     pub image_dir: PathBuf,
+    /// The CA certificates (DER) that sign the client certificates allowed to call the
+    /// agent's HTTPS endpoint (the cluster CA: the API server's kubelet client).
+    pub client_ca: Vec<Vec<u8>>,
 }
 
 impl Options {
@@ -62,6 +74,7 @@ impl Options {
             max_pods: 110,
             sandbox_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tug")),
             image_dir: PathBuf::from(tug_image_default()),
+            client_ca: Vec::new(),
         }
     }
 }
@@ -107,7 +120,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
         .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
-    let pods = pods::run(std::sync::Arc::new(pods::Node {
+    let node = std::sync::Arc::new(pods::Node {
         client: client.clone(),
         network,
         images,
@@ -116,14 +129,17 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         cpu_millis: resources.cpus as i128 * 1000,
         memory: i128::from(resources.memory_kib) * 1024,
         options: options.clone(),
-    }));
-    tokio::pin!(pods);
+    });
+    let pods = pods::run(node.clone());
+    let server = server::serve(node);
+    tokio::pin!(pods, server);
     let mut lease_tick = tokio::time::interval(lease::RENEW_EVERY);
     let mut check_tick = tokio::time::interval(CHECK_EVERY);
     let mut last_report = tokio::time::Instant::now();
     loop {
         tokio::select! {
             result = &mut pods => return result,
+            result = &mut server => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {

@@ -90,16 +90,16 @@ pub async fn run(node: Arc<Node>) -> Result<(), Error> {
 
 /// One attempt at running a container: its files and what its supervisor recorded.
 #[derive(Debug, Clone)]
-struct Attempt {
-    number: u32,
-    record: Option<Value>,
+pub(crate) struct Attempt {
+    pub(crate) number: u32,
+    pub(crate) record: Option<Value>,
 }
 
 impl Attempt {
-    fn exit_code(&self) -> Option<i64> {
+    pub(crate) fn exit_code(&self) -> Option<i64> {
         self.record.as_ref()?.get("exitCode")?.as_i64()
     }
-    fn running(&self) -> bool {
+    pub(crate) fn running(&self) -> bool {
         self.record.as_ref().is_some_and(|r| r.get("pid").is_some()) && self.exit_code().is_none()
     }
     fn field(&self, name: &str) -> Option<String> {
@@ -168,23 +168,11 @@ impl Worker {
     }
 
     fn attempts(&self, uid: &str, container: &str) -> Vec<Attempt> {
-        let dir = self.node.pod_dir(uid).join("containers").join(container);
-        let mut attempts: Vec<Attempt> = std::fs::read_dir(&dir)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| {
-                        let number = e.file_name().to_str()?.parse().ok()?;
-                        Some(Attempt { number, record: shim::read_record(&e.path().join("record.json")) })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        attempts.sort_by_key(|a| a.number);
-        attempts
+        attempts(&self.node.pod_dir(uid), container)
     }
 
     fn runtime_id(uid: &str, container: &str, attempt: u32) -> String {
-        format!("{}-{container}-{attempt}", &uid[..uid.len().min(13)])
+        runtime_id(uid, container, attempt)
     }
 
     /// Brings the pod one step closer to its spec; returns when to look again.
@@ -341,13 +329,18 @@ impl Worker {
             cgroup: self.cgroup(&uid, &container.name),
         });
         std::fs::write(dir.join("config.json"), config.to_string()).map_err(|e| fail("write config.json", &e))?;
-        let log_dir = self.log_dir(pod).join(&container.name);
-        std::fs::create_dir_all(&log_dir).map_err(|e| fail("create the log directory", &e))?;
+        if container.stdin == Some(true) {
+            make_fifo(&stdin_fifo(&self.node.pod_dir(&uid), &container.name, number)).map_err(|e| fail("create the stdin FIFO", &e))?;
+        }
+        let log = log_path(&self.node.pod_dir(&uid), &container.name, number);
+        if let Some(parent) = log.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail("create the log directory", &e))?;
+        }
         let paths = shim::Paths {
             root: self.node.runtime_root.clone(),
             id: Worker::runtime_id(&uid, &container.name, number),
             bundle: dir.clone(),
-            log: log_dir.join(format!("{number}.log")),
+            log,
             record: dir.join("record.json"),
         };
         crate::supervisor::spawn(&self.node.options.sandbox_exe, &paths).map_err(|e| fail("start the container's supervisor", &e))?;
@@ -357,11 +350,6 @@ impl Worker {
     /// The container's cgroup: one per pod under one per node.
     fn cgroup(&self, uid: &str, container: &str) -> String {
         format!("/tug/{}/pod{uid}/{container}", self.node.options.node_name)
-    }
-
-    /// `<data-dir>/pods/<uid>/logs` (kubelet's `/var/log/pods/<ns>_<name>_<uid>` role).
-    fn log_dir(&self, pod: &Pod) -> PathBuf {
-        self.node.pod_dir(&uid_of(pod)).join("logs")
     }
 
     /// The image from the local store, pulled when missing and the policy allows it.
@@ -557,6 +545,51 @@ impl Worker {
         crate::mounts::remove_cgroup(&format!("/tug/{}/pod{uid}", self.node.options.node_name));
         let _ = std::fs::remove_dir_all(&pod_dir);
     }
+}
+
+/// A container's attempts in the pod directory, oldest first.
+pub(crate) fn attempts(pod_dir: &Path, container: &str) -> Vec<Attempt> {
+    let dir = pod_dir.join("containers").join(container);
+    let mut attempts: Vec<Attempt> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let number = e.file_name().to_str()?.parse().ok()?;
+                    Some(Attempt { number, record: shim::read_record(&e.path().join("record.json")) })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    attempts.sort_by_key(|a| a.number);
+    attempts
+}
+
+/// tug-runtime's id of a container's attempt.
+pub(crate) fn runtime_id(uid: &str, container: &str, attempt: u32) -> String {
+    format!("{}-{container}-{attempt}", &uid[..uid.len().min(13)])
+}
+
+/// The FIFO a container with `stdin: true` reads its standard input from (made before
+/// its supervisor starts; the supervisor hands it to the container).
+pub(crate) fn stdin_fifo(pod_dir: &Path, container: &str, attempt: u32) -> PathBuf {
+    pod_dir.join("containers").join(container).join(attempt.to_string()).join(shim::STDIN_FIFO)
+}
+
+/// A container's CRI log file of one attempt.
+pub(crate) fn log_path(pod_dir: &Path, container: &str, attempt: u32) -> PathBuf {
+    pod_dir.join("logs").join(container).join(format!("{attempt}.log"))
+}
+
+fn make_fifo(path: &Path) -> std::io::Result<()> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: c_path is a valid NUL-terminated path.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Kubelet's back-off before restart number `restarts + 1`.

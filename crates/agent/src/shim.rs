@@ -22,6 +22,9 @@ pub struct Paths {
     pub record: PathBuf,
 }
 
+/// The FIFO in the bundle that, when present, is the container's standard input.
+pub const STDIN_FIFO: &str = "stdin";
+
 /// Writes the record atomically.
 fn write_record(path: &Path, record: &Value) {
     let tmp = path.with_extension("tmp");
@@ -71,8 +74,18 @@ pub fn supervise(paths: &Paths) -> i32 {
     let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") else {
         return failed("StartError", "failed to open /dev/null".into());
     };
-    // The container's init inherits descriptors 0-2 of this process.
-    redirect(&null, 0);
+    // The container's init inherits descriptors 0-2 of this process. A stdin FIFO is
+    // opened for reading and writing, so the container never sees its end while
+    // clients attach and leave.
+    let fifo = paths.bundle.join(STDIN_FIFO);
+    if fifo.exists() {
+        match std::fs::OpenOptions::new().read(true).write(true).open(&fifo) {
+            Ok(stdin) => redirect(&stdin, 0),
+            Err(e) => return failed("StartError", format!("failed to open the stdin FIFO {}: {e}", fifo.display())),
+        }
+    } else {
+        redirect(&null, 0);
+    }
     redirect(&out_w, 1);
     redirect(&err_w, 2);
     let options = tug_runtime::create::CreateOptions {

@@ -109,6 +109,8 @@ pub struct AppState {
     pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
     /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
     pub rbac: Arc<authz::rbac::Rbac>,
+    /// How pods' log/exec/attach reach node agents (with the kubelet client certificate).
+    pub node_tls: tokio_rustls::TlsConnector,
 }
 
 /// A running server.
@@ -211,6 +213,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         admission,
         tokens,
         rbac,
+        node_tls: crate::handlers::node_connector(&pki)?,
     });
     create_system_namespaces(&state).await?;
     let mut app = router(state);
@@ -293,7 +296,7 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app:
             let builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             let _ = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
         });
     }

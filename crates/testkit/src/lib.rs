@@ -27,6 +27,8 @@ pub struct Cluster {
     tug: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
+    /// The agent's HTTPS port (logs, exec, attach).
+    agent_port: u16,
     process: Option<Child>,
     links_before: Vec<String>,
     _lock: File,
@@ -55,6 +57,7 @@ impl Cluster {
             tug: tug.into(),
             dir,
             port: free_port(),
+            agent_port: free_port(),
             process: None,
             links_before: links(),
             _lock: lock,
@@ -95,7 +98,8 @@ impl Cluster {
             .open(self.dir.path().join("up.log"))
             .expect("log file");
         let child = Command::new(&self.tug)
-            .args(["up", "--bind-address", "127.0.0.1", "--port", &self.port.to_string(), "--data-dir"])
+            .args(["up", "--bind-address", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--agent-port", &self.agent_port.to_string(), "--data-dir"])
             .arg(self.dir.path())
             .args(args)
             .stdout(Stdio::null())
@@ -137,6 +141,22 @@ impl Cluster {
             .args(args)
             .output()
             .expect("kubectl runs")
+    }
+
+    /// Runs kubectl against the cluster with `input` on its standard input.
+    pub fn kubectl_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new("kubectl")
+            .env("KUBECONFIG", self.kubeconfig())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input).expect("write kubectl's input");
+        }
+        child.wait_with_output().expect("kubectl ends")
     }
 
     /// Runs kubectl against the cluster; panics with its output unless it succeeds.

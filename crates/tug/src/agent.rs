@@ -69,15 +69,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("failed to start the async runtime")
 }
 
-async fn client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
+/// The API client, and the CA certificates (DER) the kubeconfig trusts: the cluster CA,
+/// which also signs the API server's client certificate the agent's endpoint accepts.
+async fn client(kubeconfig: Option<PathBuf>) -> anyhow::Result<(kube::Client, Vec<Vec<u8>>)> {
     let connect = tug_client::config::ConnectOptions { kubeconfig, context: None };
-    kube::Client::try_from(tug_client::config::load(&connect).await?).context("failed to build the agent's API client")
+    let config = tug_client::config::load(&connect).await?;
+    let ca = config.root_cert.clone().unwrap_or_default();
+    Ok((kube::Client::try_from(config).context("failed to build the agent's API client")?, ca))
 }
 
 pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
-    let options = args.node.options();
+    let mut options = args.node.options();
     runtime()?.block_on(async {
-        let client = client(args.kubeconfig).await?;
+        let (client, ca) = client(args.kubeconfig).await?;
+        options.client_ca = ca;
         eprintln!("tug agent: node {} ({})", options.node_name, options.node_ip);
         tokio::select! {
             result = tug_agent::run(client, options) => result.context("the agent stopped"),
@@ -88,7 +93,7 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
 
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let options = args.node.options();
+    let mut options = args.node.options();
     let data_dir = args.node.data_dir;
     runtime()?.block_on(async {
         let store_dir = data_dir.join("db");
@@ -97,7 +102,8 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let config = tug_apiserver::Config::new(data_dir.clone(), SocketAddr::new(args.bind_address, args.port), Arc::new(store));
         let server = tug_apiserver::start(config).await?;
         let kubeconfig = server.kubeconfig().to_path_buf();
-        let client = client(Some(kubeconfig.clone())).await?;
+        let (client, ca) = client(Some(kubeconfig.clone())).await?;
+        options.client_ca = ca;
         let node_name = options.node_name.clone();
         let ca_path = data_dir.join("tls").join("ca.crt");
         let root_ca_pem = std::fs::read_to_string(&ca_path)
