@@ -30,14 +30,26 @@ fn open_terminal() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) })
 }
 
-/// Runs `command` in container `id` and carries its streams until it ends.
-pub async fn run<R, W>(reader: R, writer: Writer<W>, v5: bool, exe: &Path, runtime_root: &Path, id: &str, command: Vec<String>, streams: Streams)
+/// What to run, where.
+pub struct Request<'a> {
+    /// The `tug` binary, whose `runtime exec` starts the process.
+    pub exe: &'a Path,
+    pub runtime_root: &'a Path,
+    /// The container's runtime id.
+    pub id: String,
+    pub command: Vec<String>,
+    pub streams: Streams,
+}
+
+/// Runs the request's command in its container and carries its streams until it ends.
+pub async fn run<R, W>(reader: R, writer: Writer<W>, v5: bool, request: Request<'_>)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Request { exe, runtime_root, id, command, streams } = request;
     let mut process = tokio::process::Command::new(exe);
-    process.arg("runtime").arg("--root").arg(runtime_root).arg("exec").arg(id).arg("--").args(&command);
+    process.arg("runtime").arg("--root").arg(runtime_root).arg("exec").arg(&id).arg("--").args(&command);
     process.kill_on_drop(false);
     let terminal = if streams.tty {
         match open_terminal() {

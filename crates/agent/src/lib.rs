@@ -15,17 +15,20 @@
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
 
+mod actions;
 mod attach;
 pub mod cri_log;
 pub mod env;
 mod events;
 mod exec;
+mod host_ports;
 pub mod lease;
 mod logs;
 pub mod machine;
 mod mounts;
 pub mod node;
 pub mod pods;
+mod probes;
 pub mod sandbox;
 mod server;
 mod session;
@@ -129,6 +132,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         cpu_millis: resources.cpus as i128 * 1000,
         memory: i128::from(resources.memory_kib) * 1024,
         options: options.clone(),
+        host_ports: host_ports::HostPorts::default(),
     });
     let pods = pods::run(node.clone());
     let server = server::serve(node);

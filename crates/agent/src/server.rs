@@ -252,7 +252,8 @@ async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &
         let writer = Writer::new(writer);
         if kind == "exec" {
             let id = pods::runtime_id(&uid, &container, running.number);
-            exec::run(reader, writer, v5, &node.options.sandbox_exe, &node.runtime_root, &id, command, streams).await;
+            let request = exec::Request { exe: &node.options.sandbox_exe, runtime_root: &node.runtime_root, id, command, streams };
+            exec::run(reader, writer, v5, request).await;
         } else {
             let fifo = pods::stdin_fifo(&pod_dir, &container, running.number);
             let target = attach::Target { pod_dir, container, attempt: running.number, stdin: fifo.exists().then_some(fifo) };

@@ -12,6 +12,7 @@ pub mod convert;
 pub mod decode;
 pub mod defaults;
 pub mod openapi;
+pub mod qos;
 pub mod quantity;
 pub mod quota;
 pub mod registry;

@@ -145,6 +145,9 @@ pub struct SandboxArgs {
     /// The pod's name, the sandbox's host name
     #[arg(long)]
     hostname: String,
+    /// Keep the node's network and UTS namespaces (a hostNetwork pod)
+    #[arg(long)]
+    host_network: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -162,7 +165,7 @@ pub struct ShimArgs {
 }
 
 pub fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    match tug_agent::sandbox::hold(&args.hostname)? {}
+    match tug_agent::sandbox::hold(&args.hostname, args.host_network)? {}
 }
 
 pub fn shim(args: ShimArgs) -> i32 {
