@@ -22,6 +22,7 @@ pub mod env;
 mod events;
 mod exec;
 mod host_ports;
+pub mod join;
 pub mod lease;
 mod logs;
 pub mod machine;

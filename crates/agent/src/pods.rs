@@ -682,7 +682,7 @@ impl Worker {
                 };
                 (terminated(a), tally)
             }
-            (None, None) => (json!({"waiting": {"reason": "ContainerCreating"}}), Tally::Waiting),
+            (None, None) => (json!({"waiting": {"reason": if init { "PodInitializing" } else { "ContainerCreating" }}}), Tally::Waiting),
         };
         let running = tally == Tally::Running;
         let probed = self.probes.get(&container.name);

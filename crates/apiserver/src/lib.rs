@@ -24,6 +24,7 @@ mod fieldmanager;
 mod handlers;
 mod ipam;
 mod metrics;
+mod node_credentials;
 mod object;
 mod openapi;
 mod podcidr;

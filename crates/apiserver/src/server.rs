@@ -111,6 +111,8 @@ pub struct AppState {
     pub rbac: Arc<authz::rbac::Rbac>,
     /// How pods' log/exec/attach reach node agents (with the kubelet client certificate).
     pub node_tls: tokio_rustls::TlsConnector,
+    /// The cluster's certificates (node credentials are signed with its CA).
+    pub pki: Pki,
 }
 
 /// A running server.
@@ -214,6 +216,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         tokens,
         rbac,
         node_tls: crate::handlers::node_connector(&pki)?,
+        pki,
     });
     create_system_namespaces(&state).await?;
     let mut app = router(state);
@@ -326,6 +329,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 respond::ok(&state.tokens.key.jwks())
             }),
         )
+        .route(crate::node_credentials::PATH, axum::routing::post(crate::node_credentials::issue))
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*path}", get(openapi::v3))
