@@ -8,6 +8,7 @@
 //! ([`volumes`]), containers made from images of the tug-image store and run by
 //! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
 //! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
+//! It proxies Services to their endpoints with nftables rules ([`proxy`]).
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
@@ -20,6 +21,7 @@ pub mod machine;
 mod mounts;
 pub mod node;
 pub mod pods;
+pub mod proxy;
 pub mod sandbox;
 pub mod shim;
 pub mod spec;
@@ -104,6 +106,9 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let pod_cidr = current.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_else(|| "10.42.0.0/24".into());
     let network = tug_network::Network::new(&options.node_name, &pod_cidr, &options.data_dir.join("network"))?;
     network.ensure_bridge()?;
+    tug_network::proxy::prepare_bridge(&network.bridge)?;
+    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip);
+    tokio::pin!(service_proxy);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
         .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
@@ -124,6 +129,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     loop {
         tokio::select! {
             result = &mut pods => return result,
+            result = &mut service_proxy => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {
