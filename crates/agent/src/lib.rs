@@ -8,12 +8,14 @@
 //! ([`volumes`]), containers made from images of the tug-image store and run by
 //! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
 //! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
-//! It proxies Services to their endpoints with nftables rules ([`proxy`]).
+//! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
+//! cluster DNS ([`dns`]), whose address every pod's resolv.conf names.
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
 
 pub mod cri_log;
+pub mod dns;
 pub mod env;
 mod events;
 pub mod lease;
@@ -107,8 +109,11 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let network = tug_network::Network::new(&options.node_name, &pod_cidr, &options.data_dir.join("network"))?;
     network.ensure_bridge()?;
     tug_network::proxy::prepare_bridge(&network.bridge)?;
-    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip);
-    tokio::pin!(service_proxy);
+    let (services, slices, service_events) = proxy::caches(&client);
+    dns::register(&client, &options.node_name, network.gateway).await?;
+    let cluster_dns = dns::serve(network.gateway, services.clone(), slices.clone());
+    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, services, slices, service_events);
+    tokio::pin!(service_proxy, cluster_dns);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
         .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
@@ -130,6 +135,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         tokio::select! {
             result = &mut pods => return result,
             result = &mut service_proxy => return result,
+            result = &mut cluster_dns => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {

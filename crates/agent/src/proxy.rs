@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, Patch, PatchParams};
@@ -33,8 +33,9 @@ const SERVICE_NAME: &str = "kubernetes.io/service-name";
 /// kube-proxy's default `sessionAffinityConfig.clientIP.timeoutSeconds`.
 const DEFAULT_AFFINITY_SECONDS: i32 = 10800;
 
-/// Keeps the rules in place until the watches end.
-pub async fn run(client: Client, node_name: String, node_ip: Ipv4Addr) -> Result<(), Error> {
+/// The cluster's Services and EndpointSlices, cached (for the proxy and the DNS server),
+/// and a stream that yields after every change; the caches fill only while it is polled.
+pub fn caches(client: &Client) -> (Store<Service>, Store<EndpointSlice>, impl Stream<Item = ()> + Send + 'static) {
     let (services, services_writer) = reflector::store::<Service>();
     let (slices, slices_writer) = reflector::store::<EndpointSlice>();
     let service_events = watcher::watcher(Api::<Service>::all(client.clone()), watcher::Config::default())
@@ -45,7 +46,20 @@ pub async fn run(client: Client, node_name: String, node_ip: Ipv4Addr) -> Result
         .default_backoff()
         .reflect(slices_writer)
         .map(|_| ());
-    let mut events = std::pin::pin!(futures_util::stream::select(service_events, slice_events));
+    (services, slices, futures_util::stream::select(service_events, slice_events))
+}
+
+/// Keeps the rules matching the caches (see [`caches`]; `events` is their change stream)
+/// until the watches end.
+pub async fn run(
+    client: Client,
+    node_name: String,
+    node_ip: Ipv4Addr,
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    events: impl Stream<Item = ()>,
+) -> Result<(), Error> {
+    let mut events = std::pin::pin!(events);
     // The caches fill as the watches are polled: drive them until both have listed once.
     let ready = async {
         let _ = services.wait_until_ready().await;

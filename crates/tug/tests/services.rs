@@ -1,8 +1,11 @@
 //! Services on a real node: two busybox httpd pods behind a Service, reached through the
-//! agent's nftables service proxy from another pod and from the host (cluster IP, node
-//! port on 127.0.0.1 and on the node's address, the LoadBalancer's announced address);
-//! the Endpoints controller drops a deleted pod and the proxy stops sending to it. Needs
-//! root and the `nft` tool (apt nftables). The cluster guard removes the proxy's table.
+//! agent's nftables service proxy from another pod by DNS name and from the host (cluster
+//! IP, node port on 127.0.0.1 and on the node's address, the LoadBalancer's announced
+//! address); the Endpoints controller drops a deleted pod and the proxy stops sending to
+//! it. Cluster DNS: a headless Service's pods by their stable names, SRV for named ports,
+//! NXDOMAIN outside the cluster, asked with `dig` on the host and busybox in a pod. Needs
+//! root, `nft` (apt nftables) and `dig` (apt dnsutils). The cluster guard removes the
+//! proxy's table.
 
 use std::collections::BTreeSet;
 
@@ -53,13 +56,91 @@ spec:
   ports: [{name: http, port: 18080, targetPort: http, nodePort: 31080}]
 "#;
 
-fn has_nft() -> bool {
-    let found = std::process::Command::new("nft").arg("--version").output().is_ok();
+const CLIENT: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: wget
+    image: busybox:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'while true; do wget -qO- http://web.default.svc.cluster.local/ || echo failed; sleep 0.1; done']
+"#;
+
+/// A headless Service over two pods with stable names (as a StatefulSet makes them), and a
+/// pod that looks them up with busybox's nslookup through its resolv.conf (busybox applies
+/// the search path to single-label names only).
+const HEADLESS: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: pg, port: 5432}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, labels: {app: db}}
+spec:
+  hostname: db-0
+  subdomain: db
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: busybox:latest, imagePullPolicy: Never, command: [sleep, '3600']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-1, labels: {app: db}}
+spec:
+  hostname: db-1
+  subdomain: db
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: busybox:latest, imagePullPolicy: Never, command: [sleep, '3600']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lookup}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'cat /etc/resolv.conf; while true; do nslookup db-1.db.default.svc.cluster.local; nslookup db; nslookup example.com; sleep 1; done']
+"#;
+
+/// Whether the tools these tests drive exist (skips outside CI when not).
+fn has_tools() -> bool {
+    let found = ["nft", "dig"].iter().all(|t| std::process::Command::new(t).arg("-v").output().is_ok());
     if !found {
-        assert!(std::env::var_os("CI").is_none(), "service tests need nft (apt nftables) in CI");
-        eprintln!("skipping: service tests need nft");
+        assert!(std::env::var_os("CI").is_none(), "service tests need nft and dig (apt nftables dnsutils) in CI");
+        eprintln!("skipping: service tests need nft and dig");
     }
     found
+}
+
+/// `dig +short` against the cluster DNS (through its Service address): the answer lines,
+/// or the status word (`NXDOMAIN`) when there are none.
+fn dig(name: &str, qtype: &str) -> Vec<String> {
+    let out = std::process::Command::new("dig")
+        .args(["@10.43.0.10", "+tries=1", "+time=2", name, qtype])
+        .output()
+        .expect("dig runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let status = text.split("status: ").nth(1).and_then(|s| s.split(',').next()).unwrap_or("no answer").to_string();
+    let mut answers: Vec<String> = text
+        .split(";; ANSWER SECTION:\n")
+        .nth(1)
+        .map(|a| a.split("\n\n").next().unwrap_or_default().lines().filter_map(|l| l.split_whitespace().last()).map(str::to_string).collect())
+        .unwrap_or_default();
+    answers.sort();
+    if answers.is_empty() {
+        vec![status]
+    } else {
+        answers
+    }
 }
 
 /// The names answering `GET /` at `ip:port` over `tries` requests.
@@ -89,7 +170,7 @@ fn pod_output(cluster: &Cluster, pod: &str, container: &str) -> String {
 
 #[test]
 fn services_balance_over_ready_pods_from_pods_and_from_the_host() {
-    if !tug_testkit::can_run_pods() || !has_nft() {
+    if !tug_testkit::can_run_pods() || !has_tools() {
         return;
     }
     let cluster = Cluster::up(TUG);
@@ -107,11 +188,9 @@ fn services_balance_over_ready_pods_from_pods_and_from_the_host() {
     cluster.eventually("the cluster IP answers from both pods", 30, || answers(&cluster_ip, 80, 20) == both);
 
     // From a pod.
-    let client = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: wget\n    image: busybox:latest\n    imagePullPolicy: Never\n    command: [sh, -c, 'while true; do wget -qO- http://{cluster_ip}/ || echo failed; sleep 0.1; done']\n"
-    );
-    cluster.apply(&client);
-    cluster.eventually("the client pod reaches both pods through the cluster IP", 60, || {
+    // From a pod, by the Service's DNS name.
+    cluster.apply(CLIENT);
+    cluster.eventually("the client pod reaches both pods by the Service's name", 60, || {
         let out = pod_output(&cluster, "client", "wget");
         out.contains("web-1") && out.contains("web-2")
     });
@@ -133,4 +212,45 @@ fn services_balance_over_ready_pods_from_pods_and_from_the_host() {
     let only: BTreeSet<String> = ["web-1".to_string()].into();
     cluster.eventually("only web-1 answers", 30, || answers(&cluster_ip, 80, 10) == only);
     assert_eq!(answers("127.0.0.1", 31080, 10), only);
+}
+
+#[test]
+fn cluster_dns_names_services_headless_pods_and_nothing_outside() {
+    if !tug_testkit::can_run_pods() || !has_tools() {
+        return;
+    }
+    let cluster = Cluster::up(TUG);
+    cluster.apply(HEADLESS);
+    let ip_of = |pod: &str| cluster.pod(pod)["status"]["podIP"].as_str().unwrap_or_default().to_string();
+    cluster.eventually("both db pods are in the Endpoints", 60, || ready_ips(&cluster, "db").len() == 2);
+    let (db0, db1) = (ip_of("db-0"), ip_of("db-1"));
+    let mut both = vec![db0.clone(), db1.clone()];
+    both.sort();
+
+    // From the host, through the kube-dns Service.
+    cluster.eventually("the headless Service resolves to its pods", 30, || dig("db.default.svc.cluster.local", "A") == both);
+    assert_eq!(dig("db-0.db.default.svc.cluster.local", "A"), [db0.clone()]);
+    assert_eq!(dig("_pg._tcp.db.default.svc.cluster.local", "SRV"), ["db-0.db.default.svc.cluster.local.", "db-1.db.default.svc.cluster.local."]);
+    let kube_dns = cluster.kubectl(&["get", "service", "kube-dns", "-n", "kube-system", "-o", "jsonpath={.spec.clusterIP}"]);
+    assert_eq!(kube_dns, "10.43.0.10");
+    assert_eq!(dig("kube-dns.kube-system.svc.cluster.local", "A"), ["10.43.0.10"]);
+    for outside in ["example.com", "missing.default.svc.cluster.local", "db-9.db.default.svc.cluster.local"] {
+        assert_eq!(dig(outside, "A"), ["NXDOMAIN"], "{outside}");
+    }
+
+    // From a pod: its resolv.conf names the cluster DNS and searches the namespace.
+    let resolved = |out: &str| {
+        out.contains("search default.svc.cluster.local svc.cluster.local cluster.local")
+            && out.contains(&format!("Name:\tdb-1.db.default.svc.cluster.local\nAddress: {db1}"))
+            && out.contains(&format!("Name:\tdb.default.svc.cluster.local\nAddress: {}", both[0]))
+            && out.contains("can't find example.com: NXDOMAIN")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let output = || pod_output(&cluster, "lookup", "c").lines().filter_map(|l| l.splitn(4, ' ').nth(3)).collect::<Vec<_>>().join("\n");
+    let mut out = output();
+    while !resolved(&out) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        out = output();
+    }
+    assert!(resolved(&out), "the pod did not resolve db-1.db (or example.com did resolve):\n{out}");
 }

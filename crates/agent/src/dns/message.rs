@@ -9,7 +9,6 @@ use std::net::Ipv4Addr;
 pub const A: u16 = 1;
 pub const CNAME: u16 = 5;
 pub const SRV: u16 = 33;
-pub const AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 /// Longest name on the wire (RFC 1035 2.3.4).
 const MAX_NAME: usize = 255;
@@ -18,7 +17,6 @@ const MAX_NAME: usize = 255;
 pub const NOERROR: u8 = 0;
 pub const FORMERR: u8 = 1;
 pub const NXDOMAIN: u8 = 3;
-pub const NOTIMP: u8 = 4;
 
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
