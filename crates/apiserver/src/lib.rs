@@ -24,6 +24,7 @@ mod fieldmanager;
 mod handlers;
 mod ipam;
 mod metrics;
+mod nodeports;
 mod object;
 mod openapi;
 mod podcidr;
