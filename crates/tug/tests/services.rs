@@ -53,7 +53,7 @@ metadata: {name: web-lb}
 spec:
   type: LoadBalancer
   selector: {app: web}
-  ports: [{name: http, port: 18080, targetPort: http, nodePort: 31080}]
+  ports: [{name: http, port: 18080, targetPort: http}]
 "#;
 
 const CLIENT: &str = r#"
@@ -202,7 +202,8 @@ fn services_balance_over_ready_pods_from_pods_and_from_the_host() {
     });
     let lb = cluster.get("service", "web-lb");
     let node_ip = lb["status"]["loadBalancer"]["ingress"][0]["ip"].as_str().expect("ingress ip").to_string();
-    for (ip, port) in [("127.0.0.1", 31080), (node_ip.as_str(), 31080), (node_ip.as_str(), 18080), ("127.0.0.1", 18080)] {
+    let node_port = lb["spec"]["ports"][0]["nodePort"].as_u64().expect("an allocated node port") as u16;
+    for (ip, port) in [("127.0.0.1", node_port), (node_ip.as_str(), node_port), (node_ip.as_str(), 18080), ("127.0.0.1", 18080)] {
         cluster.eventually(&format!("{ip}:{port} answers from both pods"), 30, || answers(ip, port, 20) == both);
     }
 
@@ -211,7 +212,7 @@ fn services_balance_over_ready_pods_from_pods_and_from_the_host() {
     cluster.eventually("web-2 left the Endpoints", 30, || ready_ips(&cluster, "web").len() == 1);
     let only: BTreeSet<String> = ["web-1".to_string()].into();
     cluster.eventually("only web-1 answers", 30, || answers(&cluster_ip, 80, 10) == only);
-    assert_eq!(answers("127.0.0.1", 31080, 10), only);
+    assert_eq!(answers("127.0.0.1", node_port, 10), only);
 }
 
 #[test]
