@@ -11,6 +11,8 @@
 //! It serves the API server's forwarded `log`, `exec` and `attach` subresources over
 //! HTTPS (`server`: `logs`, `exec`, `attach` over the WebSocket channel protocols of
 //! `websocket` and `session`).
+//! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
+//! cluster DNS ([`dns`]), whose address every pod's resolv.conf names.
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
@@ -18,6 +20,7 @@
 mod actions;
 mod attach;
 pub mod cri_log;
+pub mod dns;
 pub mod env;
 mod events;
 mod exec;
@@ -30,6 +33,7 @@ mod mounts;
 pub mod node;
 pub mod pods;
 mod probes;
+pub mod proxy;
 pub mod sandbox;
 mod server;
 mod session;
@@ -121,6 +125,12 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let pod_cidr = current.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_else(|| "10.42.0.0/24".into());
     let network = tug_network::Network::new(&options.node_name, &pod_cidr, &options.data_dir.join("network"))?;
     network.ensure_bridge()?;
+    tug_network::proxy::prepare_bridge(&network.bridge)?;
+    let (services, slices, service_events) = proxy::caches(&client);
+    dns::register(&client, &options.node_name, network.gateway).await?;
+    let cluster_dns = dns::serve(network.gateway, services.clone(), slices.clone());
+    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, services, slices, service_events);
+    tokio::pin!(service_proxy, cluster_dns);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
         .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
@@ -145,6 +155,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         tokio::select! {
             result = &mut pods => return result,
             result = &mut server => return result,
+            result = &mut service_proxy => return result,
+            result = &mut cluster_dns => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {

@@ -25,6 +25,7 @@ mod handlers;
 mod ipam;
 mod metrics;
 mod node_credentials;
+mod nodeports;
 mod object;
 mod openapi;
 mod podcidr;

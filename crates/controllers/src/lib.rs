@@ -9,12 +9,16 @@
 //!
 //! Controllers now: `service_accounts` (the `default` ServiceAccount and the
 //! `kube-root-ca.crt` ConfigMap in every namespace) and `resource_quota` (each quota's
-//! `status.hard` and `status.used`, recomputed from scratch). It may call `tug-api` (quota
+//! `status.hard` and `status.used`, recomputed from scratch), `endpoints` and `endpointslice`
+//! (the pods behind each Service, from [`service_backends`]). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
+pub mod endpoints;
+pub mod endpointslice;
 pub mod reconciler;
 pub mod resource_quota;
 pub mod service_accounts;
+pub mod service_backends;
 
 use kube::Client;
 
@@ -39,7 +43,9 @@ pub enum Error {
 pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     tokio::try_join!(
         service_accounts::run(client.clone(), options.root_ca_pem),
-        resource_quota::run(client),
+        resource_quota::run(client.clone()),
+        endpoints::run(client.clone()),
+        endpointslice::run(client),
     )?;
     Ok(())
 }

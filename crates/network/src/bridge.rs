@@ -120,6 +120,10 @@ impl Network {
         let _ = run("ip", &["link", "del", &host]);
         run("ip", &["link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &pid])?;
         run("ip", &["link", "set", &host, "master", &self.bridge, "up"])?;
+        // Hairpin: a sandbox reaching a service that picks the sandbox itself gets its own
+        // (masqueraded) packets back through the port they came in on.
+        let hairpin = format!("/sys/class/net/{host}/brport/hairpin_mode");
+        std::fs::write(&hairpin, "1").map_err(|e| Error::Io(format!("write {hairpin}: {e}")))?;
         let in_sandbox = |args: &[&str]| {
             let mut all = vec!["-t", pid.as_str(), "-n", "ip"];
             all.extend_from_slice(args);

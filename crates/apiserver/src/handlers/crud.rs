@@ -15,6 +15,7 @@ use super::Ctx;
 use crate::admission::{self, Operation};
 use crate::fieldmanager;
 use crate::ipam;
+use crate::nodeports;
 use crate::podcidr;
 use crate::object::{self, from_kv, has_finalizers, meta_mut, meta_str, set_meta, to_bytes};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -336,7 +337,14 @@ pub async fn create(
             code: StatusCode::CREATED,
         });
     }
-    let allocated = allocate_cluster_ip(ctx, &mut object, None).await?;
+    let node_ports = nodeports::assign(ctx.state.store.as_ref(), rt, &mut object, None).await?;
+    let allocated = match allocate_cluster_ip(ctx, &mut object, None).await {
+        Ok(ip) => ip,
+        Err(e) => {
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.claimed).await?;
+            return Err(e);
+        }
+    };
     let pod_cidr = allocate_pod_cidr(ctx, &mut object, &name).await?;
     match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
@@ -358,6 +366,7 @@ pub async fn create(
             if let Some(cidr) = pod_cidr {
                 podcidr::release(ctx.state.store.as_ref(), &cidr).await?;
             }
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.claimed).await?;
             Err(ApiError::from_store(rt, &name, e))
         }
     }
@@ -568,6 +577,11 @@ pub async fn replace(
     }
     crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old), warnings).await?;
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
+    let node_ports = if ctx.query.dry_run() {
+        nodeports::Assigned::default()
+    } else {
+        nodeports::assign(ctx.state.store.as_ref(), rt, &mut new, Some(&old)).await?
+    };
     if new.get("spec") != old.get("spec") {
         let generation = old
             .pointer("/metadata/generation")
@@ -595,7 +609,7 @@ pub async fn replace(
             code: StatusCode::OK,
         });
     }
-    let kv = ctx
+    let updated = ctx
         .state
         .store
         .update(
@@ -604,8 +618,17 @@ pub async fn replace(
             current.mod_revision,
             None,
         )
-        .await
-        .map_err(|e| ApiError::from_store(rt, name, e))?;
+        .await;
+    let kv = match updated {
+        Ok(kv) => {
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.dropped).await?;
+            kv
+        }
+        Err(e) => {
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.claimed).await?;
+            return Err(ApiError::from_store(rt, name, e));
+        }
+    };
     crate::authz::escalation::written(ctx.state, &kv.key, kv.mod_revision).await;
     set_meta(
         &mut new,
@@ -640,6 +663,8 @@ async fn delete_stored(
         {
             ipam::release(ctx.state.store.as_ref(), ip).await?;
         }
+        let ports: Vec<u16> = nodeports::node_ports(Some(object)).into_iter().collect();
+        nodeports::release(ctx.state.store.as_ref(), &ports).await?;
     }
     if (rt.group, rt.kind) == ("", "Node") {
         if let Some(cidr) = object.pointer("/spec/podCIDR").and_then(Value::as_str) {
