@@ -127,7 +127,11 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     network.ensure_bridge()?;
     tug_network::proxy::prepare_bridge(&network.bridge)?;
     let (services, slices, service_events) = proxy::caches(&client);
-    dns::register(&client, &options.node_name, network.gateway).await?;
+    // A node joined with its own credentials (system:node:<name>) may not write Services:
+    // it still serves DNS on its bridge, the Service being registered by an agent that may.
+    if let Err(e) = dns::register(&client, &options.node_name, network.gateway).await {
+        eprintln!("tug agent: {e}");
+    }
     let cluster_dns = dns::serve(network.gateway, services.clone(), slices.clone());
     let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, services, slices, service_events);
     tokio::pin!(service_proxy, cluster_dns);

@@ -219,16 +219,10 @@ async fn container_logs(node: &Node, ns: &str, name: &str, container: &str, quer
 /// `exec` or `attach`: the WebSocket handshake answered, the session run on the upgraded connection.
 async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &str, mut request: Request<Incoming>) -> Response<Body> {
     let header = |name: header::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let upgrade = header(header::UPGRADE);
-    let key = header(header::SEC_WEBSOCKET_KEY);
-    if !upgrade.eq_ignore_ascii_case("websocket") || key.is_empty() {
-        return bad_request(&format!("{kind} needs a WebSocket upgrade with one of the subprotocols {} (SPDY is not served)", websocket::PROTOCOLS.join(", ")));
-    }
-    let Some(protocol) = websocket::choose_protocol(&header(header::SEC_WEBSOCKET_PROTOCOL)) else {
-        return bad_request(&format!("{kind}: none of the offered WebSocket subprotocols is served; use one of {}", websocket::PROTOCOLS.join(", ")));
-    };
     let query = query_pairs(&request);
     let streams = Streams::parse(&query);
+    // The pod and container first: a client falling back to SPDY after a refused
+    // WebSocket upgrade gets the same reason again.
     let (pod, pod_dir) = match find_pod(node, ns, name, container).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -236,6 +230,14 @@ async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let Some(running) = pods::attempts(&pod_dir, container).into_iter().rev().find(pods::Attempt::running) else {
         return bad_request(&format!("container {container} is not running in pod {ns}/{name}"));
+    };
+    let upgrade = header(header::UPGRADE);
+    let key = header(header::SEC_WEBSOCKET_KEY);
+    if !upgrade.eq_ignore_ascii_case("websocket") || key.is_empty() {
+        return bad_request(&format!("{kind} needs a WebSocket upgrade with one of the subprotocols {} (SPDY is not served)", websocket::PROTOCOLS.join(", ")));
+    }
+    let Some(protocol) = websocket::choose_protocol(&header(header::SEC_WEBSOCKET_PROTOCOL)) else {
+        return bad_request(&format!("{kind}: none of the offered WebSocket subprotocols is served; use one of {}", websocket::PROTOCOLS.join(", ")));
     };
     let command: Vec<String> = query.iter().filter(|(k, _)| k == "command").map(|(_, v)| v.clone()).collect();
     if kind == "exec" && command.is_empty() {
