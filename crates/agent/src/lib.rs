@@ -32,6 +32,7 @@ pub mod machine;
 mod mounts;
 pub mod node;
 pub mod pods;
+mod portforward;
 mod probes;
 pub mod proxy;
 pub mod sandbox;

@@ -1,6 +1,7 @@
 //! The agent's HTTPS endpoint (kubelet's port 10250), where the API server forwards
 //! pods' `log`, `exec` and `attach` subresources: `/containerLogs/<ns>/<pod>/<container>`,
-//! `/exec/<ns>/<pod>/<container>?command=…`, `/attach/<ns>/<pod>/<container>`.
+//! `/exec/<ns>/<pod>/<container>?command=…`, `/attach/<ns>/<pod>/<container>`,
+//! `/portForward/<ns>/<pod>?ports=…`.
 //!
 //! Security as kubelet's with `--anonymous-auth=false` and webhook authorization:
 //! the TLS handshake requires a client certificate signed by the cluster CA (the API
@@ -28,7 +29,7 @@ use tokio::sync::mpsc;
 use crate::pods::{self, Node};
 use crate::session::Streams;
 use crate::websocket::{self, Writer};
-use crate::{attach, exec, logs, Error};
+use crate::{attach, exec, logs, portforward, Error};
 
 type Body = BoxBody<Bytes, Infallible>;
 
@@ -168,12 +169,13 @@ async fn handle(node: Arc<Node>, who: Option<Identity>, request: Request<Incomin
             let kind = kind.clone();
             stream(&node, &kind, ns, pod, container, request).await
         }
+        [kind, ns, pod] if kind == "portForward" => port_forward(&node, ns, pod, request).await,
         _ => failure(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
     }
 }
 
 /// The pod (bound to this node) and its directory, or the answer saying why not.
-async fn find_pod(node: &Node, ns: &str, name: &str, container: &str) -> Result<(Pod, std::path::PathBuf), Response<Body>> {
+async fn find_pod(node: &Node, ns: &str, name: &str, container: Option<&str>) -> Result<(Pod, std::path::PathBuf), Response<Body>> {
     let pods: Api<Pod> = Api::namespaced(node.client.clone(), ns);
     let pod = match pods.get_opt(name).await {
         Ok(Some(pod)) => pod,
@@ -184,9 +186,11 @@ async fn find_pod(node: &Node, ns: &str, name: &str, container: &str) -> Result<
     if spec.node_name.as_deref() != Some(node.options.node_name.as_str()) {
         return Err(failure(StatusCode::NOT_FOUND, "NotFound", &format!("pod {ns}/{name} does not run on node {}", node.options.node_name)));
     }
-    let known = spec.containers.iter().chain(spec.init_containers.iter().flatten()).any(|c| c.name == container);
-    if !known {
-        return Err(bad_request(&format!("container {container} is not valid for pod {name}")));
+    if let Some(container) = container {
+        let known = spec.containers.iter().chain(spec.init_containers.iter().flatten()).any(|c| c.name == container);
+        if !known {
+            return Err(bad_request(&format!("container {container} is not valid for pod {name}")));
+        }
     }
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let dir = node.pod_dir(&uid);
@@ -198,7 +202,7 @@ async fn container_logs(node: &Node, ns: &str, name: &str, container: &str, quer
         Ok(o) => o,
         Err(message) => return bad_request(&message),
     };
-    let pod_dir = match find_pod(node, ns, name, container).await {
+    let pod_dir = match find_pod(node, ns, name, Some(container)).await {
         Ok((_, dir)) => dir,
         Err(response) => return response,
     };
@@ -218,12 +222,11 @@ async fn container_logs(node: &Node, ns: &str, name: &str, container: &str, quer
 
 /// `exec` or `attach`: the WebSocket handshake answered, the session run on the upgraded connection.
 async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &str, mut request: Request<Incoming>) -> Response<Body> {
-    let header = |name: header::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let query = query_pairs(&request);
     let streams = Streams::parse(&query);
     // The pod and container first: a client falling back to SPDY after a refused
     // WebSocket upgrade gets the same reason again.
-    let (pod, pod_dir) = match find_pod(node, ns, name, container).await {
+    let (pod, pod_dir) = match find_pod(node, ns, name, Some(container)).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -231,13 +234,9 @@ async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &
     let Some(running) = pods::attempts(&pod_dir, container).into_iter().rev().find(pods::Attempt::running) else {
         return bad_request(&format!("container {container} is not running in pod {ns}/{name}"));
     };
-    let upgrade = header(header::UPGRADE);
-    let key = header(header::SEC_WEBSOCKET_KEY);
-    if !upgrade.eq_ignore_ascii_case("websocket") || key.is_empty() {
-        return bad_request(&format!("{kind} needs a WebSocket upgrade with one of the subprotocols {} (SPDY is not served)", websocket::PROTOCOLS.join(", ")));
-    }
-    let Some(protocol) = websocket::choose_protocol(&header(header::SEC_WEBSOCKET_PROTOCOL)) else {
-        return bad_request(&format!("{kind}: none of the offered WebSocket subprotocols is served; use one of {}", websocket::PROTOCOLS.join(", ")));
+    let (key, protocol) = match handshake(kind, request.headers(), &websocket::PROTOCOLS) {
+        Ok(h) => h,
+        Err(response) => return response,
     };
     let command: Vec<String> = query.iter().filter(|(k, _)| k == "command").map(|(_, v)| v.clone()).collect();
     if kind == "exec" && command.is_empty() {
@@ -262,14 +261,82 @@ async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &
             attach::run(reader, writer, v5, target, streams).await;
         }
     });
+    switching(&key, protocol)
+}
+
+/// The client's WebSocket key and the subprotocol chosen from `served`, or the 400 saying why not.
+fn handshake(kind: &str, headers: &hyper::HeaderMap, served: &[&'static str]) -> Result<(String, &'static str), Response<Body>> {
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let key = header(header::SEC_WEBSOCKET_KEY);
+    if !header(header::UPGRADE).eq_ignore_ascii_case("websocket") || key.is_empty() {
+        return Err(bad_request(&format!("{kind} needs a WebSocket upgrade with one of the subprotocols {} (SPDY is not served)", served.join(", "))));
+    }
+    let offered = header(header::SEC_WEBSOCKET_PROTOCOL);
+    let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
+    match served.iter().find(|p| offered.contains(p)) {
+        Some(protocol) => Ok((key, protocol)),
+        None => Err(bad_request(&format!("{kind}: none of the offered WebSocket subprotocols is served; use one of {}", served.join(", ")))),
+    }
+}
+
+/// The 101 answer to a WebSocket handshake.
+fn switching(key: &str, protocol: &'static str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::new()).boxed());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(accept) = HeaderValue::from_str(&websocket::accept_key(&key)) {
+    if let Ok(accept) = HeaderValue::from_str(&websocket::accept_key(key)) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
     response
+}
+
+/// `portForward`: the pod's ports over WebSocket (`v4.channel.k8s.io`).
+async fn port_forward(node: &Node, ns: &str, name: &str, mut request: Request<Incoming>) -> Response<Body> {
+    let query = query_pairs(&request);
+    let ports = match portforward::ports(&query) {
+        Ok(p) => p,
+        Err(message) => return bad_request(&message),
+    };
+    let pod = match find_pod(node, ns, name, None).await {
+        Ok((pod, _)) => pod,
+        Err(response) => return response,
+    };
+    let Some(pod_ip) = pod.status.as_ref().and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty()) else {
+        return bad_request(&format!("pod {ns}/{name} has no address yet"));
+    };
+    let (key, protocol) = match handshake("portforward", request.headers(), &[websocket::PROTOCOLS[1]]) {
+        Ok(h) => h,
+        Err(response) => return response,
+    };
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let pod_name = format!("{ns}/{name}");
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let (reader, writer) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
+        portforward::run(reader, Writer::new(writer), &pod_name, &pod_ip, ports).await;
+    });
+    switching(&key, protocol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_preferred_offered_subprotocol_is_chosen() {
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(header::SEC_WEBSOCKET_KEY, HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="));
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("v4.channel.k8s.io, v5.channel.k8s.io"));
+        let (_, protocol) = handshake("exec", &headers, &websocket::PROTOCOLS).unwrap();
+        assert_eq!(protocol, "v5.channel.k8s.io");
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("SPDY/3.1+portforward.k8s.io"));
+        let refused = handshake("portforward", &headers, &[websocket::PROTOCOLS[1]]).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        headers.remove(header::UPGRADE);
+        assert!(handshake("exec", &headers, &websocket::PROTOCOLS).is_err(), "SPDY or plain requests are refused");
+    }
 }

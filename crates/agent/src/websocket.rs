@@ -42,12 +42,6 @@ pub fn accept_key(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(hash.finalize())
 }
 
-/// The channel protocol to speak, from the client's `Sec-WebSocket-Protocol` offer.
-pub fn choose_protocol(offered: &str) -> Option<&'static str> {
-    let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
-    PROTOCOLS.into_iter().find(|p| offered.contains(p))
-}
-
 /// What the client sent.
 #[derive(Debug, PartialEq)]
 pub enum Message {
@@ -169,13 +163,6 @@ mod tests {
     #[test]
     fn accept_key_is_rfc_6455s_example() {
         assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-    }
-
-    #[test]
-    fn v5_is_preferred_and_unknown_offers_are_refused() {
-        assert_eq!(choose_protocol("v4.channel.k8s.io, v5.channel.k8s.io"), Some("v5.channel.k8s.io"));
-        assert_eq!(choose_protocol("v4.channel.k8s.io"), Some("v4.channel.k8s.io"));
-        assert_eq!(choose_protocol("channel.k8s.io"), None);
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! A pod's streams through the API server and the node agent, with the real clients:
 //! `kubectl logs` (`-c`, `--tail`, `--timestamps`, `--previous`, `-f`), `kubectl exec`
 //! (exit codes, stderr, `-i` input, a terminal), `kubectl attach -i`, and the Python
-//! client's `stream` exec. kubectl here speaks WebSocket (`v5.channel.k8s.io`), the
+//! client's `stream` exec and `portforward`. kubectl here speaks WebSocket (`v5.channel.k8s.io`), the
 //! Python client `v4.channel.k8s.io`. Needs root (see `pods.rs`).
 
 use tug_testkit::{text, Cluster};
@@ -19,7 +19,7 @@ spec:
   - name: server
     image: busybox:latest
     imagePullPolicy: Never
-    command: [sh, -c, 'echo first; sleep 0.2; echo to-stderr >&2; sleep 0.2; echo second; exec sleep 3600']
+    command: [sh, -c, 'mkdir /www; echo forwarded > /www/index.html; httpd -p 8080 -h /www; echo first; sleep 0.2; echo to-stderr >&2; sleep 0.2; echo second; exec sleep 3600']
   - name: again
     image: busybox:latest
     imagePullPolicy: Never
@@ -98,6 +98,29 @@ print(r.read_stdout().strip(), r.returncode)
 "#,
     );
     assert_eq!(python.lines().collect::<Vec<_>>(), ["py-out", "py-err", "terminal 4"], "{python}");
+
+    // The Python client's port-forward (WebSocket, v4.channel.k8s.io) to the pod's port 8080.
+    let forwarded = node.python(
+        r#"
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config()
+v1 = client.CoreV1Api()
+pf = portforward(v1.connect_get_namespaced_pod_portforward, "talk", "default", ports="8080")
+s = pf.socket(8080)
+s.setblocking(True)
+s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+s.close()
+print(data.split(b"\r\n\r\n", 1)[1].decode(), end="")
+"#,
+    );
+    assert_eq!(forwarded, "forwarded\n");
 
     // The previous attempt's log, once the container has restarted.
     node.eventually("container again restarted", 40, || {

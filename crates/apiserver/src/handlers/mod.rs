@@ -81,7 +81,7 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
                 audit: &audit,
             };
             match target.subresource.as_deref() {
-                Some(sub @ ("log" | "exec" | "attach")) if target.rt.kind == "Pod" => {
+                Some(sub @ ("log" | "exec" | "attach" | "portforward")) if target.rt.kind == "Pod" => {
                     node_proxy::forward(&ctx, &parts.method, sub, parts.uri.query().unwrap_or_default(), upgrade).await
                 }
                 _ => resource(ctx, &parts.method, body).await,

@@ -1,4 +1,4 @@
-//! A pod's streaming subresources — `log`, `exec`, `attach` — forwarded to the agent
+//! A pod's streaming subresources — `log`, `exec`, `attach`, `portforward` — forwarded to the agent
 //! of the pod's node, as kube-apiserver forwards them to the kubelet: the container
 //! is defaulted or checked here, the node's address and port come from its status
 //! (`InternalIP`, `daemonEndpoints.kubeletEndpoint.Port`), the request goes over
@@ -114,18 +114,21 @@ pub async fn forward(ctx: &Ctx<'_>, method: &Method, sub: &str, raw_query: &str,
     let pod = crud::get(ctx).await?;
     let name = ctx.target.name();
     let namespace = ctx.target.namespace.as_deref().unwrap_or("default");
-    let container = container_of(&pod, name, ctx.query.get("container"))?;
+    let container = match sub {
+        "portforward" => None,
+        _ => Some(container_of(&pod, name, ctx.query.get("container"))?),
+    };
     let node_name = pod
         .pointer("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request(format!("pod {name} does not have a host assigned")))?;
     let (address, port) = agent_of(ctx, node_name).await?;
-    let path = match sub {
-        "log" => "containerLogs",
-        other => other,
+    let uri = match (sub, container) {
+        ("log", Some(container)) => format!("/containerLogs/{namespace}/{name}/{container}?{raw_query}"),
+        (_, Some(container)) => format!("/{sub}/{namespace}/{name}/{container}?{raw_query}"),
+        (_, None) => format!("/portForward/{namespace}/{name}?{raw_query}"),
     };
-    let uri = format!("/{path}/{namespace}/{name}/{container}?{raw_query}");
     let dial_error = |e: &dyn std::fmt::Display| ApiError::internal(format!("error dialing backend: {address}:{port}: {e}"));
     let tcp = tokio::net::TcpStream::connect((address.as_str(), port)).await.map_err(|e| dial_error(&e))?;
     let _ = tcp.set_nodelay(true);
