@@ -236,7 +236,7 @@ async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &
     };
     let (key, protocol) = match handshake(kind, request.headers(), &websocket::PROTOCOLS) {
         Ok(h) => h,
-        Err(response) => return response,
+        Err(message) => return bad_request(&message),
     };
     let command: Vec<String> = query.iter().filter(|(k, _)| k == "command").map(|(_, v)| v.clone()).collect();
     if kind == "exec" && command.is_empty() {
@@ -264,18 +264,18 @@ async fn stream(node: &Arc<Node>, kind: &str, ns: &str, name: &str, container: &
     switching(&key, protocol)
 }
 
-/// The client's WebSocket key and the subprotocol chosen from `served`, or the 400 saying why not.
-fn handshake(kind: &str, headers: &hyper::HeaderMap, served: &[&'static str]) -> Result<(String, &'static str), Response<Body>> {
+/// The client's WebSocket key and the subprotocol chosen from `served`, or why not (a 400).
+fn handshake(kind: &str, headers: &hyper::HeaderMap, served: &[&'static str]) -> Result<(String, &'static str), String> {
     let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let key = header(header::SEC_WEBSOCKET_KEY);
     if !header(header::UPGRADE).eq_ignore_ascii_case("websocket") || key.is_empty() {
-        return Err(bad_request(&format!("{kind} needs a WebSocket upgrade with one of the subprotocols {} (SPDY is not served)", served.join(", "))));
+        return Err(format!("{kind} needs a WebSocket upgrade with one of the subprotocols {} (SPDY is not served)", served.join(", ")));
     }
     let offered = header(header::SEC_WEBSOCKET_PROTOCOL);
     let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
     match served.iter().find(|p| offered.contains(p)) {
         Some(protocol) => Ok((key, protocol)),
-        None => Err(bad_request(&format!("{kind}: none of the offered WebSocket subprotocols is served; use one of {}", served.join(", ")))),
+        None => Err(format!("{kind}: none of the offered WebSocket subprotocols is served; use one of {}", served.join(", "))),
     }
 }
 
@@ -309,7 +309,7 @@ async fn port_forward(node: &Node, ns: &str, name: &str, mut request: Request<In
     };
     let (key, protocol) = match handshake("portforward", request.headers(), &[websocket::PROTOCOLS[1]]) {
         Ok(h) => h,
-        Err(response) => return response,
+        Err(message) => return bad_request(&message),
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let pod_name = format!("{ns}/{name}");
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(protocol, "v5.channel.k8s.io");
         headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("SPDY/3.1+portforward.k8s.io"));
         let refused = handshake("portforward", &headers, &[websocket::PROTOCOLS[1]]).unwrap_err();
-        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(refused, "portforward: none of the offered WebSocket subprotocols is served; use one of v4.channel.k8s.io");
         headers.remove(header::UPGRADE);
         assert!(handshake("exec", &headers, &websocket::PROTOCOLS).is_err(), "SPDY or plain requests are refused");
     }
