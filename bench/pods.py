@@ -11,6 +11,7 @@ startup excluding image pull) and the issue's goal (p99 < 500 ms).
 
 import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -36,11 +37,18 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1)]
 
 
+def node_bridges():
+    """The node bridges (`tug` + 8 hex digits) present now."""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return set(re.findall(r"^\d+: (tug[0-9a-f]{8})[:@]", out, re.M))
+
+
 def main():
     # Python's descriptors are not inherited: tug up and its pods never hold the lock.
     lock = open("/run/tug-e2e.lock", "w")
     log("waiting for the machine-wide cluster lock")
     fcntl.flock(lock, fcntl.LOCK_EX)
+    bridges_before = node_bridges()
     data = tempfile.mkdtemp(prefix="podbench-", dir=os.environ.get("BENCH_TMPDIR"))
     subprocess.run([os.path.join(ROOT, "scripts/busybox-image.sh"), data, TUG], check=True,
                    stdout=subprocess.DEVNULL)
@@ -97,8 +105,9 @@ def main():
         total = (max(running.values()) - start) * 1000
         print(f"pods={N_PODS} created_in={created * 1000:.0f}ms all_running_after={total:.0f}ms")
         print(f"startup latency p50={pct(latencies, 50):.0f}ms p99={pct(latencies, 99):.0f}ms max={max(latencies):.0f}ms")
-        print(f"vs Kubernetes SLO p99 <= 5000 ms: {5000 / pct(latencies, 99):.1f}x under; "
-              f"goal p99 < 500 ms: {'met' if pct(latencies, 99) < 500 else 'missed'}")
+        p99 = pct(latencies, 99)
+        print(f"Kubernetes SLO p99 <= 5000 ms: {'met' if p99 <= 5000 else 'missed'} (p99/SLO {p99 / 5000:.2f}); "
+              f"goal p99 < 500 ms: {'met' if p99 < 500 else 'missed'}")
         log("deleting the pods")
         v1.delete_collection_namespaced_pod("default", grace_period_seconds=0)
         deadline = time.time() + 120
@@ -107,6 +116,8 @@ def main():
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(30)
+        for bridge in node_bridges() - bridges_before:
+            subprocess.run(["ip", "link", "del", bridge], check=False)
         shutil.rmtree(data, ignore_errors=True)
 
 
