@@ -92,6 +92,22 @@ pub fn json_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
     Some(current)
 }
 
+/// Sets the value at a dotted JSONPath (`.spec.replicas`), making the objects on the way.
+pub fn set_json_path(object: &mut Value, path: &str, value: Value) {
+    let mut current = object;
+    let names: Vec<&str> = path.trim_start_matches('.').split('.').filter(|s| !s.is_empty()).collect();
+    let Some((last, parents)) = names.split_last() else { return };
+    for name in parents {
+        if !current.get(*name).is_some_and(Value::is_object) {
+            current[*name] = json!({});
+        }
+        current = &mut current[*name];
+    }
+    if current.is_object() {
+        current[*last] = value;
+    }
+}
+
 /// `object` with the `apiVersion` of the version it is read or written as (the `None`
 /// conversion strategy).
 pub fn convert_none(mut object: Value, api_version: &str) -> Value {

@@ -65,4 +65,7 @@ fn json_paths_reach_fields_and_list_items() {
     assert_eq!(json_path(&o, ".spec.replicas"), Some(&json!(3)));
     assert_eq!(json_path(&o, ".status.conditions[0].type"), Some(&json!("Ready")));
     assert_eq!(json_path(&o, ".status.missing"), None);
+    let mut o = json!({"metadata": {}});
+    set_json_path(&mut o, ".spec.replicas", json!(4));
+    assert_eq!(json_path(&o, ".spec.replicas"), Some(&json!(4)));
 }
