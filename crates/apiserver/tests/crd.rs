@@ -119,6 +119,13 @@ fn kubectl_serves_a_custom_kind_with_schema_columns_and_subresources() {
     // The other served version reads the same object (None conversion).
     let beta = json_of(&server.kubectl(&["get", "widgets.v1beta1.example.com", "w1", "-o", "json"]));
     assert_eq!((beta["apiVersion"].clone(), beta["spec"]["image"].clone()), (json!("example.com/v1beta1"), json!("nginx")));
+    // The kind's schema is published: kubectl explain reads it, and kubectl apply has the
+    // server check fields strictly (it sees fieldValidation among the PATCH parameters).
+    let explain = server.kubectl(&["explain", "widgets.spec.replicas"]);
+    assert!(explain.contains("KIND:") && explain.contains("Widget") && explain.contains("integer"), "{explain}");
+    let unknown = server.file("unknown.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w2, namespace: default}\nspec: {image: a, bogus: 1}\n");
+    let out = server.kubectl_output(&["apply", "-f", unknown.to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("unknown field \"spec.bogus\""), "{}", stderr(&out));
     // A strategic merge patch has no merge keys to use on a custom kind.
     let out = server.kubectl_output(&["patch", "wd", "w1", "--type=strategic", "-p", r#"{"spec":{"mode":"safe"}}"#]);
     assert!(!out.status.success() && stderr(&out).contains("strategic merge patch is not supported"), "{}", stderr(&out));

@@ -46,6 +46,8 @@ pub struct Version {
     pub storage: bool,
     pub rt: &'static ResourceType,
     pub schema: Structural,
+    /// The `openAPIV3Schema` as written, for the published OpenAPI documents.
+    pub openapi: Value,
     pub columns: Vec<PrinterColumn>,
     pub scale: Option<ScalePaths>,
 }
@@ -208,6 +210,7 @@ fn read_version(def: &Definition, v: &Value, path: &str, seen: &mut HashSet<Stri
     } else if !seen.insert(name.clone()) {
         errors.push(err(&format!("{path}.name"), ErrorType::Duplicate, &quoted(&name), ""));
     }
+    let openapi = v.pointer("/schema/openAPIV3Schema").cloned().unwrap_or(Value::Null);
     let schema = match v.pointer("/schema/openAPIV3Schema") {
         None => {
             errors.push(err(&format!("{path}.schema.openAPIV3Schema"), ErrorType::Required, "", "schemas are required"));
@@ -272,7 +275,7 @@ fn read_version(def: &Definition, v: &Value, path: &str, seen: &mut HashSet<Stri
         (false, false) => registry::NO_SUB,
     };
     let rt = intern(def, &name, subresources, storage);
-    Some(Version { name, served, storage, rt, schema, columns, scale })
+    Some(Version { name, served, storage, rt, schema, openapi, columns, scale })
 }
 
 /// The first `pattern` in the schema that is not a regular expression, as an error.
