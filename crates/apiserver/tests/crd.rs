@@ -220,6 +220,12 @@ fn bad_definitions_are_refused_with_reasons() {
     assert!(text.contains("spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields"), "{text}");
     assert!(text.contains("spec.versions[0].schema.openAPIV3Schema.properties[list].items: Required value"), "{text}");
 
+    // CEL rules are accepted but not enforced, and the client is told so.
+    let cel = server.file("cel.yaml", crd("things.c.example.com", "c.example.com", "Thing", "{type: object, properties: {spec: {type: object, x-kubernetes-validations: [{rule: 'self.a < self.b'}], properties: {a: {type: integer}, b: {type: integer}}}}}"));
+    let out = server.kubectl_output(&["apply", "-f", cel.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Warning: spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations: CEL rules are not enforced by tug"), "{}", stderr(&out));
+
     let mismatch = server.file("mm.yaml", crd("widgets.a.example.com", "a.example.com", "Thing", "{type: object}"));
     let text = stderr(&server.kubectl_output(&["apply", "-f", mismatch.to_str().unwrap()]));
     assert!(text.contains("metadata.name: Invalid value: \"widgets.a.example.com\": must be spec.names.plural+\".\"+spec.group (things.a.example.com)"), "{text}");

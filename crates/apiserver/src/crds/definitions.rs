@@ -11,10 +11,18 @@ use super::CustomKinds;
 use crate::object::meta_str;
 use crate::status::{ApiError, ApiResult};
 
-/// Checks a definition about to be stored (`old` on update) and sets its status.
-pub fn admit(kinds: &CustomKinds, rt: &ResourceType, key: &str, object: &mut Value, old: Option<&Value>) -> ApiResult<()> {
+/// Checks a definition about to be stored (`old` on update) and sets its status; what it
+/// declares that tug does not enforce becomes a warning.
+pub fn admit(kinds: &CustomKinds, rt: &ResourceType, key: &str, object: &mut Value, old: Option<&Value>, warnings: &mut Vec<String>) -> ApiResult<()> {
     let name = meta_str(object, "name").unwrap_or_default().to_string();
     let definition = crd::read(object).map_err(|errors| ApiError::invalid(rt, &name, &errors))?;
+    for (i, version) in definition.versions.iter().enumerate() {
+        let mut rules = Vec::new();
+        cel_rules(&version.openapi, &format!("spec.versions[{i}].schema.openAPIV3Schema"), &mut rules);
+        warnings.extend(rules.into_iter().map(|path| {
+            format!("{path}.x-kubernetes-validations: CEL rules are not enforced by tug (it has no CEL evaluator yet); objects are checked against the rest of the schema only")
+        }));
+    }
     if let Some(old) = old {
         let old_scope = old.pointer("/spec/scope");
         if old_scope != object.pointer("/spec/scope") {
@@ -67,6 +75,22 @@ pub fn admit(kinds: &CustomKinds, rt: &ResourceType, key: &str, object: &mut Val
     }
     object["status"] = json!({"conditions": [names_accepted, established], "acceptedNames": accepted, "storedVersions": stored});
     Ok(())
+}
+
+/// The schema paths that carry CEL rules (`x-kubernetes-validations`).
+fn cel_rules(schema: &Value, path: &str, out: &mut Vec<String>) {
+    let Some(map) = schema.as_object() else { return };
+    if map.contains_key("x-kubernetes-validations") {
+        out.push(path.to_string());
+    }
+    for (name, sub) in map.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        cel_rules(sub, &format!("{path}.properties[{name}]"), out);
+    }
+    for keyword in ["items", "additionalProperties"] {
+        if let Some(sub) = map.get(keyword) {
+            cel_rules(sub, &format!("{path}.{keyword}"), out);
+        }
+    }
 }
 
 /// Why the definition's names clash with a built-in kind or another definition, if they do.

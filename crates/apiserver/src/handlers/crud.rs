@@ -232,7 +232,7 @@ fn decode_default_validate(
     }
     if crds::is_definition(rt) {
         let key = rt.key(None, meta_str(&object, "name").unwrap_or_default());
-        crds::definitions::admit(&ctx.state.crds, rt, &key, &mut object, old)?;
+        crds::definitions::admit(&ctx.state.crds, rt, &key, &mut object, old, warnings)?;
     }
     Ok(object)
 }
