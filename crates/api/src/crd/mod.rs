@@ -281,7 +281,7 @@ fn read_version(def: &Definition, v: &Value, path: &str, seen: &mut HashSet<Stri
 /// The first `pattern` in the schema that is not a regular expression, as an error.
 fn first_bad_pattern(schema: &Structural, path: &str) -> Option<FieldError> {
     if let Some(p) = &schema.values.pattern {
-        if let Err(e) = regex::Regex::new(p) {
+        if let Err(e) = regex_lite::Regex::new(p) {
             return Some(err(&format!("{path}.pattern"), ErrorType::Invalid, &quoted(p), &format!("must be a valid regular expression: {e}")));
         }
     }

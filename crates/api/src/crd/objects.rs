@@ -239,7 +239,7 @@ fn values(schema: &Structural, value: &Value, path: &str, errors: &mut Vec<Field
         }
         if let Some(pattern) = &v.pattern {
             // An unparseable pattern was reported when the definition was written.
-            if regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(s)) {
+            if regex_lite::Regex::new(pattern).is_ok_and(|re| !re.is_match(s)) {
                 errors.push(invalid(path, value, format!("{p} in body should match '{pattern}'")));
             }
         }
