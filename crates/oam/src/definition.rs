@@ -190,7 +190,7 @@ mod tests {
     fn parameters_get_defaults_and_name_what_is_wrong() {
         let defs = Definitions::builtin();
         let web = defs.get(DefinitionKind::Component, "webservice").unwrap();
-        assert_eq!(web.parameters(&json!({"image": "nginx"})).unwrap(), json!({"image": "nginx"}));
+        assert_eq!(web.parameters(&json!({"image": "nginx"})).unwrap(), json!({"image": "nginx", "exposeType": "ClusterIP"}));
         let scaler = defs.get(DefinitionKind::Trait, "scaler").unwrap();
         assert_eq!(scaler.parameters(&json!(null)).unwrap(), json!({"replicas": 1}));
         let problems = web.parameters(&json!({"port": "eighty"})).unwrap_err();
