@@ -12,9 +12,12 @@
 //! `status.hard` and `status.used`, recomputed from scratch). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
+pub mod events;
 pub mod reconciler;
+pub mod replicaset;
 pub mod resource_quota;
 pub mod service_accounts;
+pub mod workload;
 
 use kube::Client;
 
@@ -39,7 +42,8 @@ pub enum Error {
 pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     tokio::try_join!(
         service_accounts::run(client.clone(), options.root_ca_pem),
-        resource_quota::run(client),
+        resource_quota::run(client.clone()),
+        replicaset::run(client.clone()),
     )?;
     Ok(())
 }
