@@ -12,10 +12,12 @@
 //! `status.hard` and `status.used`, recomputed from scratch). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
+pub mod deployment;
 pub mod events;
 pub mod reconciler;
 pub mod replicaset;
 pub mod resource_quota;
+pub mod rollout;
 pub mod service_accounts;
 pub mod workload;
 
@@ -44,6 +46,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         service_accounts::run(client.clone(), options.root_ca_pem),
         resource_quota::run(client.clone()),
         replicaset::run(client.clone()),
+        deployment::run(client.clone()),
     )?;
     Ok(())
 }

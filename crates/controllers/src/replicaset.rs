@@ -32,10 +32,13 @@ const BURST: usize = 500;
 /// Creates and deletes not seen in the cache after this long are forgotten.
 const EXPECTATION_TTL: Duration = Duration::from_secs(60);
 
+/// When the writes were made, the pods created, the pods deleted.
+type Pending = (Instant, Vec<String>, Vec<String>);
+
 /// The pod creates and deletes of each ReplicaSet that the cache has not shown yet.
 #[derive(Default)]
 pub struct Expectations {
-    pending: Mutex<HashMap<String, (Instant, Vec<String>, Vec<String>)>>,
+    pending: Mutex<HashMap<String, Pending>>,
 }
 
 impl Expectations {

@@ -143,7 +143,7 @@ mod tests {
         let unready = pod(json!({"metadata": {"name": "unready"}, "spec": {"nodeName": "n", "containers": []},
             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}}));
         let unscheduled = pod(json!({"metadata": {"name": "unscheduled"}, "spec": {"containers": []}}));
-        let mut pods = vec![
+        let mut pods = [
             ready("old", "2026-01-01T00:00:00Z"),
             ready("new", "2026-01-02T00:00:00Z"),
             unready,
