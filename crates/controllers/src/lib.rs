@@ -14,6 +14,9 @@
 
 pub mod deployment;
 pub mod events;
+pub mod garbage_collector;
+pub mod kinds;
+pub mod namespace;
 pub mod reconciler;
 pub mod replicaset;
 pub mod resource_quota;
@@ -47,6 +50,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         resource_quota::run(client.clone()),
         replicaset::run(client.clone()),
         deployment::run(client.clone()),
+        garbage_collector::run(client.clone()),
+        namespace::run(client.clone()),
     )?;
     Ok(())
 }
