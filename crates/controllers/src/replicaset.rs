@@ -29,6 +29,8 @@ use crate::workload;
 
 /// At most this many pods are created or deleted per reconcile (kube's burst).
 const BURST: usize = 500;
+/// A set whose pods could not all be created is looked at again after this long.
+const FAILED_CREATE_RETRY: Duration = Duration::from_secs(5);
 /// Creates and deletes not seen in the cache after this long are forgotten.
 const EXPECTATION_TTL: Duration = Duration::from_secs(60);
 
@@ -291,6 +293,7 @@ async fn write_status(ctx: &Ctx, rs: &ReplicaSet, active: &[Arc<Pod>], failure: 
         .into_iter()
         .filter(|c| c.type_ != "ReplicaFailure")
         .collect();
+    let failed = failure.is_some();
     if let Some(message) = failure {
         let previous = old.conditions.iter().flatten().find(|c| c.type_ == "ReplicaFailure");
         conditions.push(ReplicaSetCondition {
@@ -323,6 +326,8 @@ async fn write_status(ctx: &Ctx, rs: &ReplicaSet, active: &[Arc<Pod>], failure: 
         }
     }
     Ok(match recheck {
+        // Creates that failed (quota, admission) are tried again, as kube's back-off does.
+        _ if failed => Action::requeue(FAILED_CREATE_RETRY),
         Some(seconds) => Action::requeue(Duration::from_secs(seconds)),
         None => Action::await_change(),
     })

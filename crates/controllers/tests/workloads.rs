@@ -328,3 +328,83 @@ async fn paused_deployments_scale_proportionally_and_recreate_empties_first() {
     stop.send(()).unwrap();
     checker.await.expect("never old and new pods together");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_objects_are_refused_or_reported_and_good_ones_still_reconcile() {
+    let c = cluster().await;
+    simulated_kubelet(c.client.clone());
+    let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), "default");
+    let sets: Api<ReplicaSet> = Api::namespaced(c.client.clone(), "default");
+    let spec = |extra: Value| {
+        let mut d = json!({"metadata": {"name": "bad"}, "spec": {"replicas": 1,
+            "selector": {"matchLabels": {"app": "bad"}}, "template": template("bad", "1")}});
+        merge(&mut d["spec"], extra);
+        d
+    };
+    // Refused by validation, each with its field path, as Kubernetes words it.
+    let refused = [
+        (spec(json!({"selector": {"matchLabels": {"app": "other"}}})), "spec.template.metadata.labels: Invalid value"),
+        (spec(json!({"replicas": -1})), "spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
+        (spec(json!({"strategy": {"rollingUpdate": {"maxSurge": "abc"}}})), "spec.strategy.rollingUpdate.maxSurge: Invalid value: \"abc\""),
+        (spec(json!({"strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}})), "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0"),
+    ];
+    for (bad, message) in refused {
+        let err = deployments.create(&PostParams::default(), &object::<Deployment>(bad)).await.unwrap_err();
+        match err {
+            kube::Error::Api(s) => {
+                assert_eq!(s.code, 422);
+                assert!(s.message.contains(message), "{}", s.message);
+                assert!(s.message.starts_with("Deployment.apps \"bad\" is invalid"), "{}", s.message);
+            }
+            other => panic!("{other}"),
+        }
+    }
+    // Accepted but unworkable: a set whose second pod the quota refuses; a pod owned by a
+    // set that does not exist. Both are handled, not looped on.
+    let quota: k8s_openapi::api::core::v1::ResourceQuota = object(json!({"metadata": {"name": "one-pod"}, "spec": {"hard": {"pods": "1"}}}));
+    let quotas: Api<k8s_openapi::api::core::v1::ResourceQuota> = Api::namespaced(c.client.clone(), "default");
+    quotas.create(&PostParams::default(), &quota).await.unwrap();
+    let broken: ReplicaSet = object(json!({"metadata": {"name": "broken"}, "spec": {"replicas": 2,
+        "selector": {"matchLabels": {"app": "broken"}}, "template": template("broken", "1")}}));
+    sets.create(&PostParams::default(), &broken).await.unwrap();
+    let failure = eventually("ReplicaFailure on the broken set", || async {
+        let rs = sets.get("broken").await.unwrap();
+        rs.status?.conditions?.into_iter().find(|c| c.type_ == "ReplicaFailure")
+    })
+    .await;
+    assert_eq!(failure.reason.as_deref(), Some("FailedCreate"));
+    assert!(failure.message.unwrap().contains("exceeded quota: one-pod"));
+    quotas.delete("one-pod", &DeleteParams::default()).await.unwrap();
+    let dangling: Pod = object(json!({"metadata": {"name": "dangling", "labels": {"app": "lost"}, "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "gone", "uid": "00000000-0000-0000-0000-000000000000", "controller": true}]},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}));
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    pods.create(&PostParams::default(), &dangling).await.unwrap();
+
+    // A good Deployment next to them reconciles fully.
+    let good = object::<Deployment>(json!({"metadata": {"name": "good"}, "spec": {"replicas": 2,
+        "selector": {"matchLabels": {"app": "good"}}, "template": template("good", "1")}}));
+    deployments.create(&PostParams::default(), &good).await.unwrap();
+    eventually("the good deployment available", || async {
+        (deployments.get("good").await.unwrap().status.unwrap_or_default().available_replicas == Some(2)).then_some(())
+    })
+    .await;
+    eventually("the dangling pod collected", || async { pods.get_opt("dangling").await.unwrap().is_none().then_some(()) }).await;
+    // With the quota gone the set recovers, and its failure condition is cleared.
+    eventually("the broken set recovered", || async {
+        let st = sets.get("broken").await.unwrap().status.unwrap_or_default();
+        (st.ready_replicas == Some(2) && st.conditions.is_none_or(|c| c.is_empty())).then_some(())
+    })
+    .await;
+}
+
+/// Merges `extra` into `target` (objects key by key, anything else replaced).
+fn merge(target: &mut Value, extra: Value) {
+    match (target, extra) {
+        (Value::Object(t), Value::Object(e)) => {
+            for (k, v) in e {
+                merge(t.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (t, e) => *t = e,
+    }
+}
