@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::ResourceType;
 
+mod apps;
 mod policy;
 
 /// What is wrong with a field.
@@ -16,6 +17,7 @@ pub enum ErrorType {
     Required,
     NotSupported,
     Duplicate,
+    Forbidden,
 }
 
 impl ErrorType {
@@ -26,6 +28,7 @@ impl ErrorType {
             ErrorType::Required => "FieldValueRequired",
             ErrorType::NotSupported => "FieldValueNotSupported",
             ErrorType::Duplicate => "FieldValueDuplicate",
+            ErrorType::Forbidden => "FieldValueForbidden",
         }
     }
 }
@@ -66,6 +69,7 @@ impl FieldError {
             ErrorType::Required => "Required value".to_string(),
             ErrorType::NotSupported => format!("Unsupported value: {}", self.value),
             ErrorType::Duplicate => format!("Duplicate value: {}", self.value),
+            ErrorType::Forbidden => "Forbidden".to_string(),
         };
         if self.detail.is_empty() {
             head
@@ -105,6 +109,9 @@ pub fn validate(rt: &ResourceType, object: &Value) -> Vec<FieldError> {
         ("", "ResourceQuota") => policy::resource_quota(spec, &mut errors),
         ("", "LimitRange") => policy::limit_range(spec, &mut errors),
         _ => {}
+    }
+    if rt.group == "apps" {
+        apps::validate(rt.kind, spec, &mut errors);
     }
     errors
 }

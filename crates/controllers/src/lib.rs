@@ -13,12 +13,20 @@
 //! (the pods behind each Service, from [`service_backends`]). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
+pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod events;
+pub mod garbage_collector;
+pub mod kinds;
+pub mod namespace;
 pub mod reconciler;
+pub mod replicaset;
 pub mod resource_quota;
+pub mod rollout;
 pub mod service_accounts;
 pub mod service_backends;
+pub mod workload;
 
 use kube::Client;
 
@@ -45,7 +53,11 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         service_accounts::run(client.clone(), options.root_ca_pem),
         resource_quota::run(client.clone()),
         endpoints::run(client.clone()),
-        endpointslice::run(client),
+        endpointslice::run(client.clone()),
+        replicaset::run(client.clone()),
+        deployment::run(client.clone()),
+        garbage_collector::run(client.clone()),
+        namespace::run(client.clone()),
     )?;
     Ok(())
 }

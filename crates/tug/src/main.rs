@@ -50,7 +50,7 @@ enum Command {
     Push(image::PushArgs),
     /// Save credentials for a registry (checked first).
     Login(image::LoginArgs),
-    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
+    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, rollout, autoscale, explain, api-resources.
     #[command(flatten)]
     Kubectl(kubectl::KubectlCommand),
     /// Run the node agent (kubelet) against an API server.

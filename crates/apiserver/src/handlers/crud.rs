@@ -321,6 +321,10 @@ pub async fn create(
     if object.get("spec").is_some() || rt.custom {
         set_meta(&mut object, "generation", json!(1));
     }
+    if (rt.group, rt.kind) == ("", "Namespace") {
+        // The namespace controller empties a deleted namespace, then lifts this finalizer.
+        object["spec"] = json!({"finalizers": ["kubernetes"]});
+    }
     if rt.has(Subresource::Status) {
         if let Some(fields) = object.as_object_mut() {
             fields.remove("status");
@@ -560,6 +564,11 @@ pub async fn replace(
             }
         }
     }
+    if (rt.group, rt.kind) == ("", "Namespace") && part == Part::Main {
+        // spec.finalizers changes only through the finalize subresource.
+        let finalizers = old.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+        new["spec"] = json!({"finalizers": finalizers});
+    }
     for field in [
         "uid",
         "creationTimestamp",
@@ -704,40 +713,10 @@ async fn delete_stored(
             podcidr::release(ctx.state.store.as_ref(), cidr).await?;
         }
     }
-    if rt.kind == "Namespace" && rt.group.is_empty() {
-        delete_namespace_contents(ctx, name).await?;
-    }
     if crds::is_definition(rt) {
         crds::delete_instances(ctx.state.store.as_ref(), object).await?;
         let revision = ctx.state.store.current_revision().await?;
         ctx.state.crds.written(key, revision).await;
-    }
-    Ok(())
-}
-
-/// Deletes every object in a namespace being deleted (the namespace controller's job, done at once).
-async fn delete_namespace_contents(ctx: &Ctx<'_>, namespace: &str) -> ApiResult<()> {
-    let custom = ctx.state.crds.all();
-    for rt in tug_api::registry::all()
-        .iter()
-        .chain(custom)
-        .filter(|t| t.namespaced && t.storage_version && !t.create_only)
-    {
-        let objects = ctx
-            .state
-            .store
-            .range(RangeRequest::new(KeyRange::prefix(
-                rt.prefix(Some(namespace)),
-            )))
-            .await?;
-        for kv in objects.kvs {
-            let object = from_kv(rt, &kv)?;
-            match Box::pin(delete_stored(ctx, rt, &kv.key, kv.mod_revision, &object)).await {
-                Ok(()) => {}
-                Err(e) if e.code == 404 || e.code == 409 => {}
-                Err(e) => return Err(e),
-            }
-        }
     }
     Ok(())
 }
@@ -748,6 +727,8 @@ pub struct DeleteOptions {
     pub grace_period: Option<i64>,
     pub precondition_rv: Option<String>,
     pub precondition_uid: Option<String>,
+    /// Orphan, Background or Foreground (the garbage collector acts on the first and last).
+    pub propagation: Option<String>,
 }
 
 impl DeleteOptions {
@@ -777,6 +758,7 @@ impl DeleteOptions {
             grace_period,
             precondition_rv: pre("resourceVersion"),
             precondition_uid: pre("uid"),
+            propagation: policy.map(str::to_string),
         })
     }
 }
@@ -838,6 +820,18 @@ pub async fn delete(
                 .and_then(Value::as_str)
                 .is_some_and(|n| !n.is_empty());
         let graceful = bound_pod && grace > 0;
+        // Orphan and Foreground leave the object to the garbage collector behind a finalizer.
+        let policy_finalizer = match options.propagation.as_deref() {
+            Some("Orphan") => Some("orphan"),
+            Some("Foreground") => Some("foregroundDeletion"),
+            _ => None,
+        };
+        if let Some(f) = policy_finalizer.filter(|_| object.pointer("/metadata/deletionTimestamp").is_none()) {
+            let finalizers = meta_mut(&mut object).entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(list) = finalizers.as_array_mut().filter(|l| !l.contains(&json!(f))) {
+                list.push(json!(f));
+            }
+        }
         if has_finalizers(&object) || graceful {
             if object.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok(Written {
