@@ -41,6 +41,12 @@ impl Mount {
         &self.upper
     }
 
+    /// Leaves the overlay mounted past this value's life (a container that outlives
+    /// the process that started it); [`unmount`] takes it down later.
+    pub fn keep(mut self) {
+        self.mounted = false;
+    }
+
     /// Unmounts now, reporting failure (busy, say).
     pub fn unmount(mut self) -> Result<()> {
         self.mounted = false;
@@ -58,6 +64,12 @@ impl Drop for Mount {
             let _ = sys::umount(&self.target, libc::MNT_DETACH);
         }
     }
+}
+
+/// Detaches the overlay mounted at `container_dir/rootfs` (kept by [`Mount::keep`]);
+/// nothing happens when none is mounted there.
+pub fn unmount(container_dir: &Path) {
+    let _ = sys::umount(&container_dir.join("rootfs"), libc::MNT_DETACH);
 }
 
 /// Unpacks the image's layers if needed (default [`UnpackOptions`]) and mounts them with
