@@ -4,6 +4,7 @@
 //! <data>/engine/containers/<id>/container.json   the Record (written atomically)
 //!                              /config.json      the OCI bundle's config (at each start)
 //!                              /rootfs upper work  the overlay (mounted while running)
+//!                              /init             mount points, the layer below upper
 //!                              /netns            the network namespace (while running)
 //!                              /container.log    CRI-format log, kept across restarts
 //!                              /exit.json        the supervisor's record of the last run
@@ -122,6 +123,10 @@ pub struct Files<'a>(pub &'a Path);
 impl Files<'_> {
     pub fn rootfs(&self) -> PathBuf {
         self.0.join("rootfs")
+    }
+    /// The init layer: empty mount-point directories below the container's changes.
+    pub fn init(&self) -> PathBuf {
+        self.0.join("init")
     }
     pub fn upper(&self) -> PathBuf {
         self.0.join("upper")

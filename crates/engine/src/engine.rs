@@ -109,8 +109,11 @@ impl Engine {
         if let Some(code) = exit["exitCode"].as_i64() {
             return State::Exited { code: code as i32, started: text("startedAt"), finished: text("finishedAt"), reason: text("reason") };
         }
+        // Running while the container runs, and while its supervisor is still cleaning
+        // up after it (the final record comes last).
         let running = tug_runtime::state::Container::load(&self.runtime_root(), &record.id)
-            .is_ok_and(|c| c.status() == tug_runtime::state::Status::Running);
+            .is_ok_and(|c| c.status() == tug_runtime::state::Status::Running)
+            || exit["supervisor"].as_i64().is_some_and(|pid| alive(pid as i32));
         match exit["pid"].as_i64() {
             Some(pid) if running => State::Running { pid: pid as i32, started: text("startedAt") },
             // The supervisor was killed before it could record the end.
@@ -178,6 +181,7 @@ impl Engine {
             Ok(code) => Ok((record, code)),
             Err(e) => {
                 // A container that never ran is not kept (docker run leaves it; we leave nothing).
+                self.teardown(&record);
                 let _ = std::fs::remove_dir_all(self.containers.dir(&record.id));
                 Err(e)
             }
@@ -250,12 +254,15 @@ impl Engine {
     /// supervisor's record of how it ended.
     fn supervise(&self, record: &Record, listeners: Vec<TcpListener>, attach: Attach) -> Option<Value> {
         let paths = self.paths(record);
-        shim::supervise_with(&paths, attach, |_| {
+        let serve = |_| {
             if let Some(ip) = record.ip {
                 ports::serve(listeners, &record.options.ports, ip);
             }
-        });
-        self.teardown(record);
+        };
+        if shim::supervise_with(&paths, attach, serve, || self.teardown(record)) != 0 {
+            // It never started: the record says why; undo what `start` made.
+            self.teardown(record);
+        }
         let ended = shim::read_record(&paths.record);
         if record.options.auto_remove {
             let _ = std::fs::remove_dir_all(self.containers.dir(&record.id));
@@ -284,7 +291,8 @@ impl Engine {
     fn make(&self, record: &mut Record, dir: &Path) -> Result<()> {
         let files = Files(dir);
         let image = self.image(&record.image_manifest)?;
-        let layers = self.store.unpack(&image, &UnpackOptions::default(), &mut |_| {})?;
+        let mut layers = self.store.unpack(&image, &UnpackOptions::default(), &mut |_| {})?;
+        layers.push(self.init_layer(record, dir)?);
         overlay::mount_layers(&layers, dir)?.keep();
         let options = &record.options;
         let user = spec::user(&image.config, options);
@@ -329,6 +337,21 @@ impl Engine {
         self.containers.save(record)
     }
 
+    /// The container's init layer (as Docker's): the mount points the runtime needs
+    /// (`/dev`, `/proc`, `/sys`, volume destinations) as empty directories in a lower
+    /// layer of their own, so they never show in the container's changes or a commit.
+    fn init_layer(&self, record: &Record, dir: &Path) -> Result<PathBuf> {
+        let init = Files(dir).init();
+        let points = ["dev", "proc", "sys"].into_iter().map(String::from);
+        let volumes = record.options.volumes.iter().map(|v| v.container.trim_start_matches('/').to_string());
+        for point in points.chain(volumes) {
+            let clean: PathBuf = Path::new(&point).components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
+            let path = init.join(clean);
+            std::fs::create_dir_all(&path).map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+        }
+        Ok(init)
+    }
+
     /// Takes down what `start` made: the root filesystem mount, the network namespace,
     /// the veth and the address. Safe to call again.
     pub fn teardown(&self, record: &Record) {
@@ -339,11 +362,6 @@ impl Engine {
             if let Ok(network) = self.network() {
                 network.detach(&record.id);
             }
-        }
-        if record.ip.is_some() && dir.exists() {
-            let mut saved = record.clone();
-            saved.ip = None;
-            let _ = self.containers.save(&saved);
         }
     }
 
@@ -484,15 +502,9 @@ impl Engine {
         if !upper.exists() {
             return Ok(Vec::new());
         }
-        // Mount points the runtime made for the container (as Docker, not listed).
-        let mount_points: Vec<String> = ["/dev", "/proc", "/sys"]
-            .into_iter()
-            .map(String::from)
-            .chain(record.options.volumes.iter().map(|v| v.container.clone()))
-            .collect();
-        let mut list = changes::container_changes(&upper, &layers)?;
-        list.retain(|c| !(c.kind == changes::Kind::Added && mount_points.contains(&c.path)));
-        Ok(list)
+        let mut lower = layers;
+        lower.push(Files(&self.containers.dir(&record.id)).init());
+        Ok(changes::container_changes(&upper, &lower)?)
     }
 
     /// `tug commit`: the container's changes as a new image, tagged `name` if given.
@@ -550,8 +562,8 @@ impl Engine {
                 "Binds": o.volumes.iter().map(|v| format!("{}:{}{}", v.host.display(), v.container, if v.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
             },
             "NetworkSettings": {
-                "IPAddress": record.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                "Gateway": if record.ip.is_some() { "10.88.0.1" } else { "" },
+                "IPAddress": record.ip.filter(|_| state.running()).map(|ip| ip.to_string()).unwrap_or_default(),
+                "Gateway": if record.ip.is_some() && state.running() { "10.88.0.1" } else { "" },
                 "Ports": ports,
             },
         })
@@ -561,6 +573,12 @@ impl Engine {
     pub fn users_of_image(&self, manifest: &str) -> Result<Vec<Record>> {
         Ok(self.containers.list()?.into_iter().filter(|r| r.image_manifest == manifest).collect())
     }
+}
+
+/// Whether process `pid` exists.
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
 /// 64 random hex digits.

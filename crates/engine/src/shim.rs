@@ -21,7 +21,7 @@ pub struct Paths {
     pub id: String,
     pub bundle: PathBuf,
     pub log: PathBuf,
-    /// The record: `{"pid", "startedAt"}` while running, then `exitCode`, `finishedAt`, `reason`, `message`.
+    /// The record: `{"pid", "supervisor", "startedAt"}` while running, then `exitCode`, `finishedAt`, `reason`, `message`.
     pub record: PathBuf,
 }
 
@@ -65,7 +65,7 @@ pub struct Attach {
 
 /// Runs the container to its end, detached from any terminal; the process's exit code.
 pub fn supervise(paths: &Paths) -> i32 {
-    supervise_with(paths, Attach::default(), |_| {})
+    supervise_with(paths, Attach::default(), |_| {}, || {})
 }
 
 /// Duplicates a descriptor (close-on-exec), so it survives `redirect` over the original.
@@ -78,10 +78,12 @@ fn keep(fd: i32) -> Option<std::fs::File> {
 }
 
 /// [`supervise`] with the caller's stdio attached as `attach` says; `started` is
-/// called with the container's PID once it runs. (The container is cloned from this
-/// process, so threads of the caller's own must wait for `started`: a clone taken while
-/// another thread holds a lock would inherit it held.)
-pub fn supervise_with(paths: &Paths, attach: Attach, started: impl FnOnce(i32)) -> i32 {
+/// called with the container's PID once it runs (the container is cloned from this
+/// process, so threads of the caller's own must wait for it: a clone taken while
+/// another thread holds a lock would inherit it held), and `ended` once it is gone,
+/// before the final record is written (so whoever waits for the record finds the
+/// caller's own cleanup done).
+pub fn supervise_with(paths: &Paths, attach: Attach, started: impl FnOnce(i32), ended: impl FnOnce()) -> i32 {
     let echoes = if attach.echo { [keep(1), keep(2)] } else { [None, None] };
     let started_at = Timestamp::now();
     let failed = |reason: &str, message: String| {
@@ -137,7 +139,7 @@ pub fn supervise_with(paths: &Paths, attach: Attach, started: impl FnOnce(i32)) 
             return failed("StartError", message);
         }
     };
-    write_record(&paths.record, &json!({"pid": pid, "startedAt": started_at.to_string()}));
+    write_record(&paths.record, &json!({"pid": pid, "supervisor": std::process::id(), "startedAt": started_at.to_string()}));
     started(pid);
     let [echo_out, echo_err] = echoes;
     let copiers = [("stdout", out_r, echo_out), ("stderr", err_r, echo_err)].map(|(stream, source, echo)| {
@@ -157,6 +159,7 @@ pub fn supervise_with(paths: &Paths, attach: Attach, started: impl FnOnce(i32)) 
     }
     let oom = tug_runtime::query::oom_killed(&paths.root, &paths.id).unwrap_or(false);
     let _ = tug_runtime::delete::delete(&paths.root, &paths.id, true);
+    ended();
     let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
     let reason = if oom { "OOMKilled" } else if code == 0 { "Completed" } else { "Error" };
     write_record(&paths.record, &json!({

@@ -4,7 +4,7 @@
 //!
 //! A container's list comes straight from its upper directory: a whiteout is a
 //! deletion, an entry the image has is a change (directories holding changes included,
-//! as Docker shows them), any other entry an addition. Two images are compared on their
+//! as Docker shows them), any other entry an addition (with everything below it). Two images are compared on their
 //! flattened trees (snapshots stacked bottom first, whiteouts and opaque directories
 //! applied): type, mode, owner, size, link target and, for regular files of equal size
 //! from different layers, the bytes. Directory timestamps are not compared, so a
@@ -60,8 +60,8 @@ pub fn container_changes(upper: &Path, snapshots: &[PathBuf]) -> Result<Vec<Chan
             Kind::Added
         };
         out.push(Change { path: absolute(rel), kind });
-        // Below a whiteout or an added directory there is nothing more to tell.
-        kind == Kind::Changed
+        // Below a whiteout there is nothing more to tell.
+        kind != Kind::Deleted
     })?;
     out.sort();
     Ok(out)
@@ -84,20 +84,15 @@ pub fn image_changes(a: &[PathBuf], b: &[PathBuf]) -> Result<Vec<Change>> {
     for path in new.keys().filter(|p| !old.contains_key(*p)) {
         out.push(Change { path: path.clone(), kind: Kind::Added });
     }
-    // A deleted or added directory's contents are implied, as Docker lists them.
+    // A deleted directory's contents are implied, as a container's whiteout lists them.
     out.sort();
-    let whole: std::collections::BTreeSet<(String, Kind)> = out
-        .iter()
-        .filter(|c| c.kind != Kind::Changed)
-        .map(|c| (c.path.clone(), c.kind))
-        .collect();
+    let deleted: std::collections::BTreeSet<String> =
+        out.iter().filter(|c| c.kind == Kind::Deleted).map(|c| c.path.clone()).collect();
     let kept: Vec<Change> = out
         .into_iter()
         .filter(|c| {
-            !Path::new(&c.path)
-                .ancestors()
-                .skip(1)
-                .any(|a| whole.contains(&(a.display().to_string(), c.kind)))
+            c.kind != Kind::Deleted
+                || !Path::new(&c.path).ancestors().skip(1).any(|a| deleted.contains(&a.display().to_string()))
         })
         .collect();
     Ok(kept)
