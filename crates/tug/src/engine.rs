@@ -577,7 +577,7 @@ fn commit(args: CommitArgs) -> Result<()> {
     let engine = engine(&args.data)?;
     let name = args.name.as_deref().map(Reference::parse).transpose()?;
     let descriptor = engine.commit(&args.container, name.as_ref(), args.author, args.message)?;
-    let image = engine.store().image(&descriptor.digest().to_string())?;
+    let image = engine.store().image(descriptor.digest().as_ref())?;
     println!("{}", image.id());
     Ok(())
 }

@@ -381,7 +381,7 @@ pub fn image(cli: ImageCli) -> Result<()> {
         ImageCommand::Rollback { name } => {
             let reference = Reference::parse(&name)?;
             let descriptor = store.rollback(&reference)?;
-            let image = store.image(&descriptor.digest().to_string())?;
+            let image = store.image(descriptor.digest().as_ref())?;
             println!("{} now names {}", reference.familiar(), image.id());
             Ok(())
         }
@@ -394,7 +394,7 @@ pub fn image(cli: ImageCli) -> Result<()> {
                 let id = entry
                     .descriptor()
                     .ok()
-                    .and_then(|d| store.image(&d.digest().to_string()).ok())
+                    .and_then(|d| store.image(d.digest().as_ref()).ok())
                     .map_or_else(|| "<pruned>".to_string(), |img| short_id(img.id()));
                 let tagged = parse_rfc3339(&entry.time).map_or_else(|| entry.time.clone(), |t| ago(now, t));
                 let current = if i + 1 == history.len() { "*" } else { "" };
