@@ -5,7 +5,6 @@
 //!                              /config.json      the OCI bundle's config (at each start)
 //!                              /rootfs upper work  the overlay (mounted while running)
 //!                              /init             mount points, the layer below upper
-//!                              /netns            the network namespace (while running)
 //!                              /container.log    CRI-format log, kept across restarts
 //!                              /exit.json        the supervisor's record of the last run
 //! ```
@@ -130,9 +129,6 @@ impl Files<'_> {
     }
     pub fn upper(&self) -> PathBuf {
         self.0.join("upper")
-    }
-    pub fn netns(&self) -> PathBuf {
-        self.0.join("netns")
     }
     pub fn log(&self) -> PathBuf {
         self.0.join("container.log")

@@ -1,6 +1,7 @@
-//! The lifecycle verbs. `create` records what was asked; `start` mounts the root
-//! filesystem, resolves the user, makes the network namespace (and the bridge address),
-//! binds published ports, writes the bundle and hands the container to its supervisor —
+//! The lifecycle verbs. `create` records what was asked; `start` binds published
+//! ports, mounts the root filesystem, resolves the user, takes a bridge address, writes
+//! the bundle and hands the container to its supervisor (which wires the veth between
+//! the runtime's create and start) —
 //! in this process for a foreground `run`, or in a detached `tug container-monitor`
 //! process that outlives the caller. When the container ends, the supervisor takes down
 //! what `start` made ([`Engine::teardown`]) and, with `--rm`, the container itself.
@@ -22,7 +23,7 @@ use tug_network::Network;
 
 use crate::container::{Containers, Files, Record, State};
 use crate::options::{NetworkMode, RunOptions};
-use crate::shim::{self, Attach, Paths};
+use crate::shim::{self, Attach, Hooks, Paths};
 use crate::{netns, ports, spec, supervisor, Error, Result};
 
 /// The default bridge: its own name (node bridges are `tug` + 8 hex digits) and range.
@@ -254,15 +255,16 @@ impl Engine {
     /// supervisor's record of how it ended.
     fn supervise(&self, record: &Record, listeners: Vec<TcpListener>, attach: Attach) -> Option<Value> {
         let paths = self.paths(record);
-        let serve = |_| {
-            if let Some(ip) = record.ip {
-                ports::serve(listeners, &record.options.ports, ip);
-            }
+        let hooks = Hooks {
+            created: Box::new(|pid| self.wire(record, pid).map_err(|e| e.to_string())),
+            started: Box::new(|_| {
+                if let Some(ip) = record.ip {
+                    ports::serve(listeners, &record.options.ports, ip);
+                }
+            }),
+            ended: Box::new(|| self.teardown(record)),
         };
-        if shim::supervise_with(&paths, attach, serve, || self.teardown(record)) != 0 {
-            // It never started: the record says why; undo what `start` made.
-            self.teardown(record);
-        }
+        shim::supervise_with(&paths, attach, hooks);
         let ended = shim::read_record(&paths.record);
         if record.options.auto_remove {
             let _ = std::fs::remove_dir_all(self.containers.dir(&record.id));
@@ -293,7 +295,8 @@ impl Engine {
         let image = self.image(&record.image_manifest)?;
         let mut layers = self.store.unpack(&image, &UnpackOptions::default(), &mut |_| {})?;
         layers.push(self.init_layer(record, dir)?);
-        overlay::mount_layers(&layers, dir)?.keep();
+        // A --rm container's changes are thrown away: no need to sync them at unmount.
+        overlay::mount_layers_with(&layers, dir, record.options.auto_remove)?.keep();
         let options = &record.options;
         let user = spec::user(&image.config, options);
         let (uid, gid) = if user.is_empty() {
@@ -307,34 +310,40 @@ impl Engine {
         let cwd = spec::cwd(&image.config, options);
         tug_image::build::make_workdir(&files.rootfs(), &cwd, uid, gid)?;
         let hostname = options.hostname.clone().unwrap_or_else(|| record.id[..12].to_string());
-        let netns = match &options.network {
-            NetworkMode::Host => None,
+        let net = match &options.network {
+            NetworkMode::Host => spec::Net::Host,
+            NetworkMode::None => spec::Net::New,
             NetworkMode::Container(other) => {
-                let path = Files(&self.containers.dir(other)).netns();
-                let other_name = self.containers.find(other).map(|r| r.name).unwrap_or_else(|_| other.clone());
-                if !path.exists() {
-                    return Err(Error::State(format!("cannot join the network of container {other_name}: it is not running (start it first)")));
+                let other = self.containers.find(other)?;
+                match self.state(&other) {
+                    State::Running { pid, .. } => spec::Net::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+                    _ => return Err(Error::State(format!("cannot join the network of container {}: it is not running (start it first)", other.name))),
                 }
-                Some(path)
             }
-            NetworkMode::None | NetworkMode::Bridge => {
-                let path = files.netns();
-                netns::create(&path)?;
-                if options.network == NetworkMode::Bridge {
-                    let network = self.network()?;
-                    network.ensure_bridge()?;
-                    let ip = network.allocate(&record.id)?;
-                    record.ip = Some(ip);
-                    network.attach_netns(&record.id, &path, ip)?;
-                }
-                Some(path)
+            NetworkMode::Bridge => {
+                let network = self.network()?;
+                network.ensure_bridge()?;
+                record.ip = Some(network.allocate(&record.id)?);
+                spec::Net::New
             }
         };
         let process = spec::Process { args: record.args.clone(), env: spec::env(&image.config, options, &hostname), uid, gid, cwd };
-        let config = spec::config(&record.id, options, &process, &files.rootfs(), &hostname, netns.as_deref());
+        let config = spec::config(&record.id, options, &process, &files.rootfs(), &hostname, &net);
         let path = dir.join("config.json");
         std::fs::write(&path, config.to_string()).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         self.containers.save(record)
+    }
+
+    /// Between create and start: loopback up in a new network namespace, and the
+    /// veth to the bridge with the container's address.
+    fn wire(&self, record: &Record, pid: i32) -> Result<()> {
+        if matches!(record.options.network, NetworkMode::None | NetworkMode::Bridge) {
+            netns::loopback_up(pid)?;
+        }
+        if let Some(ip) = record.ip {
+            self.network()?.attach(&record.id, pid, ip)?;
+        }
+        Ok(())
     }
 
     /// The container's init layer (as Docker's): the mount points the runtime needs
@@ -357,7 +366,6 @@ impl Engine {
     pub fn teardown(&self, record: &Record) {
         let dir = self.containers.dir(&record.id);
         overlay::unmount(&dir);
-        netns::remove(&Files(&dir).netns());
         if record.options.network == NetworkMode::Bridge {
             if let Ok(network) = self.network() {
                 network.detach(&record.id);

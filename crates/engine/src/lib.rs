@@ -9,8 +9,7 @@
 //!   lookup by name or ID prefix, its status;
 //! - [`options`]: what `tug run` asks for, parsed and checked (`-e`, `-v`, `-p`, limits);
 //! - [`spec`]: image config + options → the OCI runtime `config.json`;
-//! - [`netns`]: network namespaces held by bind-mounted nsfs files (so `--network
-//!   container:NAME` can join one), loopback up;
+//! - [`netns`]: loopback up in a container's new network namespace;
 //! - [`ports`]: `-p` publishing (listeners bound by the caller, proxied to the container);
 //! - [`engine`]: the lifecycle verbs over all of the above;
 //! - [`shim`], [`supervisor`], [`cri_log`]: the per-container supervisor process (stdio,

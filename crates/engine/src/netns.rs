@@ -1,11 +1,9 @@
-//! Network namespaces held by files: a new namespace is made in a short-lived thread
-//! (`unshare` only moves that thread), its loopback brought up, and its nsfs file
-//! bind-mounted on `<container>/netns`, so it lives until [`remove`] whatever process
-//! runs in it, and another container can join it by path (`--network container:NAME`).
+//! The container's own network namespace is made by the runtime; between create and
+//! start its loopback is brought up here (as Docker does), from a short-lived thread
+//! that enters the namespace (`setns` moves only that thread), with one ioctl and no
+//! helper process.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::fd::AsRawFd;
 
 use crate::{Error, Result};
 
@@ -13,61 +11,42 @@ fn last_error(context: String) -> Error {
     Error::io(context, std::io::Error::last_os_error())
 }
 
-/// Makes a namespace with loopback up, held at `path`.
-pub fn create(path: &Path) -> Result<()> {
-    std::fs::File::create(path).map_err(|e| Error::io(format!("create {}", path.display()), e))?;
-    let target = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::State(format!("bad path {}", path.display())))?;
-    let made = std::thread::spawn(move || -> Result<()> {
-        // SAFETY: unshare takes flags only; it affects this thread alone, which ends next.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            return Err(last_error("unshare a network namespace".into()));
+/// Sets `lo` up in the network namespace of process `pid`.
+pub fn loopback_up(pid: i32) -> Result<()> {
+    let path = format!("/proc/{pid}/ns/net");
+    let ns = std::fs::File::open(&path).map_err(|e| Error::io(format!("open {path}"), e))?;
+    std::thread::spawn(move || -> Result<()> {
+        // SAFETY: ns is an open nsfs descriptor; setns affects this thread alone, which ends next.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(last_error(format!("enter the network namespace of {pid}")));
         }
-        loopback_up()?;
-        let source = c"/proc/thread-self/ns/net";
-        // SAFETY: both are NUL-terminated paths; a bind mount takes no data.
-        if unsafe { libc::mount(source.as_ptr(), target.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) } != 0 {
-            return Err(last_error(format!("bind the network namespace on {}", target.to_string_lossy())));
-        }
-        Ok(())
+        set_up("lo")
     })
     .join()
-    .map_err(|_| Error::State("the network namespace thread panicked".into()))?;
-    if made.is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    made
+    .map_err(|_| Error::State("the loopback thread panicked".into()))?
 }
 
-/// Sets IFF_UP on `lo` in this thread's network namespace.
-fn loopback_up() -> Result<()> {
+/// Sets IFF_UP on `name` in this thread's network namespace.
+fn set_up(name: &str) -> Result<()> {
     // SAFETY: a plain datagram socket, closed below.
     let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if sock < 0 {
-        return Err(last_error("open a socket to bring lo up".into()));
+        return Err(last_error(format!("open a socket to bring {name} up")));
     }
     // SAFETY: ifreq is plain data; zeroed is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
+    for (dst, src) in req.ifr_name.iter_mut().take(libc::IFNAMSIZ - 1).zip(name.bytes()) {
+        *dst = src as libc::c_char;
     }
-    // SAFETY: sock is open and req a valid ifreq naming lo; the ioctls read/write it.
+    // SAFETY: sock is open and req a valid ifreq naming the interface; the ioctls read/write it.
     let ok = unsafe {
         libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) == 0 && {
             req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
             libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) == 0
         }
     };
-    let result = if ok { Ok(()) } else { Err(last_error("bring lo up".into())) };
+    let result = if ok { Ok(()) } else { Err(last_error(format!("bring {name} up"))) };
     // SAFETY: sock is ours and closed once.
     unsafe { libc::close(sock) };
     result
-}
-
-/// Lets go of the namespace at `path` (it ends once no process is in it) and removes the file.
-pub fn remove(path: &Path) {
-    if let Ok(target) = CString::new(path.as_os_str().as_bytes()) {
-        // SAFETY: a NUL-terminated path; failure (not mounted) is fine.
-        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
-    }
-    let _ = std::fs::remove_file(path);
 }

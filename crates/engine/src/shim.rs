@@ -65,7 +65,27 @@ pub struct Attach {
 
 /// Runs the container to its end, detached from any terminal; the process's exit code.
 pub fn supervise(paths: &Paths) -> i32 {
-    supervise_with(paths, Attach::default(), |_| {}, || {})
+    supervise_with(paths, Attach::default(), Hooks::default())
+}
+
+/// The caller's work at points of the container's life.
+pub struct Hooks<'a> {
+    /// After create, before start, with the init's PID: wire its namespaces up (an
+    /// error is a `StartError`).
+    pub created: Box<dyn FnOnce(i32) -> Result<(), String> + 'a>,
+    /// Once it runs. The container is cloned from this process, so threads of the
+    /// caller's own must wait for this: a clone taken while another thread holds a
+    /// lock would inherit it held.
+    pub started: Box<dyn FnOnce(i32) + 'a>,
+    /// Once it is gone (or failed to start), before the final record is written, so
+    /// whoever waits for the record finds the caller's cleanup done.
+    pub ended: Box<dyn FnOnce() + 'a>,
+}
+
+impl Default for Hooks<'_> {
+    fn default() -> Self {
+        Hooks { created: Box::new(|_| Ok(())), started: Box::new(|_| {}), ended: Box::new(|| {}) }
+    }
 }
 
 /// Duplicates a descriptor (close-on-exec), so it survives `redirect` over the original.
@@ -77,16 +97,16 @@ fn keep(fd: i32) -> Option<std::fs::File> {
     (copy >= 0).then(|| unsafe { std::fs::File::from_raw_fd(copy) })
 }
 
-/// [`supervise`] with the caller's stdio attached as `attach` says; `started` is
-/// called with the container's PID once it runs (the container is cloned from this
-/// process, so threads of the caller's own must wait for it: a clone taken while
-/// another thread holds a lock would inherit it held), and `ended` once it is gone,
-/// before the final record is written (so whoever waits for the record finds the
-/// caller's own cleanup done).
-pub fn supervise_with(paths: &Paths, attach: Attach, started: impl FnOnce(i32), ended: impl FnOnce()) -> i32 {
+/// [`supervise`] with the caller's stdio attached as `attach` says and its `hooks` called.
+pub fn supervise_with(paths: &Paths, attach: Attach, hooks: Hooks<'_>) -> i32 {
+    let Hooks { created: on_created, started, ended } = hooks;
     let echoes = if attach.echo { [keep(1), keep(2)] } else { [None, None] };
     let started_at = Timestamp::now();
-    let failed = |reason: &str, message: String| {
+    let mut ended = Some(ended);
+    let mut failed = |reason: &str, message: String| {
+        if let Some(ended) = ended.take() {
+            ended();
+        }
         write_record(&paths.record, &json!({
             "exitCode": 128, "reason": reason, "message": message,
             "startedAt": started_at.to_string(), "finishedAt": Timestamp::now().to_string(),
@@ -119,6 +139,7 @@ pub fn supervise_with(paths: &Paths, attach: Attach, started: impl FnOnce(i32), 
     };
     let created = tug_runtime::create::create(&options);
     let started_ok = created.as_ref().map_err(|e| e.to_string()).and_then(|c| {
+        on_created(c.record.pid)?;
         tug_runtime::start::start(&paths.root, &paths.id).map(|()| c.record.pid).map_err(|e| e.to_string())
     });
     match &echoes {
@@ -159,7 +180,9 @@ pub fn supervise_with(paths: &Paths, attach: Attach, started: impl FnOnce(i32), 
     }
     let oom = tug_runtime::query::oom_killed(&paths.root, &paths.id).unwrap_or(false);
     let _ = tug_runtime::delete::delete(&paths.root, &paths.id, true);
-    ended();
+    if let Some(ended) = ended.take() {
+        ended();
+    }
     let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
     let reason = if oom { "OOMKilled" } else if code == 0 { "Completed" } else { "Error" };
     write_record(&paths.record, &json!({

@@ -1,8 +1,8 @@
 //! The OCI runtime config of a `tug run` container: the runtime's defaults, then the
 //! process from the image config and the options (entrypoint + command, environment,
 //! user, working directory), Docker's capabilities, volumes as bind mounts, limits, the
-//! root filesystem (read-only with `--read-only`) and the network namespace (a held
-//! namespace by path, or none of its own with `--network host`).
+//! root filesystem (read-only with `--read-only`) and the network namespace (new,
+//! another container's by path, or none of its own with `--network host`).
 
 use std::path::Path;
 
@@ -82,8 +82,18 @@ pub struct Process {
     pub cwd: String,
 }
 
+/// The container's network namespace.
+pub enum Net {
+    /// The host's (`--network host`).
+    Host,
+    /// A new one, made by the runtime.
+    New,
+    /// Another container's, by path (`--network container:NAME`).
+    Join(std::path::PathBuf),
+}
+
 /// The whole `config.json` for container `id`.
-pub fn config(id: &str, options: &RunOptions, process: &Process, rootfs: &Path, hostname: &str, netns: Option<&Path>) -> Value {
+pub fn config(id: &str, options: &RunOptions, process: &Process, rootfs: &Path, hostname: &str, net: &Net) -> Value {
     let mut config = tug_runtime::bundle::default_config();
     let caps = json!(tug_image::build::CAPABILITIES);
     config["process"] = json!({
@@ -109,8 +119,10 @@ pub fn config(id: &str, options: &RunOptions, process: &Process, rootfs: &Path, 
     let linux = &mut config["linux"];
     if let Some(ns) = linux["namespaces"].as_array_mut() {
         ns.retain(|n| n["type"] != "network");
-        if let Some(path) = netns {
-            ns.push(json!({"type": "network", "path": path}));
+        match net {
+            Net::Host => {}
+            Net::New => ns.push(json!({"type": "network"})),
+            Net::Join(path) => ns.push(json!({"type": "network", "path": path})),
         }
     }
     linux["cgroupsPath"] = json!(format!("/tug-run-{id}"));

@@ -98,6 +98,13 @@ pub fn mount_rootfs_with(
 
 /// Mounts `layers` (bottom first) under `container_dir` as described in the module doc.
 pub fn mount_layers(layers: &[PathBuf], container_dir: &Path) -> Result<Mount> {
+    mount_layers_with(layers, container_dir, false)
+}
+
+/// [`mount_layers`]; `volatile` mounts with overlayfs's `volatile` option (no sync of
+/// the upper directory, at unmount either, which otherwise costs a filesystem sync):
+/// for upper directories thrown away afterwards (`tug run --rm`).
+pub fn mount_layers_with(layers: &[PathBuf], container_dir: &Path, volatile: bool) -> Result<Mount> {
     let upper = container_dir.join("upper");
     let work = container_dir.join("work");
     let target = container_dir.join("rootfs");
@@ -116,11 +123,14 @@ pub fn mount_layers(layers: &[PathBuf], container_dir: &Path) -> Result<Mount> {
         .map(|p| escape(p))
         .collect::<Vec<_>>()
         .join(":");
-    let options = format!(
+    let mut options = format!(
         "lowerdir={lowerdir},upperdir={},workdir={},redirect_dir=off,metacopy=off",
         escape(&upper),
         escape(&work)
     );
+    if volatile {
+        options.push_str(",volatile");
+    }
     // mount(2) takes at most one page of options.
     if options.len() >= 4096 {
         return Err(Error::Unsupported(format!(

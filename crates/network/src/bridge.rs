@@ -146,16 +146,7 @@ impl Network {
         self.attach_to(id, &pid, &["-t", pid.as_str(), "-n"], ip)
     }
 
-    /// [`Network::attach`] for a network namespace held by a bind-mounted nsfs file
-    /// (no process needed inside).
-    pub fn attach_netns(&self, id: &str, netns: &Path, ip: Ipv4Addr) -> Result<(), Error> {
-        let path = netns.to_string_lossy();
-        let enter = format!("--net={path}");
-        self.attach_to(id, &path, &[enter.as_str()], ip)
-    }
-
-    /// `target` is how `ip link ... netns` names the namespace (a PID or an nsfs path),
-    /// `enter` how nsenter enters it.
+    /// `target` is how `ip link ... netns` names the namespace, `enter` how nsenter enters it.
     fn attach_to(&self, id: &str, target: &str, enter: &[&str], ip: Ipv4Addr) -> Result<(), Error> {
         let host = Network::host_veth(id);
         let _ = run("ip", &["link", "del", &host]);
