@@ -6,15 +6,16 @@
 //! status. It runs the pods bound to the node ([`pods`]): a sandbox holding each
 //! pod's namespaces ([`sandbox`]) wired to the node's bridge (`tug-network`), volumes
 //! ([`volumes`]), containers made from images of the tug-image store and run by
-//! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
-//! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
+//! tug-runtime under a supervisor process each ([`spec`], [`env`]; the supervisor —
+//! [`shim`], [`supervisor`], [`cri_log`] — is tug-engine's, shared with `tug run`)
+//! that logs in the CRI format and outlives the agent.
 //! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
 //! cluster DNS ([`dns`]), whose address every pod's resolv.conf names.
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
 
-pub mod cri_log;
+pub use tug_engine::{cri_log, shim, supervisor};
 pub mod dns;
 pub mod env;
 mod events;
@@ -25,9 +26,7 @@ pub mod node;
 pub mod pods;
 pub mod proxy;
 pub mod sandbox;
-pub mod shim;
 pub mod spec;
-pub mod supervisor;
 pub mod volumes;
 
 use std::net::Ipv4Addr;
