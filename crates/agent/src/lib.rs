@@ -5,7 +5,7 @@
 //! keeps it alive with a Lease in `kube-node-lease` ([`lease`]) and reports its
 //! status. It runs the pods bound to the node ([`pods`]): a sandbox holding each
 //! pod's namespaces ([`sandbox`]) wired to the node's bridge (`tug-network`), volumes
-//! ([`volumes`]), containers made from images of the tug-image store and run by
+//! ([`volumes`]; local-path storage on the node, [`local_path`]), containers made from images of the tug-image store and run by
 //! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
 //! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
 //!
@@ -16,6 +16,7 @@ pub mod cri_log;
 pub mod env;
 mod events;
 pub mod lease;
+pub mod local_path;
 pub mod machine;
 mod mounts;
 pub mod node;
@@ -98,6 +99,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     std::fs::create_dir_all(&options.data_dir)
         .map_err(|e| Error::Internal(format!("create data dir {}: {e}", options.data_dir.display())))?;
     let registered = node::register(&client, &options).await?;
+    local_path::announce(&client, &options).await?;
     let uid = registered.metadata.uid.clone();
     lease::renew(&client, &options.node_name, uid.as_deref()).await?;
     let mut current = node::report(&client, &options, Some(&registered)).await?;
@@ -118,12 +120,15 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         options: options.clone(),
     }));
     tokio::pin!(pods);
+    let volumes = local_path::run(client.clone(), options.clone());
+    tokio::pin!(volumes);
     let mut lease_tick = tokio::time::interval(lease::RENEW_EVERY);
     let mut check_tick = tokio::time::interval(CHECK_EVERY);
     let mut last_report = tokio::time::Instant::now();
     loop {
         tokio::select! {
             result = &mut pods => return result,
+            result = &mut volumes => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {

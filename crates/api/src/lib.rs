@@ -16,6 +16,7 @@ pub mod quantity;
 pub mod quota;
 pub mod registry;
 pub mod schema;
+pub mod storage;
 pub mod validation;
 
 pub use decode::{DecodeError, Decoded};

@@ -15,6 +15,11 @@
 pub mod reconciler;
 pub mod resource_quota;
 pub mod service_accounts;
+// Stateful and batch workloads, storage and node lifecycle.
+pub mod owned_pods;
+pub mod revisions;
+pub mod statefulset;
+pub mod volume_binding;
 
 use kube::Client;
 
@@ -39,7 +44,9 @@ pub enum Error {
 pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     tokio::try_join!(
         service_accounts::run(client.clone(), options.root_ca_pem),
-        resource_quota::run(client),
+        resource_quota::run(client.clone()),
+        statefulset::run(client.clone()),
+        volume_binding::run(client.clone()),
     )?;
     Ok(())
 }
