@@ -9,6 +9,7 @@
 //! and the controllers read it.
 
 pub mod convert;
+pub mod cron;
 pub mod decode;
 pub mod defaults;
 pub mod openapi;

@@ -16,6 +16,9 @@ pub mod reconciler;
 pub mod resource_quota;
 pub mod service_accounts;
 // Stateful and batch workloads, storage and node lifecycle.
+pub mod daemonset;
+pub mod job;
+pub mod node_match;
 pub mod owned_pods;
 pub mod revisions;
 pub mod statefulset;
@@ -46,6 +49,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         service_accounts::run(client.clone(), options.root_ca_pem),
         resource_quota::run(client.clone()),
         statefulset::run(client.clone()),
+        job::run(client.clone()),
+        daemonset::run(client.clone()),
         volume_binding::run(client.clone()),
     )?;
     Ok(())

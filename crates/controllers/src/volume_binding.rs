@@ -129,36 +129,8 @@ fn capacity(pv: &PersistentVolume) -> i128 {
 
 /// Whether a node satisfies a volume's required node affinity (none: every node does).
 fn node_fits(pv: &PersistentVolume, node: &Node) -> bool {
-    let Some(required) = pv.spec.as_ref().and_then(|s| s.node_affinity.as_ref()).and_then(|a| a.required.as_ref()) else {
-        return true;
-    };
-    let empty = BTreeMap::new();
-    let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
-    let name = node.name_any();
-    required.node_selector_terms.iter().any(|term| {
-        let expressions = term.match_expressions.iter().flatten().all(|e| {
-            let values = e.values.as_deref().unwrap_or_default();
-            let value = labels.get(&e.key);
-            match e.operator.as_str() {
-                "In" => value.is_some_and(|v| values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                "Gt" | "Lt" => {
-                    let (Some(v), Some(bound)) = (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok())) else {
-                        return false;
-                    };
-                    if e.operator == "Gt" { v > bound } else { v < bound }
-                }
-                _ => false,
-            }
-        });
-        let fields = term.match_fields.iter().flatten().all(|f| {
-            let values = f.values.as_deref().unwrap_or_default();
-            f.key == "metadata.name" && (f.operator == "In") == values.contains(&name)
-        });
-        expressions && fields && (term.match_expressions.is_some() || term.match_fields.is_some())
-    })
+    let required = pv.spec.as_ref().and_then(|s| s.node_affinity.as_ref()).and_then(|a| a.required.as_ref());
+    required.is_none_or(|r| crate::node_match::selector_matches(r, node))
 }
 
 /// Whether `pv` can serve `pvc` (class, size, access modes, mode, pre-binding, node).
