@@ -137,7 +137,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             }
             _ = check_tick.tick() => {
                 let resources = machine::Resources::read(&options.data_dir);
-                if conditions_changed(&current, &resources) || last_report.elapsed() >= REPORT_EVERY {
+                if conditions_changed(&current, &resources) || last_report.elapsed() >= REPORT_EVERY || !ready_on_server(&client, &options.node_name).await {
                     match node::report(&client, &options, Some(&current)).await {
                         Ok(node) => {
                             current = node;
@@ -149,6 +149,15 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// Whether the API still shows the node Ready (the node controller marks it Unknown when
+/// heartbeats were missed; kubelet then reports again at once). An unanswered GET says yes:
+/// the next check asks again.
+async fn ready_on_server(client: &Client, name: &str) -> bool {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    let Ok(Some(node)) = nodes.get_opt(name).await else { return true };
+    node.status.and_then(|s| s.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// Whether a pressure condition differs from what the node last reported.
