@@ -110,7 +110,12 @@ async fn reconcile(client: Client, cj: Arc<CronJob>) -> Result<Action, Reconcile
             let message = format!("too many missed start times: {missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew");
             record_event(&client, COMPONENT, cj.as_ref(), "Warning", "TooManyMissedTimes", &message).await;
         }
-        if let Some(due) = due {
+        // A Job for that time exists already (this controller's view of the CronJob may be
+        // older than its last status write): the time has run.
+        let job_name = |t: Timestamp| format!("{name}-{}", t.as_second() / 60);
+        if let Some(due) = due.filter(|t| jobs.iter().any(|j| j.name_any() == job_name(*t))) {
+            last_schedule = last_schedule.max(Some(due));
+        } else if let Some(due) = due {
             let too_late = spec.starting_deadline_seconds.is_some_and(|d| due + SignedDuration::from_secs(d) < now);
             let forbidden = spec.concurrency_policy.as_deref() == Some("Forbid") && !active.is_empty();
             if too_late {
@@ -133,7 +138,7 @@ async fn reconcile(client: Client, cj: Arc<CronJob>) -> Result<Action, Reconcile
                 annotations.insert(SCHEDULED_ANNOTATION.into(), due.to_string());
                 let job = Job {
                     metadata: ObjectMeta {
-                        name: Some(format!("{name}-{}", due.as_second() / 60)),
+                        name: Some(job_name(due)),
                         labels: meta.labels,
                         annotations: Some(annotations),
                         owner_references: Some(vec![controller_ref(cj.as_ref())]),

@@ -376,3 +376,42 @@ async fn a_job_runs_its_completions_and_one_that_keeps_failing_gives_up() {
     .await;
     assert_eq!(status.failed, Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cronjob_starts_a_job_at_the_next_minute_and_a_suspended_one_does_not() {
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    let c = cluster().await;
+    let cronjobs: Api<CronJob> = Api::namespaced(c.client.clone(), "default");
+    let jobs: Api<Job> = Api::namespaced(c.client.clone(), "default");
+    let cronjob = |name: &str, suspend: bool| -> CronJob {
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"schedule": "* * * * *", "suspend": suspend,
+            "concurrencyPolicy": "Forbid", "jobTemplate": {"metadata": {"labels": {"from": name}}, "spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}}))
+        .unwrap()
+    };
+    cronjobs.create(&PostParams::default(), &cronjob("tick", false)).await.unwrap();
+    cronjobs.create(&PostParams::default(), &cronjob("asleep", true)).await.unwrap();
+    // The next minute boundary is at most a minute away.
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let job = loop {
+        let list = jobs.list(&kube::api::ListParams::default().labels("from=tick")).await.unwrap();
+        if let Some(job) = list.items.into_iter().next() {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "no Job within 75 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let name = job.metadata.name.clone().unwrap();
+    let scheduled: k8s_openapi::jiff::Timestamp = job.metadata.annotations.unwrap()["batch.kubernetes.io/cronjob-scheduled-timestamp"].parse().unwrap();
+    assert_eq!(name, format!("tick-{}", scheduled.as_second() / 60));
+    assert_eq!(scheduled.as_second() % 60, 0);
+    assert_eq!(job.metadata.owner_references.unwrap()[0].name, "tick");
+    let status = eventually("the CronJob lists its active Job", || async {
+        let s = cronjobs.get("tick").await.unwrap().status?;
+        (s.active.as_ref()?.first()?.name.as_deref() == Some(name.as_str())).then_some(s)
+    })
+    .await;
+    assert_eq!(status.last_schedule_time.unwrap().0, scheduled);
+    let asleep = jobs.list(&kube::api::ListParams::default().labels("from=asleep")).await.unwrap();
+    assert!(asleep.items.is_empty(), "a suspended CronJob started a Job");
+}
