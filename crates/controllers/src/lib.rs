@@ -27,6 +27,16 @@ pub mod rollout;
 pub mod service_accounts;
 pub mod service_backends;
 pub mod workload;
+// Stateful and batch workloads, storage and node lifecycle.
+pub mod cronjob;
+pub mod daemonset;
+pub mod job;
+pub mod node_lifecycle;
+pub mod node_match;
+pub mod owned_pods;
+pub mod revisions;
+pub mod statefulset;
+pub mod volume_binding;
 
 use kube::Client;
 
@@ -35,7 +45,13 @@ use kube::Client;
 pub struct Options {
     /// The cluster CA certificate (PEM) that `kube-root-ca.crt` ConfigMaps carry.
     pub root_ca_pem: String,
+    /// How long a node's Lease may go unrenewed before the node is Unknown and tainted
+    /// unreachable (kube-controller-manager's `--node-monitor-grace-period`).
+    pub node_monitor_grace_period: std::time::Duration,
 }
+
+/// The default of [`Options::node_monitor_grace_period`].
+pub const NODE_MONITOR_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(40);
 
 /// A controller that stopped.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +74,12 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         deployment::run(client.clone()),
         garbage_collector::run(client.clone()),
         namespace::run(client.clone()),
+        statefulset::run(client.clone()),
+        job::run(client.clone()),
+        daemonset::run(client.clone()),
+        cronjob::run(client.clone()),
+        node_lifecycle::run(client.clone(), options.node_monitor_grace_period),
+        volume_binding::run(client.clone()),
     )?;
     Ok(())
 }
