@@ -1,11 +1,12 @@
-//! `tug chart`: Helm-compatible charts over the `tug-chart` crate (render, show,
-//! lint, package). Releases (install/upgrade/rollback) need the API server client
-//! and come later.
+//! `tug chart`: Helm-compatible charts over the `tug-chart` crate: render, show, lint,
+//! package, and releases in a cluster (install, upgrade, rollback, uninstall, list,
+//! history, status, get, test) through `tug_release`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use tug_release::{InstallOptions, Releases, RollbackOptions, Status, UpgradeOptions};
 use tug_chart::{Capabilities, Release, TemplateOptions, UserValues};
 
 #[derive(clap::Subcommand, Debug)]
@@ -31,6 +32,180 @@ pub enum ChartCommand {
         #[arg(short = 'd', long, default_value = ".")]
         destination: PathBuf,
     },
+    /// Install a chart as a release: NAME CHART
+    Install(InstallArgs),
+    /// Upgrade a release to a chart (or new values): NAME CHART
+    Upgrade(UpgradeArgs),
+    /// Roll a release back to an earlier revision (default: the previous one)
+    Rollback {
+        name: String,
+        revision: Option<i64>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Uninstall a release: delete its objects (but those with helm.sh/resource-policy: keep) and its history
+    #[command(alias = "delete")]
+    Uninstall {
+        names: Vec<String>,
+        /// Keep the release history, marked uninstalled
+        #[arg(long)]
+        keep_history: bool,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// List releases (latest revision of each)
+    #[command(alias = "ls")]
+    List {
+        /// Releases of every namespace
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Every status, not only deployed, failed and pending
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// A release's revisions
+    #[command(alias = "hist")]
+    History {
+        name: String,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// A release's status
+    Status {
+        name: String,
+        /// A revision other than the latest
+        #[arg(long, default_value_t = 0)]
+        revision: i64,
+        /// Show the description of the revision
+        #[arg(long)]
+        show_desc: bool,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// A release's values, manifest, notes or hooks
+    Get {
+        #[arg(value_enum)]
+        what: GetWhat,
+        name: String,
+        /// A revision other than the latest
+        #[arg(long, default_value_t = 0)]
+        revision: i64,
+        /// values: the computed values (chart defaults included), not only the user's
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// values: yaml or json
+        #[arg(short = 'o', long, default_value = "yaml")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Run a release's test hooks
+    Test {
+        name: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Debug)]
+pub enum GetWhat {
+    Values,
+    Manifest,
+    Notes,
+    Hooks,
+}
+
+/// Which cluster and namespace.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long)]
+    kube_context: Option<String>,
+    /// Namespace of the release (default: the context's)
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WaitArgs {
+    /// Wait until Deployments, StatefulSets, DaemonSets, Pods and PVCs are ready
+    #[arg(long)]
+    wait: bool,
+    /// How long to wait for each operation, hooks included (Go duration)
+    #[arg(long, default_value = "5m0s")]
+    timeout: String,
+}
+
+impl WaitArgs {
+    fn timeout(&self) -> anyhow::Result<std::time::Duration> {
+        let ns = tug_gotemplate::funcs::dates::parse_duration(&self.timeout)
+            .map_err(|e| anyhow::anyhow!("invalid --timeout {:?}: {e}", self.timeout))?;
+        Ok(std::time::Duration::from_nanos(ns.max(0) as u64))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InstallArgs {
+    /// Release name
+    name: String,
+    /// Chart directory or .tgz
+    chart: PathBuf,
+    #[command(flatten)]
+    values: ValuesArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    /// On failure, remove the release (install) or roll it back (upgrade)
+    #[arg(long)]
+    atomic: bool,
+    /// Create the release namespace if missing
+    #[arg(long)]
+    create_namespace: bool,
+    /// Do not install the chart's crds/
+    #[arg(long)]
+    skip_crds: bool,
+    /// Do not validate values against values.schema.json
+    #[arg(long)]
+    skip_schema_validation: bool,
+    /// A description for the revision
+    #[arg(long)]
+    description: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    common: InstallArgs,
+    /// Install the release if it does not exist
+    #[arg(short = 'i', long)]
+    install: bool,
+    /// Merge the new values over the last release's
+    #[arg(long)]
+    reuse_values: bool,
+    /// Use only the chart's and the new values
+    #[arg(long)]
+    reset_values: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Debug)]
@@ -140,7 +315,243 @@ pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        release_cmd => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(release(release_cmd)),
     }
+}
+
+/// `.Capabilities` of the cluster releases go to.
+fn cluster_capabilities() -> Capabilities {
+    Capabilities {
+        api_versions: served_api_versions(),
+        ..Capabilities::default()
+    }
+}
+
+async fn connect(c: &ClusterArgs) -> anyhow::Result<(Releases, String)> {
+    let r = Releases::connect(&tug_client::ConnectOptions {
+        kubeconfig: c.kubeconfig.clone(),
+        context: c.kube_context.clone(),
+    })
+    .await?;
+    let ns = c
+        .namespace
+        .clone()
+        .unwrap_or_else(|| r.default_namespace().to_string());
+    Ok((r, ns))
+}
+
+fn install_options(a: &InstallArgs, ns: &str) -> anyhow::Result<InstallOptions> {
+    Ok(InstallOptions {
+        name: a.name.clone(),
+        namespace: ns.to_string(),
+        values: a.values.user_values().merge()?,
+        capabilities: cluster_capabilities(),
+        atomic: a.atomic,
+        wait: a.wait.wait || a.atomic,
+        timeout: a.wait.timeout()?,
+        create_namespace: a.create_namespace,
+        skip_crds: a.skip_crds,
+        skip_schema_validation: a.skip_schema_validation,
+        description: a.description.clone(),
+    })
+}
+
+fn print_structured(output: &str, v: &serde_json::Value) -> anyhow::Result<()> {
+    match output {
+        "json" => println!("{}", serde_json::to_string(v)?),
+        "yaml" => print!("{}", tug_client::printers::to_yaml(v)),
+        other => anyhow::bail!("invalid output format {other:?}: use table, json or yaml"),
+    }
+    Ok(())
+}
+
+async fn release(cmd: ChartCommand) -> anyhow::Result<()> {
+    use tug_release::report;
+    match cmd {
+        ChartCommand::Install(a) => {
+            let (mut r, ns) = connect(&a.cluster).await?;
+            let chart = tug_chart::load(&a.chart)?;
+            let o = install_options(&a, &ns)?;
+            let rec = r
+                .install(&chart, &o)
+                .await
+                .map_err(|e| anyhow::anyhow!("INSTALLATION FAILED: {e}"))?;
+            print!("{}", report::status(&rec, false));
+        }
+        ChartCommand::Upgrade(a) => {
+            let (mut r, ns) = connect(&a.common.cluster).await?;
+            let chart = tug_chart::load(&a.common.chart)?;
+            let o = UpgradeOptions {
+                common: install_options(&a.common, &ns)?,
+                install: a.install,
+                reuse_values: a.reuse_values,
+                reset_values: a.reset_values,
+            };
+            let rec = r
+                .upgrade(&chart, &o)
+                .await
+                .map_err(|e| anyhow::anyhow!("UPGRADE FAILED: {e}"))?;
+            if rec.version > 1 {
+                println!("Release \"{}\" has been upgraded. Happy Helming!", rec.name);
+            }
+            print!("{}", report::status(&rec, false));
+        }
+        ChartCommand::Rollback {
+            name,
+            revision,
+            cluster,
+            wait,
+        } => {
+            let (mut r, ns) = connect(&cluster).await?;
+            let o = RollbackOptions {
+                name,
+                namespace: ns,
+                revision: revision.unwrap_or(0),
+                wait: wait.wait,
+                timeout: wait.timeout()?,
+            };
+            r.rollback(&o)
+                .await
+                .map_err(|e| anyhow::anyhow!("Rollback failed: {e}"))?;
+            println!("Rollback was a success! Happy Helming!");
+        }
+        ChartCommand::Uninstall {
+            names,
+            keep_history,
+            cluster,
+            wait,
+        } => {
+            if names.is_empty() {
+                anyhow::bail!("\"tug chart uninstall\" requires at least 1 argument: RELEASE_NAME");
+            }
+            let (mut r, ns) = connect(&cluster).await?;
+            for name in names {
+                let kept = r
+                    .uninstall(&ns, &name, keep_history, wait.timeout()?)
+                    .await?;
+                if !kept.is_empty() {
+                    println!("These resources were kept due to the resource policy:");
+                    for k in kept {
+                        println!("{k}");
+                    }
+                    println!();
+                }
+                println!("release \"{name}\" uninstalled");
+            }
+        }
+        ChartCommand::List {
+            all_namespaces,
+            all,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let mut recs = r
+                .list(if all_namespaces { None } else { Some(&ns) })
+                .await?;
+            if !all {
+                recs.retain(|x| {
+                    matches!(x.info.status, Status::Deployed | Status::Failed)
+                        || x.info.status.is_pending()
+                });
+            }
+            match output.as_str() {
+                "table" => print!("{}", report::list(&recs)),
+                o => print_structured(o, &report::list_json(&recs))?,
+            }
+        }
+        ChartCommand::History {
+            name,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let recs = r.history(&ns, &name).await?;
+            if recs.is_empty() {
+                anyhow::bail!("release: not found");
+            }
+            match output.as_str() {
+                "table" => print!("{}", report::history(&recs)),
+                o => print_structured(o, &report::history_json(&recs))?,
+            }
+        }
+        ChartCommand::Status {
+            name,
+            revision,
+            show_desc,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let rec = r.get(&ns, &name, revision).await?;
+            match output.as_str() {
+                "table" => print!("{}", report::status(&rec, show_desc)),
+                o => print_structured(o, &serde_json::to_value(&rec)?)?,
+            }
+        }
+        ChartCommand::Get {
+            what,
+            name,
+            revision,
+            all,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let rec = r.get(&ns, &name, revision).await?;
+            match what {
+                GetWhat::Values => {
+                    let mut values = serde_json::Value::Object(rec.config.clone());
+                    if all {
+                        let computed = tug_gotemplate::Value::from(&values);
+                        let defaults = tug_gotemplate::Value::from(&rec.chart_values());
+                        if let (tug_gotemplate::Value::Map(dst), tug_gotemplate::Value::Map(src)) =
+                            (&computed, &defaults)
+                        {
+                            tug_chart::values::coalesce_tables(dst, src);
+                        }
+                        values = computed.to_json();
+                    }
+                    match output.as_str() {
+                        "yaml" | "table" => {
+                            println!(
+                                "{}",
+                                if all {
+                                    "COMPUTED VALUES:"
+                                } else {
+                                    "USER-SUPPLIED VALUES:"
+                                }
+                            );
+                            print!("{}", tug_client::printers::to_yaml(&values));
+                        }
+                        o => print_structured(o, &values)?,
+                    }
+                }
+                GetWhat::Manifest => print!("{}", rec.manifest),
+                GetWhat::Notes => println!("NOTES:\n{}", rec.info.notes.trim_end()),
+                GetWhat::Hooks => {
+                    for h in &rec.hooks {
+                        println!("---\n# Source: {}\n{}", h.path, h.manifest);
+                    }
+                }
+            }
+        }
+        ChartCommand::Test {
+            name,
+            cluster,
+            wait,
+        } => {
+            let (mut r, ns) = connect(&cluster).await?;
+            let (rec, result) = r.test(&ns, &name, wait.timeout()?).await?;
+            print!("{}", report::status(&rec, false));
+            result?;
+        }
+        other => anyhow::bail!("not a release command: {other:?}"),
+    }
+    Ok(())
 }
 
 fn template(a: TemplateArgs) -> anyhow::Result<()> {

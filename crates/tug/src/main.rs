@@ -63,7 +63,7 @@ enum Command {
     /// The container supervisor the agent starts.
     #[command(hide = true)]
     ContainerShim(agent::ShimArgs),
-    /// Helm-compatible charts: template, show, lint, package.
+    /// Helm-compatible charts: template, show, lint, package; releases: install, upgrade, rollback, uninstall, list, history, status, get, test.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
 }
