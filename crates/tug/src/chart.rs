@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use tug_release::{InstallOptions, Releases, RollbackOptions, Status, UpgradeOptions};
+use tug_chart::repo::{config::RepoFile, fetch, index::IndexFile, Settings};
 use tug_chart::{Capabilities, Release, TemplateOptions, UserValues};
+use tug_release::{InstallOptions, Releases, RollbackOptions, Status, UpgradeOptions};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ChartCommand {
@@ -17,7 +18,11 @@ pub enum ChartCommand {
     Show {
         #[arg(value_enum)]
         what: ShowWhat,
-        chart: PathBuf,
+        /// Chart directory, .tgz, REPO/NAME or URL
+        chart: String,
+        /// Version constraint for a chart from a repository
+        #[arg(long, default_value = "")]
+        version: String,
     },
     /// Check a chart: it loads, its values pass the schema, its templates render to valid YAML
     Lint {
@@ -114,6 +119,30 @@ pub enum ChartCommand {
         #[command(flatten)]
         cluster: ClusterArgs,
     },
+    /// Chart repositories: add, update, list, remove, index, serve
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// Search the added repositories' charts
+    #[command(subcommand)]
+    Search(SearchCommand),
+    /// Download a chart from a repository: REPO/NAME or URL
+    Pull {
+        chart: String,
+        /// Version constraint (default: the newest stable version)
+        #[arg(long, default_value = "")]
+        version: String,
+        /// Directory to write the archive to
+        #[arg(short = 'd', long, default_value = ".")]
+        destination: PathBuf,
+        /// Unpack the archive into the destination
+        #[arg(long)]
+        untar: bool,
+    },
+    /// A chart's dependencies: update (newest matching, writes Chart.lock), build (from Chart.lock), list
+    #[command(subcommand, alias = "dep")]
+    Dependency(DependencyCommand),
+    /// Create a new chart directory
+    Create { name: String },
     /// Run a release's test hooks
     Test {
         name: String,
@@ -122,6 +151,81 @@ pub enum ChartCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RepoCommand {
+    /// Add a chart repository: NAME URL
+    Add {
+        name: String,
+        url: String,
+        #[arg(long, default_value = "")]
+        username: String,
+        #[arg(long, default_value = "")]
+        password: String,
+        /// Replace a repository of the same name
+        #[arg(long)]
+        force_update: bool,
+    },
+    /// Fetch the latest indexes (all repositories, or those named)
+    #[command(alias = "up")]
+    Update { names: Vec<String> },
+    /// List the added repositories
+    #[command(alias = "ls")]
+    List {
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+    },
+    /// Remove repositories
+    #[command(alias = "rm")]
+    Remove { names: Vec<String> },
+    /// Write DIR/index.yaml for the chart archives in DIR
+    Index {
+        dir: PathBuf,
+        /// URL of the repository (chart URLs are relative when absent)
+        #[arg(long, default_value = "")]
+        url: String,
+        /// Keep the entries of this index that DIR lacks
+        #[arg(long)]
+        merge: Option<PathBuf>,
+    },
+    /// Serve DIR as a chart repository over HTTP
+    Serve {
+        dir: PathBuf,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8879")]
+        address: String,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SearchCommand {
+    /// Search the added repositories for charts whose name, description or keywords match
+    Repo {
+        keyword: Option<String>,
+        /// Every version, not only the newest
+        #[arg(short = 'l', long)]
+        versions: bool,
+        /// Version constraint
+        #[arg(long, default_value = "")]
+        version: String,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DependencyCommand {
+    /// Fetch the newest versions that satisfy Chart.yaml into charts/ and write Chart.lock
+    #[command(alias = "up")]
+    Update { chart: PathBuf },
+    /// Fetch the versions Chart.lock names into charts/
+    Build { chart: PathBuf },
+    /// List the declared dependencies and whether charts/ holds them
+    #[command(alias = "ls")]
+    List { chart: PathBuf },
 }
 
 #[derive(clap::ValueEnum, Clone, Debug)]
@@ -168,8 +272,11 @@ impl WaitArgs {
 pub struct InstallArgs {
     /// Release name
     name: String,
-    /// Chart directory or .tgz
-    chart: PathBuf,
+    /// Chart directory, .tgz, REPO/NAME or URL
+    chart: String,
+    /// Version constraint for a chart from a repository
+    #[arg(long, default_value = "")]
+    version: String,
     #[command(flatten)]
     values: ValuesArgs,
     #[command(flatten)]
@@ -285,6 +392,24 @@ pub struct TemplateArgs {
     /// Do not validate values against values.schema.json
     #[arg(long)]
     skip_schema_validation: bool,
+    /// Version constraint for a chart from a repository
+    #[arg(long, default_value = "")]
+    version: String,
+}
+
+/// A chart from disk, or `REPO/NAME`/URL through the added repositories.
+fn load_chart(reference: &str, version: &str) -> anyhow::Result<tug_chart::Chart> {
+    Ok(tug_chart::repo::fetch::load_chart(
+        &Settings::from_env(),
+        reference,
+        version,
+    )?)
+}
+
+/// [`load_chart`] off the async runtime (repositories are fetched with a blocking client).
+async fn load_chart_async(reference: &str, version: &str) -> anyhow::Result<tug_chart::Chart> {
+    let (r, v) = (reference.to_string(), version.to_string());
+    tokio::task::spawn_blocking(move || load_chart(&r, &v)).await?
 }
 
 /// Group/versions (and group/version/kind) the API server serves, for `.Capabilities`.
@@ -305,7 +430,41 @@ fn served_api_versions() -> Vec<String> {
 pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
     match cmd {
         ChartCommand::Template(args) => template(args),
-        ChartCommand::Show { what, chart } => show(what, chart),
+        ChartCommand::Show {
+            what,
+            chart,
+            version,
+        } => show(what, load_chart(&chart, &version)?),
+        ChartCommand::Repo(cmd) => repo(cmd),
+        ChartCommand::Search(SearchCommand::Repo {
+            keyword,
+            versions,
+            version,
+            output,
+        }) => search(
+            keyword.as_deref().unwrap_or(""),
+            versions,
+            &version,
+            &output,
+        ),
+        ChartCommand::Pull {
+            chart,
+            version,
+            destination,
+            untar,
+        } => pull(&chart, &version, &destination, untar),
+        ChartCommand::Dependency(cmd) => dependency(cmd),
+        ChartCommand::Create { name } => {
+            let path = std::path::Path::new(&name);
+            let parent = path.parent().unwrap_or(std::path::Path::new(""));
+            let base = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dir = tug_chart::create::create(parent, &base)?;
+            println!("Creating {}", dir.display());
+            Ok(())
+        }
         ChartCommand::Lint { chart, values } => lint(chart, values),
         ChartCommand::Package { chart, destination } => {
             let path = tug_chart::package(&chart, &destination)?;
@@ -373,7 +532,7 @@ async fn release(cmd: ChartCommand) -> anyhow::Result<()> {
     match cmd {
         ChartCommand::Install(a) => {
             let (mut r, ns) = connect(&a.cluster).await?;
-            let chart = tug_chart::load(&a.chart)?;
+            let chart = load_chart_async(&a.chart, &a.version).await?;
             let o = install_options(&a, &ns)?;
             let rec = r
                 .install(&chart, &o)
@@ -383,7 +542,7 @@ async fn release(cmd: ChartCommand) -> anyhow::Result<()> {
         }
         ChartCommand::Upgrade(a) => {
             let (mut r, ns) = connect(&a.common.cluster).await?;
-            let chart = tug_chart::load(&a.common.chart)?;
+            let chart = load_chart_async(&a.common.chart, &a.common.version).await?;
             let o = UpgradeOptions {
                 common: install_options(&a.common, &ns)?,
                 install: a.install,
@@ -573,7 +732,7 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
     if let Some(v) = &a.kube_version {
         caps = caps.with_kube_version(v).map_err(anyhow::Error::msg)?;
     }
-    let chart = tug_chart::load(std::path::Path::new(&chart_path))?;
+    let chart = load_chart(&chart_path, &a.version)?;
     let opts = TemplateOptions {
         release: Release {
             name,
@@ -601,8 +760,7 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(what: ShowWhat, path: PathBuf) -> anyhow::Result<()> {
-    let chart = tug_chart::load(&path)?;
+fn show(what: ShowWhat, chart: tug_chart::Chart) -> anyhow::Result<()> {
     let text = match what {
         ShowWhat::Values => chart.raw_values.clone(),
         ShowWhat::Chart => {
@@ -650,4 +808,251 @@ fn lint(path: PathBuf, values: ValuesArgs) -> anyhow::Result<()> {
             anyhow::bail!("1 chart(s) linted, 1 chart(s) failed")
         }
     }
+}
+
+fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
+    let settings = Settings::from_env();
+    match cmd {
+        RepoCommand::Add {
+            name,
+            url,
+            username,
+            password,
+            force_update,
+        } => {
+            let entry = tug_chart::repo::config::Entry {
+                name: name.clone(),
+                url,
+                username,
+                password,
+            };
+            fetch::add(&settings, entry, force_update)?;
+            println!("\"{name}\" has been added to your repositories");
+        }
+        RepoCommand::Update { names } => {
+            let file = RepoFile::load(&settings)?;
+            if file.repositories.is_empty() {
+                anyhow::bail!("no repositories found. You must add one before updating");
+            }
+            for n in &names {
+                if file.get(n).is_none() {
+                    anyhow::bail!("no repositories found matching '{n}'. Nothing will be updated");
+                }
+            }
+            println!("Hang tight while we grab the latest from your chart repositories...");
+            let mut failed = Vec::new();
+            for e in &file.repositories {
+                if !names.is_empty() && !names.contains(&e.name) {
+                    continue;
+                }
+                match fetch::update(&settings, e) {
+                    Ok(()) => println!(
+                        "...Successfully got an update from the \"{}\" chart repository",
+                        e.name
+                    ),
+                    Err(err) => {
+                        println!(
+                            "...Unable to get an update from the \"{}\" chart repository ({}):\n\t{err}",
+                            e.name, e.url
+                        );
+                        failed.push(e.name.clone());
+                    }
+                }
+            }
+            if !failed.is_empty() {
+                anyhow::bail!("failed to update the following repositories: {failed:?}");
+            }
+            println!("Update Complete. ⎈Happy Helming!⎈");
+        }
+        RepoCommand::List { output } => {
+            let file = RepoFile::load(&settings)?;
+            if file.repositories.is_empty() {
+                anyhow::bail!("no repositories to show");
+            }
+            match output.as_str() {
+                "table" => {
+                    let mut rows = vec![vec!["NAME".to_string(), "URL".to_string()]];
+                    rows.extend(
+                        file.repositories
+                            .iter()
+                            .map(|r| vec![r.name.clone(), r.url.clone()]),
+                    );
+                    print!("{}", tug_client::printers::align(&rows));
+                }
+                o => {
+                    let v: Vec<serde_json::Value> = file
+                        .repositories
+                        .iter()
+                        .map(|r| serde_json::json!({"name": r.name, "url": r.url}))
+                        .collect();
+                    print_structured(o, &serde_json::Value::Array(v))?;
+                }
+            }
+        }
+        RepoCommand::Remove { names } => {
+            if names.is_empty() {
+                anyhow::bail!("need at least one argument, name of chart repository");
+            }
+            for n in names {
+                fetch::remove(&settings, &n)?;
+                println!("\"{n}\" has been removed from your repositories");
+            }
+        }
+        RepoCommand::Index { dir, url, merge } => {
+            let mut idx = IndexFile::from_dir(&dir, &url)?;
+            if let Some(m) = merge {
+                let text = std::fs::read_to_string(&m)
+                    .with_context(|| format!("reading {}", m.display()))?;
+                idx.merge(IndexFile::parse(&text, &m.display().to_string())?);
+            }
+            let out = dir.join("index.yaml");
+            std::fs::write(&out, idx.to_yaml())
+                .with_context(|| format!("writing {}", out.display()))?;
+        }
+        RepoCommand::Serve { dir, address } => {
+            if !dir.is_dir() {
+                anyhow::bail!("{} is not a directory", dir.display());
+            }
+            tug_chart::repo::serve::serve(&dir, &address, |addr| {
+                println!(
+                    "Serving {} as a chart repository at http://{addr}/",
+                    dir.display()
+                );
+                let _ = std::io::stdout().flush();
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn search(keyword: &str, all_versions: bool, version: &str, output: &str) -> anyhow::Result<()> {
+    let settings = Settings::from_env();
+    let file = RepoFile::load(&settings)?;
+    if file.repositories.is_empty() {
+        anyhow::bail!("no repositories configured");
+    }
+    let mut hits = Vec::new();
+    for e in &file.repositories {
+        let idx = match tug_chart::repo::config::cached_index(&settings, &e.name) {
+            Ok(i) => i,
+            Err(err) => {
+                eprintln!("WARNING: {err}");
+                continue;
+            }
+        };
+        hits.extend(tug_chart::repo::index::search(
+            &e.name,
+            &idx,
+            keyword,
+            version,
+            all_versions,
+        )?);
+    }
+    hits.sort_by(|a, b| a.name.cmp(&b.name));
+    match output {
+        "table" => {
+            if hits.is_empty() {
+                println!("No results found");
+                return Ok(());
+            }
+            let mut rows = vec![vec![
+                "NAME".to_string(),
+                "CHART VERSION".into(),
+                "APP VERSION".into(),
+                "DESCRIPTION".into(),
+            ]];
+            for h in &hits {
+                rows.push(vec![
+                    h.name.clone(),
+                    h.chart.metadata.version.clone(),
+                    h.chart.metadata.app_version.clone(),
+                    h.chart.metadata.description.clone(),
+                ]);
+            }
+            print!("{}", tug_client::printers::align(&rows));
+        }
+        o => {
+            let v: Vec<serde_json::Value> = hits
+                .iter()
+                .map(|h| {
+                    serde_json::json!({
+                        "name": h.name,
+                        "version": h.chart.metadata.version,
+                        "app_version": h.chart.metadata.app_version,
+                        "description": h.chart.metadata.description,
+                    })
+                })
+                .collect();
+            print_structured(o, &serde_json::Value::Array(v))?;
+        }
+    }
+    Ok(())
+}
+
+fn pull(reference: &str, version: &str, dest: &std::path::Path, untar: bool) -> anyhow::Result<()> {
+    let found = fetch::locate(&Settings::from_env(), reference, version)?;
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    if untar {
+        let chart = tug_chart::load_archive(&found.file_name, &found.bytes)?;
+        tug_chart::package::unpack(&found.bytes, &dest.join(chart.name()))?;
+    } else {
+        let path = dest.join(&found.file_name);
+        std::fs::write(&path, &found.bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn dependency(cmd: DependencyCommand) -> anyhow::Result<()> {
+    let settings = Settings::from_env();
+    let (chart, fetched) = match cmd {
+        DependencyCommand::Update { chart } => {
+            let f = tug_chart::repo::deps::update(&settings, &chart)?;
+            (chart, f)
+        }
+        DependencyCommand::Build { chart } => {
+            let f = tug_chart::repo::deps::build(&settings, &chart)?;
+            (chart, f)
+        }
+        DependencyCommand::List { chart } => {
+            let loaded = tug_chart::load(&chart);
+            let meta = match &loaded {
+                Ok(c) => c.metadata.dependencies.clone(),
+                Err(e) => anyhow::bail!("{e}"),
+            };
+            let mut rows = vec![vec![
+                "NAME".to_string(),
+                "VERSION".into(),
+                "REPOSITORY".into(),
+                "STATUS".into(),
+            ]];
+            let present: Vec<(String, String)> = loaded
+                .map(|c| {
+                    c.dependencies
+                        .iter()
+                        .map(|d| (d.name().to_string(), d.metadata.version.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for d in meta {
+                let status = match present.iter().find(|(n, _)| *n == d.name) {
+                    Some(_) => "ok",
+                    None => "missing",
+                };
+                rows.push(vec![d.name, d.version, d.repository, status.into()]);
+            }
+            print!("{}", tug_client::printers::align(&rows));
+            return Ok(());
+        }
+    };
+    println!(
+        "Saving {} charts into {}",
+        fetched.len(),
+        chart.join("charts").display()
+    );
+    for f in fetched {
+        println!("Got {} {} from {}", f.name, f.version, f.repository);
+    }
+    println!("Deleting outdated charts");
+    Ok(())
 }

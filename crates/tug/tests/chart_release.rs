@@ -446,3 +446,146 @@ fn interrupted_upgrade_is_recovered_by_rollback() {
     );
     cp.kubectl(&["delete", "job", "web-migrate"]);
 }
+
+/// A `tug chart repo serve` process, stopped by PID on drop.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn served_repository_is_added_searched_and_installed_from() {
+    let cp = ControlPlane::start(TUG);
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = app_chart(&tmp.path().join("app"));
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let env = |c: &mut std::process::Command| {
+        c.env(
+            "HELM_REPOSITORY_CONFIG",
+            tmp.path().join("config/repositories.yaml"),
+        )
+        .env("HELM_REPOSITORY_CACHE", tmp.path().join("cache"))
+        .env("KUBECONFIG", cp.kubeconfig());
+    };
+    let tug = |args: &[&str]| {
+        let mut c = std::process::Command::new(TUG);
+        env(&mut c);
+        let out = c.args(args).output().unwrap();
+        assert!(out.status.success(), "tug {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    tug(&["chart", "package", &chart, "-d", repo.to_str().unwrap()]);
+    let chart_yaml = Path::new(&chart).join("Chart.yaml");
+    let newer = std::fs::read_to_string(&chart_yaml)
+        .unwrap()
+        .replace("0.1.0", "0.2.0");
+    std::fs::write(&chart_yaml, newer).unwrap();
+    tug(&["chart", "package", &chart, "-d", repo.to_str().unwrap()]);
+
+    let port = tug_testkit::free_port();
+    let mut serve = std::process::Command::new(TUG);
+    env(&mut serve);
+    let _served = Served(
+        serve
+            .args([
+                "chart",
+                "repo",
+                "serve",
+                repo.to_str().unwrap(),
+                "--address",
+            ])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tug_testkit::try_get("127.0.0.1", port, "/index.yaml").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "repo serve never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let out = tug(&["chart", "repo", "add", "local", &url]);
+    assert_eq!(out, "\"local\" has been added to your repositories\n");
+    assert!(tug(&["chart", "repo", "list"]).contains(&format!("local   {url}")));
+    let found = tug(&["chart", "search", "repo", "app"]);
+    let rows: Vec<&str> = found.lines().collect();
+    assert_eq!(rows.len(), 2, "newest version only: {found}");
+    assert!(
+        rows[1].starts_with("local/app") && rows[1].contains("0.2.0"),
+        "{found}"
+    );
+    assert_eq!(
+        tug(&["chart", "search", "repo", "app", "--versions"])
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(
+        tug(&["chart", "search", "repo", "nosuchchart"]),
+        "No results found\n"
+    );
+
+    // Install from the repository, a pinned older version.
+    let out = tug(&[
+        "chart",
+        "install",
+        "fromrepo",
+        "local/app",
+        "--version",
+        "0.1.0",
+    ]);
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    let list = tug(&["chart", "list"]);
+    assert!(
+        list.contains("fromrepo") && list.contains("app-0.1.0"),
+        "{list}"
+    );
+    assert_eq!(
+        get(&cp, "cm", "fromrepo-config", "default")["data"]["greeting"],
+        "hello"
+    );
+
+    // Dependencies from the repository, by name and by URL, locked and rebuilt.
+    let parent = tmp.path().join("parent");
+    write(
+        &parent,
+        &[(
+            "Chart.yaml",
+            &format!("apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n- name: app\n  version: \"~0.1\"\n  repository: \"@local\"\n"),
+        )],
+    );
+    tug(&["chart", "dependency", "update", parent.to_str().unwrap()]);
+    assert!(parent.join("charts/app-0.1.0.tgz").exists());
+    let lock = std::fs::read_to_string(parent.join("Chart.lock")).unwrap();
+    assert!(
+        lock.contains("version: 0.1.0") && lock.contains("digest: sha256:"),
+        "{lock}"
+    );
+    std::fs::remove_file(parent.join("charts/app-0.1.0.tgz")).unwrap();
+    tug(&["chart", "dependency", "build", parent.to_str().unwrap()]);
+    assert!(parent.join("charts/app-0.1.0.tgz").exists());
+    let rendered = tug(&["chart", "template", "p", parent.to_str().unwrap()]);
+    assert!(rendered.contains("name: p-config"), "{rendered}");
+
+    // Helm itself reads the served index and archives.
+    let dest = tmp.path().join("helm-pulled");
+    std::fs::create_dir_all(&dest).unwrap();
+    cp.python(&format!(
+        "import helm_python as helm\nhelm.pull('app', repo_url='{url}', version='0.2.0', destination='{}')\n",
+        dest.display()
+    ));
+    assert!(dest.join("app-0.2.0.tgz").exists());
+
+    let out = tug(&["chart", "repo", "remove", "local"]);
+    assert_eq!(out, "\"local\" has been removed from your repositories\n");
+}
