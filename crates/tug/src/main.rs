@@ -67,7 +67,7 @@ enum Command {
     /// Containers on this host, as Docker: run, ps, logs, exec, stop, start, restart, kill, rm, inspect, top, stats, diff, commit, images, rmi, tag.
     #[command(flatten)]
     Engine(engine::EngineCommand),
-    /// Helm-compatible charts: template, show, lint, package.
+    /// Helm-compatible charts: template, show, lint, package; releases: install, upgrade, rollback, uninstall, list, history, status, get, test.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
 }
