@@ -20,6 +20,7 @@ use tower_service::Service;
 use tug_store::Store;
 
 use crate::admission;
+use crate::crds;
 use crate::authn::{self, Authenticator, Credentials, Outcome, User};
 use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
@@ -109,10 +110,12 @@ pub struct AppState {
     pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
     /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
     pub rbac: Arc<authz::rbac::Rbac>,
-    /// How pods' log/exec/attach reach node agents (with the kubelet client certificate).
+    /// How pods' log/exec/attach/portforward reach node agents (with the kubelet client certificate).
     pub node_tls: tokio_rustls::TlsConnector,
     /// The cluster's certificates (node credentials are signed with its CA).
     pub pki: Pki,
+    /// The kinds CustomResourceDefinitions add, as served now.
+    pub crds: Arc<crds::CustomKinds>,
 }
 
 /// A running server.
@@ -204,6 +207,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let rbac = authz::rbac::Rbac::start(config.store.clone()).await?;
     authz::aggregation::spawn(config.store.clone(), rbac.clone());
     let nodes = authz::node::NodeAuthorizer::start(config.store.clone()).await?;
+    let crds = crds::CustomKinds::start(config.store.clone()).await?;
     let state = Arc::new(AppState {
         store: config.store,
         metrics: Arc::new(Metrics::default()),
@@ -217,6 +221,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         rbac,
         node_tls: crate::handlers::node_connector(&pki)?,
         pki,
+        crds,
     });
     create_system_namespaces(&state).await?;
     let mut app = router(state);
@@ -409,7 +414,8 @@ async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: N
         .get::<User>()
         .cloned()
         .unwrap_or_else(User::anonymous);
-    let attributes = Attributes::of_request(
+    let attributes = Attributes::of_request_in(
+        &state.crds,
         user,
         request.method(),
         request.uri().path(),

@@ -4,65 +4,13 @@
 //! quota's status counts creates and gives quota back on deletes; Services' Endpoints and
 //! EndpointSlices follow their pods' readiness, named ports and deletion.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Pod, ResourceQuota, Service, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::Client;
 use serde_json::json;
 
-struct Cluster {
-    client: Client,
-    ca: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn cluster() -> Cluster {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = tug_store::SqliteStore::open(dir.path().join("db")).expect("store");
-    let config = tug_apiserver::Config::new(
-        dir.path(),
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        Arc::new(store),
-    );
-    let server = tug_apiserver::start(config).await.expect("server starts");
-    let kubeconfig = Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig");
-    tokio::spawn(server.wait());
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    let client = Client::try_from(config).expect("client");
-    let ca = std::fs::read_to_string(dir.path().join("tls/ca.crt")).expect("ca");
-    tokio::spawn(tug_controllers::run(
-        client.clone(),
-        tug_controllers::Options {
-            root_ca_pem: ca.clone(),
-        },
-    ));
-    Cluster {
-        client,
-        ca,
-        _dir: dir,
-    }
-}
-
-/// Polls `check` until it returns Some, for up to ten seconds.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+mod common;
+use common::{cluster, eventually};
 
 fn pod(name: &str, cpu: &str) -> Pod {
     serde_json::from_value(
