@@ -34,6 +34,11 @@ spec:
               mode: {type: string, enum: [fast, safe], default: safe}
               port: {x-kubernetes-int-or-string: true}
               config: {type: object, x-kubernetes-preserve-unknown-fields: true}
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items: {type: object, required: [name], properties: {name: {type: string}, port: {type: integer}}}
           status:
             type: object
             properties:
@@ -129,6 +134,21 @@ fn kubectl_serves_a_custom_kind_with_schema_columns_and_subresources() {
     // A strategic merge patch has no merge keys to use on a custom kind.
     let out = server.kubectl_output(&["patch", "wd", "w1", "--type=strategic", "-p", r#"{"spec":{"mode":"safe"}}"#]);
     assert!(!out.status.success() && stderr(&out).contains("strategic merge patch is not supported"), "{}", stderr(&out));
+}
+
+#[test]
+fn server_side_apply_merges_list_map_keys_of_custom_resources() {
+    let server = with_widgets();
+    let a = server.file("a.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3, namespace: default}\nspec: {image: a, ports: [{name: http, port: 80}]}\n");
+    let b = server.file("b.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3, namespace: default}\nspec: {ports: [{name: metrics, port: 9090}]}\n");
+    server.kubectl(&["apply", "--server-side", "--field-manager=a", "-f", a.to_str().unwrap()]);
+    server.kubectl(&["apply", "--server-side", "--field-manager=b", "-f", b.to_str().unwrap()]);
+    let got = json_of(&server.kubectl(&["get", "wd", "w3", "-o", "json"]));
+    assert_eq!(got["spec"]["ports"], json!([{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}]), "{got}");
+    // Each manager owns its own element: b changing the http port is a conflict.
+    let b2 = server.file("b2.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3, namespace: default}\nspec: {ports: [{name: metrics, port: 9090}, {name: http, port: 8080}]}\n");
+    let out = server.kubectl_output(&["apply", "--server-side", "--field-manager=b", "-f", b2.to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("conflict"), "{}", stderr(&out));
 }
 
 #[test]

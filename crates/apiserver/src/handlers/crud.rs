@@ -399,8 +399,10 @@ async fn allocate_pod_cidr(ctx: &Ctx<'_>, object: &mut Value, name: &str) -> Api
 fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, new: &mut Value) {
     let manager = fieldmanager::update_manager(ctx.query, ctx.headers);
     let now = object::now();
+    let custom = super::custom_version(ctx);
     let writer = fieldmanager::Writer {
         rt: ctx.target.rt,
+        schema: super::schema_root(ctx.target.rt, custom.as_deref()),
         subresource: ctx.target.subresource.as_deref().unwrap_or(""),
         manager: &manager,
         now: &now,
