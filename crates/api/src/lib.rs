@@ -10,6 +10,7 @@
 
 pub mod convert;
 pub mod crd;
+pub mod cron;
 pub mod decode;
 pub mod defaults;
 pub mod openapi;
@@ -17,6 +18,7 @@ pub mod quantity;
 pub mod quota;
 pub mod registry;
 pub mod schema;
+pub mod storage;
 pub mod validation;
 
 pub use decode::{DecodeError, Decoded};

@@ -16,6 +16,7 @@ use crate::admission::{self, Operation};
 use crate::crds;
 use crate::fieldmanager;
 use crate::ipam;
+use crate::nodeports;
 use crate::podcidr;
 use crate::object::{self, from_kv, has_finalizers, meta_mut, meta_str, set_meta, to_bytes};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -320,6 +321,10 @@ pub async fn create(
     if object.get("spec").is_some() || rt.custom {
         set_meta(&mut object, "generation", json!(1));
     }
+    if (rt.group, rt.kind) == ("", "Namespace") {
+        // The namespace controller empties a deleted namespace, then lifts this finalizer.
+        object["spec"] = json!({"finalizers": ["kubernetes"]});
+    }
     if rt.has(Subresource::Status) {
         if let Some(fields) = object.as_object_mut() {
             fields.remove("status");
@@ -350,7 +355,14 @@ pub async fn create(
             code: StatusCode::CREATED,
         });
     }
-    let allocated = allocate_cluster_ip(ctx, &mut object, None).await?;
+    let node_ports = nodeports::assign(ctx.state.store.as_ref(), rt, &mut object, None).await?;
+    let allocated = match allocate_cluster_ip(ctx, &mut object, None).await {
+        Ok(ip) => ip,
+        Err(e) => {
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.claimed).await?;
+            return Err(e);
+        }
+    };
     let pod_cidr = allocate_pod_cidr(ctx, &mut object, &name).await?;
     match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
@@ -373,6 +385,7 @@ pub async fn create(
             if let Some(cidr) = pod_cidr {
                 podcidr::release(ctx.state.store.as_ref(), &cidr).await?;
             }
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.claimed).await?;
             Err(ApiError::from_store(rt, &name, e))
         }
     }
@@ -553,6 +566,11 @@ pub async fn replace(
             }
         }
     }
+    if (rt.group, rt.kind) == ("", "Namespace") && part == Part::Main {
+        // spec.finalizers changes only through the finalize subresource.
+        let finalizers = old.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+        new["spec"] = json!({"finalizers": finalizers});
+    }
     for field in [
         "uid",
         "creationTimestamp",
@@ -585,6 +603,11 @@ pub async fn replace(
     }
     crate::authz::escalation::check(ctx.state, ctx.user, rt, &new, Some(&old), warnings).await?;
     allocate_cluster_ip(ctx, &mut new, Some(&old)).await?;
+    let node_ports = if ctx.query.dry_run() {
+        nodeports::Assigned::default()
+    } else {
+        nodeports::assign(ctx.state.store.as_ref(), rt, &mut new, Some(&old)).await?
+    };
     if generation_changes(rt, &old, &new) {
         let generation = old
             .pointer("/metadata/generation")
@@ -612,7 +635,7 @@ pub async fn replace(
             code: StatusCode::OK,
         });
     }
-    let kv = ctx
+    let updated = ctx
         .state
         .store
         .update(
@@ -621,8 +644,17 @@ pub async fn replace(
             current.mod_revision,
             None,
         )
-        .await
-        .map_err(|e| ApiError::from_store(rt, name, e))?;
+        .await;
+    let kv = match updated {
+        Ok(kv) => {
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.dropped).await?;
+            kv
+        }
+        Err(e) => {
+            nodeports::release(ctx.state.store.as_ref(), &node_ports.claimed).await?;
+            return Err(ApiError::from_store(rt, name, e));
+        }
+    };
     crate::authz::escalation::written(ctx.state, &kv.key, kv.mod_revision).await;
     ctx.state.crds.written(&kv.key, kv.mod_revision).await;
     set_meta(
@@ -675,46 +707,18 @@ async fn delete_stored(
         {
             ipam::release(ctx.state.store.as_ref(), ip).await?;
         }
+        let ports: Vec<u16> = nodeports::node_ports(Some(object)).into_iter().collect();
+        nodeports::release(ctx.state.store.as_ref(), &ports).await?;
     }
     if (rt.group, rt.kind) == ("", "Node") {
         if let Some(cidr) = object.pointer("/spec/podCIDR").and_then(Value::as_str) {
             podcidr::release(ctx.state.store.as_ref(), cidr).await?;
         }
     }
-    if rt.kind == "Namespace" && rt.group.is_empty() {
-        delete_namespace_contents(ctx, name).await?;
-    }
     if crds::is_definition(rt) {
         crds::delete_instances(ctx.state.store.as_ref(), object).await?;
         let revision = ctx.state.store.current_revision().await?;
         ctx.state.crds.written(key, revision).await;
-    }
-    Ok(())
-}
-
-/// Deletes every object in a namespace being deleted (the namespace controller's job, done at once).
-async fn delete_namespace_contents(ctx: &Ctx<'_>, namespace: &str) -> ApiResult<()> {
-    let custom = ctx.state.crds.all();
-    for rt in tug_api::registry::all()
-        .iter()
-        .chain(custom)
-        .filter(|t| t.namespaced && t.storage_version && !t.create_only)
-    {
-        let objects = ctx
-            .state
-            .store
-            .range(RangeRequest::new(KeyRange::prefix(
-                rt.prefix(Some(namespace)),
-            )))
-            .await?;
-        for kv in objects.kvs {
-            let object = from_kv(rt, &kv)?;
-            match Box::pin(delete_stored(ctx, rt, &kv.key, kv.mod_revision, &object)).await {
-                Ok(()) => {}
-                Err(e) if e.code == 404 || e.code == 409 => {}
-                Err(e) => return Err(e),
-            }
-        }
     }
     Ok(())
 }
@@ -725,6 +729,8 @@ pub struct DeleteOptions {
     pub grace_period: Option<i64>,
     pub precondition_rv: Option<String>,
     pub precondition_uid: Option<String>,
+    /// Orphan, Background or Foreground (the garbage collector acts on the first and last).
+    pub propagation: Option<String>,
 }
 
 impl DeleteOptions {
@@ -754,6 +760,7 @@ impl DeleteOptions {
             grace_period,
             precondition_rv: pre("resourceVersion"),
             precondition_uid: pre("uid"),
+            propagation: policy.map(str::to_string),
         })
     }
 }
@@ -815,6 +822,18 @@ pub async fn delete(
                 .and_then(Value::as_str)
                 .is_some_and(|n| !n.is_empty());
         let graceful = bound_pod && grace > 0;
+        // Orphan and Foreground leave the object to the garbage collector behind a finalizer.
+        let policy_finalizer = match options.propagation.as_deref() {
+            Some("Orphan") => Some("orphan"),
+            Some("Foreground") => Some("foregroundDeletion"),
+            _ => None,
+        };
+        if let Some(f) = policy_finalizer.filter(|_| object.pointer("/metadata/deletionTimestamp").is_none()) {
+            let finalizers = meta_mut(&mut object).entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(list) = finalizers.as_array_mut().filter(|l| !l.contains(&json!(f))) {
+                list.push(json!(f));
+            }
+        }
         if has_finalizers(&object) || graceful {
             if object.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok(Written {

@@ -218,6 +218,13 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
                 .await?,
             )
         }
+        ("PUT", true, Some("finalize")) if (target.rt.group, target.rt.kind) == ("", "Namespace") => {
+            let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            let current = crud::current(&ctx).await?;
+            let mut namespace = crate::object::from_kv(target.rt, &current)?;
+            namespace["spec"]["finalizers"] = object.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            written(crud::replace(&ctx, namespace, &current, Part::Whole, &mut warnings).await?)
+        }
         ("POST", true, Some("token")) => {
             let request = body::decode_object(ctx.headers, &body::read(body).await?)?;
             return token_request::create(&ctx, request).await;
