@@ -197,7 +197,21 @@ fn finalizers_hold_custom_resources_and_deleting_the_definition_deletes_its_obje
     let out = server.kubectl_output(&["get", "wd", "held"]);
     assert!(stderr(&out).contains("NotFound"), "{}", stderr(&out));
 
-    server.kubectl(&["delete", "crd", "widgets.example.com"]);
+    // Deleting the definition deletes its objects; one with a finalizer holds it (terminating,
+    // still served, no new objects) until the finalizer is removed.
+    let late = server.file("late.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: late, namespace: default, finalizers: [example.com/cleanup]}\nspec: {image: c}\n");
+    server.kubectl(&["apply", "-f", late.to_str().unwrap()]);
+    server.kubectl(&["delete", "crd", "widgets.example.com", "--wait=false"]);
+    let crd = json_of(&server.kubectl(&["get", "crd", "widgets.example.com", "-o", "json"]));
+    assert!(crd["metadata"]["deletionTimestamp"].is_string(), "{crd}");
+    assert!(stderr(&server.kubectl_output(&["get", "wd", "other"])).contains("NotFound"));
+    let got = json_of(&server.kubectl(&["get", "wd", "late", "-o", "json"]));
+    assert!(got["metadata"]["deletionTimestamp"].is_string(), "{got}");
+    let text = stderr(&server.kubectl_output(&["apply", "-f", held.to_str().unwrap()]));
+    assert!(text.contains("create not allowed while custom resource definition widgets.example.com is terminating"), "{text}");
+    server.kubectl(&["patch", "wd", "late", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    let out = server.kubectl_output(&["get", "crd", "widgets.example.com"]);
+    assert!(stderr(&out).contains("NotFound"), "{}", stderr(&out));
     let (code, _) = server.request("GET", "/apis/example.com/v1/namespaces/default/widgets", "application/json", None);
     assert_eq!(code, 404);
     // Defined again, the kind starts empty: the old objects went with the definition.
