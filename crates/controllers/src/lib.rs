@@ -8,8 +8,12 @@
 //! with a `run(client, …)` built on [`reconciler::run`] and start it in [`run`].
 //!
 //! Controllers now: `service_accounts` (the `default` ServiceAccount and the
-//! `kube-root-ca.crt` ConfigMap in every namespace) and `resource_quota` (each quota's
-//! `status.hard` and `status.used`, recomputed from scratch). It may call `tug-api` (quota
+//! `kube-root-ca.crt` ConfigMap in every namespace), `resource_quota` (each quota's
+//! `status.hard` and `status.used`, recomputed from scratch), `replicaset`, `deployment`
+//! (its arithmetic in `rollout`), `garbage_collector` (cascading deletion through
+//! ownerReferences) and `namespace` (emptying deleted namespaces). Shared by the workload
+//! controllers: `workload` (pod readiness, controller ownerReferences, selectors),
+//! `events` (recording Events) and `kinds` (the registry's types for kube-rs). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
 pub mod deployment;
