@@ -9,6 +9,7 @@ use crate::ResourceType;
 
 mod apps;
 mod policy;
+mod stateful;
 
 /// What is wrong with a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,10 +103,12 @@ pub fn validate(rt: &ResourceType, object: &Value) -> Vec<FieldError> {
         ("", "Pod") => pod_spec(spec, "spec", &mut errors),
         ("", "Service") => service_spec(spec, &mut errors),
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
-            workload(spec, true, &mut errors)
+            workload(spec, true, &mut errors);
+            stateful::apps(rt.kind, spec, &mut errors);
         }
         ("", "ReplicationController") => workload(spec, false, &mut errors),
-        ("batch", "Job") => template(spec, "spec.template", &mut errors),
+        ("batch", "Job") => stateful::job(spec, "spec", &mut errors),
+        ("batch", "CronJob") => stateful::cron_job(spec, &mut errors),
         ("", "ResourceQuota") => policy::resource_quota(spec, &mut errors),
         ("", "LimitRange") => policy::limit_range(spec, &mut errors),
         _ => {}

@@ -16,6 +16,11 @@ pub struct Cluster {
 }
 
 pub async fn cluster() -> Cluster {
+    cluster_with(tug_controllers::NODE_MONITOR_GRACE_PERIOD).await
+}
+
+/// A cluster whose node lifecycle controller waits `grace` for missed heartbeats.
+pub async fn cluster_with(grace: Duration) -> Cluster {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = tug_store::SqliteStore::open(dir.path().join("db")).expect("store");
     let config = tug_apiserver::Config::new(
@@ -35,6 +40,7 @@ pub async fn cluster() -> Cluster {
         client.clone(),
         tug_controllers::Options {
             root_ca_pem: ca.clone(),
+            node_monitor_grace_period: grace,
         },
     ));
     Cluster {
