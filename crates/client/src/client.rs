@@ -240,14 +240,8 @@ impl Conn {
         Ok(self.client.request::<Value>(req).await?)
     }
 
-    /// DELETE with background propagation (kubectl's default).
-    /// DELETE; dependents go after the object (background cascading).
-    pub async fn delete(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str) -> Result<Value> {
-        self.delete_with(ri, ns, name, "Background").await
-    }
-
     /// DELETE with `propagation` Background, Foreground or Orphan (`--cascade`).
-    pub async fn delete_with(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str, propagation: &str) -> Result<Value> {
+    pub async fn delete(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str, propagation: &str) -> Result<Value> {
         let body = serde_json::to_vec(
             &serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}),
         )?;

@@ -401,7 +401,7 @@ impl Session {
         for (ri, o) in objs {
             let ns = self.obj_ns(&ri, &o);
             let name = meta_name(&o).to_string();
-            match self.conn.delete_with(&ri, ns.as_deref(), &name, self.propagation).await {
+            match self.conn.delete(&ri, ns.as_deref(), &name, self.propagation).await {
                 Ok(_) => {
                     out(&format!("{} \"{name}\" deleted", ri.kind_group()));
                     let uid = o
