@@ -93,8 +93,10 @@ async fn two_agents_register_ready_nodes_with_distinct_pod_cidrs_and_leases() {
     }
     // Each agent made its node's bridge.
     for (name, node) in [("node-a", &a), ("node-b", &b)] {
-        let net = tug_agent::network::Network::new(name, &cidr(node), dir.path()).expect("network");
+        let net = tug_network::Network::new(name, &cidr(node), dir.path()).expect("network");
         assert!(std::path::Path::new("/sys/class/net").join(&net.bridge).exists(), "bridge {} of {name}", net.bridge);
         net.remove_bridge();
     }
+    // And loaded the service proxy's rules.
+    tug_network::proxy::remove().expect("remove the service proxy's table");
 }
