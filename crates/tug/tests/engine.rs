@@ -82,6 +82,14 @@ impl Host {
         assert!(!mounts.contains(&data), "mounts left under {data}:\n{mounts}");
         assert_eq!(veths(), veths_before, "veths left");
         assert!(cgroups().is_empty(), "cgroups left: {:?}", cgroups());
+        let supervisors: Vec<String> = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains("container-monitor") && c.contains(&data))
+            .collect();
+        assert!(supervisors.is_empty(), "supervisors left: {supervisors:?}");
     }
 }
 
@@ -169,6 +177,15 @@ fn a_built_image_runs_with_its_env_user_and_workdir_and_flags_override_them() {
     assert_eq!(inspect[0]["State"]["ExitCode"], 0);
     host.ok(&["start", "ticker"]);
     host.eventually("the restarted ticker's log", || host.ok(&["logs", "ticker"]) == "started\nstarted\n");
+    // top, stats, logs --tail/--timestamps, restart.
+    let top = host.ok(&["top", "ticker"]);
+    assert!(top.starts_with("UID") && top.contains("sh -c echo started"), "{top}");
+    let stats = host.ok(&["stats", "--no-stream", "ticker"]);
+    assert!(stats.lines().nth(1).is_some_and(|l| l.contains("ticker") && l.contains('%')), "{stats}");
+    let stamped = host.ok(&["logs", "--tail", "1", "--timestamps", "ticker"]);
+    assert!(stamped.ends_with(" started\n") && stamped.starts_with("20") && stamped.lines().count() == 1, "{stamped}");
+    host.ok(&["restart", "-t", "5", "ticker"]);
+    host.eventually("the restart's log", || host.ok(&["logs", "ticker"]) == "started\nstarted\nstarted\n");
     host.ok(&["rm", "-f", "ticker"]);
     host.assert_clean(veths_before);
 }
