@@ -321,6 +321,12 @@ impl Worker {
         }
         let dir = self.node.pod_dir(&uid).join("containers").join(&container.name).join(number.to_string());
         let fail = |what: &str, e: &dyn std::fmt::Display| ("CreateContainerError".to_string(), format!("failed to {what}: {e}"));
+        if !mounts.iter().any(|(destination, _, _)| destination == "/etc/resolv.conf") {
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let path = self.node.pod_dir(&uid).join("resolv.conf");
+            std::fs::write(&path, crate::dns::resolv::resolv_conf(pod, crate::dns::CLUSTER_DNS, &host)).map_err(|e| fail("write resolv.conf", &e))?;
+            mounts.push(("/etc/resolv.conf".into(), path.to_string_lossy().into_owned(), true));
+        }
         std::fs::create_dir_all(&dir).map_err(|e| fail("create the container directory", &e))?;
         let store = self.node.images.clone();
         let mount_dir = dir.clone();

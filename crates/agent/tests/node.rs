@@ -97,4 +97,6 @@ async fn two_agents_register_ready_nodes_with_distinct_pod_cidrs_and_leases() {
         assert!(std::path::Path::new("/sys/class/net").join(&net.bridge).exists(), "bridge {} of {name}", net.bridge);
         net.remove_bridge();
     }
+    // And loaded the service proxy's rules.
+    tug_network::proxy::remove().expect("remove the service proxy's table");
 }

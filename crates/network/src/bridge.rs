@@ -150,6 +150,10 @@ impl Network {
         // Two `ip -batch` runs in all: one on the host, one in the namespace.
         let outside = format!("link add {host} type veth peer name eth0 netns {target}\nlink set {host} master {} up\n", self.bridge);
         run_with_input("ip", &["-batch", "-"], &outside)?;
+        // Hairpin: a sandbox reaching a service that picks the sandbox itself gets its own
+        // (masqueraded) packets back through the port they came in on.
+        let hairpin = format!("/sys/class/net/{host}/brport/hairpin_mode");
+        std::fs::write(&hairpin, "1").map_err(|e| Error::Io(format!("write {hairpin}: {e}")))?;
         let gateway = self.gateway.to_string();
         let address = format!("{ip}/{}", self.prefix);
         // One `ip -batch` inside the namespace: address, link up, default route.

@@ -6,7 +6,11 @@
 //! clusters take a machine-wide lock ([`LOCK`]): test binaries of every crate, and several
 //! `cargo test` runs at once, wait for each other instead of fighting over the network.
 //! Dropping a cluster deletes its pods, stops it and removes whatever is left (processes,
-//! mounts, its bridge and veths), even when an assertion failed.
+//! mounts, its bridge and veths, the service proxy's nftables table), even when an
+//! assertion failed.
+//!
+//! [`ControlPlane`] is `tug server` alone (no node, no lock), for tests that need the API
+//! and controllers but no running pods.
 //!
 //! Used only by tests (a dev-dependency); nothing here is part of the product.
 
@@ -18,6 +22,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod control_plane;
+pub use control_plane::ControlPlane;
 
 /// The machine-wide lock every cluster holds while it lives.
 pub const LOCK: &str = "/run/tug-e2e.lock";
@@ -267,6 +274,8 @@ impl Drop for Cluster {
             }
             let _ = Command::new("ip").args(["link", "del", &bridge]).status();
         }
+        // The service proxy's nftables table (kube-proxy leaves its rules when it stops).
+        let _ = Command::new("nft").args(["delete", "table", "ip", "tug"]).stderr(Stdio::null()).status();
     }
 }
 

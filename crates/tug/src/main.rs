@@ -51,7 +51,7 @@ enum Command {
     Push(image::PushArgs),
     /// Save credentials for a registry (checked first).
     Login(image::LoginArgs),
-    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
+    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, rollout, autoscale, explain, api-resources.
     #[command(flatten)]
     Kubectl(kubectl::KubectlCommand),
     /// Run the node agent (kubelet) against an API server.
@@ -67,7 +67,7 @@ enum Command {
     /// Containers on this host, as Docker: run, ps, logs, exec, stop, start, restart, kill, rm, inspect, top, stats, diff, commit, images, rmi, tag.
     #[command(flatten)]
     Engine(engine::EngineCommand),
-    /// Helm-compatible charts: template, show, lint, package.
+    /// Helm-compatible charts: template, show, lint, package; releases: install, upgrade, rollback, uninstall, list, history, status, get, test.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
 }

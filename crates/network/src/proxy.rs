@@ -1,0 +1,308 @@
+//! Service proxy rules in the kernel's packet filter, as kube-proxy's nftables mode
+//! writes them: one table (`ip tug`) replaced atomically on every sync (`nft -f`, one
+//! transaction), holding
+//!
+//! - a verdict map from (cluster IP, protocol, port) to a chain per service port, and one
+//!   from (protocol, port) for node ports and load-balancer ports, matched only for
+//!   packets to one of this host's own addresses (`fib daddr type local`), 127.0.0.1
+//!   included;
+//! - per service port a chain that picks an endpoint with `numgen random` (or the one a
+//!   client was sent to before, with `sessionAffinity: ClientIP`: a set per endpoint of
+//!   client addresses with a timeout) and jumps to the endpoint's chain, which DNATs;
+//! - masquerading of all proxied traffic (marked in the service chain), so replies from
+//!   a pod on the same bridge return through the host, and traffic from the node itself
+//!   (127.0.0.1 included) gets an address the pod can answer;
+//! - filter chains that reject (TCP reset / ICMP port unreachable) connections to a
+//!   service port without endpoints, instead of leaving them to time out.
+//!
+//! The caller decides which endpoints serve cluster traffic and which serve external
+//! (node port, load balancer) traffic, so `internalTrafficPolicy` and
+//! `externalTrafficPolicy: Local` are its choice of lists. Pure text generation
+//! ([`ruleset`]) plus one command ([`apply`]).
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::{Command, Stdio};
+
+use crate::Error;
+
+/// The nftables table the proxy owns.
+pub const TABLE: &str = "tug";
+/// The packet mark bit that asks for masquerading (kube-proxy's).
+const MASQUERADE_MARK: u32 = 0x4000;
+
+/// A service's transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// The Kubernetes name (`TCP`, `UDP`, `SCTP`).
+    pub fn parse(name: &str) -> Option<Protocol> {
+        match name {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    fn nft(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// One port of one Service, with the endpoints that serve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePort {
+    /// `namespace/name:port`, for comments and stable chain names.
+    pub name: String,
+    pub protocol: Protocol,
+    /// The cluster IP (None for headless Services: nothing to proxy on it).
+    pub cluster_ip: Option<Ipv4Addr>,
+    pub port: u16,
+    /// The node port (NodePort and LoadBalancer Services).
+    pub node_port: Option<u16>,
+    /// Ports this node serves on its own addresses for a LoadBalancer Service.
+    pub load_balancer_port: Option<u16>,
+    /// Endpoints for traffic from inside the cluster (to the cluster IP).
+    pub internal: Vec<SocketAddrV4>,
+    /// Endpoints for traffic from outside (node port, load balancer).
+    pub external: Vec<SocketAddrV4>,
+    /// `sessionAffinity: ClientIP`'s timeout in seconds.
+    pub affinity_seconds: Option<u32>,
+}
+
+/// The whole table for `services`: a script that replaces any previous one atomically.
+pub fn ruleset(services: &[ServicePort]) -> String {
+    let mut out = String::new();
+    let mut body = String::new();
+    let mut cluster_elements = Vec::new();
+    let mut local_elements = Vec::new();
+    let mut no_endpoints = Vec::new();
+    let mut no_endpoints_local = Vec::new();
+    let mut local_ports_seen = HashSet::new();
+    for (index, svc) in services.iter().enumerate() {
+        let proto = svc.protocol.nft();
+        let id = chain_id(&svc.name, index);
+        if let Some(ip) = svc.cluster_ip {
+            if svc.internal.is_empty() {
+                no_endpoints.push(format!("{ip} . {proto} . {}", svc.port));
+            } else {
+                cluster_elements.push(format!("{ip} . {proto} . {} : goto svc-{id}", svc.port));
+                write_service_chain(&mut body, &format!("svc-{id}"), &id, svc, &svc.internal);
+            }
+        }
+        let local_ports: Vec<u16> = svc
+            .node_port
+            .into_iter()
+            .chain(svc.load_balancer_port)
+            .filter(|p| local_ports_seen.insert((svc.protocol, *p)))
+            .collect();
+        if local_ports.is_empty() {
+            continue;
+        }
+        if svc.external.is_empty() {
+            no_endpoints_local.extend(local_ports.iter().map(|p| format!("{proto} . {p}")));
+        } else {
+            local_elements.extend(local_ports.iter().map(|p| format!("{proto} . {p} : goto ext-{id}")));
+            write_service_chain(&mut body, &format!("ext-{id}"), &format!("{id}-x"), svc, &svc.external);
+        }
+    }
+    let _ = writeln!(out, "table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{");
+    let _ = writeln!(out, "  comment \"Kubernetes Services, written by the tug agent's service proxy\"");
+    write_map(&mut out, "service-ips", "ipv4_addr . inet_proto . inet_service : verdict", &cluster_elements);
+    write_map(&mut out, "service-local-ports", "inet_proto . inet_service : verdict", &local_elements);
+    write_map(&mut out, "no-endpoint-ips", "ipv4_addr . inet_proto . inet_service", &no_endpoints);
+    write_map(&mut out, "no-endpoint-local-ports", "inet_proto . inet_service", &no_endpoints_local);
+    let _ = write!(
+        out,
+        "  chain nat-prerouting {{ type nat hook prerouting priority dstnat; policy accept; jump services; }}
+  chain nat-output {{ type nat hook output priority -100; policy accept; jump services; }}
+  chain nat-postrouting {{ type nat hook postrouting priority srcnat; policy accept; jump masquerading; }}
+  chain services {{
+    ip daddr . meta l4proto . th dport vmap @service-ips
+    fib daddr type local meta l4proto . th dport vmap @service-local-ports
+  }}
+  chain masquerading {{
+    meta mark & {MASQUERADE_MARK:#x} == 0 return
+    meta mark set meta mark ^ {MASQUERADE_MARK:#x}
+    masquerade fully-random
+  }}
+  chain mark-for-masquerade {{ meta mark set meta mark | {MASQUERADE_MARK:#x}; }}
+  chain filter-input {{ type filter hook input priority -110; policy accept; ct state new jump no-endpoints; }}
+  chain filter-forward {{ type filter hook forward priority -110; policy accept; ct state new jump no-endpoints; }}
+  chain filter-output {{ type filter hook output priority -110; policy accept; ct state new jump no-endpoints; }}
+  chain no-endpoints {{
+    ip daddr . meta l4proto . th dport @no-endpoint-ips reject
+    fib daddr type local meta l4proto . th dport @no-endpoint-local-ports reject
+  }}
+"
+    );
+    out.push_str(&body);
+    out.push_str("}\n");
+    out
+}
+
+fn write_map(out: &mut String, name: &str, type_: &str, elements: &[String]) {
+    let kind = if type_.contains(':') { "map" } else { "set" };
+    let _ = write!(out, "  {kind} {name} {{ type {type_};");
+    if !elements.is_empty() {
+        let _ = write!(out, " elements = {{ {} }};", elements.join(", "));
+    }
+    out.push_str(" }\n");
+}
+
+/// A service chain (`chain`) load balancing over `endpoints`, with endpoint chains
+/// `<chain>-<i>`; affinity sets are named `aff-<id>-<i>`.
+fn write_service_chain(out: &mut String, chain: &str, id: &str, svc: &ServicePort, endpoints: &[SocketAddrV4]) {
+    let proto = svc.protocol.nft();
+    if let Some(timeout) = svc.affinity_seconds {
+        for i in 0..endpoints.len() {
+            let _ = writeln!(out, "  set aff-{id}-{i} {{ type ipv4_addr; flags dynamic,timeout; timeout {timeout}s; }}");
+        }
+    }
+    let _ = writeln!(out, "  chain {chain} {{");
+    let _ = writeln!(out, "    jump mark-for-masquerade comment \"{}\"", svc.name.replace('"', ""));
+    if svc.affinity_seconds.is_some() {
+        for i in 0..endpoints.len() {
+            let _ = writeln!(out, "    ip saddr @aff-{id}-{i} goto {chain}-{i}");
+        }
+    }
+    let choices: Vec<String> = (0..endpoints.len()).map(|i| format!("{i} : goto {chain}-{i}")).collect();
+    let _ = writeln!(out, "    numgen random mod {} vmap {{ {} }}", endpoints.len(), choices.join(", "));
+    out.push_str("  }\n");
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let _ = writeln!(out, "  chain {chain}-{i} {{");
+        if svc.affinity_seconds.is_some() {
+            let _ = writeln!(out, "    update @aff-{id}-{i} {{ ip saddr }}");
+        }
+        let _ = writeln!(out, "    meta l4proto {proto} dnat to {endpoint}");
+        out.push_str("  }\n");
+    }
+}
+
+/// A short stable chain id for a service port.
+fn chain_id(name: &str, index: usize) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    format!("{:08x}{index}", h as u32)
+}
+
+/// Loads a script made by [`ruleset`] (one atomic transaction).
+pub fn apply(script: &str) -> Result<(), Error> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Io(format!("run nft (install the nftables package): {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| Error::Io(format!("write rules to nft: {e}")))?;
+    }
+    let out = child.wait_with_output().map_err(|e| Error::Io(format!("run nft: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Io(format!("nft -f failed: {}", String::from_utf8_lossy(&out.stderr).trim())))
+    }
+}
+
+/// Removes the proxy's table, if there is one.
+pub fn remove() -> Result<(), Error> {
+    apply(&format!("table ip {TABLE}\ndelete table ip {TABLE}\n"))
+}
+
+/// Lets `bridge` forward the traffic the proxy sends back out of it, and DNAT from
+/// 127.0.0.1 to pods on it (node ports on localhost): per-interface sysctls, gone with
+/// the bridge, so the host's global forwarding setting is left alone.
+pub fn prepare_bridge(bridge: &str) -> Result<(), Error> {
+    for key in ["forwarding", "route_localnet"] {
+        let path = format!("/proc/sys/net/ipv4/conf/{bridge}/{key}");
+        std::fs::write(&path, "1").map_err(|e| Error::Io(format!("write {path}: {e}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(name: &str, endpoints: &[&str]) -> ServicePort {
+        let endpoints: Vec<SocketAddrV4> = endpoints.iter().map(|e| e.parse().unwrap()).collect();
+        ServicePort {
+            name: name.into(),
+            protocol: Protocol::Tcp,
+            cluster_ip: Some(Ipv4Addr::new(10, 43, 0, 20)),
+            port: 80,
+            node_port: Some(30080),
+            load_balancer_port: None,
+            internal: endpoints.clone(),
+            external: endpoints,
+            affinity_seconds: None,
+        }
+    }
+
+    #[test]
+    fn endpoints_are_chosen_at_random_and_empty_services_reject() {
+        let script = ruleset(&[port("default/web:http", &["10.42.0.5:8080", "10.42.0.6:8080"]), port("default/none:http", &[])]);
+        assert!(script.starts_with("table ip tug\ndelete table ip tug\n"), "{script}");
+        assert!(script.contains("numgen random mod 2 vmap { 0 : goto svc-"), "{script}");
+        assert!(script.contains("dnat to 10.42.0.6:8080"), "{script}");
+        assert!(script.contains("elements = { 10.43.0.20 . tcp . 80 };"), "{script}");
+        // The node port of the empty service collides with the first: only one is kept.
+        assert_eq!(script.matches("tcp . 30080").count(), 1, "{script}");
+    }
+
+    #[test]
+    fn client_ip_affinity_remembers_clients_per_endpoint() {
+        let mut svc = port("default/web:http", &["10.42.0.5:8080"]);
+        svc.affinity_seconds = Some(10800);
+        let script = ruleset(&[svc]);
+        assert!(script.contains("flags dynamic,timeout; timeout 10800s;"), "{script}");
+        assert!(script.contains("update @aff-"), "{script}");
+        assert!(script.contains("ip saddr @aff-"), "{script}");
+    }
+
+    /// The kernel's own parser accepts the rules (`nft -c`: checked, not loaded).
+    #[test]
+    fn nft_accepts_the_ruleset() {
+        if std::process::Command::new("nft").arg("--version").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "nft is missing (apt nftables)");
+            return;
+        }
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let mut affinity = port("default/sticky:http", &["10.42.0.7:80"]);
+        affinity.cluster_ip = Some(Ipv4Addr::new(10, 43, 0, 21));
+        affinity.node_port = None;
+        affinity.load_balancer_port = Some(8080);
+        affinity.affinity_seconds = Some(60);
+        let script = ruleset(&[port("default/web:http", &["10.42.0.5:8080", "10.42.0.6:8080"]), affinity, port("default/none:http", &[])]);
+        let mut child = std::process::Command::new("nft")
+            .args(["-c", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}\n{script}", String::from_utf8_lossy(&out.stderr));
+    }
+}
