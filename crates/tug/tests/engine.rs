@@ -165,6 +165,19 @@ fn a_built_image_runs_with_its_env_user_and_workdir_and_flags_override_them() {
     // The exit code is the container's; --entrypoint replaces the image's.
     let out = host.tug(&["run", "--rm", "--network", "none", "--entrypoint", "/bin/false", "greeter:1"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // A signal to a foreground run goes to the container; the run ends with its code.
+    let mut fg = Command::new(env!("CARGO_BIN_EXE_tug"))
+        .env("TUG_DATA_DIR", host.data())
+        .args(["run", "--rm", "--network", "none", "busybox", "sh", "-c", "trap 'exit 7' TERM; touch /tmp/up; while true; do sleep 0.1; done"])
+        .spawn()
+        .unwrap();
+    host.eventually("the foreground container", || {
+        let id = host.ok(&["ps", "-q"]).trim().to_string();
+        !id.is_empty() && text(&host.tug(&["exec", &id, "ls", "/tmp"])).contains("up")
+    });
+    // SAFETY: kill with the PID of the child this test spawned.
+    unsafe { libc::kill(fg.id() as i32, libc::SIGTERM) };
+    assert_eq!(fg.wait().unwrap().code(), Some(7));
     // Detached: logs, exec, stop, start, ps.
     let id = host.ok(&["run", "-d", "--name", "ticker", "busybox", "sh", "-c", "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done"]);
     assert_eq!(id.trim().len(), 64);
