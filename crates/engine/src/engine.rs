@@ -28,7 +28,7 @@ use crate::{netns, ports, spec, supervisor, Error, Result};
 
 /// The default bridge: its own name (node bridges are `tug` + 8 hex digits) and range.
 pub const BRIDGE: &str = "tug0";
-pub const BRIDGE_RANGE: &str = "10.88.0.0/16";
+pub const BRIDGE_RANGE: &str = "10.87.0.0/16";
 
 /// The engine over a data directory (`<data>/engine`) and an image store.
 #[derive(Clone, Debug)]
@@ -575,7 +575,7 @@ impl Engine {
             },
             "NetworkSettings": {
                 "IPAddress": record.ip.filter(|_| state.running()).map(|ip| ip.to_string()).unwrap_or_default(),
-                "Gateway": if record.ip.is_some() && state.running() { "10.88.0.1" } else { "" },
+                "Gateway": if record.ip.is_some() && state.running() { "10.87.0.1" } else { "" },
                 "Ports": ports,
             },
         })
