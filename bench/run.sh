@@ -22,6 +22,8 @@ TUG=$(realpath "$TUG")
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 
 T=$(mktemp -d /tmp/tug-bench-run.XXXXXX)
+# podman's default network makes a cni-podman0 bridge and keeps it: remove it if we made it.
+PODMAN_BRIDGE_BEFORE=$([[ -e /sys/class/net/cni-podman0 ]] && echo 1 || echo 0)
 P=(--root "$T/podman-root" --runroot "$T/podman-run" --storage-driver overlay --cgroup-manager cgroupfs --events-backend none)
 cleanup() {
     podman "${P[@]}" rm -a -f >/dev/null 2>&1 || true
@@ -29,6 +31,7 @@ cleanup() {
     podman "${P[@]}" system reset -f >/dev/null 2>&1 || true
     findmnt -rn -o TARGET | grep "^$T" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$T"
+    [[ $PODMAN_BRIDGE_BEFORE == 1 ]] || ip link del cni-podman0 2>/dev/null || true
 }
 trap cleanup EXIT
 

@@ -28,7 +28,7 @@ use crate::{netns, ports, spec, supervisor, Error, Result};
 
 /// The default bridge: its own name (node bridges are `tug` + 8 hex digits) and range.
 pub const BRIDGE: &str = "tug0";
-pub const BRIDGE_RANGE: &str = "10.88.0.0/16";
+pub const BRIDGE_RANGE: &str = "10.87.0.0/16";
 
 /// The engine over a data directory (`<data>/engine`) and an image store.
 #[derive(Clone, Debug)]
@@ -255,9 +255,13 @@ impl Engine {
     /// supervisor's record of how it ended.
     fn supervise(&self, record: &Record, listeners: Vec<TcpListener>, attach: Attach) -> Option<Value> {
         let paths = self.paths(record);
+        let foreground = attach.echo;
         let hooks = Hooks {
             created: Box::new(|pid| self.wire(record, pid).map_err(|e| e.to_string())),
-            started: Box::new(|_| {
+            started: Box::new(|pid| {
+                if foreground {
+                    proxy_signals(pid);
+                }
                 if let Some(ip) = record.ip {
                     ports::serve(listeners, &record.options.ports, ip);
                 }
@@ -571,7 +575,7 @@ impl Engine {
             },
             "NetworkSettings": {
                 "IPAddress": record.ip.filter(|_| state.running()).map(|ip| ip.to_string()).unwrap_or_default(),
-                "Gateway": if record.ip.is_some() && state.running() { "10.88.0.1" } else { "" },
+                "Gateway": if record.ip.is_some() && state.running() { "10.87.0.1" } else { "" },
                 "Ports": ports,
             },
         })
@@ -580,6 +584,28 @@ impl Engine {
     /// The containers made from image `id` (config digest), so `rmi` can refuse.
     pub fn users_of_image(&self, manifest: &str) -> Result<Vec<Record>> {
         Ok(self.containers.list()?.into_iter().filter(|r| r.image_manifest == manifest).collect())
+    }
+}
+
+/// The foreground container's init, for [`forward`].
+static FOREGROUND: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(signal: libc::c_int) {
+    let pid = FOREGROUND.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe; pid is the container's init.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// As Docker's sig-proxy: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to a foreground
+/// `tug run` go to the container, which decides, so its supervisor (this process) stays
+/// to clean up after it.
+fn proxy_signals(pid: i32) {
+    FOREGROUND.store(pid, std::sync::atomic::Ordering::Relaxed);
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: `forward` only loads an atomic and calls kill, both async-signal-safe.
+        unsafe { libc::signal(signal, forward as *const () as libc::sighandler_t) };
     }
 }
 

@@ -14,7 +14,7 @@ use crate::{Error, Result};
 pub enum NetworkMode {
     /// Its own namespace with loopback only.
     None,
-    /// Its own namespace on the default bridge `tug0`, an address from 10.88.0.0/16.
+    /// Its own namespace on the default bridge `tug0`, an address from 10.87.0.0/16 (podman's default network is 10.88.0.0/16).
     #[default]
     Bridge,
     /// The host's network namespace.

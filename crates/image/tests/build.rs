@@ -674,3 +674,19 @@ ENTRYPOINT echo hi
     );
     f.assert_clean();
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
+    need_root!();
+    let f = Fixture::new();
+    f.base();
+    let parent = f.context("parent", &[("Containerfile", "FROM base:1\nONBUILD RUN echo triggered > /onbuild\n")]);
+    let (r, events) = f.build(&parent, "parent:1", &[], false);
+    r.unwrap_or_else(|e| panic!("{e}\n{events:?}"));
+    assert!(f.file("parent:1", "onbuild").is_none(), "a trigger must not run in its own image");
+    let child = f.context("child", &[("Containerfile", "FROM parent:1\nRUN cat /onbuild > /copy\n")]);
+    let (r, events) = f.build(&child, "child:1", &[], false);
+    r.unwrap_or_else(|e| panic!("{e}\n{events:?}"));
+    assert_eq!(f.file("child:1", "copy").unwrap().0, "triggered\n");
+    assert!(f.config("child:1")["config"]["OnBuild"].is_null());
+}

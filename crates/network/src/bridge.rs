@@ -142,16 +142,14 @@ impl Network {
 
     /// Wires the sandbox `id` (a process `pid` in its network namespace) to the bridge with `ip`, its default route via the gateway.
     pub fn attach(&self, id: &str, pid: i32, ip: Ipv4Addr) -> Result<(), Error> {
-        let pid = pid.to_string();
-        self.attach_to(id, &pid, &["-t", pid.as_str(), "-n"], ip)
-    }
-
-    /// `target` is how `ip link ... netns` names the namespace, `enter` how nsenter enters it.
-    fn attach_to(&self, id: &str, target: &str, enter: &[&str], ip: Ipv4Addr) -> Result<(), Error> {
+        let target = pid.to_string();
         let host = Network::host_veth(id);
-        let _ = run("ip", &["link", "del", &host]);
-        run("ip", &["link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", target])?;
-        run("ip", &["link", "set", &host, "master", &self.bridge, "up"])?;
+        if Path::new("/sys/class/net").join(&host).exists() {
+            let _ = run("ip", &["link", "del", &host]);
+        }
+        // Two `ip -batch` runs in all: one on the host, one in the namespace.
+        let outside = format!("link add {host} type veth peer name eth0 netns {target}\nlink set {host} master {} up\n", self.bridge);
+        run_with_input("ip", &["-batch", "-"], &outside)?;
         // Hairpin: a sandbox reaching a service that picks the sandbox itself gets its own
         // (masqueraded) packets back through the port they came in on.
         let hairpin = format!("/sys/class/net/{host}/brport/hairpin_mode");
@@ -159,8 +157,7 @@ impl Network {
         let gateway = self.gateway.to_string();
         let address = format!("{ip}/{}", self.prefix);
         // One `ip -batch` inside the namespace: address, link up, default route.
-        let mut all = enter.to_vec();
-        all.extend_from_slice(&["ip", "-batch", "-"]);
+        let all = ["-t", target.as_str(), "-n", "ip", "-batch", "-"];
         let batch = format!("addr add {address} dev eth0\nlink set eth0 up\nroute add default via {gateway}\n");
         run_with_input("nsenter", &all, &batch)
     }

@@ -82,6 +82,14 @@ impl Host {
         assert!(!mounts.contains(&data), "mounts left under {data}:\n{mounts}");
         assert_eq!(veths(), veths_before, "veths left");
         assert!(cgroups().is_empty(), "cgroups left: {:?}", cgroups());
+        let supervisors: Vec<String> = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains("container-monitor") && c.contains(&data))
+            .collect();
+        assert!(supervisors.is_empty(), "supervisors left: {supervisors:?}");
     }
 }
 
@@ -157,6 +165,19 @@ fn a_built_image_runs_with_its_env_user_and_workdir_and_flags_override_them() {
     // The exit code is the container's; --entrypoint replaces the image's.
     let out = host.tug(&["run", "--rm", "--network", "none", "--entrypoint", "/bin/false", "greeter:1"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // A signal to a foreground run goes to the container; the run ends with its code.
+    let mut fg = Command::new(env!("CARGO_BIN_EXE_tug"))
+        .env("TUG_DATA_DIR", host.data())
+        .args(["run", "--rm", "--network", "none", "busybox", "sh", "-c", "trap 'exit 7' TERM; touch /tmp/up; while true; do sleep 0.1; done"])
+        .spawn()
+        .unwrap();
+    host.eventually("the foreground container", || {
+        let id = host.ok(&["ps", "-q"]).trim().to_string();
+        !id.is_empty() && text(&host.tug(&["exec", &id, "ls", "/tmp"])).contains("up")
+    });
+    // SAFETY: kill with the PID of the child this test spawned.
+    unsafe { libc::kill(fg.id() as i32, libc::SIGTERM) };
+    assert_eq!(fg.wait().unwrap().code(), Some(7));
     // Detached: logs, exec, stop, start, ps.
     let id = host.ok(&["run", "-d", "--name", "ticker", "busybox", "sh", "-c", "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done"]);
     assert_eq!(id.trim().len(), 64);
@@ -169,6 +190,15 @@ fn a_built_image_runs_with_its_env_user_and_workdir_and_flags_override_them() {
     assert_eq!(inspect[0]["State"]["ExitCode"], 0);
     host.ok(&["start", "ticker"]);
     host.eventually("the restarted ticker's log", || host.ok(&["logs", "ticker"]) == "started\nstarted\n");
+    // top, stats, logs --tail/--timestamps, restart.
+    let top = host.ok(&["top", "ticker"]);
+    assert!(top.starts_with("UID") && top.contains("sh -c echo started"), "{top}");
+    let stats = host.ok(&["stats", "--no-stream", "ticker"]);
+    assert!(stats.lines().nth(1).is_some_and(|l| l.contains("ticker") && l.contains('%')), "{stats}");
+    let stamped = host.ok(&["logs", "--tail", "1", "--timestamps", "ticker"]);
+    assert!(stamped.ends_with(" started\n") && stamped.starts_with("20") && stamped.lines().count() == 1, "{stamped}");
+    host.ok(&["restart", "-t", "5", "ticker"]);
+    host.eventually("the restart's log", || host.ok(&["logs", "ticker"]) == "started\nstarted\nstarted\n");
     host.ok(&["rm", "-f", "ticker"]);
     host.assert_clean(veths_before);
 }
@@ -222,7 +252,7 @@ fn published_ports_bridge_addresses_and_shared_network_namespaces_work() {
     // Another container on the bridge reaches it by address.
     let inspect: serde_json::Value = serde_json::from_str(&host.ok(&["inspect", "web"])).unwrap();
     let ip = inspect[0]["NetworkSettings"]["IPAddress"].as_str().unwrap().to_string();
-    assert!(ip.starts_with("10.88."), "{inspect}");
+    assert!(ip.starts_with("10.87."), "{inspect}");
     assert_eq!(host.ok(&["run", "--rm", "busybox", "wget", "-qO-", &format!("http://{ip}/")]), "served-by-tug\n");
     // --network container: shares its localhost.
     assert_eq!(host.ok(&["run", "--rm", "--network", "container:web", "busybox", "wget", "-qO-", "http://127.0.0.1/"]), "served-by-tug\n");

@@ -308,6 +308,27 @@ impl Builder<'_> {
             args: Vec::new(),
             cmd_set: false,
         };
+        // The base image's ONBUILD triggers run first, as if written after FROM (on its
+        // line); the new image does not inherit them.
+        let triggers: Vec<String> = cur.state.config["config"]["OnBuild"]
+            .as_array()
+            .map(|list| list.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        if !triggers.is_empty() {
+            cur.state.config["config"]["OnBuild"] = Value::Null;
+        }
+        for trigger in &triggers {
+            let parsed = parser::parse(trigger).map_err(|e| self.fail(from, format!("ONBUILD trigger {trigger:?} of {image}: {}", e.message)))?;
+            self.count += parsed.len();
+            for mut ins in parsed {
+                if matches!(ins.keyword, Keyword::From | Keyword::Onbuild | Keyword::Maintainer) {
+                    return Err(self.fail(from, format!("ONBUILD trigger {trigger:?} of {image}: {:?} is not allowed as a trigger", ins.keyword)));
+                }
+                ins.line = from.line;
+                self.announce(&ins);
+                self.instruction(&ins, &mut cur, global)?;
+            }
+        }
         for ins in &body[1..] {
             self.announce(ins);
             self.instruction(ins, &mut cur, global)?;
