@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, Secret, ServiceAccount};
 use kube::{Api, Client};
 
 use crate::spec::expand;
@@ -24,6 +24,21 @@ pub struct ConfigError(pub String);
 impl Sources {
     pub fn new(client: Client, namespace: &str) -> Sources {
         Sources { client, namespace: namespace.into() }
+    }
+
+    /// The PersistentVolume a claim is bound to, with kubelet's messages when it is not.
+    pub async fn persistent_volume(&self, claim: &str) -> Result<PersistentVolume, ConfigError> {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pvc = claims.get_opt(claim).await.map_err(|e| ConfigError(format!("failed to get persistentvolumeclaim {}/{claim}: {e}", self.namespace)))?;
+        let pvc = pvc.ok_or_else(|| ConfigError(format!("persistentvolumeclaim \"{claim}\" not found")))?;
+        let phase = pvc.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        let volume = pvc.spec.as_ref().and_then(|s| s.volume_name.clone()).unwrap_or_default();
+        if phase != "Bound" || volume.is_empty() {
+            return Err(ConfigError(format!("PVC {}/{claim} has non-bound phase (\"{phase}\") or empty pvc.Spec.VolumeName (\"{volume}\")", self.namespace)));
+        }
+        let volumes: Api<PersistentVolume> = Api::all(self.client.clone());
+        let pv = volumes.get_opt(&volume).await.map_err(|e| ConfigError(format!("failed to get persistentvolume {volume}: {e}")))?;
+        pv.ok_or_else(|| ConfigError(format!("persistentvolume \"{volume}\" not found")))
     }
 
     /// A ConfigMap's data (`Ok(None)` if it does not exist).

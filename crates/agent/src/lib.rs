@@ -5,29 +5,29 @@
 //! keeps it alive with a Lease in `kube-node-lease` ([`lease`]) and reports its
 //! status. It runs the pods bound to the node ([`pods`]): a sandbox holding each
 //! pod's namespaces ([`sandbox`]) wired to the node's bridge (`tug-network`), volumes
-//! ([`volumes`]), containers made from images of the tug-image store and run by
-//! tug-runtime under a supervisor process each ([`spec`], [`env`], [`shim`],
-//! [`supervisor`]) that logs in the CRI format ([`cri_log`]) and outlives the agent.
+//! ([`volumes`]; local-path storage on the node, [`local_path`]), containers made from
+//! images of the tug-image store and run by tug-runtime under a supervisor process each
+//! ([`spec`], [`env`]; the supervisor — [`shim`], [`supervisor`], [`cri_log`] — is
+//! tug-engine's, shared with `tug run`) that logs in the CRI format and outlives the agent.
 //! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
 //! cluster DNS ([`dns`]), whose address every pod's resolv.conf names.
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
 
-pub mod cri_log;
+pub use tug_engine::{cri_log, shim, supervisor};
 pub mod dns;
 pub mod env;
 mod events;
 pub mod lease;
+pub mod local_path;
 pub mod machine;
 mod mounts;
 pub mod node;
 pub mod pods;
 pub mod proxy;
 pub mod sandbox;
-pub mod shim;
 pub mod spec;
-pub mod supervisor;
 pub mod volumes;
 
 use std::net::Ipv4Addr;
@@ -102,6 +102,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     std::fs::create_dir_all(&options.data_dir)
         .map_err(|e| Error::Internal(format!("create data dir {}: {e}", options.data_dir.display())))?;
     let registered = node::register(&client, &options).await?;
+    local_path::announce(&client, &options).await?;
     let uid = registered.metadata.uid.clone();
     lease::renew(&client, &options.node_name, uid.as_deref()).await?;
     let mut current = node::report(&client, &options, Some(&registered)).await?;
@@ -128,6 +129,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         options: options.clone(),
     }));
     tokio::pin!(pods);
+    let volumes = local_path::run(client.clone(), options.clone());
+    tokio::pin!(volumes);
     let mut lease_tick = tokio::time::interval(lease::RENEW_EVERY);
     let mut check_tick = tokio::time::interval(CHECK_EVERY);
     let mut last_report = tokio::time::Instant::now();
@@ -136,6 +139,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             result = &mut pods => return result,
             result = &mut service_proxy => return result,
             result = &mut cluster_dns => return result,
+            result = &mut volumes => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {
@@ -144,7 +148,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             }
             _ = check_tick.tick() => {
                 let resources = machine::Resources::read(&options.data_dir);
-                if conditions_changed(&current, &resources) || last_report.elapsed() >= REPORT_EVERY {
+                if conditions_changed(&current, &resources) || last_report.elapsed() >= REPORT_EVERY || !ready_on_server(&client, &options.node_name).await {
                     match node::report(&client, &options, Some(&current)).await {
                         Ok(node) => {
                             current = node;
@@ -156,6 +160,15 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// Whether the API still shows the node Ready (the node controller marks it Unknown when
+/// heartbeats were missed; kubelet then reports again at once). An unanswered GET says yes:
+/// the next check asks again.
+async fn ready_on_server(client: &Client, name: &str) -> bool {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    let Ok(Some(node)) = nodes.get_opt(name).await else { return true };
+    node.status.and_then(|s| s.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// Whether a pressure condition differs from what the node last reported.

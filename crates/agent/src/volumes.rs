@@ -1,7 +1,8 @@
 //! A pod's volumes on the node, under `<pod dir>/volumes/<kind>/<name>`:
 //! emptyDir (a directory, or a tmpfs for `medium: Memory`, sized by `sizeLimit`),
 //! hostPath (the host's path, checked by `type`), configMap, secret and
-//! downwardAPI (files written from the API, `items` and modes honoured).
+//! downwardAPI (files written from the API, `items` and modes honoured), and
+//! persistentVolumeClaim (the bound volume's `hostPath` or `local` path on this node).
 //! Teardown unmounts what was mounted and removes the directories.
 
 use std::collections::HashMap;
@@ -138,24 +139,18 @@ pub async fn prepare(pod: &Pod, pod_dir: &Path, sources: &Sources) -> Result<Pre
             }
             path
         } else if let Some(host) = &volume.host_path {
-            let path = PathBuf::from(&host.path);
-            match host.type_.as_deref().unwrap_or_default() {
-                "DirectoryOrCreate" => std::fs::create_dir_all(&path).map_err(|e| io("create", &path, e))?,
-                "FileOrCreate" if !path.exists() => {
-                    std::fs::write(&path, b"").map_err(|e| io("create", &path, e))?;
+            host_path(&host.path, host.type_.as_deref())?
+        } else if let Some(claim) = &volume.persistent_volume_claim {
+            let pv = sources.persistent_volume(&claim.claim_name).await?;
+            let spec = pv.spec.as_ref();
+            match (spec.and_then(|s| s.host_path.as_ref()), spec.and_then(|s| s.local.as_ref())) {
+                (Some(host), _) => host_path(&host.path, host.type_.as_deref())?,
+                (None, Some(local)) => host_path(&local.path, Some("Directory"))?,
+                (None, None) => {
+                    let name = pv.metadata.name.unwrap_or_default();
+                    return Err(ConfigError(format!("persistentvolume \"{name}\" is neither hostPath nor local: this node cannot mount it")));
                 }
-                "Directory" if !path.is_dir() => {
-                    return Err(ConfigError(format!("hostPath type check failed: {} is not a directory", host.path)));
-                }
-                "File" if !path.is_file() => {
-                    return Err(ConfigError(format!("hostPath type check failed: {} is not a file", host.path)));
-                }
-                "Socket" | "CharDevice" | "BlockDevice" if !path.exists() => {
-                    return Err(ConfigError(format!("hostPath type check failed: {} does not exist", host.path)));
-                }
-                _ => {}
             }
-            path
         } else if let Some(cm) = &volume.config_map {
             let path = dir("configmap");
             let mode = cm.default_mode.unwrap_or(0o644);
@@ -210,4 +205,26 @@ pub fn teardown(pod_dir: &Path) {
         }
     }
     let _ = std::fs::remove_dir_all(pod_dir.join("volumes"));
+}
+
+/// A host path checked (or made) as its `type` says.
+fn host_path(path_text: &str, type_: Option<&str>) -> Result<PathBuf, ConfigError> {
+    let path = PathBuf::from(path_text);
+    match type_.unwrap_or_default() {
+        "DirectoryOrCreate" => std::fs::create_dir_all(&path).map_err(|e| io("create", &path, e))?,
+        "FileOrCreate" if !path.exists() => {
+            std::fs::write(&path, b"").map_err(|e| io("create", &path, e))?;
+        }
+        "Directory" if !path.is_dir() => {
+            return Err(ConfigError(format!("hostPath type check failed: {} is not a directory", path_text)));
+        }
+        "File" if !path.is_file() => {
+            return Err(ConfigError(format!("hostPath type check failed: {} is not a file", path_text)));
+        }
+        "Socket" | "CharDevice" | "BlockDevice" if !path.exists() => {
+            return Err(ConfigError(format!("hostPath type check failed: {} does not exist", path_text)));
+        }
+        _ => {}
+    }
+    Ok(path)
 }

@@ -11,6 +11,8 @@
 //! - events.k8s.io/v1 Event <-> core/v1 Event: renamed fields (note/message,
 //!   regarding/involvedObject, deprecatedSource/source, ...).
 //!
+//! - custom resources: the `None` strategy, only `apiVersion` changes.
+//!
 //! Conversions are pure functions on JSON objects; the object's own
 //! `apiVersion` says what it is, so objects stored before a conversion
 //! existed read correctly too.
@@ -38,6 +40,7 @@ pub fn convert(object: Value, to: &ResourceType) -> Value {
         ("HorizontalPodAutoscaler", "autoscaling/v1", "autoscaling/v2") => hpa_v1_to_v2(object),
         ("Event", "v1", "events.k8s.io/v1") => event_core_to_events(object),
         ("Event", "events.k8s.io/v1", "v1") => event_events_to_core(object),
+        _ if to.custom => crate::crd::convert_none(object, &to_version),
         _ => object,
     }
 }

@@ -46,6 +46,26 @@ pub fn roundtrip<T: Serialize + DeserializeOwned>(value: &Value) -> Result<Decod
     })
 }
 
+/// Decodes a custom resource: its `metadata` must be an ObjectMeta (unknown metadata fields
+/// are dropped and named); the rest is checked against the definition's schema by the caller
+/// ([`crate::crd::objects`]).
+pub fn custom(value: &Value) -> Result<Decoded, DecodeError> {
+    let mut object = value.clone();
+    if !object.is_object() {
+        return Err(DecodeError { path: ".".into(), message: "the object must be a JSON object".into() });
+    }
+    let mut unknown_fields = Vec::new();
+    if let Some(meta) = value.get("metadata") {
+        let decoded = roundtrip::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(meta).map_err(|e| DecodeError {
+            path: format!("metadata.{}", e.path).trim_end_matches('.').to_string(),
+            message: e.message,
+        })?;
+        unknown_fields.extend(decoded.unknown_fields.into_iter().map(|f| format!("metadata.{f}")));
+        object["metadata"] = decoded.object;
+    }
+    Ok(Decoded { object, unknown_fields })
+}
+
 /// Collects the paths of the non-null fields of `input` that `output` lacks.
 fn missing_fields(input: &Value, output: &Value, path: &str, found: &mut Vec<String>) {
     match (input, output) {

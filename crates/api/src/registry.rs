@@ -64,6 +64,9 @@ pub struct ResourceType {
     pub create_only: bool,
     /// Checks an object against the real type and returns it as the type writes it.
     pub decode: Decoder,
+    /// A custom resource served from a CustomResourceDefinition ([`crate::crd`]): its
+    /// schema, columns and scale paths live with the definition, not in this table.
+    pub custom: bool,
 }
 
 /// Two entries are the same type when they serve the same group/version/kind.
@@ -104,6 +107,7 @@ where
         storage_group: T::GROUP,
         create_only: false,
         decode: decode::roundtrip::<T>,
+        custom: false,
     }
 }
 
@@ -127,6 +131,7 @@ where
         storage_group: T::GROUP,
         create_only: true,
         decode: decode::roundtrip::<T>,
+        custom: false,
     }
 }
 
@@ -146,9 +151,10 @@ use Subresource::*;
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
-const NO_SUB: &[Subresource] = &[];
-const STATUS: &[Subresource] = &[Status];
-const STATUS_SCALE: &[Subresource] = &[Status, Scale];
+pub(crate) const NO_SUB: &[Subresource] = &[];
+pub(crate) const STATUS: &[Subresource] = &[Status];
+pub(crate) const STATUS_SCALE: &[Subresource] = &[Status, Scale];
+pub(crate) const SCALE: &[Subresource] = &[Scale];
 
 static TYPES: &[ResourceType] = &[
     // core/v1

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::ResourceType;
 
+mod apps;
 mod policy;
+mod stateful;
 
 /// What is wrong with a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +18,7 @@ pub enum ErrorType {
     Required,
     NotSupported,
     Duplicate,
+    Forbidden,
 }
 
 impl ErrorType {
@@ -26,6 +29,7 @@ impl ErrorType {
             ErrorType::Required => "FieldValueRequired",
             ErrorType::NotSupported => "FieldValueNotSupported",
             ErrorType::Duplicate => "FieldValueDuplicate",
+            ErrorType::Forbidden => "FieldValueForbidden",
         }
     }
 }
@@ -66,6 +70,7 @@ impl FieldError {
             ErrorType::Required => "Required value".to_string(),
             ErrorType::NotSupported => format!("Unsupported value: {}", self.value),
             ErrorType::Duplicate => format!("Duplicate value: {}", self.value),
+            ErrorType::Forbidden => "Forbidden".to_string(),
         };
         if self.detail.is_empty() {
             head
@@ -98,13 +103,18 @@ pub fn validate(rt: &ResourceType, object: &Value) -> Vec<FieldError> {
         ("", "Pod") => pod_spec(spec, "spec", &mut errors),
         ("", "Service") => service_spec(spec, &mut errors),
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
-            workload(spec, true, &mut errors)
+            workload(spec, true, &mut errors);
+            stateful::apps(rt.kind, spec, &mut errors);
         }
         ("", "ReplicationController") => workload(spec, false, &mut errors),
-        ("batch", "Job") => template(spec, "spec.template", &mut errors),
+        ("batch", "Job") => stateful::job(spec, "spec", &mut errors),
+        ("batch", "CronJob") => stateful::cron_job(spec, &mut errors),
         ("", "ResourceQuota") => policy::resource_quota(spec, &mut errors),
         ("", "LimitRange") => policy::limit_range(spec, &mut errors),
         _ => {}
+    }
+    if rt.group == "apps" {
+        apps::validate(rt.kind, spec, &mut errors);
     }
     errors
 }

@@ -1,8 +1,18 @@
 //! Discovery documents: `/version`, `/api`, `/api/v1`, `/apis`,
-//! `/apis/<group>`, `/apis/<group>/<version>`, from the registry.
+//! `/apis/<group>`, `/apis/<group>/<version>`, from the registry and the custom kinds
+//! served now.
 
 use serde_json::{json, Value};
 use tug_api::{registry, ResourceType, Subresource};
+
+use crate::crds::CustomKinds;
+
+/// The built-in groups, then the custom ones.
+fn all_groups(kinds: &CustomKinds) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut groups = registry::groups();
+    groups.extend(kinds.groups());
+    groups
+}
 
 /// The Kubernetes version the server reports: the one its `k8s-openapi` types come from.
 pub fn version() -> Value {
@@ -25,8 +35,8 @@ fn group_json(group: &str, versions: &[&str]) -> Value {
     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
-pub fn groups() -> Value {
-    let groups: Vec<Value> = registry::groups()
+pub fn groups(kinds: &CustomKinds) -> Value {
+    let groups: Vec<Value> = all_groups(kinds)
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, v)| group_json(g, &v))
@@ -34,8 +44,8 @@ pub fn groups() -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub fn group(name: &str) -> Option<Value> {
-    let (group, versions) = registry::groups()
+pub fn group(kinds: &CustomKinds, name: &str) -> Option<Value> {
+    let (group, versions) = all_groups(kinds)
         .into_iter()
         .find(|(g, _)| *g == name && !g.is_empty())?;
     let mut doc = group_json(group, &versions);
@@ -44,7 +54,7 @@ pub fn group(name: &str) -> Option<Value> {
     Some(doc)
 }
 
-pub fn resources(group: &str, version: &str) -> Value {
+pub fn resources(kinds: &CustomKinds, group: &str, version: &str) -> Value {
     let group_version = if group.is_empty() {
         version.to_string()
     } else {
@@ -53,6 +63,7 @@ pub fn resources(group: &str, version: &str) -> Value {
     let mut list = Vec::new();
     for rt in registry::all()
         .iter()
+        .chain(kinds.all())
         .filter(|t| t.group == group && t.version == version)
     {
         list.push(resource(rt));
@@ -126,7 +137,7 @@ mod tests {
 
     #[test]
     fn resource_lists_carry_subresources_and_short_names() {
-        let apps = resources("apps", "v1");
+        let apps = resources(&CustomKinds::default(), "apps", "v1");
         let list = apps["resources"].as_array().unwrap();
         let deploy = list.iter().find(|r| r["name"] == "deployments").unwrap();
         assert_eq!(deploy["shortNames"], json!(["deploy"]));
@@ -143,7 +154,7 @@ mod tests {
 
     #[test]
     fn groups_list_preferred_versions() {
-        let g = groups();
+        let g = groups(&CustomKinds::default());
         let autoscaling = g["groups"]
             .as_array()
             .unwrap()
@@ -151,6 +162,6 @@ mod tests {
             .find(|g| g["name"] == "autoscaling")
             .unwrap();
         assert_eq!(autoscaling["preferredVersion"]["version"], "v2");
-        assert!(group("apps").is_some() && group("nope").is_none());
+        assert!(group(&CustomKinds::default(), "apps").is_some() && group(&CustomKinds::default(), "nope").is_none());
     }
 }

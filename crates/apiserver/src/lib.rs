@@ -5,7 +5,8 @@
 //! every resource type of the `tug-api` registry (create, get, list, watch,
 //! update, patch, delete, deletecollection; the status and scale
 //! subresources), Table output, `metav1.Status` errors and `/metrics`,
-//! authorization ([`authz`]) and the audit log ([`audit`]).
+//! authorization ([`authz`]), the audit log ([`audit`]) and the kinds
+//! CustomResourceDefinitions add (`crds`).
 //!
 //! It may call `tug-api` (what the kinds are, defaulting, validation) and
 //! `tug-store` (through `Arc<dyn Store>`, so tests and the binary pick the
@@ -19,6 +20,7 @@ pub mod authn;
 pub mod audit;
 pub mod authz;
 mod body;
+mod crds;
 mod discovery;
 mod fieldmanager;
 mod handlers;

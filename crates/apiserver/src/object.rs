@@ -61,10 +61,12 @@ pub fn set_meta(object: &mut Value, field: &str, value: Value) {
 
 /// The finalizers still pending on an object.
 pub fn has_finalizers(object: &Value) -> bool {
-    object
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .is_some_and(|f| !f.is_empty())
+    ["/metadata/finalizers", "/spec/finalizers"].iter().any(|path| {
+        object
+            .pointer(path)
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+    })
 }
 
 /// Now, as Kubernetes writes timestamps (RFC 3339, seconds, UTC).

@@ -1,6 +1,6 @@
 //! Kubernetes' protobuf encoding, for the kinds kubectl's typed clients
 //! write with it (`kubectl create namespace|configmap|secret|serviceaccount|
-//! token|role|rolebinding|clusterrole|clusterrolebinding`, `kubectl auth
+//! token|role|rolebinding|clusterrole|clusterrolebinding|deployment`, `kubectl auth
 //! whoami|can-i`): the `k8s\0` envelope around a `runtime.Unknown`, and the
 //! fields of those kinds' messages, numbered as in the Kubernetes
 //! `generated.proto` files. Other kinds answer 415, and clients that can send
@@ -129,6 +129,64 @@ const LABEL_SELECTOR: Schema = &[
     ),
 ];
 
+/// core/v1 Container: the fields `kubectl create deployment` sets (name, image, command, ports).
+const CONTAINER: Schema = &[
+    (1, Field::Str("name")),
+    (2, Field::Str("image")),
+    (3, Field::StrList("command")),
+    (4, Field::StrList("args")),
+    (5, Field::Str("workingDir")),
+    (
+        6,
+        Field::MessageList(
+            "ports",
+            &[(1, Field::Str("name")), (2, Field::Int("hostPort")), (3, Field::Int("containerPort")), (4, Field::Str("protocol"))],
+        ),
+    ),
+    (7, Field::MessageList("env", &[(1, Field::Str("name")), (2, Field::Str("value"))])),
+    (14, Field::Str("imagePullPolicy")),
+];
+
+/// core/v1 PodTemplateSpec, with the pod spec fields a generated Deployment carries.
+const POD_TEMPLATE_SPEC: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[
+                (2, Field::MessageList("containers", CONTAINER)),
+                (3, Field::Str("restartPolicy")),
+                (4, Field::Int("terminationGracePeriodSeconds")),
+                (6, Field::Str("dnsPolicy")),
+                (7, Field::StrMap("nodeSelector")),
+                (8, Field::Str("serviceAccountName")),
+            ],
+        ),
+    ),
+];
+
+/// apps/v1 Deployment (`kubectl create deployment`).
+const DEPLOYMENT: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[
+                (1, Field::Int("replicas")),
+                (2, Field::Message("selector", LABEL_SELECTOR)),
+                (3, Field::Message("template", POD_TEMPLATE_SPEC)),
+                (4, Field::Message("strategy", &[(1, Field::Str("type"))])),
+                (5, Field::Int("minReadySeconds")),
+                (6, Field::Int("revisionHistoryLimit")),
+                (7, Field::Bool("paused")),
+                (9, Field::Int("progressDeadlineSeconds")),
+            ],
+        ),
+    ),
+];
+
 /// rbac.authorization.k8s.io/v1 Role and ClusterRole.
 const ROLE: Schema = &[
     (1, Field::Message("metadata", OBJECT_META)),
@@ -245,6 +303,7 @@ pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
             "SubjectAccessReview" | "LocalSubjectAccessReview" | "SelfSubjectAccessReview",
         ) => ACCESS_REVIEW,
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => RULES_REVIEW,
+        ("apps/v1", "Deployment") => DEPLOYMENT,
         _ => {
             return Err(ApiError::unsupported_media_type(&format!(
                 "application/vnd.kubernetes.protobuf ({api_version} {kind}; send JSON)"
@@ -398,8 +457,26 @@ mod tests {
     }
 
     #[test]
-    fn other_kinds_are_unsupported_media() {
+    fn a_deployment_decodes_with_its_template() {
+        let labels = field(11, &[field(1, b"app"), field(2, b"web")].concat());
+        let container = [field(1, b"busybox"), field(2, b"busybox"), field(3, b"sleep"), field(3, b"3600")].concat();
+        let template = [field(1, &labels), field(2, &field(2, &container))].concat();
+        let selector = field(1, &[field(1, b"app"), field(2, b"web")].concat());
+        let spec = [vec![1 << 3, 3], field(2, &selector), field(3, &template), field(4, &[])].concat();
+        let object = [field(1, &[field(1, b"web"), labels.clone()].concat()), field(2, &spec), field(3, &[])].concat();
         let type_meta = [field(1, b"apps/v1"), field(2, b"Deployment")].concat();
+        let body = [b"k8s\0".to_vec(), field(1, &type_meta), field(2, &object)].concat();
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}},
+                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "strategy": {},
+                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "busybox", "image": "busybox", "command": ["sleep", "3600"]}]}}}})
+        );
+    }
+
+    #[test]
+    fn other_kinds_are_unsupported_media() {
+        let type_meta = [field(1, b"apps/v1"), field(2, b"StatefulSet")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &type_meta)].concat();
         assert_eq!(decode(&body).unwrap_err().code, 415);
         assert_eq!(decode(b"nope").unwrap_err().code, 400);

@@ -6,6 +6,7 @@ use axum::http::Method;
 
 use tug_api::{registry, ResourceType};
 
+use crate::crds::CustomKinds;
 use crate::status::{ApiError, ApiResult};
 
 /// What an `/api…` or `/apis…` path names.
@@ -44,8 +45,8 @@ impl Target {
     }
 }
 
-/// Parses the path of an API request.
-pub fn route(path: &str) -> ApiResult<Route> {
+/// Parses the path of an API request, finding built-in kinds and the custom `kinds`.
+pub fn route(path: &str, kinds: &CustomKinds) -> ApiResult<Route> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match segments.as_slice() {
         ["api"] => return Ok(Route::CoreVersions),
@@ -59,6 +60,7 @@ pub fn route(path: &str) -> ApiResult<Route> {
         if !registry::all()
             .iter()
             .any(|t| t.group == group && t.version == version)
+            && !kinds.groups().iter().any(|(g, vs)| *g == group && vs.contains(&version))
         {
             return Err(ApiError::no_route());
         }
@@ -67,7 +69,11 @@ pub fn route(path: &str) -> ApiResult<Route> {
             version: version.to_string(),
         });
     }
-    let find = |plural: &str| registry::find(group, version, plural).ok_or_else(ApiError::no_route);
+    let find = |plural: &str| {
+        registry::find(group, version, plural)
+            .or_else(|| kinds.find(group, version, plural))
+            .ok_or_else(ApiError::no_route)
+    };
     let owned = |s: &&str| (*s).to_string();
     let target = match rest {
         // namespaces/<name>/<subresource> is the namespace's own subresource.
@@ -172,7 +178,7 @@ mod tests {
     use super::*;
 
     fn target(path: &str) -> Target {
-        match route(path) {
+        match route(path, &CustomKinds::default()) {
             Ok(Route::Object(t)) => t,
             other => panic!("{path}: {other:?}"),
         }
@@ -214,7 +220,7 @@ mod tests {
             "/apis/nope/v1",
             "/api/v1/pods/a/b/c",
         ] {
-            assert_eq!(route(path).unwrap_err().code, 404, "{path}");
+            assert_eq!(route(path, &CustomKinds::default()).unwrap_err().code, 404, "{path}");
         }
     }
 }

@@ -20,6 +20,7 @@ use tower_service::Service;
 use tug_store::Store;
 
 use crate::admission;
+use crate::crds;
 use crate::authn::{self, Authenticator, Credentials, Outcome, User};
 use crate::authz::{self, Attributes, Authorizer, Decision};
 use crate::handlers;
@@ -109,6 +110,8 @@ pub struct AppState {
     pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
     /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
     pub rbac: Arc<authz::rbac::Rbac>,
+    /// The kinds CustomResourceDefinitions add, as served now.
+    pub crds: Arc<crds::CustomKinds>,
 }
 
 /// A running server.
@@ -200,6 +203,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let rbac = authz::rbac::Rbac::start(config.store.clone()).await?;
     authz::aggregation::spawn(config.store.clone(), rbac.clone());
     let nodes = authz::node::NodeAuthorizer::start(config.store.clone()).await?;
+    let crds = crds::CustomKinds::start(config.store.clone()).await?;
     let state = Arc::new(AppState {
         store: config.store,
         metrics: Arc::new(Metrics::default()),
@@ -211,6 +215,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         admission,
         tokens,
         rbac,
+        crds,
     });
     create_system_namespaces(&state).await?;
     let mut app = router(state);
@@ -402,7 +407,8 @@ async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: N
         .get::<User>()
         .cloned()
         .unwrap_or_else(User::anonymous);
-    let attributes = Attributes::of_request(
+    let attributes = Attributes::of_request_in(
+        &state.crds,
         user,
         request.method(),
         request.uri().path(),

@@ -131,6 +131,11 @@ impl ApiError {
         ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"))
     }
 
+    /// 415 for a strategic merge patch of a custom resource (there are no merge keys).
+    pub fn strategic_patch_on_custom(rt: &ResourceType) -> ApiError {
+        ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (strategic merge patch is not supported for the custom kind {}.{})", rt.kind, rt.group))
+    }
+
     /// 422 with one cause per invalid field.
     pub fn invalid(rt: &ResourceType, name: &str, errors: &[FieldError]) -> ApiError {
         let kind = if rt.group.is_empty() {

@@ -2,6 +2,7 @@
 //! so that `kubectl get` prints the columns a real cluster prints.
 
 use serde_json::{json, Value};
+use tug_api::crd::{PrinterColumn, Version};
 use tug_api::ResourceType;
 
 use crate::object::age;
@@ -32,18 +33,60 @@ pub fn wanted(accept: &str) -> bool {
         .is_some_and(|first| first.contains("as=Table"))
 }
 
-/// A Table of `objects`, with the list's metadata.
-pub fn table(rt: &ResourceType, objects: &[Value], list_meta: Value, include: Include) -> Value {
-    let columns: Vec<Value> = columns(rt)
-        .iter()
-        .map(|(name, kind)| json!({"name": name, "type": kind, "format": if *name == "Name" { "name" } else { "" }, "description": "", "priority": 0}))
-        .collect();
-    let rows: Vec<Value> = objects.iter().map(|o| row(rt, o, include)).collect();
+/// A Table of `objects`, with the list's metadata; a custom kind's columns are its
+/// definition's `additionalPrinterColumns` (`custom`).
+pub fn table(rt: &ResourceType, custom: Option<&Version>, objects: &[Value], list_meta: Value, include: Include) -> Value {
+    let columns: Vec<Value> = match custom {
+        Some(version) => custom_columns(version)
+            .iter()
+            .map(|c| json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description, "priority": c.priority}))
+            .collect(),
+        None => columns(rt)
+            .iter()
+            .map(|(name, kind)| json!({"name": name, "type": kind, "format": if *name == "Name" { "name" } else { "" }, "description": "", "priority": 0}))
+            .collect(),
+    };
+    let rows: Vec<Value> = objects.iter().map(|o| row(rt, custom, o, include)).collect();
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "columnDefinitions": columns, "rows": rows})
 }
 
-fn row(rt: &ResourceType, object: &Value, include: Include) -> Value {
-    let mut row = json!({"cells": cells(rt, object)});
+/// A custom kind's columns: Name, then its printer columns (Age when it declares none).
+fn custom_columns(version: &Version) -> Vec<PrinterColumn> {
+    let column = |name: &str, kind: &str, format: &str, path: &str| PrinterColumn {
+        name: name.into(),
+        kind: kind.into(),
+        format: format.into(),
+        description: String::new(),
+        priority: 0,
+        json_path: path.into(),
+    };
+    let mut columns = vec![column("Name", "string", "name", ".metadata.name")];
+    if version.columns.is_empty() {
+        columns.push(column("Age", "date", "", ".metadata.creationTimestamp"));
+    } else {
+        columns.extend(version.columns.iter().cloned());
+    }
+    columns
+}
+
+/// A printer column's cell: dates as ages (as kube-apiserver prints them), the rest as found.
+fn custom_cell(column: &PrinterColumn, object: &Value) -> Value {
+    match tug_api::crd::json_path(object, &column.json_path) {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::String(time)) if column.kind == "date" => {
+            json!(age(&json!({"metadata": {"creationTimestamp": time}})))
+        }
+        Some(value @ (Value::Object(_) | Value::Array(_))) => json!(value.to_string()),
+        Some(value) => value.clone(),
+    }
+}
+
+fn row(rt: &ResourceType, custom: Option<&Version>, object: &Value, include: Include) -> Value {
+    let cells = match custom {
+        Some(version) => custom_columns(version).iter().map(|c| custom_cell(c, object)).collect(),
+        None => cells(rt, object),
+    };
+    let mut row = json!({"cells": cells});
     match include {
         Include::None => {}
         Include::Object => row["object"] = object.clone(),
@@ -269,6 +312,7 @@ mod tests {
         let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "ClusterIP", "clusterIP": "10.43.0.2", "ports": [{"port": 80, "protocol": "TCP"}]}});
         let t = table(
             by_kind("v1", "Service").unwrap(),
+            None,
             &[svc],
             json!({}),
             Include::None,

@@ -15,17 +15,24 @@
 //! - [`order`] splits the output into manifests, separates hooks, sorts by Helm's
 //!   install order and prints `helm template` output.
 //!
-//! The crate does I/O only in [`loader`] (reading a chart), [`package`] (writing one)
-//! and [`values::UserValues`] (reading `-f`/`--set-file` files); everything else is pure.
+//! - [`repo`]: chart repositories (index, the user's list and cache, HTTP fetch and
+//!   serve, dependencies into `charts/`); [`create`] scaffolds a new chart.
+//!
+//! The crate does file I/O only in [`loader`] (reading a chart), [`package`] (writing one),
+//! [`create`], [`values::UserValues`] (reading `-f`/`--set-file` files) and [`repo`], which
+//! is also the only network I/O (HTTP to the repositories the user names); everything
+//! else is pure. It never talks to a cluster: releases are `tug-release`.
 
 pub mod capabilities;
 pub mod chartfile;
+pub mod create;
 pub mod files;
 pub mod glob;
 pub mod loader;
 pub mod order;
 pub mod package;
 pub mod render;
+pub mod repo;
 pub mod schema;
 pub mod values;
 
@@ -72,6 +79,9 @@ pub enum Error {
     Library,
     #[error("could not find template {0} in chart")]
     NoSuchTemplate(String),
+    /// Repositories, downloads and dependencies.
+    #[error("{0}")]
+    Repo(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -145,6 +145,19 @@ fn walk(
 /// Loads a chart from gzipped tar bytes. Entries sit under one top directory (the
 /// chart's name); an entry that is absolute or climbs out with `..` is refused.
 pub fn load_archive(name: &str, bytes: &[u8]) -> Result<Chart, Error> {
+    let mut files = archive_files(name, bytes)?;
+    let rules = files
+        .iter()
+        .find(|f| f.name == ".helmignore")
+        .map(|f| IgnoreRules::parse(&String::from_utf8_lossy(&f.data)))
+        .unwrap_or_else(|| IgnoreRules::parse(""));
+    files.retain(|f| !ignored_with_parents(&rules, &f.name));
+    from_files(files)
+}
+
+/// The files of a chart archive relative to its top directory (checked as
+/// [`load_archive`] checks them; `.helmignore` not applied).
+pub fn archive_files(name: &str, bytes: &[u8]) -> Result<Vec<ChartFile>, Error> {
     let bad = |msg: String| Error::Archive {
         name: name.to_string(),
         msg,
@@ -190,13 +203,7 @@ pub fn load_archive(name: &str, bytes: &[u8]) -> Result<Chart, Error> {
     if files.is_empty() {
         return Err(bad("no files in chart archive".into()));
     }
-    let rules = files
-        .iter()
-        .find(|f| f.name == ".helmignore")
-        .map(|f| IgnoreRules::parse(&String::from_utf8_lossy(&f.data)))
-        .unwrap_or_else(|| IgnoreRules::parse(""));
-    files.retain(|f| !ignored_with_parents(&rules, &f.name));
-    from_files(files)
+    Ok(files)
 }
 
 fn ignored_with_parents(rules: &IgnoreRules, path: &str) -> bool {

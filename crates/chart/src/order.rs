@@ -151,7 +151,8 @@ fn is_test_hook(m: &Manifest) -> bool {
     })
 }
 
-fn crds(chart: &Chart, full_path: &str, out: &mut String) {
+/// Appends the `crds/` files of a chart and its subcharts, with `# Source:` headers.
+pub fn crds(chart: &Chart, full_path: &str, out: &mut String) {
     for f in chart.crds() {
         out.push_str(&format!(
             "---\n# Source: {full_path}/{}\n{}\n",

@@ -1,4 +1,5 @@
-//! `tug chart package`: a chart directory as `NAME-VERSION.tgz`, entries under `NAME/`.
+//! `tug chart package`: a chart directory as `NAME-VERSION.tgz`, entries under `NAME/`;
+//! and the reverse, an archive unpacked into a directory (`pull --untar`).
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,22 @@ pub fn package(dir: &Path, out_dir: &Path) -> Result<PathBuf, Error> {
     }
     tar.into_inner().map_err(io)?.finish().map_err(io)?;
     Ok(target)
+}
+
+/// Writes the files of a chart archive under `dest` (entries escaping the chart refused).
+pub fn unpack(bytes: &[u8], dest: &Path) -> Result<(), Error> {
+    for f in crate::loader::archive_files(&dest.display().to_string(), bytes)? {
+        let path = dest.join(&f.name);
+        let io = |e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, &f.data).map_err(io)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

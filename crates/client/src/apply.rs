@@ -323,7 +323,7 @@ impl Session {
                 let ri = self.resolver.for_object(&obj).await?;
                 let ns = self.object_namespace(&ri, &mut obj)?;
                 let name = name_of(&obj);
-                match self.conn.delete(&ri, ns.as_deref(), &name).await {
+                match self.conn.delete(&ri, ns.as_deref(), &name, self.propagation).await {
                     Ok(v) => Ok(Some((ri, ns, name, uid_of(&v)))),
                     Err(e) if e.is_not_found() && ignore_not_found => Ok(None),
                     Err(e) => Err(e.context(&format!("error when deleting \"{}\"", o.source))),

@@ -241,9 +241,10 @@ impl Conn {
     }
 
     /// DELETE with background propagation (kubectl's default).
-    pub async fn delete(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str) -> Result<Value> {
+    /// DELETE with `propagation` Background, Foreground or Orphan (`--cascade`).
+    pub async fn delete(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str, propagation: &str) -> Result<Value> {
         let body = serde_json::to_vec(
-            &serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}),
+            &serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}),
         )?;
         let req = Self::request(
             Method::DELETE,

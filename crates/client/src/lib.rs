@@ -1,5 +1,5 @@
 //! `tug-client`: the client side of `tug get|describe|apply|create|delete|edit|patch|
-//! label|annotate|scale|explain|api-resources`, kubectl's verbs over kube-rs.
+//! label|annotate|scale|rollout|autoscale|explain|api-resources`, kubectl's verbs over kube-rs.
 //!
 //! It owns: finding the kubeconfig (`config`), REST calls on dynamic JSON objects
 //! (`client`), resolving resource types from the built-in registry and server discovery
@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod patch;
 pub mod printers;
 pub mod resources;
+pub mod rollout;
 pub mod session;
 pub mod yaml;
 

@@ -21,6 +21,8 @@ pub struct Session {
     /// `-n`, else the context's namespace, else "default".
     pub namespace: String,
     pub explicit_namespace: bool,
+    /// How deletes cascade to dependents: Background (the default), Foreground or Orphan.
+    pub propagation: &'static str,
     pub(crate) schema_cache: HashMap<String, Option<Schemas>>,
 }
 
@@ -108,6 +110,7 @@ impl Session {
             conn,
             namespace,
             explicit_namespace,
+            propagation: "Background",
             schema_cache: HashMap::new(),
         })
     }
@@ -398,7 +401,7 @@ impl Session {
         for (ri, o) in objs {
             let ns = self.obj_ns(&ri, &o);
             let name = meta_name(&o).to_string();
-            match self.conn.delete(&ri, ns.as_deref(), &name).await {
+            match self.conn.delete(&ri, ns.as_deref(), &name, self.propagation).await {
                 Ok(_) => {
                     out(&format!("{} \"{name}\" deleted", ri.kind_group()));
                     let uid = o

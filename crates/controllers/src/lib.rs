@@ -13,12 +13,30 @@
 //! (the pods behind each Service, from [`service_backends`]). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
+pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod events;
+pub mod garbage_collector;
+pub mod kinds;
+pub mod namespace;
 pub mod reconciler;
+pub mod replicaset;
 pub mod resource_quota;
+pub mod rollout;
 pub mod service_accounts;
 pub mod service_backends;
+pub mod workload;
+// Stateful and batch workloads, storage and node lifecycle.
+pub mod cronjob;
+pub mod daemonset;
+pub mod job;
+pub mod node_lifecycle;
+pub mod node_match;
+pub mod owned_pods;
+pub mod revisions;
+pub mod statefulset;
+pub mod volume_binding;
 
 use kube::Client;
 
@@ -27,7 +45,13 @@ use kube::Client;
 pub struct Options {
     /// The cluster CA certificate (PEM) that `kube-root-ca.crt` ConfigMaps carry.
     pub root_ca_pem: String,
+    /// How long a node's Lease may go unrenewed before the node is Unknown and tainted
+    /// unreachable (kube-controller-manager's `--node-monitor-grace-period`).
+    pub node_monitor_grace_period: std::time::Duration,
 }
+
+/// The default of [`Options::node_monitor_grace_period`].
+pub const NODE_MONITOR_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(40);
 
 /// A controller that stopped.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +69,17 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         service_accounts::run(client.clone(), options.root_ca_pem),
         resource_quota::run(client.clone()),
         endpoints::run(client.clone()),
-        endpointslice::run(client),
+        endpointslice::run(client.clone()),
+        replicaset::run(client.clone()),
+        deployment::run(client.clone()),
+        garbage_collector::run(client.clone()),
+        namespace::run(client.clone()),
+        statefulset::run(client.clone()),
+        job::run(client.clone()),
+        daemonset::run(client.clone()),
+        cronjob::run(client.clone()),
+        node_lifecycle::run(client.clone(), options.node_monitor_grace_period),
+        volume_binding::run(client.clone()),
     )?;
     Ok(())
 }

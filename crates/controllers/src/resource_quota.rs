@@ -68,16 +68,9 @@ fn deletions(api: Api<DynamicObject>) -> impl futures_util::Stream<Item = ()> + 
 
 /// How kube-rs reaches a registered resource.
 fn api_resource(group: &str, plural: &str) -> Option<ApiResource> {
-    let rt = tug_api::registry::all()
-        .iter()
-        .find(|t| t.group == group && t.plural == plural && t.storage_version)?;
-    Some(ApiResource {
-        group: rt.group.into(),
-        version: rt.version.into(),
-        api_version: rt.api_version(),
-        kind: rt.kind.into(),
-        plural: rt.plural.into(),
-    })
+    crate::kinds::stored()
+        .find(|t| t.group == group && t.plural == plural)
+        .map(crate::kinds::api_resource)
 }
 
 /// The resources whose objects a quota's names count: (group, plural).

@@ -158,7 +158,10 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         loop {
             let (at_right, trim) = self.at_right_delim();
-            if at_right && self.paren_depth == 0 {
+            if at_right {
+                if self.paren_depth > 0 {
+                    return self.err(self.pos, "unclosed left paren");
+                }
                 let p = self.pos;
                 self.pos += if trim { 2 } else { 0 } + self.right.len();
                 self.emit(Tok::RightDelim, p);

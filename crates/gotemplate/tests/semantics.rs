@@ -166,6 +166,8 @@ fn parse_errors_match_go() {
     err("a\n{{end}}", "template: t:2: unexpected {{end}}");
     err("{{if true}}", "template: t:1: unexpected EOF");
     err("{{nofunc 1}}", "template: t:1: function \"nofunc\" not defined");
+    err("{{ (len .Values.l -}} x", "template: t:1: unclosed left paren");
+    err("{{ (len .Values.l }}", "template: t:1: unclosed left paren");
     err("{{.X", "template: t:1: unclosed action");
     err("{{break}}", "template: t:1: {{break}} outside {{range}}");
     err("{{\"abc}}", "template: t:1: unterminated quoted string");

@@ -15,6 +15,8 @@
 //! - [`unpack`] and [`whiteout`]: layer tar → snapshot, refusing hostile entries;
 //! - [`diff`]: directory / overlay upper dir → layer tar with OCI whiteouts;
 //! - [`overlay`]: a container's root filesystem as an overlay mount;
+//! - [`changes`], [`commit`], [`tag_history`]: what a container or image changed (A/C/D),
+//!   a container's changes as a new image, every image a tag named (rollback);
 //! - [`archive`]: OCI layout, oci-archive and docker-archive import/export;
 //! - [`registry`]: pull and push over the OCI distribution API (Basic and token auth,
 //!   chunked uploads, cross-repository mounts);
@@ -27,6 +29,8 @@
 
 pub mod archive;
 pub mod build;
+pub mod changes;
+pub mod commit;
 pub mod diff;
 pub mod digest;
 pub mod error;
@@ -37,6 +41,7 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 mod sys;
+pub mod tag_history;
 pub mod unpack;
 pub mod whiteout;
 

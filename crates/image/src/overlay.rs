@@ -41,6 +41,12 @@ impl Mount {
         &self.upper
     }
 
+    /// Leaves the overlay mounted past this value's life (a container that outlives
+    /// the process that started it); [`unmount`] takes it down later.
+    pub fn keep(mut self) {
+        self.mounted = false;
+    }
+
     /// Unmounts now, reporting failure (busy, say).
     pub fn unmount(mut self) -> Result<()> {
         self.mounted = false;
@@ -58,6 +64,12 @@ impl Drop for Mount {
             let _ = sys::umount(&self.target, libc::MNT_DETACH);
         }
     }
+}
+
+/// Detaches the overlay mounted at `container_dir/rootfs` (kept by [`Mount::keep`]);
+/// nothing happens when none is mounted there.
+pub fn unmount(container_dir: &Path) {
+    let _ = sys::umount(&container_dir.join("rootfs"), libc::MNT_DETACH);
 }
 
 /// Unpacks the image's layers if needed (default [`UnpackOptions`]) and mounts them with
@@ -86,6 +98,13 @@ pub fn mount_rootfs_with(
 
 /// Mounts `layers` (bottom first) under `container_dir` as described in the module doc.
 pub fn mount_layers(layers: &[PathBuf], container_dir: &Path) -> Result<Mount> {
+    mount_layers_with(layers, container_dir, false)
+}
+
+/// [`mount_layers`]; `volatile` mounts with overlayfs's `volatile` option (no sync of
+/// the upper directory, at unmount either, which otherwise costs a filesystem sync):
+/// for upper directories thrown away afterwards (`tug run --rm`).
+pub fn mount_layers_with(layers: &[PathBuf], container_dir: &Path, volatile: bool) -> Result<Mount> {
     let upper = container_dir.join("upper");
     let work = container_dir.join("work");
     let target = container_dir.join("rootfs");
@@ -104,11 +123,14 @@ pub fn mount_layers(layers: &[PathBuf], container_dir: &Path) -> Result<Mount> {
         .map(|p| escape(p))
         .collect::<Vec<_>>()
         .join(":");
-    let options = format!(
+    let mut options = format!(
         "lowerdir={lowerdir},upperdir={},workdir={},redirect_dir=off,metacopy=off",
         escape(&upper),
         escape(&work)
     );
+    if volatile {
+        options.push_str(",volatile");
+    }
     // mount(2) takes at most one page of options.
     if options.len() >= 4096 {
         return Err(Error::Unsupported(format!(

@@ -35,6 +35,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::layout::{self, kind_of, Kind, REF_NAME_ANNOTATION};
 use crate::lock::FileLock;
 use crate::reference::Reference;
+use crate::tag_history;
 use crate::unpack::{self, UnpackOptions};
 
 /// An image store rooted at a directory.
@@ -501,8 +502,39 @@ impl Store {
             // An unnamed entry for the same content is superseded by the name.
             entries.retain(|e| !(ref_name(e).is_none() && e.digest() == entry.digest()));
             entries.push(entry);
+            tag_history::record(&self.root, &full, target)?;
             Ok(previous.map(strip_annotations))
         })
+    }
+
+    /// Points `name` back at the image it named before the current one (its tag
+    /// history's previous entry). Returns that image's descriptor.
+    pub fn rollback(&self, name: &Reference) -> Result<Descriptor> {
+        let full = name.to_string();
+        self.update_index(|entries| {
+            if !entries.iter().any(|e| ref_name(e) == Some(full.as_str())) {
+                return Err(Error::ImageNotFound(full.clone()));
+            }
+            let previous = tag_history::step_back(&self.root, &full)?.descriptor()?;
+            if !self.has_blob(previous.digest()) {
+                return Err(Error::BlobNotFound(previous.digest().clone()));
+            }
+            entries.retain(|e| ref_name(e) != Some(full.as_str()));
+            let mut entry = previous.clone();
+            let mut annotations = HashMap::new();
+            annotations.insert(REF_NAME_ANNOTATION.to_string(), full.clone());
+            entry.set_annotations(Some(annotations));
+            entries.push(entry);
+            Ok(previous)
+        })
+    }
+
+    /// The images `name` has named, oldest first (the last is the current one).
+    pub fn tag_history(&self, name: &Reference) -> Result<Vec<tag_history::Entry>> {
+        let full = name.to_string();
+        tag_history::read(&self.root)?
+            .remove(&full)
+            .ok_or(Error::ImageNotFound(full))
     }
 
     /// Records an image in `index.json` without a name (kept from garbage collection,
@@ -542,6 +574,7 @@ impl Store {
                 .iter()
                 .position(|e| ref_name(e) == Some(full.as_str()))
                 .ok_or_else(|| Error::ImageNotFound(full.clone()))?;
+            tag_history::forget(&self.root, &full)?;
             Ok(strip_annotations(entries.remove(i)))
         })
     }
@@ -739,6 +772,10 @@ impl Store {
             })?;
         }
         let mut roots: Vec<Descriptor> = self.index_json()?.manifests().clone();
+        // Images a tag named before stay, so a rollback finds them.
+        for entry in tag_history::read(&self.root)?.values().flatten() {
+            roots.extend(entry.descriptor().ok().filter(|d| self.has_blob(d.digest())));
+        }
         for d in &options.keep {
             if let Ok(bytes) = self.read_blob(d) {
                 roots.push(Descriptor::new(

@@ -396,3 +396,47 @@ fn a_hostile_layer_fails_the_unpack_names_the_entry_and_leaves_no_snapshot() {
     );
     assert!(!dir.path().join("escaped").exists());
 }
+
+#[test]
+fn a_tag_remembers_its_images_rolls_back_and_prune_keeps_them() {
+    let (dir, store) = store();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    fs::write(a.join("version"), "1").unwrap();
+    fs::write(b.join("version"), "2").unwrap();
+    let first = common::image_from_dirs(&store, "app:live", &[&a]);
+    let second = common::image_from_dirs(&store, "app:live", &[&b]);
+    let name: Reference = "app:live".parse().unwrap();
+    let history: Vec<String> = store.tag_history(&name).unwrap().iter().map(|e| e.digest.clone()).collect();
+    assert_eq!(history, [first.digest().to_string(), second.digest().to_string()]);
+    // The first image is named by no tag now, yet prune keeps it for a rollback.
+    store.prune(&PruneOptions { untagged: true, ..PruneOptions::default() }).unwrap();
+    assert!(store.has_blob(first.digest()));
+    let back = store.rollback(&name).unwrap();
+    assert_eq!(back.digest(), first.digest());
+    assert_eq!(store.image("app:live").unwrap().descriptor.digest(), first.digest());
+    assert_eq!(store.tag_history(&name).unwrap().len(), 1);
+    let err = store.rollback(&name).unwrap_err();
+    assert!(err.to_string().contains("no earlier image to roll back to"), "{err}");
+    assert!(matches!(store.rollback(&"nothing:here".parse().unwrap()), Err(Error::ImageNotFound(_))));
+}
+
+#[test]
+fn commit_adds_one_layer_and_a_history_entry_over_the_image() {
+    let (dir, store) = store();
+    let base = common::busybox_image(&store, "base:1");
+    let upper = dir.path().join("upper");
+    fs::create_dir_all(upper.join("data")).unwrap();
+    fs::write(upper.join("data/f"), "x").unwrap();
+    let image = store.image(base.digest().as_ref()).unwrap();
+    let options = tug_image::commit::CommitOptions { created_by: "sh -c make".into(), author: Some("me".into()), message: Some("saved".into()) };
+    let committed = tug_image::commit::commit(&store, &image, &upper, &options).unwrap();
+    let new = store.image(committed.digest().as_ref()).unwrap();
+    assert_eq!(new.manifest.layers().len(), image.manifest.layers().len() + 1);
+    let config: serde_json::Value = serde_json::from_slice(&store.read_blob(new.id()).unwrap()).unwrap();
+    let last = config["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["created_by"].as_str(), last["author"].as_str(), last["comment"].as_str()), (Some("sh -c make"), Some("me"), Some("saved")));
+    let layers = store.unpack(&new, &UnpackOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(fs::read_to_string(layers.last().unwrap().join("data/f")).unwrap(), "x");
+}

@@ -23,6 +23,27 @@ pub fn run(program: &str, args: &[&str]) -> Result<(), Error> {
     }
 }
 
+/// [`run`] with `input` on the command's stdin.
+fn run_with_input(program: &str, args: &[&str], input: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Io(format!("run {program}: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| Error::Io(format!("run {program}: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Io(format!("{program} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
+    }
+}
+
 /// A short stable hash for interface names (at most 15 bytes).
 fn short_hash(text: &str) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
@@ -46,6 +67,12 @@ impl Network {
     /// The network `name` (a node's name for a pod network) over `cidr` (`10.42.N.0/24`);
     /// addresses recorded under `state_dir`.
     pub fn new(name: &str, cidr: &str, state_dir: &Path) -> Result<Network, Error> {
+        Network::with_bridge(&format!("tug{}", short_hash(name)), name, cidr, state_dir)
+    }
+
+    /// A network whose bridge has a fixed name (the engine's default `tug0`, which
+    /// cannot clash with the `tug` + 8 hex digits of [`Network::new`]).
+    pub fn with_bridge(bridge: &str, name: &str, cidr: &str, state_dir: &Path) -> Result<Network, Error> {
         let bad = || Error::InvalidRange { name: name.to_string(), cidr: cidr.to_string() };
         let (addr, prefix) = cidr.split_once('/').ok_or_else(bad)?;
         let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
@@ -55,7 +82,7 @@ impl Network {
         }
         let network = u32::from(addr) & (u32::MAX << (32 - prefix));
         Ok(Network {
-            bridge: format!("tug{}", short_hash(name)),
+            bridge: bridge.to_string(),
             gateway: Ipv4Addr::from(network + 1),
             network,
             prefix,
@@ -115,23 +142,27 @@ impl Network {
 
     /// Wires the sandbox `id` (a process `pid` in its network namespace) to the bridge with `ip`, its default route via the gateway.
     pub fn attach(&self, id: &str, pid: i32, ip: Ipv4Addr) -> Result<(), Error> {
-        let host = Network::host_veth(id);
         let pid = pid.to_string();
+        self.attach_to(id, &pid, &["-t", pid.as_str(), "-n"], ip)
+    }
+
+    /// `target` is how `ip link ... netns` names the namespace, `enter` how nsenter enters it.
+    fn attach_to(&self, id: &str, target: &str, enter: &[&str], ip: Ipv4Addr) -> Result<(), Error> {
+        let host = Network::host_veth(id);
         let _ = run("ip", &["link", "del", &host]);
-        run("ip", &["link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &pid])?;
+        run("ip", &["link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", target])?;
         run("ip", &["link", "set", &host, "master", &self.bridge, "up"])?;
         // Hairpin: a sandbox reaching a service that picks the sandbox itself gets its own
         // (masqueraded) packets back through the port they came in on.
         let hairpin = format!("/sys/class/net/{host}/brport/hairpin_mode");
         std::fs::write(&hairpin, "1").map_err(|e| Error::Io(format!("write {hairpin}: {e}")))?;
-        let in_sandbox = |args: &[&str]| {
-            let mut all = vec!["-t", pid.as_str(), "-n", "ip"];
-            all.extend_from_slice(args);
-            run("nsenter", &all)
-        };
-        in_sandbox(&["addr", "add", &format!("{ip}/{}", self.prefix), "dev", "eth0"])?;
-        in_sandbox(&["link", "set", "eth0", "up"])?;
-        in_sandbox(&["route", "add", "default", "via", &self.gateway.to_string()])
+        let gateway = self.gateway.to_string();
+        let address = format!("{ip}/{}", self.prefix);
+        // One `ip -batch` inside the namespace: address, link up, default route.
+        let mut all = enter.to_vec();
+        all.extend_from_slice(&["ip", "-batch", "-"]);
+        let batch = format!("addr add {address} dev eth0\nlink set eth0 up\nroute add default via {gateway}\n");
+        run_with_input("nsenter", &all, &batch)
     }
 
     /// Removes the sandbox's veth pair (its peer goes with it) and frees its address.

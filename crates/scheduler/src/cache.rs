@@ -3,10 +3,11 @@
 //! namespaces' labels, and the volume claims pods refer to. Kept current from
 //! watch events, so a scheduling cycle never waits on the API.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::resources::{self, Resources};
 use crate::selectors::Labels;
@@ -83,6 +84,8 @@ pub struct Cache {
     namespaces: HashMap<String, Labels>,
     claims: HashMap<(String, String), Arc<PersistentVolumeClaim>>,
     volumes: HashMap<String, Arc<PersistentVolume>>,
+    /// StorageClasses that delay binding until a pod is scheduled (`WaitForFirstConsumer`).
+    delayed_classes: HashSet<String>,
 }
 
 /// A pod's uid, the cache's key for it.
@@ -215,6 +218,25 @@ impl Cache {
 
     pub fn volume(&self, name: &str) -> Option<&PersistentVolume> {
         self.volumes.get(name).map(Arc::as_ref)
+    }
+
+    pub fn upsert_class(&mut self, class: StorageClass) {
+        let name = class.metadata.name.clone().unwrap_or_default();
+        if class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer") {
+            self.delayed_classes.insert(name);
+        } else {
+            self.delayed_classes.remove(&name);
+        }
+    }
+
+    pub fn remove_class(&mut self, name: &str) {
+        self.delayed_classes.remove(name);
+    }
+
+    /// Whether an unbound claim waits for its first consumer to be scheduled.
+    pub fn binding_delayed(&self, claim: &PersistentVolumeClaim) -> bool {
+        let class = claim.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()).unwrap_or_default();
+        self.delayed_classes.contains(class)
     }
 }
 

@@ -235,7 +235,7 @@ fn fit(c: &Cycle, node: &NodeInfo) -> Vec<String> {
     reasons
 }
 
-/// Pod-level volume checks: every claim exists and is bound.
+/// Pod-level volume checks: every claim exists and is bound, or waits for its first consumer.
 fn check_claims(pod: &Pod, spec: &PodSpec, cache: &Cache) -> Result<(), Unschedulable> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     for volume in spec.volumes.iter().flatten() {
@@ -246,7 +246,8 @@ fn check_claims(pod: &Pod, spec: &PodSpec, cache: &Cache) -> Result<(), Unschedu
         if pvc.metadata.deletion_timestamp.is_some() {
             return Err(Unschedulable(format!("persistentvolumeclaim \"{}\" is being deleted", claim.claim_name)));
         }
-        if pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()).is_none_or(str::is_empty) {
+        // A WaitForFirstConsumer claim is bound (or provisioned) once this pod has a node.
+        if pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()).is_none_or(str::is_empty) && !cache.binding_delayed(pvc) {
             return Err(Unschedulable("pod has unbound immediate PersistentVolumeClaims".into()));
         }
     }

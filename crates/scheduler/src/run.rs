@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::watcher::{self, Event};
@@ -52,6 +53,7 @@ enum Change {
     Namespace(Event<Namespace>),
     Claim(Event<PersistentVolumeClaim>),
     Volume(Event<PersistentVolume>),
+    Class(Event<StorageClass>),
 }
 
 /// The outcome of one binding.
@@ -99,6 +101,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         watch::<Namespace>(&client).map(|e| e.map(Change::Namespace)).boxed(),
         watch::<PersistentVolumeClaim>(&client).map(|e| e.map(Change::Claim)).boxed(),
         watch::<PersistentVolume>(&client).map(|e| e.map(Change::Volume)).boxed(),
+        watch::<StorageClass>(&client).map(|e| e.map(Change::Class)).boxed(),
     ]);
     let mut s = Scheduler::new(client, options);
     let (bound_tx, mut bound_rx) = mpsc::unbounded_channel::<Bound>();
@@ -171,6 +174,7 @@ impl Scheduler {
                 s.cache.remove_claim(c.metadata.namespace.as_deref().unwrap_or_default(), c.metadata.name.as_deref().unwrap_or_default())
             }),
             Change::Volume(e) => self.event("volumes", e, |s, v: PersistentVolume| s.cache.upsert_volume(v), |s, v: PersistentVolume| s.cache.remove_volume(v.metadata.name.as_deref().unwrap_or_default())),
+            Change::Class(e) => self.event("storageclasses", e, |s, c: StorageClass| s.cache.upsert_class(c), |s, c: StorageClass| s.cache.remove_class(c.metadata.name.as_deref().unwrap_or_default())),
         }
     }
 
@@ -247,13 +251,33 @@ impl Scheduler {
                 self.cache.assume(&pod, &node);
                 self.in_flight += 1;
                 let (client, tx) = (self.client.clone(), bound_tx.clone());
+                let delayed = self.delayed_claims(&pod);
                 tokio::spawn(async move {
-                    let result = bind(&client, &pod, &node).await;
+                    let result = match bind_volumes(&client, &pod, &delayed, &node).await {
+                        Ok(()) => bind(&client, &pod, &node).await,
+                        Err(e) => Err(e),
+                    };
                     let _ = tx.send(Bound { uid, pod, node, result });
                 });
             }
             Err(fit) => self.wait(uid, pod, fit.to_string()),
         }
+    }
+
+    /// The pod's claims that wait for it to be scheduled before they are bound.
+    fn delayed_claims(&self, pod: &Pod) -> Vec<String> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or_default();
+        volumes
+            .iter()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .filter(|c| {
+                self.cache.claim(namespace, &c.claim_name).is_some_and(|pvc| {
+                    pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()).is_none_or(str::is_empty) && self.cache.binding_delayed(pvc)
+                })
+            })
+            .map(|c| c.claim_name.clone())
+            .collect()
     }
 
     /// Parks a pod that fits nowhere, recording why on it when the reason is new.
@@ -298,6 +322,38 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// How long a pod waits for its WaitForFirstConsumer claims to be bound (kube-scheduler's
+/// `bindTimeoutSeconds` is longer; provisioning here is a mkdir away).
+const VOLUME_BIND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// kube-scheduler's VolumeBinding PreBind: selects `node` on each delayed claim, then
+/// waits until the PV controller has bound them all.
+async fn bind_volumes(client: &Client, pod: &Pod, claims: &[String], node: &str) -> Result<(), kube::Error> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    let patch = json!({"metadata": {"annotations": {tug_api::storage::SELECTED_NODE_ANNOTATION: node}}});
+    for claim in claims {
+        api.patch(claim, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    let deadline = Instant::now() + VOLUME_BIND_TIMEOUT;
+    for claim in claims {
+        loop {
+            let bound = api.get(claim).await?.status.and_then(|s| s.phase).as_deref() == Some("Bound");
+            if bound {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(kube::Error::Service(format!("binding volumes: timed out waiting for persistentvolumeclaim \"{claim}\" to be bound").into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the decision through the pod's binding subresource, then the `Scheduled` event.

@@ -9,6 +9,9 @@
 //! mounts, its bridge and veths, the service proxy's nftables table), even when an
 //! assertion failed.
 //!
+//! [`ControlPlane`] is `tug server` alone (no node, no lock), for tests that need the API
+//! and controllers but no running pods.
+//!
 //! Used only by tests (a dev-dependency); nothing here is part of the product.
 
 use std::fs::File;
@@ -19,6 +22,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod control_plane;
+pub use control_plane::ControlPlane;
 
 /// The machine-wide lock every cluster holds while it lives.
 pub const LOCK: &str = "/run/tug-e2e.lock";

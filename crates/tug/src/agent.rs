@@ -57,6 +57,9 @@ pub struct UpArgs {
     /// Address the API server listens on
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
+    /// How long a node's Lease may go unrenewed before it is NotReady/Unknown and tainted unreachable
+    #[arg(long, default_value = "40s", value_parser = crate::server::parse_grace_period)]
+    node_monitor_grace_period: std::time::Duration,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -102,7 +105,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let ca_path = data_dir.join("tls").join("ca.crt");
         let root_ca_pem = std::fs::read_to_string(&ca_path)
             .with_context(|| format!("failed to read the cluster CA {}", ca_path.display()))?;
-        let controllers = tug_controllers::run(client.clone(), tug_controllers::Options { root_ca_pem });
+        let controllers = tug_controllers::run(client.clone(), tug_controllers::Options { root_ca_pem, node_monitor_grace_period: args.node_monitor_grace_period });
         let scheduler = tug_scheduler::run(client.clone(), tug_scheduler::Options::default());
         let agent = tug_agent::run(client.clone(), options);
         let ready = tug_agent::wait_ready(&client, &node_name);

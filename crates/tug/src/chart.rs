@@ -1,12 +1,14 @@
-//! `tug chart`: Helm-compatible charts over the `tug-chart` crate (render, show,
-//! lint, package). Releases (install/upgrade/rollback) need the API server client
-//! and come later.
+//! `tug chart`: Helm-compatible charts over the `tug-chart` crate: render, show, lint,
+//! package, and releases in a cluster (install, upgrade, rollback, uninstall, list,
+//! history, status, get, test) through `tug_release`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use tug_chart::repo::{config::RepoFile, fetch, index::IndexFile, Settings};
 use tug_chart::{Capabilities, Release, TemplateOptions, UserValues};
+use tug_release::{InstallOptions, Releases, RollbackOptions, Status, UpgradeOptions};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ChartCommand {
@@ -16,7 +18,11 @@ pub enum ChartCommand {
     Show {
         #[arg(value_enum)]
         what: ShowWhat,
-        chart: PathBuf,
+        /// Chart directory, .tgz, REPO/NAME or URL
+        chart: String,
+        /// Version constraint for a chart from a repository
+        #[arg(long, default_value = "")]
+        version: String,
     },
     /// Check a chart: it loads, its values pass the schema, its templates render to valid YAML
     Lint {
@@ -31,6 +37,282 @@ pub enum ChartCommand {
         #[arg(short = 'd', long, default_value = ".")]
         destination: PathBuf,
     },
+    /// Install a chart as a release: NAME CHART
+    Install(InstallArgs),
+    /// Upgrade a release to a chart (or new values): NAME CHART
+    Upgrade(UpgradeArgs),
+    /// Roll a release back to an earlier revision (default: the previous one)
+    Rollback {
+        name: String,
+        revision: Option<i64>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Uninstall a release: delete its objects (but those with helm.sh/resource-policy: keep) and its history
+    #[command(alias = "delete")]
+    Uninstall {
+        names: Vec<String>,
+        /// Keep the release history, marked uninstalled
+        #[arg(long)]
+        keep_history: bool,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// List releases (latest revision of each)
+    #[command(alias = "ls")]
+    List {
+        /// Releases of every namespace
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Every status, not only deployed, failed and pending
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// A release's revisions
+    #[command(alias = "hist")]
+    History {
+        name: String,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// A release's status
+    Status {
+        name: String,
+        /// A revision other than the latest
+        #[arg(long, default_value_t = 0)]
+        revision: i64,
+        /// Show the description of the revision
+        #[arg(long)]
+        show_desc: bool,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// A release's values, manifest, notes or hooks
+    Get {
+        #[arg(value_enum)]
+        what: GetWhat,
+        name: String,
+        /// A revision other than the latest
+        #[arg(long, default_value_t = 0)]
+        revision: i64,
+        /// values: the computed values (chart defaults included), not only the user's
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// values: yaml or json
+        #[arg(short = 'o', long, default_value = "yaml")]
+        output: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Chart repositories: add, update, list, remove, index, serve
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// Search the added repositories' charts
+    #[command(subcommand)]
+    Search(SearchCommand),
+    /// Download a chart from a repository: REPO/NAME or URL
+    Pull {
+        chart: String,
+        /// Version constraint (default: the newest stable version)
+        #[arg(long, default_value = "")]
+        version: String,
+        /// Directory to write the archive to
+        #[arg(short = 'd', long, default_value = ".")]
+        destination: PathBuf,
+        /// Unpack the archive into the destination
+        #[arg(long)]
+        untar: bool,
+    },
+    /// A chart's dependencies: update (newest matching, writes Chart.lock), build (from Chart.lock), list
+    #[command(subcommand, alias = "dep")]
+    Dependency(DependencyCommand),
+    /// Create a new chart directory
+    Create { name: String },
+    /// Run a release's test hooks
+    Test {
+        name: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RepoCommand {
+    /// Add a chart repository: NAME URL
+    Add {
+        name: String,
+        url: String,
+        #[arg(long, default_value = "")]
+        username: String,
+        #[arg(long, default_value = "")]
+        password: String,
+        /// Replace a repository of the same name
+        #[arg(long)]
+        force_update: bool,
+    },
+    /// Fetch the latest indexes (all repositories, or those named)
+    #[command(alias = "up")]
+    Update { names: Vec<String> },
+    /// List the added repositories
+    #[command(alias = "ls")]
+    List {
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+    },
+    /// Remove repositories
+    #[command(alias = "rm")]
+    Remove { names: Vec<String> },
+    /// Write DIR/index.yaml for the chart archives in DIR
+    Index {
+        dir: PathBuf,
+        /// URL of the repository (chart URLs are relative when absent)
+        #[arg(long, default_value = "")]
+        url: String,
+        /// Keep the entries of this index that DIR lacks
+        #[arg(long)]
+        merge: Option<PathBuf>,
+    },
+    /// Serve DIR as a chart repository over HTTP
+    Serve {
+        dir: PathBuf,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8879")]
+        address: String,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SearchCommand {
+    /// Search the added repositories for charts whose name, description or keywords match
+    Repo {
+        keyword: Option<String>,
+        /// Every version, not only the newest
+        #[arg(short = 'l', long)]
+        versions: bool,
+        /// Version constraint
+        #[arg(long, default_value = "")]
+        version: String,
+        /// table, json or yaml
+        #[arg(short = 'o', long, default_value = "table")]
+        output: String,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DependencyCommand {
+    /// Fetch the newest versions that satisfy Chart.yaml into charts/ and write Chart.lock
+    #[command(alias = "up")]
+    Update { chart: PathBuf },
+    /// Fetch the versions Chart.lock names into charts/
+    Build { chart: PathBuf },
+    /// List the declared dependencies and whether charts/ holds them
+    #[command(alias = "ls")]
+    List { chart: PathBuf },
+}
+
+#[derive(clap::ValueEnum, Clone, Debug)]
+pub enum GetWhat {
+    Values,
+    Manifest,
+    Notes,
+    Hooks,
+}
+
+/// Which cluster and namespace.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long)]
+    kube_context: Option<String>,
+    /// Namespace of the release (default: the context's)
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WaitArgs {
+    /// Wait until Deployments, StatefulSets, DaemonSets, Pods and PVCs are ready
+    #[arg(long)]
+    wait: bool,
+    /// How long to wait for each operation, hooks included (Go duration)
+    #[arg(long, default_value = "5m0s")]
+    timeout: String,
+}
+
+impl WaitArgs {
+    fn timeout(&self) -> anyhow::Result<std::time::Duration> {
+        let ns = tug_gotemplate::funcs::dates::parse_duration(&self.timeout)
+            .map_err(|e| anyhow::anyhow!("invalid --timeout {:?}: {e}", self.timeout))?;
+        Ok(std::time::Duration::from_nanos(ns.max(0) as u64))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InstallArgs {
+    /// Release name
+    name: String,
+    /// Chart directory, .tgz, REPO/NAME or URL
+    chart: String,
+    /// Version constraint for a chart from a repository
+    #[arg(long, default_value = "")]
+    version: String,
+    #[command(flatten)]
+    values: ValuesArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    /// On failure, remove the release (install) or roll it back (upgrade)
+    #[arg(long)]
+    atomic: bool,
+    /// Create the release namespace if missing
+    #[arg(long)]
+    create_namespace: bool,
+    /// Do not install the chart's crds/
+    #[arg(long)]
+    skip_crds: bool,
+    /// Do not validate values against values.schema.json
+    #[arg(long)]
+    skip_schema_validation: bool,
+    /// A description for the revision
+    #[arg(long)]
+    description: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    common: InstallArgs,
+    /// Install the release if it does not exist
+    #[arg(short = 'i', long)]
+    install: bool,
+    /// Merge the new values over the last release's
+    #[arg(long)]
+    reuse_values: bool,
+    /// Use only the chart's and the new values
+    #[arg(long)]
+    reset_values: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Debug)]
@@ -110,6 +392,24 @@ pub struct TemplateArgs {
     /// Do not validate values against values.schema.json
     #[arg(long)]
     skip_schema_validation: bool,
+    /// Version constraint for a chart from a repository
+    #[arg(long, default_value = "")]
+    version: String,
+}
+
+/// A chart from disk, or `REPO/NAME`/URL through the added repositories.
+fn load_chart(reference: &str, version: &str) -> anyhow::Result<tug_chart::Chart> {
+    Ok(tug_chart::repo::fetch::load_chart(
+        &Settings::from_env(),
+        reference,
+        version,
+    )?)
+}
+
+/// [`load_chart`] off the async runtime (repositories are fetched with a blocking client).
+async fn load_chart_async(reference: &str, version: &str) -> anyhow::Result<tug_chart::Chart> {
+    let (r, v) = (reference.to_string(), version.to_string());
+    tokio::task::spawn_blocking(move || load_chart(&r, &v)).await?
 }
 
 /// Group/versions (and group/version/kind) the API server serves, for `.Capabilities`.
@@ -130,7 +430,41 @@ fn served_api_versions() -> Vec<String> {
 pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
     match cmd {
         ChartCommand::Template(args) => template(args),
-        ChartCommand::Show { what, chart } => show(what, chart),
+        ChartCommand::Show {
+            what,
+            chart,
+            version,
+        } => show(what, load_chart(&chart, &version)?),
+        ChartCommand::Repo(cmd) => repo(cmd),
+        ChartCommand::Search(SearchCommand::Repo {
+            keyword,
+            versions,
+            version,
+            output,
+        }) => search(
+            keyword.as_deref().unwrap_or(""),
+            versions,
+            &version,
+            &output,
+        ),
+        ChartCommand::Pull {
+            chart,
+            version,
+            destination,
+            untar,
+        } => pull(&chart, &version, &destination, untar),
+        ChartCommand::Dependency(cmd) => dependency(cmd),
+        ChartCommand::Create { name } => {
+            let path = std::path::Path::new(&name);
+            let parent = path.parent().unwrap_or(std::path::Path::new(""));
+            let base = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dir = tug_chart::create::create(parent, &base)?;
+            println!("Creating {}", dir.display());
+            Ok(())
+        }
         ChartCommand::Lint { chart, values } => lint(chart, values),
         ChartCommand::Package { chart, destination } => {
             let path = tug_chart::package(&chart, &destination)?;
@@ -140,7 +474,243 @@ pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        release_cmd => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(release(release_cmd)),
     }
+}
+
+/// `.Capabilities` of the cluster releases go to.
+fn cluster_capabilities() -> Capabilities {
+    Capabilities {
+        api_versions: served_api_versions(),
+        ..Capabilities::default()
+    }
+}
+
+async fn connect(c: &ClusterArgs) -> anyhow::Result<(Releases, String)> {
+    let r = Releases::connect(&tug_client::ConnectOptions {
+        kubeconfig: c.kubeconfig.clone(),
+        context: c.kube_context.clone(),
+    })
+    .await?;
+    let ns = c
+        .namespace
+        .clone()
+        .unwrap_or_else(|| r.default_namespace().to_string());
+    Ok((r, ns))
+}
+
+fn install_options(a: &InstallArgs, ns: &str) -> anyhow::Result<InstallOptions> {
+    Ok(InstallOptions {
+        name: a.name.clone(),
+        namespace: ns.to_string(),
+        values: a.values.user_values().merge()?,
+        capabilities: cluster_capabilities(),
+        atomic: a.atomic,
+        wait: a.wait.wait || a.atomic,
+        timeout: a.wait.timeout()?,
+        create_namespace: a.create_namespace,
+        skip_crds: a.skip_crds,
+        skip_schema_validation: a.skip_schema_validation,
+        description: a.description.clone(),
+    })
+}
+
+fn print_structured(output: &str, v: &serde_json::Value) -> anyhow::Result<()> {
+    match output {
+        "json" => println!("{}", serde_json::to_string(v)?),
+        "yaml" => print!("{}", tug_client::printers::to_yaml(v)),
+        other => anyhow::bail!("invalid output format {other:?}: use table, json or yaml"),
+    }
+    Ok(())
+}
+
+async fn release(cmd: ChartCommand) -> anyhow::Result<()> {
+    use tug_release::report;
+    match cmd {
+        ChartCommand::Install(a) => {
+            let (mut r, ns) = connect(&a.cluster).await?;
+            let chart = load_chart_async(&a.chart, &a.version).await?;
+            let o = install_options(&a, &ns)?;
+            let rec = r
+                .install(&chart, &o)
+                .await
+                .map_err(|e| anyhow::anyhow!("INSTALLATION FAILED: {e}"))?;
+            print!("{}", report::status(&rec, false));
+        }
+        ChartCommand::Upgrade(a) => {
+            let (mut r, ns) = connect(&a.common.cluster).await?;
+            let chart = load_chart_async(&a.common.chart, &a.common.version).await?;
+            let o = UpgradeOptions {
+                common: install_options(&a.common, &ns)?,
+                install: a.install,
+                reuse_values: a.reuse_values,
+                reset_values: a.reset_values,
+            };
+            let rec = r
+                .upgrade(&chart, &o)
+                .await
+                .map_err(|e| anyhow::anyhow!("UPGRADE FAILED: {e}"))?;
+            if rec.version > 1 {
+                println!("Release \"{}\" has been upgraded. Happy Helming!", rec.name);
+            }
+            print!("{}", report::status(&rec, false));
+        }
+        ChartCommand::Rollback {
+            name,
+            revision,
+            cluster,
+            wait,
+        } => {
+            let (mut r, ns) = connect(&cluster).await?;
+            let o = RollbackOptions {
+                name,
+                namespace: ns,
+                revision: revision.unwrap_or(0),
+                wait: wait.wait,
+                timeout: wait.timeout()?,
+            };
+            r.rollback(&o)
+                .await
+                .map_err(|e| anyhow::anyhow!("Rollback failed: {e}"))?;
+            println!("Rollback was a success! Happy Helming!");
+        }
+        ChartCommand::Uninstall {
+            names,
+            keep_history,
+            cluster,
+            wait,
+        } => {
+            if names.is_empty() {
+                anyhow::bail!("\"tug chart uninstall\" requires at least 1 argument: RELEASE_NAME");
+            }
+            let (mut r, ns) = connect(&cluster).await?;
+            for name in names {
+                let kept = r
+                    .uninstall(&ns, &name, keep_history, wait.timeout()?)
+                    .await?;
+                if !kept.is_empty() {
+                    println!("These resources were kept due to the resource policy:");
+                    for k in kept {
+                        println!("{k}");
+                    }
+                    println!();
+                }
+                println!("release \"{name}\" uninstalled");
+            }
+        }
+        ChartCommand::List {
+            all_namespaces,
+            all,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let mut recs = r
+                .list(if all_namespaces { None } else { Some(&ns) })
+                .await?;
+            if !all {
+                recs.retain(|x| {
+                    matches!(x.info.status, Status::Deployed | Status::Failed)
+                        || x.info.status.is_pending()
+                });
+            }
+            match output.as_str() {
+                "table" => print!("{}", report::list(&recs)),
+                o => print_structured(o, &report::list_json(&recs))?,
+            }
+        }
+        ChartCommand::History {
+            name,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let recs = r.history(&ns, &name).await?;
+            if recs.is_empty() {
+                anyhow::bail!("release: not found");
+            }
+            match output.as_str() {
+                "table" => print!("{}", report::history(&recs)),
+                o => print_structured(o, &report::history_json(&recs))?,
+            }
+        }
+        ChartCommand::Status {
+            name,
+            revision,
+            show_desc,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let rec = r.get(&ns, &name, revision).await?;
+            match output.as_str() {
+                "table" => print!("{}", report::status(&rec, show_desc)),
+                o => print_structured(o, &serde_json::to_value(&rec)?)?,
+            }
+        }
+        ChartCommand::Get {
+            what,
+            name,
+            revision,
+            all,
+            output,
+            cluster,
+        } => {
+            let (r, ns) = connect(&cluster).await?;
+            let rec = r.get(&ns, &name, revision).await?;
+            match what {
+                GetWhat::Values => {
+                    let mut values = serde_json::Value::Object(rec.config.clone());
+                    if all {
+                        let computed = tug_gotemplate::Value::from(&values);
+                        let defaults = tug_gotemplate::Value::from(&rec.chart_values());
+                        if let (tug_gotemplate::Value::Map(dst), tug_gotemplate::Value::Map(src)) =
+                            (&computed, &defaults)
+                        {
+                            tug_chart::values::coalesce_tables(dst, src);
+                        }
+                        values = computed.to_json();
+                    }
+                    match output.as_str() {
+                        "yaml" | "table" => {
+                            println!(
+                                "{}",
+                                if all {
+                                    "COMPUTED VALUES:"
+                                } else {
+                                    "USER-SUPPLIED VALUES:"
+                                }
+                            );
+                            print!("{}", tug_client::printers::to_yaml(&values));
+                        }
+                        o => print_structured(o, &values)?,
+                    }
+                }
+                GetWhat::Manifest => print!("{}", rec.manifest),
+                GetWhat::Notes => println!("NOTES:\n{}", rec.info.notes.trim_end()),
+                GetWhat::Hooks => {
+                    for h in &rec.hooks {
+                        println!("---\n# Source: {}\n{}", h.path, h.manifest);
+                    }
+                }
+            }
+        }
+        ChartCommand::Test {
+            name,
+            cluster,
+            wait,
+        } => {
+            let (mut r, ns) = connect(&cluster).await?;
+            let (rec, result) = r.test(&ns, &name, wait.timeout()?).await?;
+            print!("{}", report::status(&rec, false));
+            result?;
+        }
+        other => anyhow::bail!("not a release command: {other:?}"),
+    }
+    Ok(())
 }
 
 fn template(a: TemplateArgs) -> anyhow::Result<()> {
@@ -162,7 +732,7 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
     if let Some(v) = &a.kube_version {
         caps = caps.with_kube_version(v).map_err(anyhow::Error::msg)?;
     }
-    let chart = tug_chart::load(std::path::Path::new(&chart_path))?;
+    let chart = load_chart(&chart_path, &a.version)?;
     let opts = TemplateOptions {
         release: Release {
             name,
@@ -190,8 +760,7 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(what: ShowWhat, path: PathBuf) -> anyhow::Result<()> {
-    let chart = tug_chart::load(&path)?;
+fn show(what: ShowWhat, chart: tug_chart::Chart) -> anyhow::Result<()> {
     let text = match what {
         ShowWhat::Values => chart.raw_values.clone(),
         ShowWhat::Chart => {
@@ -239,4 +808,251 @@ fn lint(path: PathBuf, values: ValuesArgs) -> anyhow::Result<()> {
             anyhow::bail!("1 chart(s) linted, 1 chart(s) failed")
         }
     }
+}
+
+fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
+    let settings = Settings::from_env();
+    match cmd {
+        RepoCommand::Add {
+            name,
+            url,
+            username,
+            password,
+            force_update,
+        } => {
+            let entry = tug_chart::repo::config::Entry {
+                name: name.clone(),
+                url,
+                username,
+                password,
+            };
+            fetch::add(&settings, entry, force_update)?;
+            println!("\"{name}\" has been added to your repositories");
+        }
+        RepoCommand::Update { names } => {
+            let file = RepoFile::load(&settings)?;
+            if file.repositories.is_empty() {
+                anyhow::bail!("no repositories found. You must add one before updating");
+            }
+            for n in &names {
+                if file.get(n).is_none() {
+                    anyhow::bail!("no repositories found matching '{n}'. Nothing will be updated");
+                }
+            }
+            println!("Hang tight while we grab the latest from your chart repositories...");
+            let mut failed = Vec::new();
+            for e in &file.repositories {
+                if !names.is_empty() && !names.contains(&e.name) {
+                    continue;
+                }
+                match fetch::update(&settings, e) {
+                    Ok(()) => println!(
+                        "...Successfully got an update from the \"{}\" chart repository",
+                        e.name
+                    ),
+                    Err(err) => {
+                        println!(
+                            "...Unable to get an update from the \"{}\" chart repository ({}):\n\t{err}",
+                            e.name, e.url
+                        );
+                        failed.push(e.name.clone());
+                    }
+                }
+            }
+            if !failed.is_empty() {
+                anyhow::bail!("failed to update the following repositories: {failed:?}");
+            }
+            println!("Update Complete. ⎈Happy Helming!⎈");
+        }
+        RepoCommand::List { output } => {
+            let file = RepoFile::load(&settings)?;
+            if file.repositories.is_empty() {
+                anyhow::bail!("no repositories to show");
+            }
+            match output.as_str() {
+                "table" => {
+                    let mut rows = vec![vec!["NAME".to_string(), "URL".to_string()]];
+                    rows.extend(
+                        file.repositories
+                            .iter()
+                            .map(|r| vec![r.name.clone(), r.url.clone()]),
+                    );
+                    print!("{}", tug_client::printers::align(&rows));
+                }
+                o => {
+                    let v: Vec<serde_json::Value> = file
+                        .repositories
+                        .iter()
+                        .map(|r| serde_json::json!({"name": r.name, "url": r.url}))
+                        .collect();
+                    print_structured(o, &serde_json::Value::Array(v))?;
+                }
+            }
+        }
+        RepoCommand::Remove { names } => {
+            if names.is_empty() {
+                anyhow::bail!("need at least one argument, name of chart repository");
+            }
+            for n in names {
+                fetch::remove(&settings, &n)?;
+                println!("\"{n}\" has been removed from your repositories");
+            }
+        }
+        RepoCommand::Index { dir, url, merge } => {
+            let mut idx = IndexFile::from_dir(&dir, &url)?;
+            if let Some(m) = merge {
+                let text = std::fs::read_to_string(&m)
+                    .with_context(|| format!("reading {}", m.display()))?;
+                idx.merge(IndexFile::parse(&text, &m.display().to_string())?);
+            }
+            let out = dir.join("index.yaml");
+            std::fs::write(&out, idx.to_yaml())
+                .with_context(|| format!("writing {}", out.display()))?;
+        }
+        RepoCommand::Serve { dir, address } => {
+            if !dir.is_dir() {
+                anyhow::bail!("{} is not a directory", dir.display());
+            }
+            tug_chart::repo::serve::serve(&dir, &address, |addr| {
+                println!(
+                    "Serving {} as a chart repository at http://{addr}/",
+                    dir.display()
+                );
+                let _ = std::io::stdout().flush();
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn search(keyword: &str, all_versions: bool, version: &str, output: &str) -> anyhow::Result<()> {
+    let settings = Settings::from_env();
+    let file = RepoFile::load(&settings)?;
+    if file.repositories.is_empty() {
+        anyhow::bail!("no repositories configured");
+    }
+    let mut hits = Vec::new();
+    for e in &file.repositories {
+        let idx = match tug_chart::repo::config::cached_index(&settings, &e.name) {
+            Ok(i) => i,
+            Err(err) => {
+                eprintln!("WARNING: {err}");
+                continue;
+            }
+        };
+        hits.extend(tug_chart::repo::index::search(
+            &e.name,
+            &idx,
+            keyword,
+            version,
+            all_versions,
+        )?);
+    }
+    hits.sort_by(|a, b| a.name.cmp(&b.name));
+    match output {
+        "table" => {
+            if hits.is_empty() {
+                println!("No results found");
+                return Ok(());
+            }
+            let mut rows = vec![vec![
+                "NAME".to_string(),
+                "CHART VERSION".into(),
+                "APP VERSION".into(),
+                "DESCRIPTION".into(),
+            ]];
+            for h in &hits {
+                rows.push(vec![
+                    h.name.clone(),
+                    h.chart.metadata.version.clone(),
+                    h.chart.metadata.app_version.clone(),
+                    h.chart.metadata.description.clone(),
+                ]);
+            }
+            print!("{}", tug_client::printers::align(&rows));
+        }
+        o => {
+            let v: Vec<serde_json::Value> = hits
+                .iter()
+                .map(|h| {
+                    serde_json::json!({
+                        "name": h.name,
+                        "version": h.chart.metadata.version,
+                        "app_version": h.chart.metadata.app_version,
+                        "description": h.chart.metadata.description,
+                    })
+                })
+                .collect();
+            print_structured(o, &serde_json::Value::Array(v))?;
+        }
+    }
+    Ok(())
+}
+
+fn pull(reference: &str, version: &str, dest: &std::path::Path, untar: bool) -> anyhow::Result<()> {
+    let found = fetch::locate(&Settings::from_env(), reference, version)?;
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    if untar {
+        let chart = tug_chart::load_archive(&found.file_name, &found.bytes)?;
+        tug_chart::package::unpack(&found.bytes, &dest.join(chart.name()))?;
+    } else {
+        let path = dest.join(&found.file_name);
+        std::fs::write(&path, &found.bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn dependency(cmd: DependencyCommand) -> anyhow::Result<()> {
+    let settings = Settings::from_env();
+    let (chart, fetched) = match cmd {
+        DependencyCommand::Update { chart } => {
+            let f = tug_chart::repo::deps::update(&settings, &chart)?;
+            (chart, f)
+        }
+        DependencyCommand::Build { chart } => {
+            let f = tug_chart::repo::deps::build(&settings, &chart)?;
+            (chart, f)
+        }
+        DependencyCommand::List { chart } => {
+            let loaded = tug_chart::load(&chart);
+            let meta = match &loaded {
+                Ok(c) => c.metadata.dependencies.clone(),
+                Err(e) => anyhow::bail!("{e}"),
+            };
+            let mut rows = vec![vec![
+                "NAME".to_string(),
+                "VERSION".into(),
+                "REPOSITORY".into(),
+                "STATUS".into(),
+            ]];
+            let present: Vec<(String, String)> = loaded
+                .map(|c| {
+                    c.dependencies
+                        .iter()
+                        .map(|d| (d.name().to_string(), d.metadata.version.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for d in meta {
+                let status = match present.iter().find(|(n, _)| *n == d.name) {
+                    Some(_) => "ok",
+                    None => "missing",
+                };
+                rows.push(vec![d.name, d.version, d.repository, status.into()]);
+            }
+            print!("{}", tug_client::printers::align(&rows));
+            return Ok(());
+        }
+    };
+    println!(
+        "Saving {} charts into {}",
+        fetched.len(),
+        chart.join("charts").display()
+    );
+    for f in fetched {
+        println!("Got {} {} from {}", f.name, f.version, f.repository);
+    }
+    println!("Deleting outdated charts");
+    Ok(())
 }

@@ -31,6 +31,25 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    pub(crate) fn at(data_dir: PathBuf) -> DataDir {
+        DataDir { data_dir }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The images `tug run` containers are made from: garbage collection keeps them.
+    fn in_use(&self, store: &Store) -> Vec<Digest> {
+        let engine = tug_engine::Engine::new(&self.data_dir, store.clone(), PathBuf::new());
+        engine
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(r, _)| r.image_manifest.parse().ok())
+            .collect()
+    }
+
     pub(crate) fn store(&self) -> Result<Store> {
         // The same directory name the image crate's own default uses.
         let sub = Path::new(tug_image::DEFAULT_DATA_DIR)
@@ -213,6 +232,12 @@ enum ImageCommand {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// List the files added (A), changed (C) and deleted (D) from one image to another
+    Diff { from: String, to: String },
+    /// Point a tag back at the image it named before
+    Rollback { name: String },
+    /// Show every image a tag has named, newest first
+    TagsHistory { name: String },
     /// Load images from an archive (docker-archive or oci-archive, plain or gzip)
     Load {
         /// Input file (default stdin)
@@ -340,15 +365,42 @@ pub fn image(cli: ImageCli) -> Result<()> {
             digests,
             format,
         } => list(&store, quiet, no_trunc, digests, format),
-        ImageCommand::Rm { force, images } => remove(&store, &images, force),
-        ImageCommand::Prune { all, force } => prune(&store, all, force),
-        ImageCommand::Tag { source, target } => {
-            let (_, descriptor) = store.resolve(&source)?;
-            let target = Reference::parse(&target)?;
-            if target.digest().is_some() {
-                bail!("cannot tag with a digest: {target}");
+        ImageCommand::Rm { force, images } => remove(&store, &images, force, cli.data.in_use(&store)),
+        ImageCommand::Prune { all, force } => prune(&store, all, force, cli.data.in_use(&store)),
+        ImageCommand::Tag { source, target } => tag(&cli.data, &source, &target),
+        ImageCommand::Diff { from, to } => {
+            let layers = |input: &str| -> Result<Vec<PathBuf>> {
+                let image = store.image(input)?;
+                Ok(store.unpack(&image, &tug_image::UnpackOptions::default(), &mut |_| {})?)
+            };
+            for change in tug_image::changes::image_changes(&layers(&from)?, &layers(&to)?)? {
+                println!("{change}");
             }
-            store.tag(&target, &descriptor)?;
+            Ok(())
+        }
+        ImageCommand::Rollback { name } => {
+            let reference = Reference::parse(&name)?;
+            let descriptor = store.rollback(&reference)?;
+            let image = store.image(descriptor.digest().as_ref())?;
+            println!("{} now names {}", reference.familiar(), image.id());
+            Ok(())
+        }
+        ImageCommand::TagsHistory { name } => {
+            let reference = Reference::parse(&name)?;
+            let now = SystemTime::now();
+            let history = store.tag_history(&reference)?;
+            let mut rows = vec![["IMAGE ID", "DIGEST", "TAGGED", "CURRENT"].map(String::from)];
+            for (i, entry) in history.iter().enumerate().rev() {
+                let id = entry
+                    .descriptor()
+                    .ok()
+                    .and_then(|d| store.image(d.digest().as_ref()).ok())
+                    .map_or_else(|| "<pruned>".to_string(), |img| short_id(img.id()));
+                let tagged = parse_rfc3339(&entry.time).map_or_else(|| entry.time.clone(), |t| ago(now, t));
+                let current = if i + 1 == history.len() { "*" } else { "" };
+                rows.push([id, entry.digest.clone(), tagged, current.to_string()]);
+            }
+            crate::runtime::print_table(&rows);
             Ok(())
         }
         ImageCommand::Inspect { images } => inspect(&store, &images),
@@ -410,6 +462,30 @@ pub fn image(cli: ImageCli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `tug tag` / `tug image tag`.
+pub(crate) fn tag(data: &DataDir, source: &str, target: &str) -> Result<()> {
+    let store = data.store()?;
+    let (_, descriptor) = store.resolve(source)?;
+    let target = Reference::parse(target)?;
+    if target.digest().is_some() {
+        bail!("cannot tag with a digest: {target}");
+    }
+    store.tag(&target, &descriptor)?;
+    Ok(())
+}
+
+/// `tug images`.
+pub(crate) fn list_images(data: &DataDir, quiet: bool, no_trunc: bool) -> Result<()> {
+    list(&data.store()?, quiet, no_trunc, false, ListFormat::Table)
+}
+
+/// `tug rmi`.
+pub(crate) fn remove_images(data: &DataDir, images: &[String], force: bool) -> Result<()> {
+    let store = data.store()?;
+    let keep = data.in_use(&store);
+    remove(&store, images, force, keep)
 }
 
 // ---- ls ----
@@ -539,7 +615,7 @@ fn list(
 
 // ---- rm, prune ----
 
-fn remove(store: &Store, inputs: &[String], force: bool) -> Result<()> {
+fn remove(store: &Store, inputs: &[String], force: bool, keep: Vec<Digest>) -> Result<()> {
     let mut failed = false;
     for input in inputs {
         match remove_one(store, input, force) {
@@ -551,7 +627,7 @@ fn remove(store: &Store, inputs: &[String], force: bool) -> Result<()> {
         }
     }
     // Content no name reaches any more goes now, as docker rmi frees it.
-    let report = store.prune(&PruneOptions::default())?;
+    let report = store.prune(&PruneOptions { keep, ..PruneOptions::default() })?;
     for d in &report.blobs {
         println!("Deleted: {d}");
     }
@@ -587,7 +663,7 @@ fn remove_one(store: &Store, input: &str, force: bool) -> Result<Vec<String>> {
         .collect())
 }
 
-fn prune(store: &Store, all: bool, force: bool) -> Result<()> {
+fn prune(store: &Store, all: bool, force: bool, keep: Vec<Digest>) -> Result<()> {
     if !force {
         let what = if all {
             "all images (no container is known to use them)"
@@ -613,6 +689,7 @@ fn prune(store: &Store, all: bool, force: bool) -> Result<()> {
     }
     let report = store.prune(&PruneOptions {
         untagged: true,
+        keep,
         ..PruneOptions::default()
     })?;
     if !untagged.is_empty() || !report.blobs.is_empty() || !report.untagged.is_empty() {

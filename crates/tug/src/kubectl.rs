@@ -1,5 +1,5 @@
-//! `tug get|describe|apply|create|delete|edit|patch|label|annotate|scale|explain|
-//! api-resources`: kubectl's verbs and flags, parsed here and carried out by `tug-client`.
+//! `tug get|describe|apply|create|delete|edit|patch|label|annotate|scale|rollout|autoscale|
+//! explain|api-resources`: kubectl's verbs and flags, parsed here and carried out by `tug-client`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -148,6 +148,9 @@ pub enum KubectlCommand {
         /// Wait for the objects to be gone
         #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
         wait: bool,
+        /// How dependents go: background (after the owner), foreground (before it) or orphan (they stay)
+        #[arg(long, default_value = "background", value_parser = ["background", "foreground", "orphan", "true", "false"])]
+        cascade: String,
     },
     /// Edit a resource in $KUBE_EDITOR or $EDITOR
     Edit {
@@ -210,6 +213,32 @@ pub enum KubectlCommand {
         #[arg(long)]
         current_replicas: Option<i64>,
     },
+    /// Manage the rollout of a Deployment: status, history, undo, pause, resume, restart
+    Rollout {
+        #[command(subcommand)]
+        action: RolloutAction,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create a HorizontalPodAutoscaler for a Deployment, ReplicaSet or StatefulSet
+    Autoscale {
+        /// TYPE NAME or TYPE/NAME
+        args: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The lower limit for the number of pods
+        #[arg(long)]
+        min: Option<i32>,
+        /// The upper limit for the number of pods
+        #[arg(long)]
+        max: i32,
+        /// The target average CPU utilization (percent of the request)
+        #[arg(long)]
+        cpu_percent: Option<i32>,
+        /// The name of the autoscaler (default: the target's)
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Documentation of a resource type or field (TYPE.field.path), from the server's OpenAPI
     Explain {
         path: String,
@@ -235,6 +264,57 @@ pub enum KubectlCommand {
     },
 }
 
+/// `rollout`'s verbs.
+#[derive(clap::Subcommand, Debug)]
+pub enum RolloutAction {
+    /// Show the status of the rollout, following it until it is done
+    Status {
+        args: Vec<String>,
+        /// Follow the rollout until it is done
+        #[arg(short = 'w', long, default_value = "true", action = clap::ArgAction::Set)]
+        watch: bool,
+        /// How long to follow it (e.g. 90s, 5m; 0 for ever)
+        #[arg(long)]
+        timeout: Option<String>,
+    },
+    /// View the previous revisions and configurations
+    History {
+        args: Vec<String>,
+        /// Show the pod template of this revision
+        #[arg(long)]
+        revision: Option<i64>,
+    },
+    /// Roll back to the previous revision (or --to-revision)
+    Undo {
+        args: Vec<String>,
+        /// The revision to roll back to (0: the previous one)
+        #[arg(long, default_value = "0")]
+        to_revision: i64,
+    },
+    /// Pause the rollout: template changes wait until resumed
+    Pause { args: Vec<String> },
+    /// Resume a paused rollout
+    Resume { args: Vec<String> },
+    /// Restart every pod, rolling
+    Restart { args: Vec<String> },
+}
+
+/// A duration as kubectl writes them: 90s, 5m, 1h, or plain seconds; 0 means none.
+fn duration(text: &str) -> Result<Option<std::time::Duration>, Error> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| Error::client(format!("invalid duration {text:?}: use e.g. 90s, 5m, 1h")))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(Error::client(format!("invalid duration {text:?}: use e.g. 90s, 5m, 1h"))),
+    };
+    Ok((seconds > 0).then(|| std::time::Duration::from_secs(seconds)))
+}
+
 fn client_args(cmd: &KubectlCommand) -> &ClientArgs {
     use KubectlCommand::*;
     match cmd {
@@ -248,6 +328,8 @@ fn client_args(cmd: &KubectlCommand) -> &ClientArgs {
         | Label { client, .. }
         | Annotate { client, .. }
         | Scale { client, .. }
+        | Rollout { client, .. }
+        | Autoscale { client, .. }
         | Explain { client, .. }
         | ApiResources { client, .. } => client,
     }
@@ -384,8 +466,14 @@ async fn run(s: &mut Session, cmd: KubectlCommand) -> Result<Vec<Error>, Error> 
             all,
             ignore_not_found,
             wait,
+            cascade,
             ..
         } => {
+            s.propagation = match cascade.as_str() {
+                "foreground" => "Foreground",
+                "orphan" | "false" => "Orphan",
+                _ => "Background",
+            };
             if files.kustomize.is_some() || !files.filename.is_empty() {
                 if !args.is_empty() {
                     return Err(Error::client(
@@ -474,6 +562,24 @@ async fn run(s: &mut Session, cmd: KubectlCommand) -> Result<Vec<Error>, Error> 
             ..
         } => {
             writeln!(out, "{}", s.scale(&args, replicas, current_replicas).await?)?;
+            Ok(vec![])
+        }
+        Rollout { action, .. } => {
+            match action {
+                RolloutAction::Status { args, watch, timeout } => {
+                    let timeout = timeout.as_deref().map(duration).transpose()?.flatten();
+                    s.rollout_status(&args, watch, timeout, &mut say).await?;
+                }
+                RolloutAction::History { args, revision } => write!(out, "{}", s.rollout_history(&args, revision).await?)?,
+                RolloutAction::Undo { args, to_revision } => writeln!(out, "{}", s.rollout_undo(&args, to_revision).await?)?,
+                RolloutAction::Pause { args } => writeln!(out, "{}", s.rollout_pause(&args, true).await?)?,
+                RolloutAction::Resume { args } => writeln!(out, "{}", s.rollout_pause(&args, false).await?)?,
+                RolloutAction::Restart { args } => writeln!(out, "{}", s.rollout_restart(&args).await?)?,
+            }
+            Ok(vec![])
+        }
+        Autoscale { args, min, max, cpu_percent, name, .. } => {
+            writeln!(out, "{}", s.autoscale(&args, min, max, cpu_percent, name).await?)?;
             Ok(vec![])
         }
         Explain {

@@ -7,6 +7,7 @@
 mod agent;
 mod build;
 mod chart;
+mod engine;
 mod image;
 mod kubectl;
 mod kustomize;
@@ -50,7 +51,7 @@ enum Command {
     Push(image::PushArgs),
     /// Save credentials for a registry (checked first).
     Login(image::LoginArgs),
-    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, explain, api-resources.
+    /// kubectl's verbs: get, describe, apply, create, delete, edit, patch, label, annotate, scale, rollout, autoscale, explain, api-resources.
     #[command(flatten)]
     Kubectl(kubectl::KubectlCommand),
     /// Run the node agent (kubelet) against an API server.
@@ -63,7 +64,10 @@ enum Command {
     /// The container supervisor the agent starts.
     #[command(hide = true)]
     ContainerShim(agent::ShimArgs),
-    /// Helm-compatible charts: template, show, lint, package.
+    /// Containers on this host, as Docker: run, ps, logs, exec, stop, start, restart, kill, rm, inspect, top, stats, diff, commit, images, rmi, tag.
+    #[command(flatten)]
+    Engine(engine::EngineCommand),
+    /// Helm-compatible charts: template, show, lint, package; releases: install, upgrade, rollback, uninstall, list, history, status, get, test.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
 }
@@ -95,6 +99,7 @@ fn main() {
             Command::Up(args) => report(agent::up(args)),
             Command::PodSandbox(args) => report(agent::sandbox(args)),
             Command::ContainerShim(args) => agent::shim(args),
+            Command::Engine(cmd) => engine::main(cmd),
         }
     };
     std::process::exit(code);

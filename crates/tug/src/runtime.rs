@@ -336,7 +336,7 @@ fn list(root: &Path, format: Format, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_table<const N: usize>(rows: &[[String; N]]) {
+pub(crate) fn print_table<const N: usize>(rows: &[[String; N]]) {
     let mut widths = [0usize; N];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -25,6 +25,9 @@ pub struct ServerArgs {
     /// Do not run the controllers (service accounts, resource quotas) in this process
     #[arg(long)]
     disable_controllers: bool,
+    /// How long a node's Lease may go unrenewed before it is NotReady/Unknown and tainted unreachable
+    #[arg(long, default_value = "40s", value_parser = parse_grace_period)]
+    node_monitor_grace_period: std::time::Duration,
     /// Admission plugins to turn off, comma-separated (e.g. PodSecurity,ResourceQuota)
     #[arg(long, value_delimiter = ',')]
     disable_admission_plugins: Vec<String>,
@@ -110,7 +113,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             let root_ca_pem = std::fs::read_to_string(&ca_path)
                 .with_context(|| format!("failed to read the cluster CA {}", ca_path.display()))?;
             let client = client(Some(controller_kubeconfig)).await?;
-            tug_controllers::run(client, tug_controllers::Options { root_ca_pem })
+            let grace = args.node_monitor_grace_period;
+            tug_controllers::run(client, tug_controllers::Options { root_ca_pem, node_monitor_grace_period: grace })
                 .await
                 .context("the controllers stopped")
         };
@@ -122,6 +126,15 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// A node monitor grace period (`40s`, `1m`), at least a second.
+pub(crate) fn parse_grace_period(text: &str) -> Result<std::time::Duration, String> {
+    let seconds = crate::token::parse_duration(text).map_err(|e| e.to_string())?;
+    match u64::try_from(seconds) {
+        Ok(s) if s > 0 => Ok(std::time::Duration::from_secs(s)),
+        _ => Err("must be at least 1s".into()),
+    }
 }
 
 /// Schedules pods through the API reached with `kubeconfig` until the scheduler stops.

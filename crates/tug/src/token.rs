@@ -178,7 +178,7 @@ fn remaining(expiration: &str) -> String {
 }
 
 /// A Go-style duration (`24h`, `1h30m`, `90s`, `0`) in whole seconds.
-fn parse_duration(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_duration(text: &str) -> anyhow::Result<i64> {
     if text == "0" {
         return Ok(0);
     }

@@ -10,6 +10,7 @@
 //! extensions (`extensions.rs`), the representation of int-or-string and quantity, and the
 //! operations (`paths.rs`). Every document is built once, on first use, and cached.
 
+mod custom;
 mod extensions;
 mod paths;
 mod protobuf;
@@ -18,7 +19,6 @@ mod types;
 use crate::registry;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha512};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
@@ -70,6 +70,8 @@ pub fn v2_to_protobuf(doc: &Value) -> Vec<u8> {
     protobuf::encode(doc)
 }
 
+pub use custom::{custom_v3, v3_hash_of};
+
 /// The `/openapi/v3` index: `{"paths": {"api/v1": {"serverRelativeURL":
 /// "/openapi/v3/api/v1?hash=..."}, "apis/apps/v1": {...}, ...}}`. The hash is of the
 /// group/version document's JSON, so a client may cache the document by URL for good.
@@ -114,7 +116,8 @@ pub fn v3_group_version(path: &str) -> Option<(&'static str, &'static str)> {
         .find(|(g, v)| v3_path(g, v) == path)
 }
 
-fn v3_path(group: &str, version: &str) -> String {
+/// The `/openapi/v3/<path>` of a group/version ("api/v1", "apis/apps/v1").
+pub fn v3_path(group: &str, version: &str) -> String {
     paths::prefix(group, version).trim_start_matches('/').to_string()
 }
 
@@ -132,7 +135,7 @@ fn v3_docs() -> &'static BTreeMap<(String, String), V3Doc> {
             for version in versions {
                 let doc = build_v3(group, version);
                 let json = serde_json::to_vec(&doc).expect("serializable");
-                let hash = Sha512::digest(&json).iter().map(|b| format!("{b:02X}")).collect();
+                let hash = v3_hash_of(&json);
                 out.insert((group.to_string(), version.to_string()), V3Doc { doc, json, hash });
             }
         }
@@ -226,7 +229,7 @@ fn all_paths() -> Vec<((&'static str, &'static str), Vec<paths::Path>)> {
                 out.len() - 1
             }
         };
-        out[i].1.extend(paths::resource_paths(rt, kind));
+        out[i].1.extend(paths::resource_paths(rt, &(kind.name)(), &kind.list_name()));
     }
     out
 }
@@ -251,14 +254,33 @@ fn build_v2() -> Value {
 }
 
 fn build_v3(group: &str, version: &str) -> Value {
-    let defs = definitions();
     let ps: Vec<paths::Path> = all_paths().into_iter().filter(|(gv, _)| *gv == (group, version)).flat_map(|(_, ps)| ps).collect();
     let mut path_map = Map::new();
     paths::render(&ps, paths::Op::v3, &mut path_map);
 
-    // The schemas this group/version's operations reach.
+    let schemas = reachable_v3_schemas(paths::referenced(&ps));
+    v3_document(path_map, schemas)
+}
+
+/// An OpenAPI 3.0 document of `paths` and `schemas`, as kube-apiserver frames one.
+fn v3_document(paths: Map<String, Value>, schemas: Map<String, Value>) -> Value {
+    json!({
+        "openapi": "3.0.0",
+        "info": info(),
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"BearerToken": {"type": "apiKey", "description": "Bearer Token authentication", "name": "authorization", "in": "header"}},
+        },
+        "security": [{"BearerToken": []}],
+    })
+}
+
+/// The built-in definitions reachable from `roots`, in their OpenAPI 3.0 form.
+fn reachable_v3_schemas(roots: Vec<String>) -> Map<String, Value> {
+    let defs = definitions();
     let mut wanted: BTreeSet<String> = BTreeSet::new();
-    let mut queue: Vec<String> = paths::referenced(&ps);
+    let mut queue: Vec<String> = roots;
     while let Some(name) = queue.pop() {
         if !wanted.insert(name.clone()) {
             continue;
@@ -277,16 +299,7 @@ fn build_v3(group: &str, version: &str) -> Value {
         };
         schemas.insert(name, schema);
     }
-    json!({
-        "openapi": "3.0.0",
-        "info": info(),
-        "paths": path_map,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"BearerToken": {"type": "apiKey", "description": "Bearer Token authentication", "name": "authorization", "in": "header"}},
-        },
-        "security": [{"BearerToken": []}],
-    })
+    schemas
 }
 
 fn collect_refs(v: &Value, out: &mut Vec<String>) {

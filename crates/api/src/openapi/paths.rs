@@ -8,7 +8,7 @@
 //! Operations are built once in a neutral form ([`Op`]) and rendered as Swagger 2.0 or
 //! OpenAPI 3.0.
 
-use super::types::{self, Kind};
+use super::types;
 use crate::registry::{ResourceType, Subresource};
 use serde_json::{Map, Value, json};
 
@@ -143,13 +143,13 @@ pub(crate) fn prefix(group: &str, version: &str) -> String {
     if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") }
 }
 
-/// Every path of one served resource.
-pub(crate) fn resource_paths(rt: &ResourceType, kind: &Kind) -> Vec<Path> {
+/// Every path of one served resource, whose schema and list schema are the definitions
+/// `kind_name` and `list_name`.
+pub(crate) fn resource_paths(rt: &ResourceType, kind_name: &str, list_name: &str) -> Vec<Path> {
     let gv = format!("{}{}", group_ident(rt.group), capitalize(rt.version));
     let p = prefix(rt.group, rt.version);
     let tag = tag(rt.group, rt.version);
-    let kind_name = (kind.name)().into_owned();
-    let list_name = kind.list_name();
+    let (kind_name, list_name) = (kind_name.to_string(), list_name.to_string());
     let gvk = (rt.group.to_string(), rt.version.to_string(), rt.kind.to_string());
     let (ns_seg, ns_id) = if rt.namespaced { ("/namespaces/{namespace}", "Namespaced") } else { ("", "") };
     let collection = format!("{p}{ns_seg}/{}", rt.plural);

@@ -1,7 +1,7 @@
 //! Admission: the plugins every write passes between authorization and the store, as
 //! kube-apiserver runs them. First every plugin may *mutate* a created or updated object
 //! (fill in defaults: the ServiceAccount's token volume, LimitRange defaults, the default
-//! storage class, pod priority); the handler validates the result again; then every plugin may
+//! storage class, pod priority, the default not-ready/unreachable tolerations); the handler validates the result again; then every plugin may
 //! *validate* it (refuse: a terminating namespace, a LimitRange bound, a PodSecurity level,
 //! an exceeded ResourceQuota, which also charges the quota). Deletes only pass validation.
 //!
@@ -10,6 +10,7 @@
 //! go back as `Warning` headers; audit annotations ride on the response for the audit log.
 
 mod default_storage_class;
+mod default_toleration_seconds;
 mod limit_range;
 mod namespace_lifecycle;
 mod pod_security;
@@ -118,6 +119,7 @@ fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(service_account::ServiceAccount),
         Box::new(priority::Priority),
         Box::new(default_storage_class::DefaultStorageClass),
+        Box::new(default_toleration_seconds::DefaultTolerationSeconds),
         Box::new(pod_security::PodSecurity),
         Box::new(resource_quota::ResourceQuota::default()),
     ]

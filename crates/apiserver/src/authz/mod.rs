@@ -14,7 +14,7 @@ pub mod defaults;
 pub mod escalation;
 pub mod node;
 pub mod rbac;
-mod reflector;
+pub(crate) mod reflector;
 pub mod rules;
 
 use std::future::Future;
@@ -147,7 +147,12 @@ impl Attributes {
     /// The attributes of an HTTP request by `user`: a resource request if the path names
     /// one, a non-resource request otherwise.
     pub fn of_request(user: User, method: &Method, path: &str, query: Option<&str>) -> Attributes {
-        match request::route(path) {
+        Attributes::of_request_in(&crate::crds::CustomKinds::default(), user, method, path, query)
+    }
+
+    /// [`Attributes::of_request`] with the custom kinds served now.
+    pub fn of_request_in(kinds: &crate::crds::CustomKinds, user: User, method: &Method, path: &str, query: Option<&str>) -> Attributes {
+        match request::route(path, kinds) {
             Ok(Route::Object(t)) => Attributes {
                 user,
                 verb: request::verb(method, &t, &Query::parse(query)).to_string(),

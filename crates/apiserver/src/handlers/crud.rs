@@ -13,6 +13,7 @@ use tug_store::{KeyRange, KeyValue, RangeRequest};
 
 use super::Ctx;
 use crate::admission::{self, Operation};
+use crate::crds;
 use crate::fieldmanager;
 use crate::ipam;
 use crate::nodeports;
@@ -184,16 +185,22 @@ fn check_identity(ctx: &Ctx<'_>, object: &mut Value) -> ApiResult<()> {
 fn decode_default_validate(
     ctx: &Ctx<'_>,
     object: &Value,
+    old: Option<&Value>,
     warnings: &mut Vec<String>,
 ) -> ApiResult<Value> {
     let rt = ctx.target.rt;
-    let decoded = (rt.decode)(object).map_err(|e| {
+    let custom = if rt.custom { Some(crds::version_of(&ctx.state.crds, rt)?) } else { None };
+    let mut decoded = (rt.decode)(object).map_err(|e| {
         ApiError::bad_request(format!(
             "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
             kind = rt.kind,
             v = rt.version
         ))
     })?;
+    if let Some(version) = &custom {
+        let pruned = crds::prune_and_default(version, &mut decoded.object);
+        decoded.unknown_fields.extend(pruned);
+    }
     if !decoded.unknown_fields.is_empty() {
         let names: Vec<String> = decoded
             .unknown_fields
@@ -213,13 +220,20 @@ fn decode_default_validate(
     }
     let mut object = decoded.object;
     defaults::apply(rt, &mut object);
-    let errors = validation::validate(rt, &object);
+    let mut errors = validation::validate(rt, &object);
+    if let Some(version) = &custom {
+        errors.extend(crds::validate(version, &object));
+    }
     if !errors.is_empty() {
         return Err(ApiError::invalid(
             rt,
             meta_str(&object, "name").unwrap_or_default(),
             &errors,
         ));
+    }
+    if crds::is_definition(rt) {
+        let key = rt.key(None, meta_str(&object, "name").unwrap_or_default());
+        crds::definitions::admit(&ctx.state.crds, rt, &key, &mut object, old, warnings)?;
     }
     Ok(object)
 }
@@ -304,8 +318,12 @@ pub async fn create(
     ] {
         meta.remove(field);
     }
-    if object.get("spec").is_some() {
+    if object.get("spec").is_some() || rt.custom {
         set_meta(&mut object, "generation", json!(1));
+    }
+    if (rt.group, rt.kind) == ("", "Namespace") {
+        // The namespace controller empties a deleted namespace, then lifts this finalizer.
+        object["spec"] = json!({"finalizers": ["kubernetes"]});
     }
     if rt.has(Subresource::Status) {
         if let Some(fields) = object.as_object_mut() {
@@ -315,7 +333,7 @@ pub async fn create(
             object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
         }
     }
-    let mut object = decode_default_validate(ctx, &object, warnings)?;
+    let mut object = decode_default_validate(ctx, &object, None, warnings)?;
     if !fieldmanager::is_apply(ctx.headers) {
         record_update(ctx, None, &mut object);
     }
@@ -349,6 +367,7 @@ pub async fn create(
     match ctx.state.store.create(&key, to_bytes(rt, &object), None).await {
         Ok(kv) => {
             crate::authz::escalation::written(ctx.state, &key, kv.mod_revision).await;
+            ctx.state.crds.written(&key, kv.mod_revision).await;
             set_meta(
                 &mut object,
                 "resourceVersion",
@@ -545,6 +564,11 @@ pub async fn replace(
             }
         }
     }
+    if (rt.group, rt.kind) == ("", "Namespace") && part == Part::Main {
+        // spec.finalizers changes only through the finalize subresource.
+        let finalizers = old.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+        new["spec"] = json!({"finalizers": finalizers});
+    }
     for field in [
         "uid",
         "creationTimestamp",
@@ -568,7 +592,7 @@ pub async fn replace(
             new["spec"]["podCIDRs"] = old.pointer("/spec/podCIDRs").cloned().unwrap_or(Value::Null);
         }
     }
-    let mut new = decode_default_validate(ctx, &new, warnings)?;
+    let mut new = decode_default_validate(ctx, &new, Some(&old), warnings)?;
     if !fieldmanager::is_apply(ctx.headers) {
         record_update(ctx, Some(&old), &mut new);
     }
@@ -582,7 +606,7 @@ pub async fn replace(
     } else {
         nodeports::assign(ctx.state.store.as_ref(), rt, &mut new, Some(&old)).await?
     };
-    if new.get("spec") != old.get("spec") {
+    if generation_changes(rt, &old, &new) {
         let generation = old
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
@@ -630,6 +654,7 @@ pub async fn replace(
         }
     };
     crate::authz::escalation::written(ctx.state, &kv.key, kv.mod_revision).await;
+    ctx.state.crds.written(&kv.key, kv.mod_revision).await;
     set_meta(
         &mut new,
         "resourceVersion",
@@ -639,6 +664,23 @@ pub async fn replace(
         object: new,
         code: StatusCode::OK,
     })
+}
+
+/// Whether a write changes what `metadata.generation` counts: the spec, or for a custom
+/// resource anything but its metadata and status.
+fn generation_changes(rt: &ResourceType, old: &Value, new: &Value) -> bool {
+    if !rt.custom {
+        return new.get("spec") != old.get("spec");
+    }
+    let content = |o: &Value| -> Vec<(String, Value)> {
+        o.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    content(old) != content(new)
 }
 
 /// Removes a stored object and what the server allocated for it.
@@ -671,33 +713,10 @@ async fn delete_stored(
             podcidr::release(ctx.state.store.as_ref(), cidr).await?;
         }
     }
-    if rt.kind == "Namespace" && rt.group.is_empty() {
-        delete_namespace_contents(ctx, name).await?;
-    }
-    Ok(())
-}
-
-/// Deletes every object in a namespace being deleted (the namespace controller's job, done at once).
-async fn delete_namespace_contents(ctx: &Ctx<'_>, namespace: &str) -> ApiResult<()> {
-    for rt in tug_api::registry::all()
-        .iter()
-        .filter(|t| t.namespaced && t.storage_version && !t.create_only)
-    {
-        let objects = ctx
-            .state
-            .store
-            .range(RangeRequest::new(KeyRange::prefix(
-                rt.prefix(Some(namespace)),
-            )))
-            .await?;
-        for kv in objects.kvs {
-            let object = from_kv(rt, &kv)?;
-            match Box::pin(delete_stored(ctx, rt, &kv.key, kv.mod_revision, &object)).await {
-                Ok(()) => {}
-                Err(e) if e.code == 404 || e.code == 409 => {}
-                Err(e) => return Err(e),
-            }
-        }
+    if crds::is_definition(rt) {
+        crds::delete_instances(ctx.state.store.as_ref(), object).await?;
+        let revision = ctx.state.store.current_revision().await?;
+        ctx.state.crds.written(key, revision).await;
     }
     Ok(())
 }
@@ -708,6 +727,8 @@ pub struct DeleteOptions {
     pub grace_period: Option<i64>,
     pub precondition_rv: Option<String>,
     pub precondition_uid: Option<String>,
+    /// Orphan, Background or Foreground (the garbage collector acts on the first and last).
+    pub propagation: Option<String>,
 }
 
 impl DeleteOptions {
@@ -737,6 +758,7 @@ impl DeleteOptions {
             grace_period,
             precondition_rv: pre("resourceVersion"),
             precondition_uid: pre("uid"),
+            propagation: policy.map(str::to_string),
         })
     }
 }
@@ -798,6 +820,18 @@ pub async fn delete(
                 .and_then(Value::as_str)
                 .is_some_and(|n| !n.is_empty());
         let graceful = bound_pod && grace > 0;
+        // Orphan and Foreground leave the object to the garbage collector behind a finalizer.
+        let policy_finalizer = match options.propagation.as_deref() {
+            Some("Orphan") => Some("orphan"),
+            Some("Foreground") => Some("foregroundDeletion"),
+            _ => None,
+        };
+        if let Some(f) = policy_finalizer.filter(|_| object.pointer("/metadata/deletionTimestamp").is_none()) {
+            let finalizers = meta_mut(&mut object).entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(list) = finalizers.as_array_mut().filter(|l| !l.contains(&json!(f))) {
+                list.push(json!(f));
+            }
+        }
         if has_finalizers(&object) || graceful {
             if object.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok(Written {

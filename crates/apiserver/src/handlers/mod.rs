@@ -56,14 +56,14 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         resource: String::new(),
     };
     let audit = std::sync::Mutex::new(AuditAnnotations::default());
-    let result = match request::route(parts.uri.path()) {
+    let result = match request::route(parts.uri.path(), &state.crds) {
         Ok(Route::CoreVersions) => Ok(respond::ok(&discovery::core_versions())),
-        Ok(Route::Groups) => Ok(respond::ok(&discovery::groups())),
-        Ok(Route::Group(name)) => discovery::group(&name)
+        Ok(Route::Groups) => Ok(respond::ok(&discovery::groups(&state.crds))),
+        Ok(Route::Group(name)) => discovery::group(&state.crds, &name)
             .map(|g| respond::ok(&g))
             .ok_or_else(ApiError::no_route),
         Ok(Route::Resources { group, version }) => {
-            Ok(respond::ok(&discovery::resources(&group, &version)))
+            Ok(respond::ok(&discovery::resources(&state.crds, &group, &version)))
         }
         Ok(Route::Object(target)) => {
             labels = RequestLabels {
@@ -92,6 +92,11 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         .metrics
         .record(labels, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// The served version behind a custom kind (its printer columns, scale paths); `None` for built-in kinds.
+fn custom_version(ctx: &Ctx<'_>) -> Option<Arc<tug_api::crd::Version>> {
+    ctx.target.rt.custom.then(|| ctx.state.crds.version(ctx.target.rt)).flatten()
 }
 
 /// How the client wants objects back: as themselves or as a Table.
@@ -132,7 +137,7 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
         ("GET", false, None) => {
             let (items, meta) = crud::list(&ctx).await?;
             match table_wanted(&ctx) {
-                Some(include) => respond::ok(&table::table(target.rt, &items, meta, include)),
+                Some(include) => respond::ok(&table::table(target.rt, custom_version(&ctx).as_deref(), &items, meta, include)),
                 None => {
                     // Built by moving the items in: json!() would deep-copy every object.
                     let mut list = serde_json::Map::new();
@@ -149,6 +154,7 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
             match table_wanted(&ctx) {
                 Some(include) => respond::ok(&table::table(
                     target.rt,
+                    custom_version(&ctx).as_deref(),
                     std::slice::from_ref(&object),
                     json!({}),
                     include,
@@ -157,7 +163,8 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
             }
         }
         ("GET", true, Some("scale")) => {
-            respond::ok(&subresources::scale_of(&crud::get(&ctx).await?))
+            let custom = custom_version(&ctx);
+            respond::ok(&subresources::scale_of(&crud::get(&ctx).await?, custom.as_ref().and_then(|v| v.scale.as_ref())))
         }
         ("POST", false, None) => {
             let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
@@ -201,6 +208,13 @@ async fn resource(ctx: Ctx<'_>, method: &Method, body: axum::body::Body) -> ApiR
                 )
                 .await?,
             )
+        }
+        ("PUT", true, Some("finalize")) if (target.rt.group, target.rt.kind) == ("", "Namespace") => {
+            let object = body::decode_object(ctx.headers, &body::read(body).await?)?;
+            let current = crud::current(&ctx).await?;
+            let mut namespace = crate::object::from_kv(target.rt, &current)?;
+            namespace["spec"]["finalizers"] = object.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            written(crud::replace(&ctx, namespace, &current, Part::Whole, &mut warnings).await?)
         }
         ("POST", true, Some("token")) => {
             let request = body::decode_object(ctx.headers, &body::read(body).await?)?;
@@ -274,6 +288,10 @@ async fn patch_object(
     part: Part,
     warnings: &mut Vec<String>,
 ) -> ApiResult<crud::Written> {
+    if ctx.target.rt.custom && body::content_type(ctx.headers) == "application/strategic-merge-patch+json" {
+        // As kube-apiserver: custom kinds have no patch-merge keys to merge by.
+        return Err(ApiError::strategic_patch_on_custom(ctx.target.rt));
+    }
     let mut last = None;
     for _ in 0..PATCH_ATTEMPTS {
         let current = crud::current(ctx).await?;
@@ -347,14 +365,16 @@ async fn scale_write(
     if !ctx.target.rt.has(Subresource::Scale) {
         return Err(ApiError::no_route());
     }
+    let custom = custom_version(ctx);
+    let paths = custom.as_ref().and_then(|v| v.scale.as_ref());
     for _ in 0..PATCH_ATTEMPTS {
         let current = crud::current(ctx).await?;
-        let scale = change(&subresources::scale_of(&crate::object::from_kv(ctx.target.rt, &current)?))?;
-        let object = subresources::apply_scale(ctx.target.rt, &current, &scale)?;
+        let scale = change(&subresources::scale_of(&crate::object::from_kv(ctx.target.rt, &current)?, paths))?;
+        let object = subresources::apply_scale(ctx.target.rt, &current, &scale, paths)?;
         let mut unversioned = object;
         crate::object::meta_mut(&mut unversioned).remove("resourceVersion");
         match crud::replace(ctx, unversioned, &current, Part::Main, warnings).await {
-            Ok(written) => return Ok(subresources::scale_of(&written.object)),
+            Ok(written) => return Ok(subresources::scale_of(&written.object, paths)),
             Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
             Err(e) => return Err(e),
         }

@@ -4,14 +4,29 @@
 //! [`super::crud::Part::Status`].)
 
 use serde_json::{json, Value};
+use tug_api::crd::{json_path, set_json_path, ScalePaths};
 use tug_api::ResourceType;
 use tug_store::KeyValue;
 
 use crate::object::{self, from_kv, meta_str};
 use crate::status::{ApiError, ApiResult};
 
-/// The Scale of a stored workload.
-pub fn scale_of(object: &Value) -> Value {
+/// The default scale paths of the built-in workloads.
+fn builtin_paths() -> ScalePaths {
+    ScalePaths {
+        spec_replicas: ".spec.replicas".into(),
+        status_replicas: ".status.replicas".into(),
+        label_selector: None,
+    }
+}
+
+/// The Scale of a stored workload; a custom kind's replicas and selector are where its
+/// definition's scale paths say (`paths`).
+pub fn scale_of(object: &Value, paths: Option<&ScalePaths>) -> Value {
+    let builtin = builtin_paths();
+    let custom = paths.is_some();
+    let paths = paths.unwrap_or(&builtin);
+    let replicas = |path: &str| json_path(object, path).and_then(Value::as_i64).unwrap_or(0);
     let meta = object.get("metadata").cloned().unwrap_or(json!({}));
     let keep = [
         "name",
@@ -27,7 +42,7 @@ pub fn scale_of(object: &Value) -> Value {
         .filter(|(k, _)| keep.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let selector = object
+    let builtin_selector = object
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
         .map(|labels| {
@@ -37,19 +52,24 @@ pub fn scale_of(object: &Value) -> Value {
                 .collect::<Vec<_>>()
                 .join(",")
         });
-    let mut status = json!({"replicas": object.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)});
+    let selector = match &paths.label_selector {
+        Some(path) => json_path(object, path).and_then(Value::as_str).map(str::to_string),
+        None if custom => None,
+        None => builtin_selector,
+    };
+    let mut status = json!({"replicas": replicas(&paths.status_replicas)});
     if let Some(selector) = selector {
         status["selector"] = json!(selector);
     }
     json!({
         "kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": meta,
-        "spec": {"replicas": object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "spec": {"replicas": replicas(&paths.spec_replicas)},
         "status": status,
     })
 }
 
 /// The workload with the replicas a Scale asks for; 409 if the Scale is stale.
-pub fn apply_scale(rt: &ResourceType, current: &KeyValue, scale: &Value) -> ApiResult<Value> {
+pub fn apply_scale(rt: &ResourceType, current: &KeyValue, scale: &Value, paths: Option<&ScalePaths>) -> ApiResult<Value> {
     let mut object = from_kv(rt, current)?;
     let replicas = scale
         .pointer("/spec/replicas")
@@ -68,7 +88,8 @@ pub fn apply_scale(rt: &ResourceType, current: &KeyValue, scale: &Value) -> ApiR
             ));
         }
     }
-    object["spec"]["replicas"] = json!(replicas);
+    let path = paths.map_or(".spec.replicas", |p| p.spec_replicas.as_str());
+    set_json_path(&mut object, path, json!(replicas));
     Ok(object)
 }
 

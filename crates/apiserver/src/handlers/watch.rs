@@ -34,6 +34,8 @@ struct Stream {
     labels: LabelSelector,
     fields: FieldSelector,
     table: Option<Include>,
+    /// A custom kind's version, for its Table columns.
+    custom: Option<Arc<tug_api::crd::Version>>,
     pending: VecDeque<Value>,
     watch: Option<tug_store::Watch>,
     deadline: Instant,
@@ -60,6 +62,7 @@ pub async fn watch(ctx: &Ctx<'_>, table: Option<Include>) -> ApiResult<Response>
         labels,
         fields,
         table,
+        custom: super::custom_version(ctx),
         pending: VecDeque::new(),
         watch: None,
         deadline: Instant::now() + timeout,
@@ -125,6 +128,7 @@ impl Stream {
         let object = match self.table {
             Some(include) => table::table(
                 self.rt,
+                self.custom.as_deref(),
                 std::slice::from_ref(&object),
                 json!({"resourceVersion": object.pointer("/metadata/resourceVersion")}),
                 include,

@@ -9,7 +9,7 @@ use crate::value::Value;
 mod builtin;
 mod conv;
 mod crypto;
-mod dates;
+pub mod dates;
 mod dicts;
 mod encoding;
 mod helm;

@@ -74,7 +74,7 @@ pub(super) fn pairs(
 }
 
 /// Appends a history entry and updates `created`.
-pub(super) fn push_history(config: &mut Value, created_by: &str, empty_layer: bool) {
+pub(crate) fn push_history(config: &mut Value, created_by: &str, empty_layer: bool) {
     let now = tug_runtime::state::rfc3339(SystemTime::now());
     let mut entry = json!({"created": now, "created_by": created_by});
     if empty_layer {

@@ -21,13 +21,13 @@ pub mod expand;
 pub mod parser;
 
 mod cache;
-mod config;
+pub(crate) mod config;
 mod copy;
 mod ignore;
-mod layers;
+pub(crate) mod layers;
 mod pattern;
 mod run;
-mod users;
+pub mod users;
 mod workdir;
 
 use std::fs;
@@ -49,6 +49,8 @@ use ignore::Ignore;
 use layers::Tree;
 use parser::{Command, Instruction, Keyword};
 use workdir::WorkDir;
+
+pub use run::{make_workdir, CAPABILITIES};
 
 /// The PATH a RUN step gets when the image sets none (Docker's default).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

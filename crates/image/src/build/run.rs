@@ -16,8 +16,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::overlay;
 use crate::sys;
 
-/// Docker's default capabilities for build and run containers.
-const CAPABILITIES: &[&str] = &[
+/// Docker's default capabilities for build and run containers (`tug run`'s too).
+pub const CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FOWNER",
@@ -127,7 +127,7 @@ fn bundle_config(rootfs: &Path, spec: &RunSpec<'_>, uid: u32, gid: u32) -> serde
 
 /// Creates the working directory inside the root filesystem without leaving it: `..`
 /// is dropped and creation stops at a symlink (the container resolves that itself).
-fn make_workdir(rootfs: &Path, cwd: &str, uid: u32, gid: u32) -> Result<()> {
+pub fn make_workdir(rootfs: &Path, cwd: &str, uid: u32, gid: u32) -> Result<()> {
     let mut path = rootfs.to_path_buf();
     for c in Path::new(cwd).components() {
         let Component::Normal(name) = c else { continue };

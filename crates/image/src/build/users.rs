@@ -1,6 +1,13 @@
 //! `USER` and `--chown` values (`name`, `uid`, `name:group`, `uid:gid`) → numeric ids,
 //! looked up in the image's own `/etc/passwd` and `/etc/group`, as Docker does.
 
+/// Resolves `spec` against the image files in `layers` (snapshots bottom first; a
+/// container's upper directory may come last), never following a symlink out of them.
+pub fn resolve_in(layers: &[std::path::PathBuf], spec: &str) -> Result<(u32, u32), String> {
+    let tree = super::layers::Tree { snapshots: layers };
+    resolve(spec, &|p| tree.read(p))
+}
+
 /// Resolves `spec` with `read` giving the image's files (`etc/passwd`, `etc/group`).
 /// A user without a group takes the primary group from passwd (0 when unknown and
 /// numeric).

@@ -43,7 +43,9 @@ pub fn apply(original: &Value, patch: &Value) -> Result<Value, PatchError> {
                 add(&mut doc, path, copied)?;
             }
             "test" => {
-                if doc.pointer(path) != Some(&value()?) {
+                // As Kubernetes' JSON Patch: a missing member tests equal to null (kube-rs
+                // adds a first finalizer with `test /metadata/finalizers null`).
+                if doc.pointer(path).unwrap_or(&Value::Null) != &value()? {
                     return Err(PatchError(format!(
                         "test failed: {path:?} does not hold the given value"
                     )));
@@ -138,6 +140,15 @@ mod tests {
             apply(&doc, &patch).unwrap(),
             json!({"metadata": {"labels": {"a": "x", "b": "2"}}, "list": [2, 3], "d/e": "2"})
         );
+    }
+
+    #[test]
+    fn a_missing_member_tests_equal_to_null() {
+        let doc = json!({"metadata": {}});
+        let patch = json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}]);
+        assert_eq!(apply(&doc, &patch).unwrap(), json!({"metadata": {"finalizers": ["f"]}}));
+        assert!(apply(&doc, &json!([{"op": "test", "path": "/metadata/x", "value": 1}])).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Starting a container's supervisor ([`crate::shim`]) as a process of its own: the
-//! `tug` binary in its hidden `container-shim` mode, in a new session, so it
-//! outlives the agent.
+//! `tug` binary in its hidden `container-shim` mode (`container-monitor` for `tug run`,
+//! see [`detach`]), in a new session, so it outlives the agent.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -17,7 +17,14 @@ pub fn spawn(exe: &Path, paths: &Paths) -> std::io::Result<()> {
         .arg("--id").arg(&paths.id)
         .arg("--bundle").arg(&paths.bundle)
         .arg("--log").arg(&paths.log)
-        .arg("--record").arg(&paths.record)
+        .arg("--record").arg(&paths.record);
+    detach(command)
+}
+
+/// Starts `command` (a supervisor mode of the `tug` binary) in a new session with its
+/// stdio on /dev/null, so it outlives its caller.
+pub fn detach(mut command: Command) -> std::io::Result<()> {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -5,10 +5,15 @@
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::jiff::Timestamp;
+use jiff::Timestamp;
 
 /// Copies `source` into `log` line by line, tagged with `stream`, until end of file.
 pub fn copy(source: impl std::io::Read, stream: &str, log: &Arc<Mutex<std::fs::File>>) {
+    copy_tee(source, stream, log, None);
+}
+
+/// [`copy`], also writing each line as it came to `echo` (a foreground container's terminal).
+pub fn copy_tee(source: impl std::io::Read, stream: &str, log: &Arc<Mutex<std::fs::File>>, mut echo: Option<std::fs::File>) {
     let mut reader = std::io::BufReader::with_capacity(16 * 1024, source);
     let mut line = Vec::new();
     loop {
@@ -16,6 +21,9 @@ pub fn copy(source: impl std::io::Read, stream: &str, log: &Arc<Mutex<std::fs::F
         match reader.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+        if let Some(out) = echo.as_mut() {
+            let _ = out.write_all(&line);
         }
         let full = line.last() == Some(&b'\n');
         let text = if full { &line[..line.len() - 1] } else { &line[..] };

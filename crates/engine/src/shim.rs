@@ -3,11 +3,14 @@
 //! with tug-runtime, copies its stdout and stderr into a CRI log file, waits for
 //! it, records how it ended and deletes it. It outlives the agent, so an agent
 //! restart never touches running containers: the agent reads the record back.
+//! `tug run` uses the same supervisor: detached in its own process, or in the `tug`
+//! process itself for a container in the foreground ([`Attach`]: the caller's stdin,
+//! output echoed to the caller's terminal as well as logged).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::jiff::Timestamp;
+use jiff::Timestamp;
 use serde_json::{json, Value};
 
 /// Where the supervisor of one container keeps its files.
@@ -18,7 +21,7 @@ pub struct Paths {
     pub id: String,
     pub bundle: PathBuf,
     pub log: PathBuf,
-    /// The record: `{"pid", "startedAt"}` while running, then `exitCode`, `finishedAt`, `reason`, `message`.
+    /// The record: `{"pid", "supervisor", "startedAt"}` while running, then `exitCode`, `finishedAt`, `reason`, `message`.
     pub record: PathBuf,
 }
 
@@ -51,13 +54,62 @@ fn redirect(from: &impl std::os::fd::AsRawFd, to: i32) {
     unsafe { libc::dup2(from.as_raw_fd(), to) };
 }
 
-/// Runs the container to its end; the process's exit code.
+/// How a supervisor is attached to the caller's stdio.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attach {
+    /// The container reads the caller's stdin (`-i`) instead of /dev/null.
+    pub stdin: bool,
+    /// The container's output also goes to the caller's stdout and stderr.
+    pub echo: bool,
+}
+
+/// Runs the container to its end, detached from any terminal; the process's exit code.
 pub fn supervise(paths: &Paths) -> i32 {
-    let started = Timestamp::now();
-    let failed = |reason: &str, message: String| {
+    supervise_with(paths, Attach::default(), Hooks::default())
+}
+
+/// The caller's work at points of the container's life.
+pub struct Hooks<'a> {
+    /// After create, before start, with the init's PID: wire its namespaces up (an
+    /// error is a `StartError`).
+    pub created: Box<dyn FnOnce(i32) -> Result<(), String> + 'a>,
+    /// Once it runs. The container is cloned from this process, so threads of the
+    /// caller's own must wait for this: a clone taken while another thread holds a
+    /// lock would inherit it held.
+    pub started: Box<dyn FnOnce(i32) + 'a>,
+    /// Once it is gone (or failed to start), before the final record is written, so
+    /// whoever waits for the record finds the caller's cleanup done.
+    pub ended: Box<dyn FnOnce() + 'a>,
+}
+
+impl Default for Hooks<'_> {
+    fn default() -> Self {
+        Hooks { created: Box::new(|_| Ok(())), started: Box::new(|_| {}), ended: Box::new(|| {}) }
+    }
+}
+
+/// Duplicates a descriptor (close-on-exec), so it survives `redirect` over the original.
+fn keep(fd: i32) -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_DUPFD_CLOEXEC on an open descriptor returns a new one we own.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    // SAFETY: copy was just returned by fcntl and belongs to nobody else.
+    (copy >= 0).then(|| unsafe { std::fs::File::from_raw_fd(copy) })
+}
+
+/// [`supervise`] with the caller's stdio attached as `attach` says and its `hooks` called.
+pub fn supervise_with(paths: &Paths, attach: Attach, hooks: Hooks<'_>) -> i32 {
+    let Hooks { created: on_created, started, ended } = hooks;
+    let echoes = if attach.echo { [keep(1), keep(2)] } else { [None, None] };
+    let started_at = Timestamp::now();
+    let mut ended = Some(ended);
+    let mut failed = |reason: &str, message: String| {
+        if let Some(ended) = ended.take() {
+            ended();
+        }
         write_record(&paths.record, &json!({
             "exitCode": 128, "reason": reason, "message": message,
-            "startedAt": started.to_string(), "finishedAt": Timestamp::now().to_string(),
+            "startedAt": started_at.to_string(), "finishedAt": Timestamp::now().to_string(),
         }));
         1
     };
@@ -72,7 +124,9 @@ pub fn supervise(paths: &Paths) -> i32 {
         return failed("StartError", "failed to open /dev/null".into());
     };
     // The container's init inherits descriptors 0-2 of this process.
-    redirect(&null, 0);
+    if !attach.stdin {
+        redirect(&null, 0);
+    }
     redirect(&out_w, 1);
     redirect(&err_w, 2);
     let options = tug_runtime::create::CreateOptions {
@@ -85,10 +139,19 @@ pub fn supervise(paths: &Paths) -> i32 {
     };
     let created = tug_runtime::create::create(&options);
     let started_ok = created.as_ref().map_err(|e| e.to_string()).and_then(|c| {
+        on_created(c.record.pid)?;
         tug_runtime::start::start(&paths.root, &paths.id).map(|()| c.record.pid).map_err(|e| e.to_string())
     });
-    redirect(&null, 1);
-    redirect(&null, 2);
+    match &echoes {
+        [Some(out), Some(err)] => {
+            redirect(out, 1);
+            redirect(err, 2);
+        }
+        _ => {
+            redirect(&null, 1);
+            redirect(&null, 2);
+        }
+    }
     drop((out_w, err_w));
     let pid = match started_ok {
         Ok(pid) => pid,
@@ -97,10 +160,12 @@ pub fn supervise(paths: &Paths) -> i32 {
             return failed("StartError", message);
         }
     };
-    write_record(&paths.record, &json!({"pid": pid, "startedAt": started.to_string()}));
-    let copiers = [("stdout", out_r), ("stderr", err_r)].map(|(stream, source)| {
+    write_record(&paths.record, &json!({"pid": pid, "supervisor": std::process::id(), "startedAt": started_at.to_string()}));
+    started(pid);
+    let [echo_out, echo_err] = echoes;
+    let copiers = [("stdout", out_r, echo_out), ("stderr", err_r, echo_err)].map(|(stream, source, echo)| {
         let log = log.clone();
-        std::thread::spawn(move || crate::cri_log::copy(source, stream, &log))
+        std::thread::spawn(move || crate::cri_log::copy_tee(source, stream, &log, echo))
     });
     let mut status = 0;
     loop {
@@ -115,11 +180,14 @@ pub fn supervise(paths: &Paths) -> i32 {
     }
     let oom = tug_runtime::query::oom_killed(&paths.root, &paths.id).unwrap_or(false);
     let _ = tug_runtime::delete::delete(&paths.root, &paths.id, true);
+    if let Some(ended) = ended.take() {
+        ended();
+    }
     let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
     let reason = if oom { "OOMKilled" } else if code == 0 { "Completed" } else { "Error" };
     write_record(&paths.record, &json!({
         "pid": pid, "exitCode": code, "reason": reason,
-        "startedAt": started.to_string(), "finishedAt": Timestamp::now().to_string(),
+        "startedAt": started_at.to_string(), "finishedAt": Timestamp::now().to_string(),
     }));
     0
 }
