@@ -30,12 +30,16 @@ flock 9
 UP_PID=
 cleanup() {
   kubectl delete pods --all --timeout=20s >/dev/null 2>&1 || true
-  [ -n "$UP_PID" ] && kill -INT "$UP_PID" 2>/dev/null && sleep 2
-  [ -n "$UP_PID" ] && kill -KILL "$UP_PID" 2>/dev/null || true
+  if [ -n "$UP_PID" ]; then
+    kill -INT "$UP_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$UP_PID" 2>/dev/null || true
+    wait "$UP_PID" 2>/dev/null || true
+  fi
   # Whatever pod processes are left: container supervisors name the data dir, sandboxes
   # are this binary's pod-sandbox mode.
   for p in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null || true)
+    cmd=$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null || true)
     case "$cmd" in *"$DIR"*|"$TUG pod-sandbox "*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac
   done
   grep -o " $DIR[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -109,7 +113,7 @@ DONE=$(date +%s%N)
 : >"$DIR/one"
 for i in $(seq "$ROUNDS"); do
   T0=$(date +%s%N)
-  kubectl create service clusterip "one-$i" --tcp=80:8080 >/dev/null
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: one-%s}\nspec: {ports: [{port: 80}]}\n' "$i" | kubectl create -f - >/dev/null
   until [ "$(in_map)" -ge $((BASE + SERVICES + i)) ]; do sleep 0.01; done
   echo $(( ($(date +%s%N) - T0) / 1000000 )) >>"$DIR/one"
 done

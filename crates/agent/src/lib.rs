@@ -137,7 +137,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         eprintln!("tug agent: {e}");
     }
     let cluster_dns = dns::serve(network.gateway, services.clone(), slices.clone());
-    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, services, slices, service_events);
+    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, pod_cidr.clone(), services, slices, service_events);
     tokio::pin!(service_proxy, cluster_dns);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)

@@ -55,6 +55,7 @@ pub async fn run(
     client: Client,
     node_name: String,
     node_ip: Ipv4Addr,
+    pod_cidr: String,
     services: Store<Service>,
     slices: Store<EndpointSlice>,
     events: impl Stream<Item = ()>,
@@ -76,7 +77,7 @@ pub async fn run(
     }
     let mut loaded = String::new();
     loop {
-        let script = proxy::ruleset(&service_ports(&services, &slices, &node_name));
+        let script = proxy::ruleset(&service_ports(&services, &slices, &node_name), &pod_cidr);
         let mut retry = false;
         if script != loaded {
             let started = std::time::Instant::now();

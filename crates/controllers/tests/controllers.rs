@@ -132,6 +132,8 @@ async fn set_ready(pods: &Api<Pod>, name: &str, ip: &str, ready: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_and_slices_follow_readiness_named_ports_and_deletion() {
     let c = cluster().await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(c.client.clone(), "default");
+    eventually("the default account", || async { accounts.get_opt("default").await.unwrap() }).await;
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     web_pod(&pods, "a", 8080, "10.42.0.5", true).await;
     web_pod(&pods, "b", 9090, "10.42.0.6", false).await;

@@ -9,9 +9,11 @@
 //! - per service port a chain that picks an endpoint with `numgen random` (or the one a
 //!   client was sent to before, with `sessionAffinity: ClientIP`: a set per endpoint of
 //!   client addresses with a timeout) and jumps to the endpoint's chain, which DNATs;
-//! - masquerading of all proxied traffic (marked in the service chain), so replies from
-//!   a pod on the same bridge return through the host, and traffic from the node itself
-//!   (127.0.0.1 included) gets an address the pod can answer;
+//! - masquerading (marked in the service chain) of cluster-IP traffic from the node's pod
+//!   range, so replies from a pod on the same bridge return through the host, and from
+//!   127.0.0.1, which a pod cannot answer; the node's other addresses reach pods
+//!   unchanged (the node is the pods' gateway). Node-port and load-balancer traffic is
+//!   always masqueraded, so replies to other hosts return through this node;
 //! - filter chains that reject (TCP reset / ICMP port unreachable) connections to a
 //!   service port without endpoints, instead of leaving them to time out.
 //!
@@ -82,8 +84,9 @@ pub struct ServicePort {
     pub affinity_seconds: Option<u32>,
 }
 
-/// The whole table for `services`: a script that replaces any previous one atomically.
-pub fn ruleset(services: &[ServicePort]) -> String {
+/// The whole table for `services` on a node whose pods are in `pod_cidr`: a script that
+/// replaces any previous one atomically.
+pub fn ruleset(services: &[ServicePort], pod_cidr: &str) -> String {
     let mut out = String::new();
     let mut body = String::new();
     let mut cluster_elements = Vec::new();
@@ -99,7 +102,8 @@ pub fn ruleset(services: &[ServicePort]) -> String {
                 no_endpoints.push(format!("{ip} . {proto} . {}", svc.port));
             } else {
                 cluster_elements.push(format!("{ip} . {proto} . {} : goto svc-{id}", svc.port));
-                write_service_chain(&mut body, &format!("svc-{id}"), &id, svc, &svc.internal);
+                let masquerade = format!("ip saddr {{ {pod_cidr}, 127.0.0.0/8 }} jump mark-for-masquerade");
+                write_service_chain(&mut body, &format!("svc-{id}"), &id, svc, &svc.internal, &masquerade);
             }
         }
         let local_ports: Vec<u16> = svc
@@ -115,7 +119,7 @@ pub fn ruleset(services: &[ServicePort]) -> String {
             no_endpoints_local.extend(local_ports.iter().map(|p| format!("{proto} . {p}")));
         } else {
             local_elements.extend(local_ports.iter().map(|p| format!("{proto} . {p} : goto ext-{id}")));
-            write_service_chain(&mut body, &format!("ext-{id}"), &format!("{id}-x"), svc, &svc.external);
+            write_service_chain(&mut body, &format!("ext-{id}"), &format!("{id}-x"), svc, &svc.external, "jump mark-for-masquerade");
         }
     }
     let _ = writeln!(out, "table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{");
@@ -164,7 +168,8 @@ fn write_map(out: &mut String, name: &str, type_: &str, elements: &[String]) {
 
 /// A service chain (`chain`) load balancing over `endpoints`, with endpoint chains
 /// `<chain>-<i>`; affinity sets are named `aff-<id>-<i>`.
-fn write_service_chain(out: &mut String, chain: &str, id: &str, svc: &ServicePort, endpoints: &[SocketAddrV4]) {
+/// `masquerade`: the rule that marks the chain's traffic for masquerading.
+fn write_service_chain(out: &mut String, chain: &str, id: &str, svc: &ServicePort, endpoints: &[SocketAddrV4], masquerade: &str) {
     let proto = svc.protocol.nft();
     if let Some(timeout) = svc.affinity_seconds {
         for i in 0..endpoints.len() {
@@ -172,7 +177,7 @@ fn write_service_chain(out: &mut String, chain: &str, id: &str, svc: &ServicePor
         }
     }
     let _ = writeln!(out, "  chain {chain} {{");
-    let _ = writeln!(out, "    jump mark-for-masquerade comment \"{}\"", svc.name.replace('"', ""));
+    let _ = writeln!(out, "    {masquerade} comment \"{}\"", svc.name.replace('"', ""));
     if svc.affinity_seconds.is_some() {
         for i in 0..endpoints.len() {
             let _ = writeln!(out, "    ip saddr @aff-{id}-{i} goto {chain}-{i}");
@@ -259,11 +264,14 @@ mod tests {
 
     #[test]
     fn endpoints_are_chosen_at_random_and_empty_services_reject() {
-        let script = ruleset(&[port("default/web:http", &["10.42.0.5:8080", "10.42.0.6:8080"]), port("default/none:http", &[])]);
+        let script = ruleset(&[port("default/web:http", &["10.42.0.5:8080", "10.42.0.6:8080"]), port("default/none:http", &[])], "10.42.0.0/24");
         assert!(script.starts_with("table ip tug\ndelete table ip tug\n"), "{script}");
         assert!(script.contains("numgen random mod 2 vmap { 0 : goto svc-"), "{script}");
         assert!(script.contains("dnat to 10.42.0.6:8080"), "{script}");
         assert!(script.contains("elements = { 10.43.0.20 . tcp . 80 };"), "{script}");
+        // Pods and 127.0.0.1 are masqueraded to a cluster IP; anyone is to a node port.
+        assert!(script.contains("ip saddr { 10.42.0.0/24, 127.0.0.0/8 } jump mark-for-masquerade"), "{script}");
+        assert!(script.contains("chain ext-") && script.matches("    jump mark-for-masquerade").count() == 1, "{script}");
         // The node port of the empty service collides with the first: only one is kept.
         assert_eq!(script.matches("tcp . 30080").count(), 1, "{script}");
     }
@@ -272,7 +280,7 @@ mod tests {
     fn client_ip_affinity_remembers_clients_per_endpoint() {
         let mut svc = port("default/web:http", &["10.42.0.5:8080"]);
         svc.affinity_seconds = Some(10800);
-        let script = ruleset(&[svc]);
+        let script = ruleset(&[svc], "10.42.0.0/24");
         assert!(script.contains("flags dynamic,timeout; timeout 10800s;"), "{script}");
         assert!(script.contains("update @aff-"), "{script}");
         assert!(script.contains("ip saddr @aff-"), "{script}");
@@ -294,7 +302,7 @@ mod tests {
         affinity.node_port = None;
         affinity.load_balancer_port = Some(8080);
         affinity.affinity_seconds = Some(60);
-        let script = ruleset(&[port("default/web:http", &["10.42.0.5:8080", "10.42.0.6:8080"]), affinity, port("default/none:http", &[])]);
+        let script = ruleset(&[port("default/web:http", &["10.42.0.5:8080", "10.42.0.6:8080"]), affinity, port("default/none:http", &[])], "10.42.0.0/24");
         let mut child = std::process::Command::new("nft")
             .args(["-c", "-f", "-"])
             .stdin(std::process::Stdio::piped())
