@@ -10,7 +10,9 @@
 //! Controllers now: `service_accounts` (the `default` ServiceAccount and the
 //! `kube-root-ca.crt` ConfigMap in every namespace) and `resource_quota` (each quota's
 //! `status.hard` and `status.used`, recomputed from scratch), `endpoints` and `endpointslice`
-//! (the pods behind each Service, from [`service_backends`]). It may call `tug-api` (quota
+//! (the pods behind each Service, from [`service_backends`]); `statefulset`, `daemonset`,
+//! `job`, `cronjob`, `volume_binding` (PV/PVC binding and the local-path provisioner) and
+//! `node_lifecycle` (unreachable taints and evictions). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
 pub mod deployment;
