@@ -209,7 +209,7 @@ impl Kube {
         match self
             .session
             .conn
-            .delete(&o.ri, o.ns.as_deref(), &o.name)
+            .delete(&o.ri, o.ns.as_deref(), &o.name, "Background")
             .await
         {
             Ok(_) => Ok(()),
