@@ -124,7 +124,14 @@ async fn claim(store: &dyn Store, port: u16, owner: &str) -> ApiResult<bool> {
     }
 }
 
-/// Claims the lowest free port of the range for `owner`.
+/// Ports at the bottom of the range that automatic allocation leaves for Services that
+/// ask for a port by number, as kube-apiserver's static subrange: min(max(16, size/32), 128).
+fn static_band() -> u16 {
+    let size = RANGE.end() - RANGE.start() + 1;
+    (size / 32).clamp(16, 128)
+}
+
+/// Claims a free port for `owner`: the lowest above the static band, else the lowest in it.
 async fn claim_free(store: &dyn Store, owner: &str) -> ApiResult<u16> {
     let used: BTreeSet<u16> = store
         .range(RangeRequest::new(KeyRange::prefix(PREFIX)))
@@ -133,7 +140,9 @@ async fn claim_free(store: &dyn Store, owner: &str) -> ApiResult<u16> {
         .into_iter()
         .filter_map(|kv| kv.key[PREFIX.len()..].parse().ok())
         .collect();
-    for port in RANGE.filter(|p| !used.contains(p)) {
+    let split = RANGE.start() + static_band();
+    let dynamic_first = (split..=*RANGE.end()).chain(*RANGE.start()..split);
+    for port in dynamic_first.filter(|p| !used.contains(p)) {
         match store.create(&format!("{PREFIX}{port}"), owner.as_bytes().to_vec(), None).await {
             Ok(_) => return Ok(port),
             Err(StoreError::AlreadyExists { .. }) => continue,

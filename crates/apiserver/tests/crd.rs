@@ -34,6 +34,11 @@ spec:
               mode: {type: string, enum: [fast, safe], default: safe}
               port: {x-kubernetes-int-or-string: true}
               config: {type: object, x-kubernetes-preserve-unknown-fields: true}
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items: {type: object, required: [name], properties: {name: {type: string}, port: {type: integer}}}
           status:
             type: object
             properties:
@@ -132,6 +137,21 @@ fn kubectl_serves_a_custom_kind_with_schema_columns_and_subresources() {
 }
 
 #[test]
+fn server_side_apply_merges_list_map_keys_of_custom_resources() {
+    let server = with_widgets();
+    let a = server.file("a.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3, namespace: default}\nspec: {image: a, ports: [{name: http, port: 80}]}\n");
+    let b = server.file("b.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3, namespace: default}\nspec: {ports: [{name: metrics, port: 9090}]}\n");
+    server.kubectl(&["apply", "--server-side", "--field-manager=a", "-f", a.to_str().unwrap()]);
+    server.kubectl(&["apply", "--server-side", "--field-manager=b", "-f", b.to_str().unwrap()]);
+    let got = json_of(&server.kubectl(&["get", "wd", "w3", "-o", "json"]));
+    assert_eq!(got["spec"]["ports"], json!([{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}]), "{got}");
+    // Each manager owns its own element: b changing the http port is a conflict.
+    let b2 = server.file("b2.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3, namespace: default}\nspec: {ports: [{name: metrics, port: 9090}, {name: http, port: 8080}]}\n");
+    let out = server.kubectl_output(&["apply", "--server-side", "--field-manager=b", "-f", b2.to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("conflict"), "{}", stderr(&out));
+}
+
+#[test]
 fn invalid_custom_resources_get_422_with_field_paths() {
     let server = with_widgets();
     let bad = server.file(
@@ -177,7 +197,21 @@ fn finalizers_hold_custom_resources_and_deleting_the_definition_deletes_its_obje
     let out = server.kubectl_output(&["get", "wd", "held"]);
     assert!(stderr(&out).contains("NotFound"), "{}", stderr(&out));
 
-    server.kubectl(&["delete", "crd", "widgets.example.com"]);
+    // Deleting the definition deletes its objects; one with a finalizer holds it (terminating,
+    // still served, no new objects) until the finalizer is removed.
+    let late = server.file("late.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: late, namespace: default, finalizers: [example.com/cleanup]}\nspec: {image: c}\n");
+    server.kubectl(&["apply", "-f", late.to_str().unwrap()]);
+    server.kubectl(&["delete", "crd", "widgets.example.com", "--wait=false"]);
+    let crd = json_of(&server.kubectl(&["get", "crd", "widgets.example.com", "-o", "json"]));
+    assert!(crd["metadata"]["deletionTimestamp"].is_string(), "{crd}");
+    assert!(stderr(&server.kubectl_output(&["get", "wd", "other"])).contains("NotFound"));
+    let got = json_of(&server.kubectl(&["get", "wd", "late", "-o", "json"]));
+    assert!(got["metadata"]["deletionTimestamp"].is_string(), "{got}");
+    let text = stderr(&server.kubectl_output(&["apply", "-f", held.to_str().unwrap()]));
+    assert!(text.contains("create not allowed while custom resource definition widgets.example.com is terminating"), "{text}");
+    server.kubectl(&["patch", "wd", "late", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    let out = server.kubectl_output(&["get", "crd", "widgets.example.com"]);
+    assert!(stderr(&out).contains("NotFound"), "{}", stderr(&out));
     let (code, _) = server.request("GET", "/apis/example.com/v1/namespaces/default/widgets", "application/json", None);
     assert_eq!(code, 404);
     // Defined again, the kind starts empty: the old objects went with the definition.

@@ -24,7 +24,8 @@ fn node_ports_are_allocated_once_and_given_back() {
     let server = TestServer::start();
     assert!(service(&server, "a", "NodePort", None).status.success());
     let a: u16 = node_port(&server, "a").parse().expect("a node port");
-    assert!((30000..=32767).contains(&a), "{a}");
+    assert!((30086..=32767).contains(&a), "automatic ports leave 30000-30085 to Services that name theirs: {a}");
+    assert!(service(&server, "fixed", "NodePort", Some(30000)).status.success(), "the static band is free");
     assert!(service(&server, "lb", "LoadBalancer", None).status.success());
     let lb: u16 = node_port(&server, "lb").parse().expect("lb node port");
     assert_ne!(a, lb);

@@ -240,7 +240,6 @@ impl Conn {
         Ok(self.client.request::<Value>(req).await?)
     }
 
-    /// DELETE with background propagation (kubectl's default).
     /// DELETE with `propagation` Background, Foreground or Orphan (`--cascade`).
     pub async fn delete(&self, ri: &ResourceInfo, ns: Option<&str>, name: &str, propagation: &str) -> Result<Value> {
         let body = serde_json::to_vec(

@@ -1,5 +1,6 @@
 //! The namespace controller: a namespace being deleted (phase Terminating, the `kubernetes`
-//! finalizer in `spec.finalizers`) has every object in it deleted; once none is left it
+//! finalizer in `spec.finalizers`) has every object in it deleted (custom resources too);
+//! once none is left it
 //! lifts the finalizer through the `finalize` subresource and the API server removes the
 //! namespace.
 
@@ -32,8 +33,10 @@ async fn reconcile(client: Client, namespace: Arc<Namespace>) -> Result<Action, 
     }
     let name = namespace.name_any();
     let mut remaining = 0;
-    for rt in crate::kinds::stored().filter(|rt| rt.namespaced) {
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &name, &crate::kinds::api_resource(rt));
+    let mut kinds: Vec<_> = crate::kinds::stored().filter(|rt| rt.namespaced).map(crate::kinds::api_resource).collect();
+    kinds.extend(crate::kinds::custom_namespaced(&client).await?);
+    for resource in &kinds {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &name, resource);
         let left = api.list_metadata(&ListParams::default()).await?.items;
         if left.is_empty() {
             continue;

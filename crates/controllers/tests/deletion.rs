@@ -8,7 +8,8 @@ mod common;
 use common::{cluster, eventually, simulated_kubelet};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
@@ -77,12 +78,23 @@ async fn a_deleted_namespace_terminates_empties_and_goes() {
     let map: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"a": "1"}})).unwrap();
     maps.create(&PostParams::default(), &map).await.unwrap();
     running(&c.client, "doomed", "web").await;
+    // A custom resource in the namespace goes with it too.
+    let crds: Api<CustomResourceDefinition> = Api::all(c.client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({"metadata": {"name": "notes.example.com"}, "spec": {"group": "example.com", "scope": "Namespaced",
+        "names": {"plural": "notes", "kind": "Note"},
+        "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}})).unwrap();
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    let note_kind = ApiResource { group: "example.com".into(), version: "v1".into(), api_version: "example.com/v1".into(), kind: "Note".into(), plural: "notes".into() };
+    let notes: Api<DynamicObject> = Api::namespaced_with(c.client.clone(), "doomed", &note_kind);
+    let note: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Note", "metadata": {"name": "n1"}, "text": "hi"})).unwrap();
+    notes.create(&PostParams::default(), &note).await.unwrap();
 
     let deleted = namespaces.delete("doomed", &DeleteParams::background()).await.unwrap();
     let deleted = deleted.left().expect("kept while its contents go");
     assert_eq!(deleted.status.unwrap().phase.as_deref(), Some("Terminating"));
     eventually("the namespace gone", || async { namespaces.get_opt("doomed").await.unwrap().is_none().then_some(()) }).await;
     assert!(maps.get_opt("settings").await.unwrap().is_none());
+    assert!(notes.get_opt("n1").await.unwrap().is_none());
     assert_eq!(count(&c.client, "doomed", "web").await, (0, 0));
 
     // The name can be used again, empty.

@@ -130,10 +130,16 @@ pub struct Definitions {
 }
 
 /// The definitions in the box, as YAML objects.
-const BUILTIN: [&str; 8] = [
+const BUILTIN: [&str; 14] = [
     include_str!("../definitions/webservice.yaml"),
     include_str!("../definitions/worker.yaml"),
     include_str!("../definitions/task.yaml"),
+    include_str!("../definitions/cron-task.yaml"),
+    include_str!("../definitions/k8s-objects.yaml"),
+    include_str!("../definitions/sidecar.yaml"),
+    include_str!("../definitions/resource.yaml"),
+    include_str!("../definitions/gateway.yaml"),
+    include_str!("../definitions/hpa.yaml"),
     include_str!("../definitions/scaler.yaml"),
     include_str!("../definitions/labels.yaml"),
     include_str!("../definitions/annotations.yaml"),
@@ -182,8 +188,8 @@ mod tests {
             Definition::from_object(&value).unwrap_or_else(|e| panic!("{e}"));
         }
         let defs = Definitions::builtin();
-        assert_eq!(defs.names(DefinitionKind::Component), ["task", "webservice", "worker"]);
-        assert_eq!(defs.names(DefinitionKind::Trait), ["annotations", "env", "expose", "labels", "scaler"]);
+        assert_eq!(defs.names(DefinitionKind::Component), ["cron-task", "k8s-objects", "task", "webservice", "worker"]);
+        assert_eq!(defs.names(DefinitionKind::Trait), ["annotations", "env", "expose", "gateway", "hpa", "labels", "resource", "scaler", "sidecar"]);
     }
 
     #[test]

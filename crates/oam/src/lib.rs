@@ -4,8 +4,8 @@
 //!
 //! This room owns rendering: reading definitions ([`definition`]; their templates are in
 //! our Go-template language, `spec.schematic.gotemplate.template`, not CUE), the built-in
-//! definitions (`webservice`, `worker`, `task`; `scaler`, `labels`, `annotations`, `env`,
-//! `expose`), and turning an Application into Kubernetes resources ([`render`]) with
+//! definitions (`webservice`, `worker`, `task`, `cron-task`, `k8s-objects`; `scaler`,
+//! `labels`, `annotations`, `env`, `expose`, `sidecar`, `resource`, `gateway`, `hpa`), and turning an Application into Kubernetes resources ([`render`]) with
 //! traits patching the workload ([`merge`]) or adding resources. It does no I/O and may
 //! call only `tug-gotemplate`; the Application controller (later) applies what it renders.
 

@@ -196,12 +196,34 @@ mod tests {
     }
 
     #[test]
+    fn gateway_and_hpa_add_an_ingress_and_an_autoscaler() {
+        let rendered = render(
+            &app(json!([{"name": "api", "type": "webservice", "properties": {"image": "api:1", "port": 8080},
+                "traits": [{"type": "gateway", "properties": {"domain": "api.example.com", "http": {"/": 8080}}},
+                           {"type": "hpa", "properties": {"max": 5, "mem": {"type": "AverageValue", "value": "200Mi"}}}]}])),
+            &Definitions::builtin(),
+        )
+        .unwrap();
+        let kinds: Vec<&Value> = rendered.resources().into_iter().map(|r| &r["kind"]).collect();
+        assert_eq!(kinds, [&json!("Deployment"), &json!("Service"), &json!("Ingress"), &json!("HorizontalPodAutoscaler")]);
+        let ingress = &rendered.components[0].outputs[1];
+        assert_eq!(ingress["metadata"]["annotations"], json!({"kubernetes.io/ingress.class": "nginx"}));
+        assert_eq!(ingress["spec"]["rules"][0]["host"], "api.example.com");
+        assert_eq!(ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"], json!({"service": {"name": "api", "port": {"number": 8080}}}));
+        let hpa = &rendered.components[0].outputs[2];
+        assert_eq!((hpa["spec"]["minReplicas"].clone(), hpa["spec"]["maxReplicas"].clone()), (json!(1), json!(5)));
+        assert_eq!(hpa["spec"]["metrics"], json!([
+            {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}},
+            {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "200Mi"}}}]));
+    }
+
+    #[test]
     fn unknown_types_and_bad_properties_are_named() {
         let defs = Definitions::builtin();
         let err = render(&app(json!([{"name": "db", "type": "mysql"}])), &defs).unwrap_err().to_string();
-        assert!(err.starts_with("Application \"shop\": spec.components[0] (\"db\"): unknown component type \"mysql\"; known types: task, webservice, worker"), "{err}");
-        let err = render(&app(json!([{"name": "w", "type": "worker", "properties": {"image": "a"}, "traits": [{"type": "gateway"}]}])), &defs).unwrap_err().to_string();
-        assert!(err.contains("component \"w\": unknown trait type \"gateway\""), "{err}");
+        assert!(err.starts_with("Application \"shop\": spec.components[0] (\"db\"): unknown component type \"mysql\"; known types: cron-task, k8s-objects, task, webservice, worker"), "{err}");
+        let err = render(&app(json!([{"name": "w", "type": "worker", "properties": {"image": "a"}, "traits": [{"type": "route"}]}])), &defs).unwrap_err().to_string();
+        assert!(err.contains("component \"w\": unknown trait type \"route\""), "{err}");
         let err = render(&app(json!([{"name": "w", "type": "worker", "properties": {}}])), &defs).unwrap_err().to_string();
         assert_eq!(err, "Application \"shop\": component \"w\": ComponentDefinition \"worker\": property \"image\" is required");
     }

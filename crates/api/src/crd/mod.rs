@@ -48,6 +48,8 @@ pub struct Version {
     pub schema: Structural,
     /// The `openAPIV3Schema` as written, for the published OpenAPI documents.
     pub openapi: Value,
+    /// The schema as a one-definition document, for [`Version::schema_root`].
+    document: Value,
     pub columns: Vec<PrinterColumn>,
     pub scale: Option<ScalePaths>,
 }
@@ -275,7 +277,22 @@ fn read_version(def: &Definition, v: &Value, path: &str, seen: &mut HashSet<Stri
         (false, false) => registry::NO_SUB,
     };
     let rt = intern(def, &name, subresources, storage);
-    Some(Version { name, served, storage, rt, schema, openapi, columns, scale })
+    let document = json!({"definitions": {"custom": openapi_with_gvk(&openapi, rt)}});
+    Some(Version { name, served, storage, rt, schema, openapi, document, columns, scale })
+}
+
+fn openapi_with_gvk(schema: &Value, rt: &ResourceType) -> Value {
+    let mut schema = schema.clone();
+    schema["x-kubernetes-group-version-kind"] = json!([{"group": rt.group, "version": rt.version, "kind": rt.kind}]);
+    schema
+}
+
+impl Version {
+    /// The version's schema as the field walker of server-side apply and patches reads it
+    /// (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`).
+    pub fn schema_root(&self) -> Option<crate::schema::Node<'_>> {
+        crate::schema::Schema::of_document(&self.document)?.kind(self.rt.group, Some(self.rt.version), self.rt.kind)
+    }
 }
 
 /// The first `pattern` in the schema that is not a regular expression, as an error.

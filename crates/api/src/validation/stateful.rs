@@ -46,7 +46,6 @@ pub(super) fn apps(kind: &str, spec: &Map<String, Value>, errors: &mut Vec<Field
             if spec.get("serviceName").and_then(Value::as_str).is_none_or(str::is_empty) {
                 errors.push(FieldError::required("spec.serviceName", "the name of the headless Service that gives the pods their DNS names"));
             }
-            at_least(spec, "spec", "replicas", 0, errors);
             one_of(spec, "podManagementPolicy", &["OrderedReady", "Parallel"], errors);
             one_of(spec, "updateStrategy.type", &["RollingUpdate", "OnDelete"], errors);
             if let Some(rolling) = spec.get("updateStrategy").and_then(|u| u.get("rollingUpdate")).and_then(Value::as_object) {
@@ -121,9 +120,9 @@ mod tests {
             "podManagementPolicy": "Sometimes", "volumeClaimTemplates": [{"metadata": {}}]}));
         assert_eq!(got, [
             "spec.serviceName: Required value: the name of the headless Service that gives the pods their DNS names",
-            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
             "spec.podManagementPolicy: Unsupported value: \"Sometimes\": supported values: \"OrderedReady\", \"Parallel\"",
             "spec.volumeClaimTemplates[0].metadata.name: Required value",
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
         ]);
     }
 

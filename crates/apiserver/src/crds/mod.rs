@@ -38,21 +38,89 @@ pub fn validate(version: &Version, object: &Value) -> Vec<FieldError> {
     objects::validate(&version.schema, object)
 }
 
-/// Deletes every object of a definition that was just deleted.
-pub async fn delete_instances(store: &dyn Store, definition: &Value) -> ApiResult<()> {
-    let Ok(def) = tug_api::crd::read(definition) else {
+/// The finalizer a definition carries while its objects are being deleted.
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// The key prefix of a definition's objects (every version shares it).
+fn instances_prefix(definition: &Value) -> Option<String> {
+    let def = tug_api::crd::read(definition).ok()?;
+    Some(def.versions.first()?.rt.prefix(None))
+}
+
+/// Starts deleting a definition's objects: those without finalizers go at once, the others
+/// are marked for deletion and wait for their finalizers. Returns how many remain.
+pub async fn delete_instances(store: &dyn Store, definition: &Value) -> ApiResult<usize> {
+    let Some(prefix) = instances_prefix(definition) else {
+        return Ok(0);
+    };
+    let mut remaining = 0;
+    for kv in store.range(RangeRequest::new(KeyRange::prefix(prefix))).await?.kvs {
+        let mut current = kv;
+        loop {
+            let mut object: Value = serde_json::from_slice(&current.value).map_err(|e| ApiError::internal(format!("stored object {} is not JSON: {e}", current.key)))?;
+            if !crate::object::has_finalizers(&object) {
+                match store.delete(&current.key, Some(current.mod_revision)).await {
+                    Ok(_) | Err(tug_store::Error::NotFound { .. }) => break,
+                    Err(tug_store::Error::Conflict { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                remaining += 1;
+                if object.pointer("/metadata/deletionTimestamp").is_some() {
+                    break;
+                }
+                crate::object::set_meta(&mut object, "deletionTimestamp", serde_json::json!(crate::object::now()));
+                crate::object::set_meta(&mut object, "deletionGracePeriodSeconds", serde_json::json!(0));
+                match store.update(&current.key, object.to_string().into_bytes(), current.mod_revision, None).await {
+                    Ok(_) | Err(tug_store::Error::NotFound { .. }) => break,
+                    Err(tug_store::Error::Conflict { .. }) => remaining -= 1,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // Changed under us: look again.
+            match store.get(&current.key).await? {
+                Some(kv) => current = kv,
+                None => break,
+            }
+        }
+    }
+    Ok(remaining)
+}
+
+/// Removes whatever objects of a definition that is going away are still stored.
+pub async fn purge_instances(store: &dyn Store, definition: &Value) -> ApiResult<()> {
+    let Some(prefix) = instances_prefix(definition) else {
         return Ok(());
     };
-    let Some(version) = def.versions.first() else {
-        return Ok(());
-    };
-    let prefix = version.rt.prefix(None);
-    let objects = store.range(RangeRequest::new(KeyRange::prefix(prefix))).await?;
-    for kv in objects.kvs {
+    for kv in store.range(RangeRequest::new(KeyRange::prefix(prefix))).await?.kvs {
         match store.delete(&kv.key, None).await {
             Ok(_) | Err(tug_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(())
+}
+
+/// The store key of a custom kind's definition.
+pub fn definition_key(rt: &ResourceType) -> String {
+    format!("{}{}.{}", view::PREFIX, rt.plural, rt.group)
+}
+
+/// After an object of a custom kind is removed: if its definition is being deleted and
+/// this was its last object, the definition goes too.
+pub async fn instance_removed(store: &dyn Store, kinds: &CustomKinds, rt: &ResourceType) -> ApiResult<()> {
+    let key = definition_key(rt);
+    if !kinds.terminating(&key) {
+        return Ok(());
+    }
+    let left = store.range(RangeRequest::new(KeyRange::prefix(rt.prefix(None))).limit(1)).await?;
+    if !left.kvs.is_empty() {
+        return Ok(());
+    }
+    match store.delete(&key, None).await {
+        Ok(_) | Err(tug_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    kinds.written(&key, store.current_revision().await?).await;
     Ok(())
 }

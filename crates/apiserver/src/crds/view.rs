@@ -20,6 +20,8 @@ pub const PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitio
 struct Stored {
     definition: Arc<Definition>,
     established: bool,
+    /// Deleted, waiting for its objects' finalizers; still served, but takes no new objects.
+    terminating: bool,
 }
 
 #[derive(Default)]
@@ -45,9 +47,9 @@ impl Index {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .any(|c| c.get("type").and_then(Value::as_str) == Some("Established") && c.get("status").and_then(Value::as_str) == Some("True"))
-            && object.pointer("/metadata/deletionTimestamp").is_none();
-        self.definitions.insert(kv.key.clone(), Stored { definition: Arc::new(definition), established });
+            .any(|c| c.get("type").and_then(Value::as_str) == Some("Established") && c.get("status").and_then(Value::as_str) == Some("True"));
+        let terminating = object.pointer("/metadata/deletionTimestamp").is_some();
+        self.definitions.insert(kv.key.clone(), Stored { definition: Arc::new(definition), established, terminating });
     }
 
     fn reindex(&mut self) {
@@ -161,6 +163,11 @@ impl CustomKinds {
             }
         }
         groups
+    }
+
+    /// Whether the definition stored at `key` is being deleted.
+    pub fn terminating(&self, key: &str) -> bool {
+        self.read().definitions.get(key).is_some_and(|s| s.terminating)
     }
 
     /// The stored definitions other than `except` (a store key), for name conflict checks.

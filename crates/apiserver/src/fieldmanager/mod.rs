@@ -133,21 +133,16 @@ fn set_entries(object: &mut Value, entries: &[Entry]) {
     }
 }
 
-/// The schema an object of `rt` is walked with.
-fn root(rt: &ResourceType) -> Option<Node<'static>> {
-    tug_api::schema::builtin_kind(rt.group, rt.version, rt.kind)
-}
-
 /// The fields of `object` a write through `subresource` can own: never the identity and
 /// server-set metadata; through `status` only the status; through the main resource not the
 /// status of a type with a status subresource.
-fn owned_set(rt: &ResourceType, subresource: &str, object: &Value, maps_as_members: bool) -> FieldSet {
+fn owned_set(rt: &ResourceType, schema: Option<Node<'_>>, subresource: &str, object: &Value, maps_as_members: bool) -> FieldSet {
     let meta = |f: &str| vec![field("metadata"), field(f)];
     let mut ignored: Vec<Path> = vec![vec![field("apiVersion")], vec![field("kind")]];
     for f in ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
         ignored.push(meta(f));
     }
-    let set = FieldSet::of(object, root(rt), maps_as_members).without_prefixes(&ignored);
+    let set = FieldSet::of(object, schema, maps_as_members).without_prefixes(&ignored);
     match subresource {
         "status" => set.only_under(&vec![field("status")]),
         _ if rt.has(Subresource::Status) => set.without_prefixes(&[vec![field("status")]]),
@@ -158,6 +153,9 @@ fn owned_set(rt: &ResourceType, subresource: &str, object: &Value, maps_as_membe
 /// Who is writing: the manager, the request's API version and subresource.
 pub struct Writer<'a> {
     pub rt: &'static ResourceType,
+    /// The schema objects of `rt` are walked with (list types, map keys): the built-in
+    /// kind's, or a custom kind's version's.
+    pub schema: Option<Node<'a>>,
     pub subresource: &'a str,
     pub manager: &'a str,
     pub now: &'a str,
@@ -173,8 +171,8 @@ pub fn record_update(writer: &Writer<'_>, old: Option<&Value>, new: &mut Value) 
         (_, Some(old)) => entries(old),
         (_, None) => entries(new),
     };
-    let new_set = owned_set(writer.rt, writer.subresource, new, true);
-    let old_set = old.map(|o| owned_set(writer.rt, writer.subresource, o, true)).unwrap_or_default();
+    let new_set = owned_set(writer.rt, writer.schema, writer.subresource, new, true);
+    let old_set = old.map(|o| owned_set(writer.rt, writer.schema, writer.subresource, o, true)).unwrap_or_default();
     let empty = json!({});
     let old_value = old.unwrap_or(&empty);
     let changed: Vec<&Path> = new_set
@@ -223,11 +221,11 @@ pub fn apply(writer: &Writer<'_>, live: Option<&Value>, mut applied: Value, forc
     if applied.pointer("/metadata/managedFields").is_some() {
         return Err(ApiError::bad_request("metadata.managedFields must be nil in an apply patch"));
     }
-    let node = root(writer.rt);
+    let node = writer.schema;
     let mut defaulted = applied.clone();
     tug_api::defaults::apply(writer.rt, &mut defaulted);
     fill_defaulted_keys(&mut applied, &defaulted, node);
-    let applied_set = owned_set(writer.rt, writer.subresource, &applied, false);
+    let applied_set = owned_set(writer.rt, writer.schema, writer.subresource, &applied, false);
     let mut list = live.map(entries).unwrap_or_default();
     let mut merged = live.cloned().unwrap_or_else(|| json!({}));
     if writer.subresource == "status" {
@@ -391,7 +389,7 @@ mod tests {
     }
 
     fn writer<'a>(manager: &'a str) -> Writer<'a> {
-        Writer { rt: deployments(), subresource: "", manager, now: "2026-11-27T00:00:00Z" }
+        Writer { rt: deployments(), schema: tug_api::schema::builtin_kind("apps", "v1", "Deployment"), subresource: "", manager, now: "2026-11-27T00:00:00Z" }
     }
 
     fn config(replicas: Option<i64>, image: &str) -> Value {

@@ -286,6 +286,12 @@ pub async fn create(
     warnings: &mut Vec<String>,
 ) -> ApiResult<Written> {
     let rt = ctx.target.rt;
+    if rt.custom && ctx.state.crds.terminating(&crds::definition_key(rt)) {
+        return Err(ApiError::method_not_allowed(format!(
+            "create not allowed while custom resource definition {}.{} is terminating",
+            rt.plural, rt.group
+        )));
+    }
     check_identity(ctx, &mut object)?;
     let meta = meta_mut(&mut object);
     let name = meta
@@ -412,8 +418,10 @@ async fn allocate_pod_cidr(ctx: &Ctx<'_>, object: &mut Value, name: &str) -> Api
 fn record_update(ctx: &Ctx<'_>, old: Option<&Value>, new: &mut Value) {
     let manager = fieldmanager::update_manager(ctx.query, ctx.headers);
     let now = object::now();
+    let custom = super::custom_version(ctx);
     let writer = fieldmanager::Writer {
         rt: ctx.target.rt,
+        schema: super::schema_root(ctx.target.rt, custom.as_deref()),
         subresource: ctx.target.subresource.as_deref().unwrap_or(""),
         manager: &manager,
         now: &now,
@@ -714,9 +722,12 @@ async fn delete_stored(
         }
     }
     if crds::is_definition(rt) {
-        crds::delete_instances(ctx.state.store.as_ref(), object).await?;
+        crds::purge_instances(ctx.state.store.as_ref(), object).await?;
         let revision = ctx.state.store.current_revision().await?;
         ctx.state.crds.written(key, revision).await;
+    }
+    if rt.custom {
+        crds::instance_removed(ctx.state.store.as_ref(), &ctx.state.crds, rt).await?;
     }
     Ok(())
 }
@@ -804,6 +815,20 @@ pub async fn delete(
                 name,
                 "Precondition failed: UID does not match",
             ));
+        }
+        // A definition's objects are deleted first; while some wait for their finalizers the
+        // definition waits too (terminating), as in Kubernetes.
+        if crds::is_definition(rt) && object.pointer("/metadata/deletionTimestamp").is_none() && !ctx.query.dry_run() {
+            let remaining = crds::delete_instances(ctx.state.store.as_ref(), &object).await?;
+            if remaining > 0 {
+                let meta = meta_mut(&mut object);
+                let finalizers = meta.entry("finalizers").or_insert_with(|| json!([]));
+                if let Some(list) = finalizers.as_array_mut() {
+                    if !list.contains(&json!(crds::CLEANUP_FINALIZER)) {
+                        list.push(json!(crds::CLEANUP_FINALIZER));
+                    }
+                }
+            }
         }
         let grace = options
             .grace_period

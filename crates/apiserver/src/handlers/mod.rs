@@ -16,7 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use tug_api::Subresource;
+use tug_api::{ResourceType, Subresource};
 
 use crate::admission::AuditAnnotations;
 use crate::body;
@@ -97,6 +97,15 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
 /// The served version behind a custom kind (its printer columns, scale paths); `None` for built-in kinds.
 fn custom_version(ctx: &Ctx<'_>) -> Option<Arc<tug_api::crd::Version>> {
     ctx.target.rt.custom.then(|| ctx.state.crds.version(ctx.target.rt)).flatten()
+}
+
+/// The schema objects of `rt` are walked with: the built-in kind's, or a custom kind's
+/// version's (`custom`, from [`custom_version`]).
+fn schema_root<'a>(rt: &ResourceType, custom: Option<&'a tug_api::crd::Version>) -> Option<tug_api::schema::Node<'a>> {
+    match custom {
+        Some(version) => version.schema_root(),
+        None => tug_api::schema::builtin_kind(rt.group, rt.version, rt.kind),
+    }
 }
 
 /// How the client wants objects back: as themselves or as a Table.
@@ -330,10 +339,11 @@ async fn apply_object(
         None => crate::object::set_meta(&mut applied, "name", json!(name)),
     }
     let subresource = ctx.target.subresource.as_deref().unwrap_or("");
+    let custom = custom_version(ctx);
     let mut last = None;
     for _ in 0..PATCH_ATTEMPTS {
         let now = crate::object::now();
-        let writer = fieldmanager::Writer { rt, subresource, manager: &manager, now: &now };
+        let writer = fieldmanager::Writer { rt, schema: schema_root(rt, custom.as_deref()), subresource, manager: &manager, now: &now };
         let current = match crud::current(ctx).await {
             Ok(kv) => kv,
             Err(e) if e.code == 404 && part == Part::Main => {
