@@ -323,6 +323,8 @@ fn message(bytes: &[u8], schema: Schema) -> Result<Map<String, Value>, String> {
             continue;
         };
         match (field, value) {
+            // Go writes unset (empty) strings too; JSON omits them, and defaulting fills them.
+            (Field::Str(_), Wire::Bytes([])) => {}
             (Field::Str(name), Wire::Bytes(b)) => {
                 out.insert((*name).into(), json!(text(b)?));
             }
@@ -462,7 +464,7 @@ mod tests {
         let container = [field(1, b"busybox"), field(2, b"busybox"), field(3, b"sleep"), field(3, b"3600")].concat();
         let template = [field(1, &labels), field(2, &field(2, &container))].concat();
         let selector = field(1, &[field(1, b"app"), field(2, b"web")].concat());
-        let spec = [vec![1 << 3, 3], field(2, &selector), field(3, &template), field(4, &[])].concat();
+        let spec = [vec![1 << 3, 3], field(2, &selector), field(3, &template), field(4, &field(1, b""))].concat();
         let object = [field(1, &[field(1, b"web"), labels.clone()].concat()), field(2, &spec), field(3, &[])].concat();
         let type_meta = [field(1, b"apps/v1"), field(2, b"Deployment")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &type_meta), field(2, &object)].concat();

@@ -20,8 +20,7 @@ use serde_json::json;
 use tug_api::cron;
 
 use crate::job::finished;
-use crate::owned_pods::{delete_ignoring_missing, record_event};
-use crate::workload::{controller_ref, is_controlled_by};
+use crate::owned_pods::{controlled_by, controller_ref, delete_ignoring_missing, record_event};
 use crate::reconciler::{self, ReconcileError};
 
 const COMPONENT: &str = "cronjob-controller";
@@ -76,7 +75,7 @@ async fn prune(jobs: &Api<Job>, mut finished_jobs: Vec<&Job>, limit: Option<i32>
 }
 
 async fn reconcile(client: Client, cj: Arc<CronJob>) -> Result<Action, ReconcileError> {
-    let Some(spec) = cj.spec.as_ref() else {
+    let (Some(spec), Some(uid)) = (cj.spec.as_ref(), cj.metadata.uid.as_deref()) else {
         return Ok(Action::await_change());
     };
     if cj.metadata.deletion_timestamp.is_some() {
@@ -92,7 +91,7 @@ async fn reconcile(client: Client, cj: Arc<CronJob>) -> Result<Action, Reconcile
     let ns = cj.namespace().unwrap_or_default();
     let name = cj.name_any();
     let jobs_api: Api<Job> = Api::namespaced(client.clone(), &ns);
-    let jobs: Vec<Job> = jobs_api.list(&ListParams::default()).await?.items.into_iter().filter(|j| is_controlled_by(&j.metadata, cj.as_ref()) && j.metadata.deletion_timestamp.is_none()).collect();
+    let jobs: Vec<Job> = jobs_api.list(&ListParams::default()).await?.items.into_iter().filter(|j| controlled_by(j, uid) && j.metadata.deletion_timestamp.is_none()).collect();
     let mut active: Vec<&Job> = jobs.iter().filter(|j| finished(j).is_none()).collect();
     let succeeded: Vec<&Job> = jobs.iter().filter(|j| finished(j).is_some_and(|(t, _)| t == "Complete")).collect();
     let failed: Vec<&Job> = jobs.iter().filter(|j| finished(j).is_some_and(|(t, _)| t == "Failed")).collect();
@@ -142,7 +141,7 @@ async fn reconcile(client: Client, cj: Arc<CronJob>) -> Result<Action, Reconcile
                         name: Some(job_name(due)),
                         labels: meta.labels,
                         annotations: Some(annotations),
-                        owner_references: controller_ref(cj.as_ref()).map(|r| vec![r]),
+                        owner_references: Some(vec![controller_ref(cj.as_ref())]),
                         ..Default::default()
                     },
                     spec: template.spec.clone(),

@@ -21,8 +21,7 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::node_match::{selector_matches, untolerated};
-use crate::owned_pods::{delete_ignoring_missing, is_terminal, record_event};
-use crate::workload::{self, controller_ref, is_active, is_controlled_by, is_ready};
+use crate::owned_pods::{controlled_by, controller_ref, delete_ignoring_missing, is_active, is_ready, is_terminal, record_event, selector_query};
 use crate::reconciler::{self, ReconcileError};
 use crate::revisions::{self, REVISION_LABEL};
 
@@ -92,7 +91,7 @@ fn pod_for(set: &DaemonSet, revision: &str, tolerations: &[Toleration], node: &s
             generate_name: Some(format!("{}-", set.name_any())),
             labels: Some(labels),
             annotations: meta.annotations,
-            owner_references: controller_ref(set).map(|r| vec![r]),
+            owner_references: Some(vec![controller_ref(set)]),
             ..Default::default()
         },
         spec: Some(spec),
@@ -112,10 +111,7 @@ fn max_unavailable(set: &DaemonSet, desired: usize) -> usize {
 }
 
 async fn reconcile(client: Client, set: Arc<DaemonSet>) -> Result<Action, ReconcileError> {
-    let Some(spec) = set.spec.as_ref() else {
-        return Ok(Action::await_change());
-    };
-    let Some(selector) = workload::selector(Some(&spec.selector)) else {
+    let (Some(spec), Some(uid)) = (set.spec.as_ref(), set.metadata.uid.as_deref()) else {
         return Ok(Action::await_change());
     };
     if set.metadata.deletion_timestamp.is_some() {
@@ -123,6 +119,7 @@ async fn reconcile(client: Client, set: Arc<DaemonSet>) -> Result<Action, Reconc
     }
     let ns = set.namespace().unwrap_or_default();
     let name = set.name_any();
+    let selector = selector_query(&spec.selector);
     let revision_api: Api<ControllerRevision> = Api::namespaced(client.clone(), &ns);
     let mut history = revisions::list(&revision_api, set.as_ref(), &selector).await?;
     let update_revision = revisions::ensure(&revision_api, set.as_ref(), &spec.template, &mut history).await?;
@@ -130,8 +127,8 @@ async fn reconcile(client: Client, set: Arc<DaemonSet>) -> Result<Action, Reconc
 
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let mut by_node: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
-    for pod in pods_api.list(&ListParams::default().labels_from(&selector)).await?.items {
-        if is_controlled_by(&pod.metadata, set.as_ref()) {
+    for pod in pods_api.list(&ListParams::default().labels(&selector)).await?.items {
+        if controlled_by(&pod, uid) {
             by_node.entry(node_of(&pod).unwrap_or_default()).or_default().push(pod);
         }
     }

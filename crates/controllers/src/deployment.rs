@@ -22,7 +22,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use crate::events::Events;
+use crate::owned_pods;
 use crate::reconciler::{self, ReconcileError};
 use crate::rollout::{self, Set};
 use crate::workload;
@@ -33,6 +33,8 @@ const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
 const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 pub const TEMPLATE_HASH: &str = "pod-template-hash";
 const DEFAULT_DEADLINE: i32 = 600;
+/// Who the controller's Events come from.
+const COMPONENT: &str = "deployment-controller";
 
 struct Ctx {
     client: Client,
@@ -40,7 +42,6 @@ struct Ctx {
     /// The resourceVersion of each ReplicaSet this controller last wrote: a cache older
     /// than that is not acted on.
     written: Mutex<HashMap<String, u64>>,
-    events: Events,
 }
 
 /// Runs the controller until its watches end.
@@ -54,7 +55,6 @@ pub async fn run(client: Client) -> Result<(), crate::Error> {
     let deployments = controller.store();
     let controller = controller.watches_stream(set_events, move |rs: ReplicaSet| owners_of(&deployments, &rs));
     let ctx = Arc::new(Ctx {
-        events: Events::new(client.clone(), "deployment-controller"),
         client,
         sets,
         written: Mutex::default(),
@@ -75,7 +75,7 @@ fn owners_of(deployments: &Store<Deployment>, rs: &ReplicaSet) -> Vec<ObjectRef<
         .state()
         .iter()
         .filter(|d| d.namespace().as_deref() == Some(&namespace))
-        .filter(|d| workload::selector(d.spec.as_ref().map(|s| &s.selector)).is_some_and(|s| workload::matches(&s, &rs.metadata)))
+        .filter(|d| workload::selects(d.spec.as_ref().map(|s| &s.selector)).is_some_and(|s| workload::matches(s, &rs.metadata)))
         .map(|d| ObjectRef::from_obj(d.as_ref()))
         .collect()
 }
@@ -125,7 +125,7 @@ async fn reconcile(ctx: Arc<Ctx>, d: Arc<Deployment>) -> Result<Action, Reconcil
         return Ok(Action::await_change());
     }
     let spec = d.spec.clone().unwrap_or_default();
-    let Some(selector) = workload::selector(Some(&spec.selector)) else {
+    let Some(selector) = workload::selects(Some(&spec.selector)).cloned() else {
         return Ok(Action::await_change());
     };
     let namespace = d.namespace().unwrap_or_default();
@@ -138,7 +138,7 @@ async fn reconcile(ctx: Arc<Ctx>, d: Arc<Deployment>) -> Result<Action, Reconcil
             continue;
         }
         let written = ctx.written.lock().ok().and_then(|w| w.get(&key(&rs)).copied());
-        let ours = workload::is_controlled_by(&rs.metadata, d.as_ref());
+        let ours = owned_pods::controlled_by(rs.as_ref(), d.metadata.uid.as_deref().unwrap_or_default());
         let matching = workload::matches(&selector, &rs.metadata);
         if ours && written.is_some_and(|w| rv(&rs.metadata) < w) {
             return Ok(Action::requeue(Duration::from_millis(100)));
@@ -150,9 +150,8 @@ async fn reconcile(ctx: Arc<Ctx>, d: Arc<Deployment>) -> Result<Action, Reconcil
                 patch_set(&ctx, &rs_api, &rs, json!({"metadata": {"ownerReferences": refs}})).await?;
             }
             (false, true) if workload::controller_of(&rs.metadata).is_none() && rs.metadata.deletion_timestamp.is_none() => {
-                if let Some(refs) = workload::adopted(&rs.metadata, d.as_ref()) {
-                    patch_set(&ctx, &rs_api, &rs, json!({"metadata": {"ownerReferences": refs, "uid": rs.metadata.uid}})).await?;
-                }
+                let refs = workload::adopted(&rs.metadata, d.as_ref());
+                patch_set(&ctx, &rs_api, &rs, json!({"metadata": {"ownerReferences": refs, "uid": rs.metadata.uid}})).await?;
                 return Ok(Action::requeue(Duration::from_millis(100)));
             }
             (false, _) => {}
@@ -259,7 +258,7 @@ async fn reconcile(ctx: Arc<Ctx>, d: Arc<Deployment>) -> Result<Action, Reconcil
 
 /// Records a malformed spec on the Deployment as a ReplicaFailure-style condition.
 async fn invalid(ctx: &Ctx, d: &Deployment, Invalid(message): Invalid) -> Result<Action, ReconcileError> {
-    ctx.events.warning(d, "InvalidSpec", message.clone()).await;
+    owned_pods::record_event(&ctx.client, COMPONENT, d, "Warning", "InvalidSpec", &message).await;
     let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &d.namespace().unwrap_or_default());
     let condition = condition("ReplicaFailure", "True", "InvalidSpec", message, None);
     let patch = json!({"status": {"observedGeneration": d.metadata.generation, "conditions": [condition]}});
@@ -294,9 +293,8 @@ async fn scale(ctx: &Ctx, d: &Deployment, api: &Api<ReplicaSet>, rs: &ReplicaSet
     let from = replicas(rs);
     if from != size {
         let direction = if size > from { "up" } else { "down" };
-        ctx.events
-            .normal(d, "ScalingReplicaSet", format!("Scaled {direction} replica set {} from {from} to {size}", rs.name_any()))
-            .await;
+        let message = format!("Scaled {direction} replica set {} from {from} to {size}", rs.name_any());
+        owned_pods::record_event(&ctx.client, COMPONENT, d, "Normal", "ScalingReplicaSet", &message).await;
     }
     Ok(true)
 }
@@ -352,7 +350,7 @@ async fn create_set(ctx: &Ctx, d: &Deployment, api: &Api<ReplicaSet>, template: 
             name: Some(name.clone()),
             labels,
             annotations: Some(annotations),
-            owner_references: workload::controller_ref(d).map(|r| vec![r]),
+            owner_references: Some(vec![owned_pods::controller_ref(d)]),
             ..ObjectMeta::default()
         },
         spec: Some(ReplicaSetSpec {
@@ -369,14 +367,14 @@ async fn create_set(ctx: &Ctx, d: &Deployment, api: &Api<ReplicaSet>, template: 
                 w.insert(key(&created), rv(&created.metadata));
             }
             if size > 0 {
-                ctx.events.normal(d, "ScalingReplicaSet", format!("Scaled up replica set {name} from 0 to {size}")).await;
+                owned_pods::record_event(&ctx.client, COMPONENT, d, "Normal", "ScalingReplicaSet", &format!("Scaled up replica set {name} from 0 to {size}")).await;
             }
             Ok(Some(created))
         }
         Err(kube::Error::Api(e)) if e.code == 409 => {
             let existing = api.get(&name).await?;
             let same = existing.spec.as_ref().and_then(|s| s.template.as_ref()) == Some(&template)
-                && workload::is_controlled_by(&existing.metadata, d);
+                && owned_pods::controlled_by(&existing, d.metadata.uid.as_deref().unwrap_or_default());
             if same {
                 return Ok(Some(existing));
             }
@@ -469,7 +467,7 @@ async fn write_status(ctx: &Ctx, d: &Deployment, new: Option<&ReplicaSet>, old: 
             Some(condition("Progressing", "True", "ReplicaSetUpdated", format!("ReplicaSet \"{name}\" is progressing."), progressing_before.as_ref()))
         } else if timed_out {
             if progressing_before.as_ref().and_then(|c| c.reason.as_deref()) != Some("ProgressDeadlineExceeded") {
-                ctx.events.warning(d, "ProgressDeadlineExceeded", format!("ReplicaSet \"{name}\" has timed out progressing.")).await;
+                owned_pods::record_event(&ctx.client, COMPONENT, d, "Warning", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{name}\" has timed out progressing.")).await;
             }
             Some(condition("Progressing", "False", "ProgressDeadlineExceeded", format!("ReplicaSet \"{name}\" has timed out progressing."), progressing_before.as_ref()))
         } else {

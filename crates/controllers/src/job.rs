@@ -19,8 +19,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use crate::owned_pods::{delete_ignoring_missing, phase, record_event};
-use crate::workload::{controller_ref, is_active, is_controlled_by, is_ready};
+use crate::owned_pods::{controlled_by, controller_ref, delete_ignoring_missing, is_active, is_ready, phase, record_event};
 use crate::reconciler::{self, ReconcileError};
 
 const COMPONENT: &str = "job-controller";
@@ -89,7 +88,7 @@ fn pod_for(job: &Job) -> Pod {
             generate_name: Some(format!("{}-", job.name_any())),
             labels: Some(labels),
             annotations: meta.annotations,
-            owner_references: controller_ref(job).map(|r| vec![r]),
+            owner_references: Some(vec![controller_ref(job)]),
             ..Default::default()
         },
         spec: template.spec,
@@ -119,7 +118,7 @@ async fn reconcile(client: Client, job: Arc<Job>) -> Result<Action, ReconcileErr
     }
 
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pods: Vec<Pod> = pods_api.list(&ListParams::default().labels(&format!("{CONTROLLER_UID_LABEL}={uid}"))).await?.items.into_iter().filter(|p| is_controlled_by(&p.metadata, job.as_ref())).collect();
+    let pods: Vec<Pod> = pods_api.list(&ListParams::default().labels(&format!("{CONTROLLER_UID_LABEL}={uid}"))).await?.items.into_iter().filter(|p| controlled_by(p, uid)).collect();
     let active: Vec<&Pod> = pods.iter().filter(|p| is_active(p)).collect();
     let succeeded = pods.iter().filter(|p| phase(p) == "Succeeded").count() as i32;
     let on_failure = spec.template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) == Some("OnFailure");

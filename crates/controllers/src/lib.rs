@@ -8,17 +8,19 @@
 //! with a `run(client, …)` built on [`reconciler::run`] and start it in [`run`].
 //!
 //! Controllers now: `service_accounts` (the `default` ServiceAccount and the
-//! `kube-root-ca.crt` ConfigMap in every namespace) and `resource_quota` (each quota's
+//! `kube-root-ca.crt` ConfigMap in every namespace), `resource_quota` (each quota's
 //! `status.hard` and `status.used`, recomputed from scratch), `endpoints` and `endpointslice`
-//! (the pods behind each Service, from [`service_backends`]); `statefulset`, `daemonset`,
-//! `job`, `cronjob`, `volume_binding` (PV/PVC binding and the local-path provisioner) and
-//! `node_lifecycle` (unreachable taints and evictions). It may call `tug-api` (quota
+//! (the pods behind each Service, from [`service_backends`]), `replicaset`, `deployment`
+//! (its arithmetic in `rollout`), `garbage_collector` (cascading deletion through
+//! ownerReferences) and `namespace` (emptying deleted namespaces). Shared by the workload
+//! controllers: `owned_pods` (controller refs, pod readiness, selectors, Events),
+//! `workload` (availability, adoption, deletion order) and `kinds` (the registry's types
+//! for kube-rs). It may call `tug-api` (quota
 //! usage, the registry) and the API through kube-rs; never the store.
 
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
-pub mod events;
 pub mod garbage_collector;
 pub mod kinds;
 pub mod namespace;

@@ -23,10 +23,12 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use crate::events::Events;
+use crate::owned_pods;
 use crate::reconciler::{self, ReconcileError};
 use crate::workload;
 
+/// Who the controller's Events come from.
+const COMPONENT: &str = "replicaset-controller";
 /// At most this many pods are created or deleted per reconcile (kube's burst).
 const BURST: usize = 500;
 /// A set whose pods could not all be created is looked at again after this long.
@@ -73,7 +75,6 @@ struct Ctx {
     client: Client,
     pods: Store<Pod>,
     expectations: Expectations,
-    events: Events,
 }
 
 /// Runs the controller until its watches end.
@@ -87,7 +88,6 @@ pub async fn run(client: Client) -> Result<(), crate::Error> {
     let sets = controller.store();
     let controller = controller.watches_stream(pod_events, move |pod: Pod| owners_of(&sets, &pod));
     let ctx = Arc::new(Ctx {
-        events: Events::new(client.clone(), "replicaset-controller"),
         client,
         pods,
         expectations: Expectations::default(),
@@ -110,8 +110,8 @@ fn owners_of(sets: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<ReplicaSet>> 
         .iter()
         .filter(|rs| rs.namespace().as_deref() == Some(&namespace))
         .filter(|rs| {
-            workload::selector(rs.spec.as_ref().map(|s| &s.selector))
-                .is_some_and(|sel| workload::matches(&sel, &pod.metadata))
+            workload::selects(rs.spec.as_ref().map(|s| &s.selector))
+                .is_some_and(|sel| workload::matches(sel, &pod.metadata))
         })
         .map(|rs| ObjectRef::from_obj(rs.as_ref()))
         .collect()
@@ -126,7 +126,7 @@ async fn reconcile(ctx: Arc<Ctx>, rs: Arc<ReplicaSet>) -> Result<Action, Reconci
     let spec = rs.spec.clone().unwrap_or_default();
     // A selector that selects nothing or everything is refused by validation; one that
     // slipped in (stored before validation, say) is left alone rather than crash-looped on.
-    let Some(selector) = workload::selector(Some(&spec.selector)) else {
+    let Some(selector) = workload::selects(Some(&spec.selector)).cloned() else {
         return Ok(Action::await_change());
     };
     let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -139,7 +139,7 @@ async fn reconcile(ctx: Arc<Ctx>, rs: Arc<ReplicaSet>) -> Result<Action, Reconci
             continue;
         }
         let matching = workload::matches(&selector, &pod.metadata);
-        let ours = workload::is_controlled_by(&pod.metadata, rs.as_ref());
+        let ours = owned_pods::controlled_by(pod.as_ref(), rs.metadata.uid.as_deref().unwrap_or_default());
         match (ours, matching) {
             (true, true) => owned.push(pod),
             (true, false) => {
@@ -150,16 +150,15 @@ async fn reconcile(ctx: Arc<Ctx>, rs: Arc<ReplicaSet>) -> Result<Action, Reconci
                     && workload::controller_of(&pod.metadata).is_none()
                     && pod.metadata.deletion_timestamp.is_none() =>
             {
-                if let Some(refs) = workload::adopted(&pod.metadata, rs.as_ref()) {
-                    if set_owners(&pod_api, &pod.metadata, refs).await? {
-                        owned.push(pod);
-                    }
+                let refs = workload::adopted(&pod.metadata, rs.as_ref());
+                if set_owners(&pod_api, &pod.metadata, refs).await? {
+                    owned.push(pod);
                 }
             }
             (false, _) => {}
         }
     }
-    let active: Vec<Arc<Pod>> = owned.iter().filter(|p| workload::is_active(p)).cloned().collect();
+    let active: Vec<Arc<Pod>> = owned.iter().filter(|p| owned_pods::is_active(p)).cloned().collect();
 
     let mut failure = None;
     if !deleting {
@@ -191,9 +190,7 @@ async fn set_owners(api: &Api<Pod>, meta: &ObjectMeta, refs: Vec<k8s_openapi::ap
 
 /// Creates `count` pods from the template; the error of the first create that failed.
 async fn create_pods(ctx: &Ctx, rs: &ReplicaSet, key: &str, count: usize) -> Result<Option<String>, kube::Error> {
-    let Some(owner) = workload::controller_ref(rs) else {
-        return Ok(None);
-    };
+    let owner = owned_pods::controller_ref(rs);
     let template = rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
     let template_meta = template.metadata.unwrap_or_default();
     let pod = Pod {
@@ -222,7 +219,7 @@ async fn create_pods(ctx: &Ctx, rs: &ReplicaSet, key: &str, count: usize) -> Res
             match result {
                 Ok(p) => {
                     let name = p.name_any();
-                    ctx.events.normal(rs, "SuccessfulCreate", format!("Created pod: {name}")).await;
+                    owned_pods::record_event(&ctx.client, COMPONENT, rs, "Normal", "SuccessfulCreate", &format!("Created pod: {name}")).await;
                     created.push(name);
                 }
                 Err(e) => {
@@ -230,7 +227,7 @@ async fn create_pods(ctx: &Ctx, rs: &ReplicaSet, key: &str, count: usize) -> Res
                         kube::Error::Api(s) => s.message.clone(),
                         other => other.to_string(),
                     };
-                    ctx.events.warning(rs, "FailedCreate", format!("Error creating: {message}")).await;
+                    owned_pods::record_event(&ctx.client, COMPONENT, rs, "Warning", "FailedCreate", &format!("Error creating: {message}")).await;
                     failure.get_or_insert(message);
                 }
             }
@@ -249,7 +246,7 @@ async fn delete_pods(ctx: &Ctx, rs: &ReplicaSet, key: &str, api: &Api<Pod>, pods
     let results = futures_util::future::join_all(names.iter().map(|n| api.delete(n, &params))).await;
     for (name, result) in names.iter().zip(results) {
         match result {
-            Ok(_) => ctx.events.normal(rs, "SuccessfulDelete", format!("Deleted pod: {name}")).await,
+            Ok(_) => owned_pods::record_event(&ctx.client, COMPONENT, rs, "Normal", "SuccessfulDelete", &format!("Deleted pod: {name}")).await,
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(e),
         }

@@ -7,12 +7,10 @@ use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
-use kube::core::Selector;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use crate::owned_pods::delete_ignoring_missing;
-use crate::workload::{controller_ref, is_controlled_by};
+use crate::owned_pods::{controlled_by, controller_ref, delete_ignoring_missing};
 
 /// The pod label naming the revision a pod was made from.
 pub const REVISION_LABEL: &str = "controller-revision-hash";
@@ -25,9 +23,9 @@ pub fn template_hash(template: &PodTemplateSpec) -> String {
 }
 
 /// The owner's revisions, oldest first.
-pub async fn list<K: Resource>(api: &Api<ControllerRevision>, owner: &K, selector: &Selector) -> Result<Vec<ControllerRevision>, kube::Error> {
-    let listed = api.list(&ListParams::default().labels_from(selector)).await?.items;
-    let mut revisions: Vec<ControllerRevision> = listed.into_iter().filter(|r| is_controlled_by(&r.metadata, owner)).collect();
+pub async fn list<K: Resource>(api: &Api<ControllerRevision>, owner: &K, selector: &str) -> Result<Vec<ControllerRevision>, kube::Error> {
+    let uid = owner.meta().uid.clone().unwrap_or_default();
+    let mut revisions: Vec<ControllerRevision> = api.list(&ListParams::default().labels(selector)).await?.items.into_iter().filter(|r| controlled_by(r, &uid)).collect();
     revisions.sort_by_key(|r| r.revision);
     Ok(revisions)
 }
@@ -56,7 +54,7 @@ pub async fn ensure<K: Resource<DynamicType = ()>>(
         metadata: ObjectMeta {
             name: Some(name.clone()),
             labels: Some(labels),
-            owner_references: controller_ref(owner).map(|r| vec![r]),
+            owner_references: Some(vec![controller_ref(owner)]),
             ..Default::default()
         },
         data: Some(RawExtension(json!({"spec": {"template": template}}))),

@@ -21,8 +21,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use crate::owned_pods::{delete_ignoring_missing, is_terminal, record_event};
-use crate::workload::{self, controller_ref, is_controlled_by, is_ready};
+use crate::owned_pods::{controlled_by, controller_ref, delete_ignoring_missing, is_ready, is_terminal, record_event, selector_query};
 use crate::reconciler::{self, ReconcileError};
 use crate::revisions::{self, REVISION_LABEL};
 
@@ -88,7 +87,7 @@ impl Set<'_> {
                         name: Some(name.clone()),
                         labels: Some(labels),
                         annotations: template.metadata.annotations.clone(),
-                        owner_references: self.retention(|p| p.when_deleted.as_ref()).then(|| controller_ref(self.set).map(|r| vec![OwnerReference { controller: Some(false), ..r }])).flatten(),
+                        owner_references: self.retention(|p| p.when_deleted.as_ref()).then(|| vec![OwnerReference { controller: Some(false), ..controller_ref(self.set) }]),
                         ..Default::default()
                     };
                     match self.claims.create(&PostParams::default(), &claim).await {
@@ -134,7 +133,7 @@ impl Set<'_> {
                 name: Some(pod_name),
                 labels: Some(labels),
                 annotations: meta.annotations,
-                owner_references: controller_ref(self.set).map(|r| vec![r]),
+                owner_references: Some(vec![controller_ref(self.set)]),
                 ..Default::default()
             },
             spec: Some(spec),
@@ -172,11 +171,7 @@ impl Set<'_> {
 }
 
 async fn reconcile(client: Client, set: Arc<StatefulSet>) -> Result<Action, ReconcileError> {
-    let Some(spec) = set.spec.as_ref() else {
-        return Ok(Action::await_change());
-    };
-    // A selector that selects nothing (or everything) leaves the set alone, as in Kubernetes.
-    let Some(selector) = workload::selector(Some(&spec.selector)) else {
+    let (Some(spec), Some(uid)) = (set.spec.as_ref(), set.metadata.uid.as_deref()) else {
         return Ok(Action::await_change());
     };
     if set.metadata.deletion_timestamp.is_some() {
@@ -184,6 +179,7 @@ async fn reconcile(client: Client, set: Arc<StatefulSet>) -> Result<Action, Reco
     }
     let ns = set.namespace().unwrap_or_default();
     let name = set.name_any();
+    let selector = selector_query(&spec.selector);
     let s = Set {
         client: &client,
         set: set.as_ref(),
@@ -203,8 +199,8 @@ async fn reconcile(client: Client, set: Arc<StatefulSet>) -> Result<Action, Reco
     let current_template = history.iter().find(|h| h.name_any() == current_revision).and_then(revisions::template_of).unwrap_or_else(|| spec.template.clone());
 
     let mut pods: BTreeMap<i32, Pod> = BTreeMap::new();
-    for pod in s.pods.list(&ListParams::default().labels_from(&selector)).await?.items {
-        if is_controlled_by(&pod.metadata, set.as_ref()) {
+    for pod in s.pods.list(&ListParams::default().labels(&selector)).await?.items {
+        if controlled_by(&pod, uid) {
             if let Some(ord) = ordinal(&name, &pod.name_any()) {
                 pods.insert(ord, pod);
             }
@@ -255,7 +251,7 @@ async fn reconcile(client: Client, set: Arc<StatefulSet>) -> Result<Action, Reco
     // Claims of ordinals scaled away, once their pods are gone, when the policy says Delete.
     if s.retention(|p| p.when_scaled.as_ref()) {
         let live: HashSet<i32> = pods.keys().copied().collect();
-        for claim in s.claims.list(&ListParams::default().labels_from(&selector)).await?.items {
+        for claim in s.claims.list(&ListParams::default().labels(&selector_query(&spec.selector))).await?.items {
             let stale = s.templates().iter().any(|t| {
                 claim.name_any().strip_prefix(&format!("{}-{name}-", t.name_any())).and_then(|n| n.parse::<i32>().ok()).is_some_and(|n| n >= replicas && !live.contains(&n))
             });

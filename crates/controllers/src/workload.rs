@@ -1,7 +1,7 @@
-//! What the workload controllers share: which pods count (active, ready, available after
-//! `minReadySeconds`), controller ownerReferences (who owns what, adopting and releasing),
-//! label selectors, and the order in which surplus pods are deleted. Pure functions over
-//! the objects; the API calls stay in the controllers.
+//! What the ReplicaSet and Deployment controllers add to [`crate::owned_pods`]: when a pod
+//! became available (`minReadySeconds`), adopting and releasing through controller
+//! ownerReferences, selectors that may select, and the order in which surplus pods are
+//! deleted. Pure functions over the objects; the API calls stay in the controllers.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -9,14 +9,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
-use kube::core::{Selector, SelectorExt};
 use kube::Resource;
 
-/// A pod that still runs or will: not finished and not being deleted.
-pub fn is_active(pod: &Pod) -> bool {
-    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
-}
+use crate::owned_pods;
 
 /// When the pod's Ready condition turned True, if it is True.
 pub fn ready_since(pod: &Pod) -> Option<Timestamp> {
@@ -28,11 +23,6 @@ pub fn ready_since(pod: &Pod) -> Option<Timestamp> {
             .as_ref()
             .map_or(Timestamp::UNIX_EPOCH, |t| t.0)
     })
-}
-
-/// The pod is Ready.
-pub fn is_ready(pod: &Pod) -> bool {
-    ready_since(pod).is_some()
 }
 
 /// The pod has been Ready for `min_ready_seconds` at `now`; else how long until it will
@@ -55,23 +45,11 @@ pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
         .find(|r| r.controller == Some(true))
 }
 
-/// The object is controlled by `owner` (by uid).
-pub fn is_controlled_by<K: Resource>(meta: &ObjectMeta, owner: &K) -> bool {
-    controller_of(meta).is_some_and(|r| Some(&r.uid) == owner.meta().uid.as_ref())
-}
-
-/// The ownerReference a controller puts on what it makes or adopts.
-pub fn controller_ref<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerReference> {
-    let mut r = owner.controller_owner_ref(&())?;
-    r.block_owner_deletion = Some(true);
-    Some(r)
-}
-
 /// The ownerReferences with `owner`'s controller reference added (adoption).
-pub fn adopted<K: Resource<DynamicType = ()>>(meta: &ObjectMeta, owner: &K) -> Option<Vec<OwnerReference>> {
+pub fn adopted<K: Resource<DynamicType = ()>>(meta: &ObjectMeta, owner: &K) -> Vec<OwnerReference> {
     let mut refs = meta.owner_references.clone().unwrap_or_default();
-    refs.push(controller_ref(owner)?);
-    Some(refs)
+    refs.push(owned_pods::controller_ref(owner));
+    refs
 }
 
 /// The ownerReferences without `owner`'s (release).
@@ -85,16 +63,15 @@ pub fn released<K: Resource>(meta: &ObjectMeta, owner: &K) -> Vec<OwnerReference
         .collect()
 }
 
-/// A label selector the controllers can evaluate; None when it cannot select anything
-/// (missing, empty or malformed: the object is then left alone, as Kubernetes does).
-pub fn selector(selector: Option<&LabelSelector>) -> Option<Selector> {
-    let selector = Selector::try_from(selector?.clone()).ok()?;
-    (!selector.selects_all()).then_some(selector)
+/// A selector that selects something: not missing or empty (those are refused by
+/// validation; one that slipped in is left alone rather than made to own everything).
+pub fn selects(selector: Option<&LabelSelector>) -> Option<&LabelSelector> {
+    selector.filter(|s| s.match_labels.as_ref().is_some_and(|m| !m.is_empty()) || s.match_expressions.as_ref().is_some_and(|e| !e.is_empty()))
 }
 
 /// `selector` matches the labels in `meta`.
-pub fn matches(selector: &Selector, meta: &ObjectMeta) -> bool {
-    selector.matches(meta.labels.as_ref().unwrap_or(&BTreeMap::new()))
+pub fn matches(selector: &LabelSelector, meta: &ObjectMeta) -> bool {
+    owned_pods::selector_matches(selector, meta.labels.as_ref().unwrap_or(&BTreeMap::new()))
 }
 
 /// Kubernetes' order for deleting surplus pods: the first pod is the one to delete first
@@ -118,7 +95,7 @@ pub fn deletion_order(a: &Pod, b: &Pod) -> Ordering {
     scheduled(a)
         .cmp(&scheduled(b))
         .then(phase_rank(a).cmp(&phase_rank(b)))
-        .then(is_ready(a).cmp(&is_ready(b)))
+        .then(ready_since(a).is_some().cmp(&ready_since(b).is_some()))
         .then(ready_since(b).cmp(&ready_since(a)))
         .then(restarts(b).cmp(&restarts(a)))
         .then(created(b).cmp(&created(a)))

@@ -146,7 +146,7 @@ async fn watch_bounds(client: Client, app: &'static str, max_total: usize, min_r
                 }
                 events += 1;
                 live.retain(|_, p| p.metadata.deletion_timestamp.is_none());
-                let ready = live.values().filter(|p| tug_controllers::workload::is_ready(p)).count();
+                let ready = live.values().filter(|p| tug_controllers::owned_pods::is_ready(p)).count();
                 assert!(live.len() <= max_total, "{} pods exceed replicas + maxSurge = {max_total}", live.len());
                 assert!(ready >= min_ready, "{ready} ready pods are fewer than replicas - maxUnavailable = {min_ready}");
             }

@@ -102,7 +102,12 @@ impl Storage {
     pub async fn delete(&self, ns: &str, name: &str, version: i64) -> Result<(), Error> {
         match self
             .conn
-            .delete(&self.secrets, Some(ns), &secret_name(name, version), "Background")
+            .delete(
+                &self.secrets,
+                Some(ns),
+                &secret_name(name, version),
+                "Background",
+            )
             .await
         {
             Ok(_) => Ok(()),

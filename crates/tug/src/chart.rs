@@ -549,11 +549,21 @@ async fn release(cmd: ChartCommand) -> anyhow::Result<()> {
                 reuse_values: a.reuse_values,
                 reset_values: a.reset_values,
             };
+            let existed = r
+                .history(&ns, &a.common.name)
+                .await?
+                .last()
+                .is_some_and(|l| l.info.status != Status::Uninstalled);
             let rec = r
                 .upgrade(&chart, &o)
                 .await
                 .map_err(|e| anyhow::anyhow!("UPGRADE FAILED: {e}"))?;
-            if rec.version > 1 {
+            if !existed {
+                println!(
+                    "Release \"{}\" does not exist. Installing it now.",
+                    rec.name
+                );
+            } else {
                 println!("Release \"{}\" has been upgraded. Happy Helming!", rec.name);
             }
             print!("{}", report::status(&rec, false));

@@ -351,6 +351,29 @@ fn uninstall_keeps_policy_objects_and_failures_leave_nothing_behind() {
         ],
     );
     cp.tug(&["chart", "install", "up", good.to_str().unwrap()]);
+    let out = cp.tug(&[
+        "chart",
+        "upgrade",
+        "--install",
+        "fresh",
+        good.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("Release \"fresh\" does not exist. Installing it now.")
+            && out.contains("REVISION: 1"),
+        "{out}"
+    );
+    let out = cp.tug(&[
+        "chart",
+        "upgrade",
+        "--install",
+        "fresh",
+        good.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("Release \"fresh\" has been upgraded") && out.contains("REVISION: 2"),
+        "{out}"
+    );
     let out = cp.tug_output(&[
         "chart",
         "upgrade",

@@ -5,25 +5,19 @@
 
 use serde_json::{Map, Value};
 
+use super::stateful::at_least;
 use super::{ErrorType, FieldError};
 
 /// Checks the apps/v1 `kind`'s spec.
 pub(super) fn validate(kind: &str, spec: &Map<String, Value>, errors: &mut Vec<FieldError>) {
-    if matches!(kind, "Deployment" | "ReplicaSet" | "StatefulSet") {
-        non_negative(spec.get("replicas"), "spec.replicas", errors);
-    }
-    if matches!(kind, "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") {
-        non_negative(spec.get("minReadySeconds"), "spec.minReadySeconds", errors);
+    // StatefulSets and DaemonSets are checked in `stateful`.
+    if matches!(kind, "Deployment" | "ReplicaSet") {
+        at_least(spec, "spec", "replicas", 0, errors);
+        at_least(spec, "spec", "minReadySeconds", 0, errors);
     }
     if kind == "Deployment" {
-        non_negative(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit", errors);
+        at_least(spec, "spec", "revisionHistoryLimit", 0, errors);
         strategy(spec, errors);
-    }
-}
-
-fn non_negative(value: Option<&Value>, field: &str, errors: &mut Vec<FieldError>) {
-    if let Some(v) = value.filter(|v| v.as_i64().is_some_and(|n| n < 0)) {
-        errors.push(FieldError::invalid(field, v, "must be greater than or equal to 0"));
     }
 }
 
@@ -32,7 +26,9 @@ fn non_negative(value: Option<&Value>, field: &str, errors: &mut Vec<FieldError>
 fn int_or_percent(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
     match value {
         Value::Number(n) => {
-            non_negative(Some(value), field, errors);
+            if n.as_i64().is_some_and(|n| n < 0) {
+                errors.push(FieldError::invalid(field, value, "must be greater than or equal to 0"));
+            }
             n.as_i64()
         }
         Value::String(s) => match s.strip_suffix('%').filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {

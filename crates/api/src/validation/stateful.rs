@@ -12,7 +12,7 @@ fn not_supported(field: String, value: &Value, supported: &[&str]) -> FieldError
 }
 
 /// An integer field that must be at least `min` when present.
-fn at_least(spec: &Map<String, Value>, path: &str, name: &str, min: i64, errors: &mut Vec<FieldError>) {
+pub(super) fn at_least(spec: &Map<String, Value>, path: &str, name: &str, min: i64, errors: &mut Vec<FieldError>) {
     if let Some(value) = spec.get(name).filter(|v| !v.is_null()) {
         if value.as_i64().is_none_or(|n| n < min) {
             let detail = match min {
