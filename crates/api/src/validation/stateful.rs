@@ -120,9 +120,9 @@ mod tests {
             "podManagementPolicy": "Sometimes", "volumeClaimTemplates": [{"metadata": {}}]}));
         assert_eq!(got, [
             "spec.serviceName: Required value: the name of the headless Service that gives the pods their DNS names",
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
             "spec.podManagementPolicy: Unsupported value: \"Sometimes\": supported values: \"OrderedReady\", \"Parallel\"",
             "spec.volumeClaimTemplates[0].metadata.name: Required value",
-            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
         ]);
     }
 
