@@ -9,6 +9,11 @@
 //! images of the tug-image store and run by tug-runtime under a supervisor process each
 //! ([`spec`], [`env`]; the supervisor — [`shim`], [`supervisor`], [`cri_log`] — is
 //! tug-engine's, shared with `tug run`) that logs in the CRI format and outlives the agent.
+//! It serves the API server's forwarded `log`, `exec`, `attach` and `portforward`
+//! subresources over HTTPS (`server`: `logs`, `exec`, `attach`, `portforward` over the
+//! WebSocket channel protocols of `websocket` and `session`), runs probes and hooks
+//! (`probes`, `actions`), publishes hostPorts (`host_ports`) and joins with a bootstrap
+//! token ([`join`]).
 //! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
 //! cluster DNS ([`dns`]), whose address every pod's resolv.conf names.
 //!
@@ -16,19 +21,30 @@
 //! as a kubelet does.
 
 pub use tug_engine::{cri_log, shim, supervisor};
+mod actions;
+mod attach;
 pub mod dns;
 pub mod env;
 mod events;
+mod exec;
+mod host_ports;
+pub mod join;
 pub mod lease;
 pub mod local_path;
+mod logs;
 pub mod machine;
 mod mounts;
 pub mod node;
 pub mod pods;
+mod portforward;
+mod probes;
 pub mod proxy;
 pub mod sandbox;
+mod server;
+mod session;
 pub mod spec;
 pub mod volumes;
+mod websocket;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -53,6 +69,9 @@ pub struct Options {
     pub sandbox_exe: PathBuf,
     /// The tug-image store containers' images come from.
     pub image_dir: PathBuf,
+    /// The CA certificates (DER) that sign the client certificates allowed to call the
+    /// agent's HTTPS endpoint (the cluster CA: the API server's kubelet client).
+    pub client_ca: Vec<Vec<u8>>,
 }
 
 impl Options {
@@ -66,6 +85,7 @@ impl Options {
             max_pods: 110,
             sandbox_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tug")),
             image_dir: PathBuf::from(tug_image_default()),
+            client_ca: Vec::new(),
         }
     }
 }
@@ -111,14 +131,18 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     network.ensure_bridge()?;
     tug_network::proxy::prepare_bridge(&network.bridge)?;
     let (services, slices, service_events) = proxy::caches(&client);
-    dns::register(&client, &options.node_name, network.gateway).await?;
+    // A node joined with its own credentials (system:node:<name>) may not write Services:
+    // it still serves DNS on its bridge, the Service being registered by an agent that may.
+    if let Err(e) = dns::register(&client, &options.node_name, network.gateway).await {
+        eprintln!("tug agent: {e}");
+    }
     let cluster_dns = dns::serve(network.gateway, services.clone(), slices.clone());
     let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, services, slices, service_events);
     tokio::pin!(service_proxy, cluster_dns);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
         .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
-    let pods = pods::run(std::sync::Arc::new(pods::Node {
+    let node = std::sync::Arc::new(pods::Node {
         client: client.clone(),
         network,
         images,
@@ -127,8 +151,11 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         cpu_millis: resources.cpus as i128 * 1000,
         memory: i128::from(resources.memory_kib) * 1024,
         options: options.clone(),
-    }));
-    tokio::pin!(pods);
+        host_ports: host_ports::HostPorts::default(),
+    });
+    let pods = pods::run(node.clone());
+    let server = server::serve(node);
+    tokio::pin!(pods, server);
     let volumes = local_path::run(client.clone(), options.clone());
     tokio::pin!(volumes);
     let mut lease_tick = tokio::time::interval(lease::RENEW_EVERY);
@@ -137,6 +164,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     loop {
         tokio::select! {
             result = &mut pods => return result,
+            result = &mut server => return result,
             result = &mut service_proxy => return result,
             result = &mut cluster_dns => return result,
             result = &mut volumes => return result,

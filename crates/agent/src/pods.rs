@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use crate::env::{ConfigError, Sources};
 use tug_network::Network;
 use crate::shim;
-use crate::{sandbox, spec, volumes, Error, Options};
+use crate::{actions, probes, sandbox, spec, volumes, Error, Options};
 
 /// Kubelet's container restart back-off: 10 s doubling to 5 min.
 const BACKOFF_START: Duration = Duration::from_secs(10);
@@ -45,6 +45,8 @@ pub struct Node {
     pub node_ip: String,
     pub cpu_millis: i128,
     pub memory: i128,
+    /// hostPort forwarders of the pods here.
+    pub(crate) host_ports: crate::host_ports::HostPorts,
 }
 
 impl Node {
@@ -90,16 +92,16 @@ pub async fn run(node: Arc<Node>) -> Result<(), Error> {
 
 /// One attempt at running a container: its files and what its supervisor recorded.
 #[derive(Debug, Clone)]
-struct Attempt {
-    number: u32,
-    record: Option<Value>,
+pub(crate) struct Attempt {
+    pub(crate) number: u32,
+    pub(crate) record: Option<Value>,
 }
 
 impl Attempt {
-    fn exit_code(&self) -> Option<i64> {
+    pub(crate) fn exit_code(&self) -> Option<i64> {
         self.record.as_ref()?.get("exitCode")?.as_i64()
     }
-    fn running(&self) -> bool {
+    pub(crate) fn running(&self) -> bool {
         self.record.as_ref().is_some_and(|r| r.get("pid").is_some()) && self.exit_code().is_none()
     }
     fn field(&self, name: &str) -> Option<String> {
@@ -121,6 +123,14 @@ struct Worker {
     waiting: HashMap<String, Waiting>,
     /// Image IDs by container name.
     image_ids: HashMap<String, String>,
+    /// Probe state by container name.
+    probes: HashMap<String, probes::State>,
+    /// The attempt whose postStart hook has run, by container name.
+    post_started: HashMap<String, u32>,
+    /// The last volume setup failure (reported once as a `FailedMount` event).
+    mount_error: Option<String>,
+    /// Failed image pulls by container name: how many in a row, and when the last was.
+    pull_failures: HashMap<String, (u32, Timestamp)>,
     last_status: Option<Value>,
 }
 
@@ -130,7 +140,7 @@ fn uid_of(pod: &Pod) -> String {
 
 impl Worker {
     fn new(node: Arc<Node>, rx: watch::Receiver<Option<Pod>>) -> Worker {
-        Worker { node, rx, waiting: HashMap::new(), image_ids: HashMap::new(), last_status: None }
+        Worker { node, rx, waiting: HashMap::new(), image_ids: HashMap::new(), probes: HashMap::new(), post_started: HashMap::new(), mount_error: None, pull_failures: HashMap::new(), last_status: None }
     }
 
     async fn run(mut self) {
@@ -168,23 +178,11 @@ impl Worker {
     }
 
     fn attempts(&self, uid: &str, container: &str) -> Vec<Attempt> {
-        let dir = self.node.pod_dir(uid).join("containers").join(container);
-        let mut attempts: Vec<Attempt> = std::fs::read_dir(&dir)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| {
-                        let number = e.file_name().to_str()?.parse().ok()?;
-                        Some(Attempt { number, record: shim::read_record(&e.path().join("record.json")) })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        attempts.sort_by_key(|a| a.number);
-        attempts
+        attempts(&self.node.pod_dir(uid), container)
     }
 
     fn runtime_id(uid: &str, container: &str, attempt: u32) -> String {
-        format!("{}-{container}-{attempt}", &uid[..uid.len().min(13)])
+        runtime_id(uid, container, attempt)
     }
 
     /// Brings the pod one step closer to its spec; returns when to look again.
@@ -193,65 +191,187 @@ impl Worker {
         let spec = pod.spec.clone().unwrap_or_default();
         let pod_dir = self.node.pod_dir(&uid);
         let (sandbox_pid, pod_ip) = self.ensure_sandbox(pod, &pod_dir)?;
+        if !spec.host_network.unwrap_or(false) {
+            if let Err(message) = self.node.host_ports.ensure(&uid, pod, &pod_ip).await {
+                eprintln!("tug agent: pod {}: {message}", pod.metadata.name.as_deref().unwrap_or_default());
+            }
+        }
         let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         let sources = Sources::new(self.node.client.clone(), &namespace);
         let mut wake = RESYNC;
         let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
         let mut volumes = None;
-        for container in &spec.containers {
-            let attempts = self.attempts(&uid, &container.name);
-            let last = attempts.last();
-            let start_next = match last {
-                None => Some(0),
-                Some(a) if a.running() => None,
-                Some(a) if a.record.is_none() => None, // its supervisor is starting it
-                Some(a) => {
-                    let code = a.exit_code().unwrap_or(0);
-                    let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
-                    if !restart {
-                        None
-                    } else {
-                        let delay = backoff(a.number);
-                        let finished = a.field("finishedAt").and_then(|t| t.parse::<Timestamp>().ok()).unwrap_or_else(Timestamp::now);
-                        let due = finished + delay;
-                        let now = Timestamp::now();
-                        if now >= due {
-                            Some(a.number + 1)
-                        } else {
-                            let left = (due.as_millisecond() - now.as_millisecond()).max(0) as u64;
-                            wake = wake.min(Duration::from_millis(left));
-                            self.waiting.insert(container.name.clone(), Waiting {
-                                reason: "CrashLoopBackOff".into(),
-                                message: format!("back-off {}s restarting failed container={} pod={}_{}({uid})", delay.as_secs(), container.name, pod.metadata.name.as_deref().unwrap_or_default(), namespace),
-                            });
-                            None
-                        }
-                    }
+        let ctx = Launch { sandbox_pid, pod_ip: &pod_ip, pod_dir: &pod_dir, sources: &sources };
+        // Init containers one at a time, in order; the app containers once all have succeeded.
+        let mut initialized = true;
+        for container in spec.init_containers.iter().flatten() {
+            let last = self.attempts(&uid, &container.name).into_iter().last();
+            if last.as_ref().is_some_and(|a| a.exit_code() == Some(0)) {
+                continue;
+            }
+            initialized = false;
+            if let Some(number) = self.next_attempt(pod, container, last.as_ref(), init_policy(&policy), &mut wake) {
+                self.launch(pod, container, number, &ctx, &mut volumes, &mut wake).await;
+            }
+            break;
+        }
+        if initialized {
+            for container in &spec.containers {
+                let last = self.attempts(&uid, &container.name).into_iter().last();
+                if let Some(number) = self.next_attempt(pod, container, last.as_ref(), &policy, &mut wake) {
+                    self.launch(pod, container, number, &ctx, &mut volumes, &mut wake).await;
                 }
+            }
+        }
+        wake = wake.min(self.probe(pod, &spec.containers, &pod_ip).await);
+        self.report(pod, &pod_ip).await?;
+        Ok(wake)
+    }
+
+    /// The attempt of `container` to start now, if any: the first, or the next one once
+    /// the last has ended, the policy restarts it, and its back-off has passed (until
+    /// then the container is waiting in `CrashLoopBackOff`).
+    fn next_attempt(&mut self, pod: &Pod, container: &Container, last: Option<&Attempt>, policy: &str, wake: &mut Duration) -> Option<u32> {
+        let a = match last {
+            None => return Some(0),
+            Some(a) if a.running() || a.record.is_none() => return None, // running, or its supervisor is starting it
+            Some(a) => a,
+        };
+        let code = a.exit_code().unwrap_or(0);
+        if !(policy == "Always" || (policy == "OnFailure" && code != 0)) {
+            return None;
+        }
+        let delay = backoff(a.number);
+        let finished = a.field("finishedAt").and_then(|t| t.parse::<Timestamp>().ok()).unwrap_or_else(Timestamp::now);
+        let due = finished + delay;
+        let now = Timestamp::now();
+        if now >= due {
+            return Some(a.number + 1);
+        }
+        let left = (due.as_millisecond() - now.as_millisecond()).max(0) as u64;
+        *wake = (*wake).min(Duration::from_millis(left));
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+        self.waiting.insert(container.name.clone(), Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: format!("back-off {}s restarting failed container={} pod={}_{}({})", delay.as_secs(), container.name, pod.metadata.name.as_deref().unwrap_or_default(), namespace, uid_of(pod)),
+        });
+        None
+    }
+
+    /// Starts attempt `number` of `container`, preparing the pod's volumes first if this
+    /// sync has not yet; a failure is recorded as the container's waiting reason.
+    async fn launch(&mut self, pod: &Pod, container: &Container, number: u32, ctx: &Launch<'_>, volumes: &mut Option<volumes::Prepared>, wake: &mut Duration) {
+        if volumes.is_none() {
+            match volumes::prepare(pod, ctx.pod_dir, ctx.sources).await {
+                Ok(v) => *volumes = Some(v),
+                Err(ConfigError(message)) => {
+                    // As kubelet: the container stays ContainerCreating, the event says why.
+                    self.waiting.insert(container.name.clone(), Waiting { reason: "ContainerCreating".into(), message: String::new() });
+                    if self.mount_error.as_ref() != Some(&message) {
+                        crate::events::record(&self.node.client, pod, &self.node.options.node_name, "Warning", "FailedMount", &message, None).await;
+                        self.mount_error = Some(message);
+                    }
+                    return;
+                }
+            }
+        }
+        self.mount_error = None;
+        if let Some(&(failures, last)) = self.pull_failures.get(&container.name) {
+            let due = last + backoff(failures.saturating_sub(1));
+            let now = Timestamp::now();
+            if now < due {
+                let image = container.image.clone().unwrap_or_default();
+                let waiting = Waiting { reason: "ImagePullBackOff".into(), message: format!("Back-off pulling image \"{image}\"") };
+                if self.waiting.get(&container.name) != Some(&waiting) {
+                    crate::events::record(&self.node.client, pod, &self.node.options.node_name, "Normal", "BackOff", &waiting.message, Some(&container.name)).await;
+                    self.waiting.insert(container.name.clone(), waiting);
+                }
+                *wake = (*wake).min(Duration::from_millis((due.as_millisecond() - now.as_millisecond()).max(0) as u64));
+                return;
+            }
+        }
+        let prepared = volumes.as_ref().cloned().unwrap_or_default();
+        match self.start(pod, container, number, ctx.sandbox_pid, ctx.pod_ip, &prepared, ctx.sources).await {
+            Ok(()) => {
+                self.waiting.remove(&container.name);
+                self.pull_failures.remove(&container.name);
+                *wake = Duration::from_millis(50);
+            }
+            Err((reason, message)) => {
+                if reason == "ErrImagePull" {
+                    let failures = self.pull_failures.get(&container.name).map_or(0, |f| f.0) + 1;
+                    self.pull_failures.insert(container.name.clone(), (failures, Timestamp::now()));
+                }
+                self.fail(pod, container, &reason, message).await;
+            }
+        }
+    }
+
+    /// Runs the running containers' due probes; kills those that failed liveness or
+    /// startup. Returns when probes are due next.
+    async fn probe(&mut self, pod: &Pod, containers: &[Container], pod_ip: &str) -> Duration {
+        let uid = uid_of(pod);
+        let mut wake = RESYNC * 10;
+        for container in containers {
+            let Some(attempt) = self.attempts(&uid, &container.name).into_iter().last().filter(Attempt::running) else {
+                self.probes.remove(&container.name);
+                continue;
             };
-            let Some(number) = start_next else { continue };
-            if volumes.is_none() {
-                match volumes::prepare(pod, &pod_dir, &sources).await {
-                    Ok(v) => volumes = Some(v),
-                    Err(ConfigError(message)) => {
-                        self.fail(pod, container, "CreateContainerConfigError", message).await;
+            let started = attempt.field("startedAt").and_then(|t| t.parse::<Timestamp>().ok()).unwrap_or_else(Timestamp::now);
+            let running_for = Duration::from_millis((Timestamp::now().as_millisecond() - started.as_millisecond()).max(0) as u64);
+            let since = tokio::time::Instant::now().checked_sub(running_for).unwrap_or_else(tokio::time::Instant::now);
+            let id = Worker::runtime_id(&uid, &container.name, attempt.number);
+            let target = actions::Target { exe: &self.node.options.sandbox_exe, runtime_root: self.node.runtime_root.clone(), id: id.clone(), pod_ip: pod_ip.to_string(), container };
+            let node_name = &self.node.options.node_name;
+            if let Some(hook) = container.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+                if self.post_started.get(&container.name) != Some(&attempt.number) {
+                    self.post_started.insert(container.name.clone(), attempt.number);
+                    if let Err(failure) = actions::run(&hook_action(hook), &target, HOOK_TIMEOUT).await {
+                        let text = format!("PostStartHook failed: {}", failure.message());
+                        crate::events::record(&self.node.client, pod, node_name, "Warning", "FailedPostStartHook", &text, Some(&container.name)).await;
+                        self.stop_container(&id, 0).await;
                         continue;
                     }
                 }
             }
-            let prepared = volumes.as_ref().cloned().unwrap_or_default();
-            match self.start(pod, container, number, sandbox_pid, &pod_ip, &prepared, &sources).await {
-                Ok(()) => {
-                    self.waiting.remove(&container.name);
-                    wake = Duration::from_millis(50);
-                }
-                Err((reason, message)) => {
-                    self.fail(pod, container, &reason, message).await;
-                }
+            let verdict = self.probes.entry(container.name.clone()).or_default().tick(attempt.number, since, &target).await;
+            for message in &verdict.unhealthy {
+                crate::events::record(&self.node.client, pod, node_name, "Warning", "Unhealthy", message, Some(&container.name)).await;
+            }
+            if let Some(message) = verdict.kill {
+                crate::events::record(&self.node.client, pod, node_name, "Normal", "Killing", &message, Some(&container.name)).await;
+                let grace = container
+                    .liveness_probe
+                    .as_ref()
+                    .and_then(|p| p.termination_grace_period_seconds)
+                    .or(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+                    .unwrap_or(30);
+                self.stop_container(&id, grace).await;
+                wake = Duration::from_millis(50);
+            }
+            if let Some(next) = verdict.wake {
+                wake = wake.min(next);
             }
         }
-        self.report(pod, &pod_ip).await?;
-        Ok(wake)
+        wake
+    }
+
+    /// The pod's address, from its sandbox record.
+    fn pod_ip(&self, uid: &str) -> String {
+        shim::read_record(&self.node.pod_dir(uid).join("sandbox.json"))
+            .and_then(|r| r.get("ip").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Stops one container: SIGTERM, then SIGKILL after `grace` seconds if it still runs.
+    async fn stop_container(&self, id: &str, grace: i64) {
+        let root = self.node.runtime_root.clone();
+        let _ = tug_runtime::kill::kill(&root, id, libc::SIGTERM, true);
+        let id = id.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(grace.max(0) as u64)).await;
+            let _ = tug_runtime::kill::kill(&root, &id, libc::SIGKILL, true);
+        });
     }
 
     /// Records a container that cannot start: waiting reason in status and a `Failed` event.
@@ -277,14 +397,19 @@ impl Worker {
         std::fs::create_dir_all(pod_dir).map_err(|e| Error::Internal(format!("create {}: {e}", pod_dir.display())))?;
         let uid = uid_of(pod);
         let name = pod.metadata.name.as_deref().unwrap_or("pod");
-        let pid = sandbox::start(&self.node.options.sandbox_exe, name)?;
-        let wired = self.node.network.allocate(&uid).and_then(|ip| self.node.network.attach(&uid, pid, ip).map(|()| ip));
-        let ip = match wired {
-            Ok(ip) => ip,
-            Err(e) => {
-                sandbox::stop(pid);
-                self.node.network.detach(&uid);
-                return Err(e.into());
+        let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+        let pid = sandbox::start(&self.node.options.sandbox_exe, name, host_network)?;
+        let ip = if host_network {
+            self.node.options.node_ip
+        } else {
+            let wired = self.node.network.allocate(&uid).and_then(|ip| self.node.network.attach(&uid, pid, ip).map(|()| ip));
+            match wired {
+                Ok(ip) => ip,
+                Err(e) => {
+                    sandbox::stop(pid);
+                    self.node.network.detach(&uid);
+                    return Err(e.into());
+                }
             }
         };
         let record = json!({"pid": pid, "ip": ip.to_string()});
@@ -328,6 +453,12 @@ impl Worker {
             mounts.push(("/etc/resolv.conf".into(), path.to_string_lossy().into_owned(), true));
         }
         std::fs::create_dir_all(&dir).map_err(|e| fail("create the container directory", &e))?;
+        // The file the container may write its termination message to, bind-mounted at terminationMessagePath.
+        let message_file = dir.join(TERMINATION_LOG);
+        std::fs::write(&message_file, b"").map_err(|e| fail("create the termination message file", &e))?;
+        let message_path = container.termination_message_path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/dev/termination-log".into());
+        mounts.push((message_path, message_file.to_string_lossy().into_owned(), false));
+        self.ensure_pod_cgroup(pod).map_err(|e| fail("create the pod's cgroup", &e))?;
         let store = self.node.images.clone();
         let mount_dir = dir.clone();
         let image_for_mount = image.clone();
@@ -344,30 +475,52 @@ impl Worker {
             env,
             mounts,
             sandbox_pid,
-            cgroup: self.cgroup(&uid, &container.name),
+            cgroup: self.cgroup(pod, &container.name),
         });
         std::fs::write(dir.join("config.json"), config.to_string()).map_err(|e| fail("write config.json", &e))?;
-        let log_dir = self.log_dir(pod).join(&container.name);
-        std::fs::create_dir_all(&log_dir).map_err(|e| fail("create the log directory", &e))?;
+        if container.stdin == Some(true) {
+            make_fifo(&stdin_fifo(&self.node.pod_dir(&uid), &container.name, number)).map_err(|e| fail("create the stdin FIFO", &e))?;
+        }
+        let log = log_path(&self.node.pod_dir(&uid), &container.name, number);
+        if let Some(parent) = log.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail("create the log directory", &e))?;
+        }
         let paths = shim::Paths {
             root: self.node.runtime_root.clone(),
             id: Worker::runtime_id(&uid, &container.name, number),
             bundle: dir.clone(),
-            log: log_dir.join(format!("{number}.log")),
+            log,
             record: dir.join("record.json"),
         };
         crate::supervisor::spawn(&self.node.options.sandbox_exe, &paths).map_err(|e| fail("start the container's supervisor", &e))?;
         Ok(())
     }
 
-    /// The container's cgroup: one per pod under one per node.
-    fn cgroup(&self, uid: &str, container: &str) -> String {
-        format!("/tug/{}/pod{uid}/{container}", self.node.options.node_name)
+    /// The container's cgroup, under its pod's ([`Worker::pod_cgroup`]).
+    fn cgroup(&self, pod: &Pod, container: &str) -> String {
+        format!("{}/{container}", self.pod_cgroup(pod))
     }
 
-    /// `<data-dir>/pods/<uid>/logs` (kubelet's `/var/log/pods/<ns>_<name>_<uid>` role).
-    fn log_dir(&self, pod: &Pod) -> PathBuf {
-        self.node.pod_dir(&uid_of(pod)).join("logs")
+    /// The pod's cgroup under its QoS class's parent, as kubelet lays them out:
+    /// `/tug/<node>/pod<uid>` (Guaranteed), `/tug/<node>/burstable/pod<uid>`,
+    /// `/tug/<node>/besteffort/pod<uid>`.
+    fn pod_cgroup(&self, pod: &Pod) -> String {
+        let node = format!("/tug/{}", self.node.options.node_name);
+        let uid = uid_of(pod);
+        match qos_of(pod) {
+            "Guaranteed" => format!("{node}/pod{uid}"),
+            "Burstable" => format!("{node}/burstable/pod{uid}"),
+            _ => format!("{node}/besteffort/pod{uid}"),
+        }
+    }
+
+    /// Creates the pod's cgroup with the pod-level limits (kubelet's: the sum of the
+    /// containers' memory and CPU limits when all have one; CPU shares from the requests).
+    fn ensure_pod_cgroup(&self, pod: &Pod) -> Result<(), tug_runtime::Error> {
+        let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(spec::pod_resources(pod)).unwrap_or_default();
+        let cgroup = tug_runtime::cgroups::Cgroup::resolve(Some(Path::new(&self.pod_cgroup(pod))), "")?;
+        cgroup.create(Some(&resources))?;
+        Ok(())
     }
 
     /// The image from the local store, pulled when missing and the policy allows it.
@@ -404,62 +557,40 @@ impl Worker {
         let uid = uid_of(pod);
         let spec = pod.spec.clone().unwrap_or_default();
         let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+        let inits = spec.init_containers.clone().unwrap_or_default();
+        let mut init_statuses = Vec::new();
+        let (mut init_done, mut init_failed) = (0, false);
+        for container in &inits {
+            let (status, tally) = self.container_status(&uid, container, init_policy(&policy), true);
+            match tally {
+                Tally::Succeeded => init_done += 1,
+                Tally::Failed => init_failed = true,
+                _ => {}
+            }
+            init_statuses.push(status);
+        }
+        let initialized = init_done == inits.len();
         let mut statuses = Vec::new();
         let (mut running, mut succeeded, mut failed, mut waiting) = (0, 0, 0, 0);
         for container in &spec.containers {
-            let attempts = self.attempts(&uid, &container.name);
-            let last = attempts.iter().rev().find(|a| a.record.is_some());
-            let previous = last.and_then(|l| attempts.iter().rev().find(|a| a.number < l.number && a.record.is_some()));
-            let terminated = |a: &Attempt| json!({"terminated": {
-                "exitCode": a.exit_code().unwrap_or(0),
-                "reason": a.field("reason").unwrap_or_else(|| "Error".into()),
-                "message": a.field("message"),
-                "startedAt": a.field("startedAt"),
-                "finishedAt": a.field("finishedAt"),
-                "containerID": format!("tug://{}", Worker::runtime_id(&uid, &container.name, a.number)),
-            }});
-            let state = match (self.waiting.get(&container.name), last) {
-                (Some(w), _) => {
-                    waiting += 1;
-                    json!({"waiting": {"reason": w.reason, "message": w.message}})
-                }
-                (None, Some(a)) if a.running() => {
-                    running += 1;
-                    json!({"running": {"startedAt": a.field("startedAt")}})
-                }
-                (None, Some(a)) => {
-                    let code = a.exit_code().unwrap_or(0);
-                    let restarts = policy == "Always" || (policy == "OnFailure" && code != 0);
-                    if restarts {
-                        waiting += 1;
-                    } else if code == 0 {
-                        succeeded += 1;
-                    } else {
-                        failed += 1;
-                    }
-                    terminated(a)
-                }
-                (None, None) => {
-                    waiting += 1;
-                    json!({"waiting": {"reason": "ContainerCreating"}})
-                }
-            };
-            let image_id = self.image_ids.get(&container.name).cloned().unwrap_or_default();
-            let ready = state.get("running").is_some();
-            statuses.push(json!({
-                "name": container.name,
-                "state": state,
-                "lastState": previous.map(terminated).unwrap_or(json!({})),
-                "ready": ready,
-                "started": ready,
-                "restartCount": last.map_or(0, |a| a.number),
-                "image": container.image,
-                "imageID": image_id,
-                "containerID": last.map(|a| format!("tug://{}", Worker::runtime_id(&uid, &container.name, a.number))),
-            }));
+            let (mut status, tally) = self.container_status(&uid, container, &policy, false);
+            if !initialized && status["state"]["waiting"]["reason"] == "ContainerCreating" {
+                status["state"]["waiting"]["reason"] = json!("PodInitializing");
+            }
+            match tally {
+                Tally::Running => running += 1,
+                Tally::Succeeded => succeeded += 1,
+                Tally::Failed => failed += 1,
+                Tally::Waiting => waiting += 1,
+            }
+            statuses.push(status);
         }
         let total = spec.containers.len();
-        let phase = if succeeded == total {
+        let phase = if init_failed {
+            "Failed"
+        } else if !initialized {
+            "Pending"
+        } else if succeeded == total {
             "Succeeded"
         } else if failed > 0 && running == 0 && waiting == 0 {
             "Failed"
@@ -469,20 +600,27 @@ impl Worker {
             "Pending"
         };
         let all_ready = total > 0 && statuses.iter().all(|s| s["ready"] == json!(true));
-        let not_ready: Vec<&str> = statuses.iter().filter(|s| s["ready"] != json!(true)).filter_map(|s| s["name"].as_str()).collect();
+        let names = |list: &[Value], pick: &dyn Fn(&Value) -> bool| -> String {
+            list.iter().filter(|s| pick(s)).filter_map(|s| s["name"].as_str()).collect::<Vec<_>>().join(" ")
+        };
+        let not_ready = names(&statuses, &|s| s["ready"] != json!(true));
+        let incomplete = names(&init_statuses, &|s| s["ready"] != json!(true));
         let cond = |type_: &str, ok: bool, reason: Option<&str>| {
             let mut c = json!({"type": type_, "status": if ok { "True" } else { "False" }});
             if let (false, Some(reason)) = (ok, reason) {
                 c["reason"] = json!(reason);
-                c["message"] = json!(format!("containers with unready status: [{}]", not_ready.join(" ")));
+                c["message"] = json!(match reason {
+                    "ContainersNotInitialized" => format!("containers with incomplete status: [{incomplete}]"),
+                    _ => format!("containers with unready status: [{not_ready}]"),
+                });
             }
             c
         };
-        let status = json!({
+        let mut status = json!({
             "phase": phase,
             "conditions": [
                 cond("PodReadyToStartContainers", true, None),
-                cond("Initialized", true, None),
+                cond("Initialized", initialized, Some("ContainersNotInitialized")),
                 cond("Ready", all_ready, Some("ContainersNotReady")),
                 cond("ContainersReady", all_ready, Some("ContainersNotReady")),
                 cond("PodScheduled", true, None),
@@ -492,7 +630,11 @@ impl Worker {
             "podIP": pod_ip,
             "podIPs": [{"ip": pod_ip}],
             "containerStatuses": statuses,
+            "qosClass": tug_api::qos::class(&serde_json::to_value(pod).unwrap_or_default()),
         });
+        if !inits.is_empty() {
+            status["initContainerStatuses"] = json!(init_statuses);
+        }
         if self.last_status.as_ref() == Some(&status) {
             return Ok(());
         }
@@ -517,10 +659,81 @@ impl Worker {
         Ok(())
     }
 
+    /// One container's status from its attempts' records, and how it counts for the phase.
+    fn container_status(&self, uid: &str, container: &Container, policy: &str, init: bool) -> (Value, Tally) {
+        let attempts = self.attempts(uid, &container.name);
+        let last = attempts.iter().rev().find(|a| a.record.is_some());
+        let previous = last.and_then(|l| attempts.iter().rev().find(|a| a.number < l.number && a.record.is_some()));
+        let terminated = |a: &Attempt| json!({"terminated": {
+            "exitCode": a.exit_code().unwrap_or(0),
+            "reason": a.field("reason").unwrap_or_else(|| "Error".into()),
+            "message": termination_message(&self.node.pod_dir(uid), container, a),
+            "startedAt": a.field("startedAt"),
+            "finishedAt": a.field("finishedAt"),
+            "containerID": format!("tug://{}", Worker::runtime_id(uid, &container.name, a.number)),
+        }});
+        let (state, tally) = match (self.waiting.get(&container.name), last) {
+            (Some(w), _) if w.message.is_empty() => (json!({"waiting": {"reason": w.reason}}), Tally::Waiting),
+            (Some(w), _) => (json!({"waiting": {"reason": w.reason, "message": w.message}}), Tally::Waiting),
+            (None, Some(a)) if a.running() => (json!({"running": {"startedAt": a.field("startedAt")}}), Tally::Running),
+            (None, Some(a)) => {
+                let code = a.exit_code().unwrap_or(0);
+                let restarts = policy == "Always" || (policy == "OnFailure" && code != 0);
+                let tally = if restarts {
+                    Tally::Waiting
+                } else if code == 0 {
+                    Tally::Succeeded
+                } else {
+                    Tally::Failed
+                };
+                (terminated(a), tally)
+            }
+            (None, None) => (json!({"waiting": {"reason": if init { "PodInitializing" } else { "ContainerCreating" }}}), Tally::Waiting),
+        };
+        let running = tally == Tally::Running;
+        let probed = self.probes.get(&container.name);
+        let started = running && probed.is_none_or(probes::State::started);
+        // A finished init container counts as ready, as kubelet reports it.
+        let ready = if init { tally == Tally::Succeeded } else { running && probed.is_none_or(probes::State::ready) };
+        let status = json!({
+            "name": container.name,
+            "state": state,
+            "lastState": previous.map(terminated).unwrap_or(json!({})),
+            "ready": ready,
+            "started": started,
+            "restartCount": last.map_or(0, |a| a.number),
+            "image": container.image,
+            "imageID": self.image_ids.get(&container.name).cloned().unwrap_or_default(),
+            "containerID": last.map(|a| format!("tug://{}", Worker::runtime_id(uid, &container.name, a.number))),
+        });
+        (status, tally)
+    }
+
     /// Stops every container: SIGTERM, up to `grace` seconds, then SIGKILL.
     async fn terminate(&self, pod: &Pod, grace: i64) {
         let uid = uid_of(pod);
-        let containers = pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default();
+        let spec = pod.spec.clone().unwrap_or_default();
+        let containers: Vec<Container> = spec.containers.iter().chain(spec.init_containers.iter().flatten()).cloned().collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(grace.max(0) as u64);
+        // preStop hooks first, all at once, within the grace period.
+        let pod_ip = self.pod_ip(&uid);
+        let hooks = containers.iter().filter_map(|c| {
+            let hook = c.lifecycle.as_ref()?.pre_stop.as_ref()?;
+            let attempt = self.attempts(&uid, &c.name).into_iter().last().filter(Attempt::running)?;
+            Some((c, hook, Worker::runtime_id(&uid, &c.name, attempt.number)))
+        });
+        let hooks: Vec<_> = hooks
+            .map(|(c, hook, id)| {
+                let target = actions::Target { exe: &self.node.options.sandbox_exe, runtime_root: self.node.runtime_root.clone(), id, pod_ip: pod_ip.clone(), container: c };
+                async move {
+                    if let Err(failure) = actions::run(&hook_action(hook), &target, Duration::from_secs(grace.max(0) as u64)).await {
+                        let text = format!("PreStopHook failed: {}", failure.message());
+                        crate::events::record(&self.node.client, pod, &self.node.options.node_name, "Warning", "FailedPreStopHook", &text, Some(&c.name)).await;
+                    }
+                }
+            })
+            .collect();
+        futures_util::future::join_all(hooks).await;
         let running = || -> Vec<String> {
             containers
                 .iter()
@@ -530,7 +743,6 @@ impl Worker {
         for id in running() {
             let _ = tug_runtime::kill::kill(&self.node.runtime_root, &id, libc::SIGTERM, true);
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(grace.max(0) as u64);
         while !running().is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -560,8 +772,132 @@ impl Worker {
             sandbox::stop(saved.get("pid").and_then(Value::as_i64).unwrap_or(0) as i32);
         }
         self.node.network.detach(uid);
-        crate::mounts::remove_cgroup(&format!("/tug/{}/pod{uid}", self.node.options.node_name));
+        self.node.host_ports.release(uid);
+        for qos in ["", "burstable/", "besteffort/"] {
+            crate::mounts::remove_cgroup(&format!("/tug/{}/{qos}pod{uid}", self.node.options.node_name));
+        }
         let _ = std::fs::remove_dir_all(&pod_dir);
+    }
+}
+
+/// A container's attempts in the pod directory, oldest first.
+pub(crate) fn attempts(pod_dir: &Path, container: &str) -> Vec<Attempt> {
+    let dir = pod_dir.join("containers").join(container);
+    let mut attempts: Vec<Attempt> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let number = e.file_name().to_str()?.parse().ok()?;
+                    Some(Attempt { number, record: shim::read_record(&e.path().join("record.json")) })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    attempts.sort_by_key(|a| a.number);
+    attempts
+}
+
+/// tug-runtime's id of a container's attempt.
+pub(crate) fn runtime_id(uid: &str, container: &str, attempt: u32) -> String {
+    format!("{}-{container}-{attempt}", &uid[..uid.len().min(13)])
+}
+
+/// The FIFO a container with `stdin: true` reads its standard input from (made before
+/// its supervisor starts; the supervisor hands it to the container).
+pub(crate) fn stdin_fifo(pod_dir: &Path, container: &str, attempt: u32) -> PathBuf {
+    pod_dir.join("containers").join(container).join(attempt.to_string()).join(shim::STDIN_FIFO)
+}
+
+/// A container's CRI log file of one attempt.
+pub(crate) fn log_path(pod_dir: &Path, container: &str, attempt: u32) -> PathBuf {
+    pod_dir.join("logs").join(container).join(format!("{attempt}.log"))
+}
+
+fn make_fifo(path: &Path) -> std::io::Result<()> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: c_path is a valid NUL-terminated path.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// How long a postStart hook may run (kubelet bounds it only by the container's life).
+const HOOK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The action a lifecycle hook names.
+fn hook_action(hook: &k8s_openapi::api::core::v1::LifecycleHandler) -> actions::Action<'_> {
+    if let Some(exec) = &hook.exec {
+        actions::Action::Exec(exec)
+    } else if let Some(get) = &hook.http_get {
+        actions::Action::HttpGet(get)
+    } else if let Some(tcp) = &hook.tcp_socket {
+        actions::Action::TcpSocket(tcp)
+    } else if let Some(sleep) = &hook.sleep {
+        actions::Action::Sleep(sleep.seconds)
+    } else {
+        actions::Action::Unsupported("a lifecycle hook without a handler")
+    }
+}
+
+/// The file in an attempt's directory bind-mounted at the container's terminationMessagePath.
+const TERMINATION_LOG: &str = "termination-log";
+/// Kubelet's cap on a termination message, and on the log tail that stands in for one.
+const MESSAGE_MAX: usize = 4096;
+const FALLBACK_LINES: usize = 80;
+
+fn qos_of(pod: &Pod) -> &'static str {
+    tug_api::qos::class(&serde_json::to_value(pod).unwrap_or_default())
+}
+
+/// What a finished attempt says about its end: the termination message file, or with
+/// `FallbackToLogsOnError` and a failure, the end of its log; else the supervisor's message.
+fn termination_message(pod_dir: &Path, container: &Container, attempt: &Attempt) -> Option<String> {
+    let file = pod_dir.join("containers").join(&container.name).join(attempt.number.to_string()).join(TERMINATION_LOG);
+    let mut message = std::fs::read(&file).map(|b| String::from_utf8_lossy(&b[..b.len().min(MESSAGE_MAX)]).into_owned()).unwrap_or_default();
+    let fallback = container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError");
+    if message.is_empty() && fallback && attempt.exit_code().is_some_and(|c| c != 0) {
+        let log = std::fs::read_to_string(log_path(pod_dir, &container.name, attempt.number)).unwrap_or_default();
+        let text = crate::cri_log::text(&log);
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let tail = lines[lines.len().saturating_sub(FALLBACK_LINES)..].concat();
+        let start = tail.len().saturating_sub(MESSAGE_MAX / 2);
+        let start = (start..tail.len()).find(|i| tail.is_char_boundary(*i)).unwrap_or(tail.len());
+        message = tail[start..].to_string();
+    }
+    if message.is_empty() {
+        attempt.field("message")
+    } else {
+        Some(message)
+    }
+}
+
+/// How a container counts towards the pod's phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tally {
+    Running,
+    Succeeded,
+    Failed,
+    Waiting,
+}
+
+/// What starting a container of a pod needs besides the pod.
+struct Launch<'a> {
+    sandbox_pid: i32,
+    pod_ip: &'a str,
+    pod_dir: &'a Path,
+    sources: &'a Sources,
+}
+
+/// Init containers are restarted when they fail, unless the pod never restarts.
+fn init_policy(pod_policy: &str) -> &'static str {
+    if pod_policy == "Never" {
+        "Never"
+    } else {
+        "OnFailure"
     }
 }
 

@@ -9,17 +9,22 @@ use std::process::{Command, Stdio};
 
 use crate::Error;
 
-/// Becomes the sandbox: new namespaces, host name, loopback; then waits for a signal forever.
-pub fn hold(hostname: &str) -> Result<std::convert::Infallible, Error> {
+/// Becomes the sandbox: new namespaces, host name, loopback; then waits for a signal
+/// forever. A `hostNetwork` pod's sandbox keeps the node's network and UTS namespaces
+/// (its containers see the node's interfaces and host name) and owns only its IPC one.
+pub fn hold(hostname: &str, host_network: bool) -> Result<std::convert::Infallible, Error> {
+    let flags = if host_network { libc::CLONE_NEWIPC } else { libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC };
     // SAFETY: unshare takes flags only; this process is single-threaded here.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) } != 0 {
+    if unsafe { libc::unshare(flags) } != 0 {
         return Err(Error::Internal(format!("unshare the pod's namespaces: {}", std::io::Error::last_os_error())));
     }
-    // SAFETY: the pointer and length describe the hostname's bytes.
-    if unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) } != 0 {
-        return Err(Error::Internal(format!("set host name {hostname}: {}", std::io::Error::last_os_error())));
+    if !host_network {
+        // SAFETY: the pointer and length describe the hostname's bytes.
+        if unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) } != 0 {
+            return Err(Error::Internal(format!("set host name {hostname}: {}", std::io::Error::last_os_error())));
+        }
+        tug_network::run("ip", &["link", "set", "lo", "up"])?;
     }
-    tug_network::run("ip", &["link", "set", "lo", "up"])?;
     // Tell the agent the namespaces are ready, then let go of the pipe.
     println!("ready");
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
@@ -32,10 +37,14 @@ pub fn hold(hostname: &str) -> Result<std::convert::Infallible, Error> {
     }
 }
 
-/// Starts a holder for a pod named `hostname`; returns its PID once its namespaces exist.
-pub fn start(exe: &Path, hostname: &str) -> Result<i32, Error> {
+/// Starts a holder for a pod named `hostname` (on the node's network if `host_network`); returns its PID once its namespaces exist.
+pub fn start(exe: &Path, hostname: &str, host_network: bool) -> Result<i32, Error> {
     let mut command = Command::new(exe);
-    command.args(["pod-sandbox", "--hostname", hostname]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.args(["pod-sandbox", "--hostname", hostname]);
+    if host_network {
+        command.arg("--host-network");
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     // SAFETY: setsid is async-signal-safe and touches only the child.
     unsafe {
         command.pre_exec(|| {

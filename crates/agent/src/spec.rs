@@ -83,20 +83,36 @@ fn request(container: &Container, resource: &str) -> Option<Quantity> {
     Quantity::parse(&q.0).ok()
 }
 
+/// The pod-level cgroup resources (kubelet's): memory and CPU limits as the sums of the
+/// containers' limits when every container has one, CPU shares from the summed requests.
+pub fn pod_resources(pod: &Pod) -> Value {
+    let containers = pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default();
+    let sum = |resource: &str| -> Option<Quantity> {
+        let limits: Option<Vec<Quantity>> = containers.iter().map(|c| limit(c, resource)).collect();
+        limits.filter(|l| !l.is_empty()).map(|l| l.into_iter().sum())
+    };
+    let requested = containers.iter().filter_map(|c| request(c, "cpu")).map(|r| r.millis()).sum();
+    limits(json!({}), sum("memory"), sum("cpu"), requested)
+}
+
 /// The cgroup resources: memory limit, CPU quota from the limit, CPU shares from the request (kubelet's formulas).
 pub fn resources(container: &Container) -> Value {
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
-    if let Some(memory) = limit(container, "memory") {
+    let requested = request(container, "cpu").map_or(0, |r| r.millis());
+    limits(json!({"devices": [{"allow": false, "access": "rwm"}]}), limit(container, "memory"), limit(container, "cpu"), requested)
+}
+
+/// `resources` with a memory limit, a CPU quota (100 ms periods) and CPU shares from
+/// `cpu_request_millis` (at least 2, kubelet's minimum).
+fn limits(mut resources: Value, memory: Option<Quantity>, cpu_limit: Option<Quantity>, cpu_request_millis: i128) -> Value {
+    if let Some(memory) = memory {
         resources["memory"] = json!({"limit": memory.value() as i64});
     }
-    let mut cpu = json!({});
-    if let Some(cpu_limit) = limit(container, "cpu") {
+    let mut cpu = json!({"shares": (cpu_request_millis as i64 * 1024 / 1000).max(2)});
+    if let Some(cpu_limit) = cpu_limit {
         let period = 100_000i64;
         cpu["quota"] = json!((cpu_limit.millis() as i64 * period / 1000).max(1000));
         cpu["period"] = json!(period);
     }
-    let shares = request(container, "cpu").map_or(2, |r| (r.millis() as i64 * 1024 / 1000).max(2));
-    cpu["shares"] = json!(shares);
     resources["cpu"] = cpu;
     resources
 }

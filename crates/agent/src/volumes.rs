@@ -128,66 +128,79 @@ pub async fn prepare(pod: &Pod, pod_dir: &Path, sources: &Sources) -> Result<Pre
     let mut prepared = Prepared::new();
     let volumes: &[Volume] = pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or_default();
     for volume in volumes {
-        let dir = |kind: &str| pod_dir.join("volumes").join(kind).join(&volume.name);
-        let path = if let Some(empty) = &volume.empty_dir {
-            let path = dir("empty-dir");
-            std::fs::create_dir_all(&path).map_err(|e| io("create", &path, e))?;
-            if empty.medium.as_deref() == Some("Memory") && !is_mount_point(&path) {
-                mount_tmpfs(&path, empty.size_limit.as_ref().map(|q| q.0.as_str()))?;
-            } else {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).map_err(|e| io("chmod", &path, e))?;
+        match prepare_one(pod, pod_dir, sources, volume).await {
+            Ok(Some(path)) => {
+                prepared.insert(volume.name.clone(), path);
             }
-            path
-        } else if let Some(host) = &volume.host_path {
-            host_path(&host.path, host.type_.as_deref())?
-        } else if let Some(claim) = &volume.persistent_volume_claim {
-            let pv = sources.persistent_volume(&claim.claim_name).await?;
-            let spec = pv.spec.as_ref();
-            match (spec.and_then(|s| s.host_path.as_ref()), spec.and_then(|s| s.local.as_ref())) {
-                (Some(host), _) => host_path(&host.path, host.type_.as_deref())?,
-                (None, Some(local)) => host_path(&local.path, Some("Directory"))?,
-                (None, None) => {
-                    let name = pv.metadata.name.unwrap_or_default();
-                    return Err(ConfigError(format!("persistentvolume \"{name}\" is neither hostPath nor local: this node cannot mount it")));
-                }
+            Ok(None) => {}
+            Err(ConfigError(message)) => {
+                return Err(ConfigError(format!("MountVolume.SetUp failed for volume \"{}\" : {message}", volume.name)));
             }
-        } else if let Some(cm) = &volume.config_map {
-            let path = dir("configmap");
-            let mode = cm.default_mode.unwrap_or(0o644);
-            let files = match sources.config_map(&cm.name).await? {
-                Some(data) => select(data.into_iter().map(|(k, v)| (k, v.into_bytes())).collect(), cm.items.as_ref(), mode, "configmap references non-existent config key")?,
-                None if cm.optional == Some(true) => Vec::new(),
-                None => return Err(ConfigError(format!("configmap \"{}\" not found", cm.name))),
-            };
-            write_files(&path, &files)?;
-            path
-        } else if let Some(secret) = &volume.secret {
-            let path = dir("secret");
-            let name = secret.secret_name.clone().unwrap_or_default();
-            let mode = secret.default_mode.unwrap_or(0o644);
-            let files = match sources.secret(&name).await? {
-                Some(data) => select(data.into_iter().collect(), secret.items.as_ref(), mode, "references non-existent secret key")?,
-                None if secret.optional == Some(true) => Vec::new(),
-                None => return Err(ConfigError(format!("secret \"{name}\" not found"))),
-            };
-            write_files(&path, &files)?;
-            path
-        } else if let Some(downward) = &volume.downward_api {
-            let path = dir("downward-api");
-            let files = downward_files(pod, downward.items.as_deref().unwrap_or_default(), downward.default_mode.unwrap_or(0o644));
-            write_files(&path, &files)?;
-            path
-        } else if let Some(projected) = &volume.projected {
-            let path = dir("projected");
-            let files = projected_files(pod, projected, sources).await?;
-            write_files(&path, &files)?;
-            path
-        } else {
-            continue;
-        };
-        prepared.insert(volume.name.clone(), path);
+        }
     }
     Ok(prepared)
+}
+
+/// One volume's host directory (`None` for a kind this agent does not prepare).
+async fn prepare_one(pod: &Pod, pod_dir: &Path, sources: &Sources, volume: &Volume) -> Result<Option<PathBuf>, ConfigError> {
+    let dir = |kind: &str| pod_dir.join("volumes").join(kind).join(&volume.name);
+    let path = if let Some(empty) = &volume.empty_dir {
+        let path = dir("empty-dir");
+        std::fs::create_dir_all(&path).map_err(|e| io("create", &path, e))?;
+        if empty.medium.as_deref() == Some("Memory") && !is_mount_point(&path) {
+            mount_tmpfs(&path, empty.size_limit.as_ref().map(|q| q.0.as_str()))?;
+        } else {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).map_err(|e| io("chmod", &path, e))?;
+        }
+        path
+    } else if let Some(host) = &volume.host_path {
+        host_path(&host.path, host.type_.as_deref())?
+    } else if let Some(claim) = &volume.persistent_volume_claim {
+        let pv = sources.persistent_volume(&claim.claim_name).await?;
+        let spec = pv.spec.as_ref();
+        match (spec.and_then(|s| s.host_path.as_ref()), spec.and_then(|s| s.local.as_ref())) {
+            (Some(host), _) => host_path(&host.path, host.type_.as_deref())?,
+            (None, Some(local)) => host_path(&local.path, Some("Directory"))?,
+            (None, None) => {
+                let name = pv.metadata.name.unwrap_or_default();
+                return Err(ConfigError(format!("persistentvolume \"{name}\" is neither hostPath nor local: this node cannot mount it")));
+            }
+        }
+    } else if let Some(cm) = &volume.config_map {
+        let path = dir("configmap");
+        let mode = cm.default_mode.unwrap_or(0o644);
+        let files = match sources.config_map(&cm.name).await? {
+            Some(data) => select(data.into_iter().map(|(k, v)| (k, v.into_bytes())).collect(), cm.items.as_ref(), mode, "configmap references non-existent config key")?,
+            None if cm.optional == Some(true) => Vec::new(),
+            None => return Err(ConfigError(format!("configmap \"{}\" not found", cm.name))),
+        };
+        write_files(&path, &files)?;
+        path
+    } else if let Some(secret) = &volume.secret {
+        let path = dir("secret");
+        let name = secret.secret_name.clone().unwrap_or_default();
+        let mode = secret.default_mode.unwrap_or(0o644);
+        let files = match sources.secret(&name).await? {
+            Some(data) => select(data.into_iter().collect(), secret.items.as_ref(), mode, "references non-existent secret key")?,
+            None if secret.optional == Some(true) => Vec::new(),
+            None => return Err(ConfigError(format!("secret \"{name}\" not found"))),
+        };
+        write_files(&path, &files)?;
+        path
+    } else if let Some(downward) = &volume.downward_api {
+        let path = dir("downward-api");
+        let files = downward_files(pod, downward.items.as_deref().unwrap_or_default(), downward.default_mode.unwrap_or(0o644));
+        write_files(&path, &files)?;
+        path
+    } else if let Some(projected) = &volume.projected {
+        let path = dir("projected");
+        let files = projected_files(pod, projected, sources).await?;
+        write_files(&path, &files)?;
+        path
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(path))
 }
 
 /// Unmounts memory-backed emptyDirs and removes the pod's volume directories.

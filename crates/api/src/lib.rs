@@ -14,6 +14,7 @@ pub mod cron;
 pub mod decode;
 pub mod defaults;
 pub mod openapi;
+pub mod qos;
 pub mod quantity;
 pub mod quota;
 pub mod registry;

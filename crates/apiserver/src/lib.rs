@@ -26,6 +26,7 @@ mod fieldmanager;
 mod handlers;
 mod ipam;
 mod metrics;
+mod node_credentials;
 mod nodeports;
 mod object;
 mod openapi;

@@ -118,6 +118,11 @@ pub fn route(path: &str, kinds: &CustomKinds) -> ApiResult<Route> {
 
 /// The verb of a resource request, as metrics and audit name it.
 pub fn verb(method: &Method, target: &Target, query: &Query) -> &'static str {
+    // Streaming into a pod is a create whatever the method (a WebSocket upgrade is a GET),
+    // as kube-apiserver authorizes it since 1.31.
+    if matches!(target.subresource.as_deref(), Some("exec" | "attach" | "portforward")) {
+        return "create";
+    }
     match (method.as_str(), target.name.is_some()) {
         ("GET", false) if query.flag("watch") => "watch",
         ("GET", false) => "list",

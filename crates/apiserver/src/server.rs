@@ -110,6 +110,10 @@ pub struct AppState {
     pub tokens: Arc<authn::serviceaccount::TokenIssuer>,
     /// The RBAC view the authorizer decides from (escalation checks and rules reviews read it).
     pub rbac: Arc<authz::rbac::Rbac>,
+    /// How pods' log/exec/attach/portforward reach node agents (with the kubelet client certificate).
+    pub node_tls: tokio_rustls::TlsConnector,
+    /// The cluster's certificates (node credentials are signed with its CA).
+    pub pki: Pki,
     /// The kinds CustomResourceDefinitions add, as served now.
     pub crds: Arc<crds::CustomKinds>,
 }
@@ -215,6 +219,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         admission,
         tokens,
         rbac,
+        node_tls: crate::handlers::node_connector(&pki)?,
+        pki,
         crds,
     });
     create_system_namespaces(&state).await?;
@@ -298,7 +304,7 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app:
             let builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             let _ = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
         });
     }
@@ -328,6 +334,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 respond::ok(&state.tokens.key.jwks())
             }),
         )
+        .route(crate::node_credentials::PATH, axum::routing::post(crate::node_credentials::issue))
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*path}", get(openapi::v3))

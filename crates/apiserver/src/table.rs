@@ -34,7 +34,7 @@ pub fn wanted(accept: &str) -> bool {
 }
 
 /// A Table of `objects`, with the list's metadata; a custom kind's columns are its
-/// definition's `additionalPrinterColumns` (`custom`).
+/// definition's `additionalPrinterColumns` (`custom`); `-o wide`'s columns have priority 1.
 pub fn table(rt: &ResourceType, custom: Option<&Version>, objects: &[Value], list_meta: Value, include: Include) -> Value {
     let columns: Vec<Value> = match custom {
         Some(version) => custom_columns(version)
@@ -43,7 +43,9 @@ pub fn table(rt: &ResourceType, custom: Option<&Version>, objects: &[Value], lis
             .collect(),
         None => columns(rt)
             .iter()
-            .map(|(name, kind)| json!({"name": name, "type": kind, "format": if *name == "Name" { "name" } else { "" }, "description": "", "priority": 0}))
+            .map(|c| (c, 0))
+            .chain(wide_columns(rt).iter().map(|c| (c, 1)))
+            .map(|((name, kind), priority)| json!({"name": name, "type": kind, "format": if *name == "Name" { "name" } else { "" }, "description": "", "priority": priority}))
             .collect(),
     };
     let rows: Vec<Value> = objects.iter().map(|o| row(rt, custom, o, include)).collect();
@@ -95,6 +97,19 @@ fn row(rt: &ResourceType, custom: Option<&Version>, object: &Value, include: Inc
         }
     }
     row
+}
+
+/// The columns `kubectl get -o wide` adds (priority 1), after the others.
+fn wide_columns(rt: &ResourceType) -> &'static [(&'static str, &'static str)] {
+    match (rt.group, rt.kind) {
+        ("", "Pod") => &[
+            ("IP", "string"),
+            ("Node", "string"),
+            ("Nominated Node", "string"),
+            ("Readiness Gates", "string"),
+        ],
+        _ => &[],
+    }
 }
 
 fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str)> {
@@ -171,17 +186,24 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
                 .iter()
                 .filter(|s| s.get("ready") == Some(&json!(true)))
                 .count();
-            let restarts: i64 = statuses.iter().map(|s| int(s, "/restartCount")).sum();
+            let init_statuses = o.pointer("/status/initContainerStatuses").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            let restarts: i64 = statuses.iter().chain(init_statuses).map(|s| int(s, "/restartCount")).sum();
             let mut status = string(o, "/status/phase").to_string();
             if status.is_empty() {
                 status = "Pending".into();
             }
-            // As kubectl: a container's waiting or terminated reason stands for the pod.
-            for s in statuses {
-                for state in ["/state/waiting/reason", "/state/terminated/reason"] {
-                    let reason = string(s, state);
-                    if !reason.is_empty() && reason != "Completed" {
-                        status = reason.to_string();
+            // As kubectl: an init container's state, else a container's waiting or terminated
+            // reason, stands for the pod.
+            match init_status(o) {
+                Some(init) => status = init,
+                None => {
+                    for s in statuses {
+                        for state in ["/state/waiting/reason", "/state/terminated/reason"] {
+                            let reason = string(s, state);
+                            if !reason.is_empty() && reason != "Completed" {
+                                status = reason.to_string();
+                            }
+                        }
                     }
                 }
             }
@@ -299,7 +321,55 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
     if (rt.group, rt.kind) == ("", "Node") {
         cells.push(json!(string(o, "/status/nodeInfo/kubeletVersion")));
     }
+    if (rt.group, rt.kind) == ("", "Pod") {
+        let or_none = |pointer: &str| match string(o, pointer) {
+            "" => "<none>".to_string(),
+            text => text.to_string(),
+        };
+        let gates = o.pointer("/spec/readinessGates").and_then(Value::as_array).map_or(0, Vec::len);
+        let gates_true = o
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|c| c["status"] == "True")
+            .filter(|c| {
+                o.pointer("/spec/readinessGates")
+                    .and_then(Value::as_array)
+                    .is_some_and(|g| g.iter().any(|g| g["conditionType"] == c["type"]))
+            })
+            .count();
+        cells.extend([
+            json!(or_none("/status/podIP")),
+            json!(or_none("/spec/nodeName")),
+            json!(or_none("/status/nominatedNodeName")),
+            json!(if gates == 0 { "<none>".to_string() } else { format!("{gates_true}/{gates}") }),
+        ]);
+    }
     cells
+}
+
+/// The STATUS of a pod whose init containers have not all succeeded, as kubectl words
+/// it (`Init:1/2`, `Init:CrashLoopBackOff`, `Init:Error`, `Init:ExitCode:3`); `None` once they have.
+fn init_status(o: &Value) -> Option<String> {
+    let total = o.pointer("/spec/initContainers").and_then(Value::as_array).map_or(0, Vec::len);
+    let statuses = o.pointer("/status/initContainerStatuses").and_then(Value::as_array)?;
+    for (i, s) in statuses.iter().enumerate() {
+        let terminated = s.pointer("/state/terminated");
+        let waiting = string(s, "/state/waiting/reason");
+        match terminated {
+            Some(t) if int(t, "/exitCode") == 0 => continue,
+            Some(t) => {
+                return Some(match string(t, "/reason") {
+                    "" => format!("Init:ExitCode:{}", int(t, "/exitCode")),
+                    reason => format!("Init:{reason}"),
+                })
+            }
+            None if !waiting.is_empty() && waiting != "PodInitializing" => return Some(format!("Init:{waiting}")),
+            None => return Some(format!("Init:{i}/{total}")),
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -168,6 +168,27 @@ impl Pki {
         self.kubeconfig_with(server, user, cert.as_bytes(), key.as_bytes())
     }
 
+    /// The client certificate the API server presents to node agents (kube-apiserver's
+    /// `--kubelet-client-certificate`: CN `kube-apiserver-kubelet-client`, O `system:masters`),
+    /// made at first use and kept as `kubelet-client.crt`/`.key`.
+    pub fn kubelet_client(&self) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+        const CERT: &str = "kubelet-client.crt";
+        const KEY: &str = "kubelet-client.key";
+        if !self.dir.join(CERT).exists() || !self.dir.join(KEY).exists() {
+            let ca_pem = String::from_utf8_lossy(&self.read("ca.key")?).into_owned();
+            let ca_key = KeyPair::from_pem(&ca_pem)?;
+            let issuer = Issuer::new(ca_params()?, &ca_key);
+            let (cert, key) = client_certificate("kube-apiserver-kubelet-client", &["system:masters"], &issuer)?;
+            write_private(&self.dir.join(KEY), key.as_bytes())?;
+            write_private(&self.dir.join(CERT), cert.as_bytes())?;
+        }
+        let key = PrivateKeyDer::from_pem_slice(&self.read(KEY)?).map_err(|e| TlsError::Pem {
+            path: self.dir.join(KEY),
+            message: e.to_string(),
+        })?;
+        Ok((self.certs(CERT)?, key))
+    }
+
     fn kubeconfig_with(&self, server: &str, user: &str, cert: &[u8], key: &[u8]) -> Result<String, TlsError> {
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         let user = serde_json::to_string(user).unwrap_or_default();

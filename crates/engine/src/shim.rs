@@ -25,6 +25,9 @@ pub struct Paths {
     pub record: PathBuf,
 }
 
+/// The FIFO in the bundle that, when present, is the container's standard input.
+pub const STDIN_FIFO: &str = "stdin";
+
 /// Writes the record atomically.
 fn write_record(path: &Path, record: &Value) {
     let tmp = path.with_extension("tmp");
@@ -123,8 +126,17 @@ pub fn supervise_with(paths: &Paths, attach: Attach, hooks: Hooks<'_>) -> i32 {
     let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") else {
         return failed("StartError", "failed to open /dev/null".into());
     };
-    // The container's init inherits descriptors 0-2 of this process.
-    if !attach.stdin {
+    // The container's init inherits descriptors 0-2 of this process: the caller's stdin
+    // (`tug run -i`), or a stdin FIFO in the bundle (a pod's `stdin: true`, opened for
+    // reading and writing so the container never sees its end while clients attach and
+    // leave), or /dev/null.
+    let fifo = paths.bundle.join(STDIN_FIFO);
+    if !attach.stdin && fifo.exists() {
+        match std::fs::OpenOptions::new().read(true).write(true).open(&fifo) {
+            Ok(stdin) => redirect(&stdin, 0),
+            Err(e) => return failed("StartError", format!("failed to open the stdin FIFO {}: {e}", fifo.display())),
+        }
+    } else if !attach.stdin {
         redirect(&null, 0);
     }
     redirect(&out_w, 1);

@@ -34,7 +34,11 @@ pub struct Cluster {
     tug: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
+    /// The agent's HTTPS port (logs, exec, attach).
+    agent_port: u16,
     process: Option<Child>,
+    /// Agents joined with [`Cluster::join_agent`].
+    agents: Vec<Child>,
     links_before: Vec<String>,
     _lock: File,
 }
@@ -62,7 +66,9 @@ impl Cluster {
             tug: tug.into(),
             dir,
             port: free_port(),
+            agent_port: free_port(),
             process: None,
+            agents: Vec::new(),
             links_before: links(),
             _lock: lock,
         };
@@ -102,7 +108,8 @@ impl Cluster {
             .open(self.dir.path().join("up.log"))
             .expect("log file");
         let child = Command::new(&self.tug)
-            .args(["up", "--bind-address", "127.0.0.1", "--port", &self.port.to_string(), "--data-dir"])
+            .args(["up", "--bind-address", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--agent-port", &self.agent_port.to_string(), "--data-dir"])
             .arg(self.dir.path())
             .args(args)
             .stdout(Stdio::null())
@@ -144,6 +151,53 @@ impl Cluster {
             .args(args)
             .output()
             .expect("kubectl runs")
+    }
+
+    /// Starts a second node: `tug agent --server … --token … --certificate-authority …` as
+    /// node `name` (busybox loaded into its own image store, its data under this cluster's
+    /// dir, its own agent port and bridge); returns once the node is Ready.
+    pub fn join_agent(&mut self, name: &str) {
+        let dir = self.dir.path().join("agents").join(name);
+        std::fs::create_dir_all(&dir).expect("agent dir");
+        let image = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/busybox-image.sh"))
+            .arg(&dir)
+            .arg(&self.tug)
+            .output()
+            .expect("busybox-image.sh runs");
+        assert!(image.status.success(), "busybox image: {}", text(&image));
+        let token = std::fs::read_to_string(self.dir.path().join("token")).expect("the join token");
+        let log = File::create(dir.join("agent.log")).expect("agent log");
+        let child = Command::new(&self.tug)
+            .args(["agent", "--server", &format!("https://127.0.0.1:{}", self.port), "--token", token.trim()])
+            .arg("--certificate-authority")
+            .arg(self.dir.path().join("tls").join("ca.crt"))
+            .args(["--node-name", name, "--agent-port", &free_port().to_string(), "--data-dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tug agent starts");
+        self.agents.push(child);
+        self.eventually(&format!("node {name} is Ready"), 30, || {
+            let node: Value = serde_json::from_slice(&self.kubectl_output(&["get", "node", name, "-o", "json"]).stdout).unwrap_or_default();
+            node["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        });
+    }
+
+    /// Runs kubectl against the cluster with `input` on its standard input.
+    pub fn kubectl_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new("kubectl")
+            .env("KUBECONFIG", self.kubeconfig())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input).expect("write kubectl's input");
+        }
+        child.wait_with_output().expect("kubectl ends")
     }
 
     /// Runs kubectl against the cluster; panics with its output unless it succeeds.
@@ -217,7 +271,7 @@ impl Cluster {
             .flatten()
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| Some(*pid) != up)
+            .filter(|pid| Some(*pid) != up && !self.agents.iter().any(|a| a.id() as i32 == *pid))
             .filter(|pid| {
                 std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
                     let c = String::from_utf8_lossy(&c);
@@ -260,6 +314,16 @@ impl Drop for Cluster {
             let _ = self.kubectl_output(&["delete", "pods", "--all", "--all-namespaces", "--timeout=30s"]);
         }
         self.stop();
+        for mut agent in std::mem::take(&mut self.agents) {
+            // SAFETY: kill(2) on the PID of an agent this test started and has not reaped.
+            unsafe { libc::kill(agent.id() as i32, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while agent.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = agent.kill();
+            let _ = agent.wait();
+        }
         for pid in self.own_processes() {
             // SAFETY: kill(2) on a container supervisor or sandbox this cluster started.
             unsafe { libc::kill(pid, libc::SIGKILL) };

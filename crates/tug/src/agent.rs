@@ -12,8 +12,17 @@ use anyhow::Context;
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
     /// The kubeconfig to reach the API server with (default: as kubectl finds it)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     kubeconfig: Option<PathBuf>,
+    /// Join the cluster whose API server is at this URL (with --token and --certificate-authority)
+    #[arg(long, requires_all = ["token", "certificate_authority"])]
+    server: Option<String>,
+    /// A bootstrap token (`tug token create`, or the server's <data-dir>/token)
+    #[arg(long, env = "TUG_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The cluster CA certificate (the server's <data-dir>/tls/ca.crt) the server is checked against
+    #[arg(long)]
+    certificate_authority: Option<PathBuf>,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -72,15 +81,42 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("failed to start the async runtime")
 }
 
-async fn client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
+/// The API client, and the CA certificates (DER) the kubeconfig trusts: the cluster CA,
+/// which also signs the API server's client certificate the agent's endpoint accepts.
+async fn client(kubeconfig: Option<PathBuf>) -> anyhow::Result<(kube::Client, Vec<Vec<u8>>)> {
     let connect = tug_client::config::ConnectOptions { kubeconfig, context: None };
-    kube::Client::try_from(tug_client::config::load(&connect).await?).context("failed to build the agent's API client")
+    let config = tug_client::config::load(&connect).await?;
+    let ca = config.root_cert.clone().unwrap_or_default();
+    Ok((kube::Client::try_from(config).context("failed to build the agent's API client")?, ca))
+}
+
+/// The node's kubeconfig from joining with a bootstrap token, kept in the agent's data
+/// dir so that a restarted agent reuses its credentials.
+async fn joined_kubeconfig(args: &AgentArgs, options: &tug_agent::Options) -> anyhow::Result<Option<PathBuf>> {
+    let (Some(server), Some(token), Some(ca)) = (&args.server, &args.token, &args.certificate_authority) else {
+        return Ok(None);
+    };
+    if tug_apiserver::authn::bootstrap::parse_token(token.trim()).is_none() {
+        anyhow::bail!("--token: not a bootstrap token (<6 characters [a-z0-9]>.<16 characters [a-z0-9]>)");
+    }
+    let path = options.data_dir.join("kubeconfig.yaml");
+    if path.exists() {
+        return Ok(Some(path));
+    }
+    let ca_pem = std::fs::read(ca).with_context(|| format!("failed to read --certificate-authority {}", ca.display()))?;
+    let kubeconfig = tug_agent::join::join(server, token.trim(), &ca_pem, &options.node_name).await?;
+    std::fs::create_dir_all(&options.data_dir).with_context(|| format!("failed to create {}", options.data_dir.display()))?;
+    tug_apiserver::tls::write_private(&path, kubeconfig.as_bytes())?;
+    eprintln!("tug agent: joined {server} as node {}", options.node_name);
+    Ok(Some(path))
 }
 
 pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
-    let options = args.node.options();
+    let mut options = args.node.options();
     runtime()?.block_on(async {
-        let client = client(args.kubeconfig).await?;
+        let kubeconfig = joined_kubeconfig(&args, &options).await?.or(args.kubeconfig.clone());
+        let (client, ca) = client(kubeconfig).await?;
+        options.client_ca = ca;
         eprintln!("tug agent: node {} ({})", options.node_name, options.node_ip);
         tokio::select! {
             result = tug_agent::run(client, options) => result.context("the agent stopped"),
@@ -91,16 +127,21 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
 
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let options = args.node.options();
+    let mut options = args.node.options();
     let data_dir = args.node.data_dir;
     runtime()?.block_on(async {
         let store_dir = data_dir.join("db");
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
-        let config = tug_apiserver::Config::new(data_dir.clone(), SocketAddr::new(args.bind_address, args.port), Arc::new(store));
+        let store: Arc<dyn tug_store::Store> = Arc::new(store);
+        let config = tug_apiserver::Config::new(data_dir.clone(), SocketAddr::new(args.bind_address, args.port), store.clone());
         let server = tug_apiserver::start(config).await?;
+        // More nodes join with `tug agent --server URL --token $(cat <data-dir>/token) --certificate-authority <data-dir>/tls/ca.crt`.
+        let token_file = data_dir.join("token");
+        tug_apiserver::authn::bootstrap::ensure_join_token(store.as_ref(), &token_file).await?;
         let kubeconfig = server.kubeconfig().to_path_buf();
-        let client = client(Some(kubeconfig.clone())).await?;
+        let (client, ca) = client(Some(kubeconfig.clone())).await?;
+        options.client_ca = ca;
         let node_name = options.node_name.clone();
         let ca_path = data_dir.join("tls").join("ca.crt");
         let root_ca_pem = std::fs::read_to_string(&ca_path)
@@ -142,6 +183,9 @@ pub struct SandboxArgs {
     /// The pod's name, the sandbox's host name
     #[arg(long)]
     hostname: String,
+    /// Keep the node's network and UTS namespaces (a hostNetwork pod)
+    #[arg(long)]
+    host_network: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -159,7 +203,7 @@ pub struct ShimArgs {
 }
 
 pub fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    match tug_agent::sandbox::hold(&args.hostname)? {}
+    match tug_agent::sandbox::hold(&args.hostname, args.host_network)? {}
 }
 
 pub fn shim(args: ShimArgs) -> i32 {

@@ -46,6 +46,7 @@ pub(super) fn apps(kind: &str, spec: &Map<String, Value>, errors: &mut Vec<Field
             if spec.get("serviceName").and_then(Value::as_str).is_none_or(str::is_empty) {
                 errors.push(FieldError::required("spec.serviceName", "the name of the headless Service that gives the pods their DNS names"));
             }
+            at_least(spec, "spec", "replicas", 0, errors);
             one_of(spec, "podManagementPolicy", &["OrderedReady", "Parallel"], errors);
             one_of(spec, "updateStrategy.type", &["RollingUpdate", "OnDelete"], errors);
             if let Some(rolling) = spec.get("updateStrategy").and_then(|u| u.get("rollingUpdate")).and_then(Value::as_object) {

@@ -200,6 +200,7 @@ pub fn cluster_roles() -> Vec<Value> {
         ], None),
         cluster_role("system:node", labelled(&[]), node_rules(), None),
         cluster_role("system:kube-scheduler", labelled(&[]), scheduler_rules(), None),
+        cluster_role("system:tug:node-bootstrapper", labelled(&[]), vec![PolicyRule::urls(&["post"], &["/tug/v1/node-credentials"])], None),
     ]
 }
 
@@ -212,6 +213,7 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         binding("system:public-info-viewer", "system:public-info-viewer", json!([group("system:authenticated"), group("system:unauthenticated")])),
         binding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", json!([group("system:serviceaccounts")])),
         binding("system:kube-scheduler", "system:kube-scheduler", json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:kube-scheduler"}])),
+        binding("system:tug:node-bootstrapper", "system:tug:node-bootstrapper", json!([group("system:bootstrappers")])),
     ]
 }
 

@@ -128,6 +128,12 @@ impl NodeAuthorizer {
                     no_relation()
                 }
             }
+            // Delegated authentication and authorization of the agent's own endpoint, as kubelet's.
+            ("authentication.k8s.io", "tokenreviews", None) | ("authorization.k8s.io", "subjectaccessreviews", None)
+                if verb == "create" =>
+            {
+                Decision::Allow
+            }
             ("", "events", None) | ("events.k8s.io", "events", None)
                 if matches!(verb, "create" | "update" | "patch") =>
             {

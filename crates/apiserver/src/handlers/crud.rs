@@ -336,7 +336,7 @@ pub async fn create(
             fields.remove("status");
         }
         if rt.kind == "Pod" {
-            object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+            object["status"] = json!({"phase": "Pending", "qosClass": tug_api::qos::class(&object)});
         }
     }
     let mut object = decode_default_validate(ctx, &object, None, warnings)?;

@@ -3,6 +3,7 @@
 
 mod authn_reviews;
 mod crud;
+mod node_proxy;
 mod patch;
 mod reviews;
 mod subresources;
@@ -47,7 +48,8 @@ pub struct Ctx<'a> {
 /// Serves a request under `/api` or `/apis`.
 pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let query = Query::parse(parts.uri.query());
     let anonymous = User::anonymous();
     let user = parts.extensions.get::<User>().unwrap_or(&anonymous);
@@ -78,7 +80,12 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
                 user,
                 audit: &audit,
             };
-            resource(ctx, &parts.method, body).await
+            match target.subresource.as_deref() {
+                Some(sub @ ("log" | "exec" | "attach" | "portforward")) if target.rt.kind == "Pod" => {
+                    node_proxy::forward(&ctx, &parts.method, sub, parts.uri.query().unwrap_or_default(), upgrade).await
+                }
+                _ => resource(ctx, &parts.method, body).await,
+            }
         }
         Err(e) => Err(e),
     };
@@ -93,6 +100,8 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         .record(labels, response.status().as_u16(), started.elapsed());
     response
 }
+
+pub use node_proxy::connector as node_connector;
 
 /// The served version behind a custom kind (its printer columns, scale paths); `None` for built-in kinds.
 fn custom_version(ctx: &Ctx<'_>) -> Option<Arc<tug_api::crd::Version>> {

@@ -1,0 +1,78 @@
+//! Two nodes on one machine: `tug up` and a second agent that joins with the server's
+//! bootstrap token (`tug agent --server --token --certificate-authority`), each with its
+//! own bridge and pod CIDR. The scheduler places pods on both by nodeSelector, taints and
+//! anti-affinity; a pod on one node reaches a pod on the other by pod IP; a hostPort is
+//! published on the node and a hostNetwork pod serves on the node's own network; logs and
+//! exec reach the joined node through the API server. Needs root (see `pods.rs`).
+
+use tug_testkit::{http_get, Cluster};
+
+const TUG: &str = env!("CARGO_BIN_EXE_tug");
+
+const PODS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: server, labels: {app: spread}}
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: second}
+  tolerations: [{key: dedicated, operator: Equal, value: second, effect: NoSchedule}]
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'mkdir /www; hostname > /www/index.html; exec httpd -f -v -p 80 -h /www']
+    ports: [{containerPort: 80, hostPort: 18480}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, labels: {app: spread}}
+spec:
+  terminationGracePeriodSeconds: 1
+  affinity:
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+      - {labelSelector: {matchLabels: {app: spread}}, topologyKey: kubernetes.io/hostname}
+  containers: [{name: c, image: busybox:latest, imagePullPolicy: Never, command: [sleep, '3600']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: onhost}
+spec:
+  terminationGracePeriodSeconds: 1
+  hostNetwork: true
+  nodeSelector: {kubernetes.io/hostname: second}
+  tolerations: [{key: dedicated, operator: Exists}]
+  containers: [{name: c, image: busybox:latest, imagePullPolicy: Never, command: [sh, -c, 'mkdir /www; echo on the node > /www/index.html; exec httpd -f -p 18481 -h /www']}]
+"#;
+
+#[test]
+fn pods_on_two_nodes_reach_each_other() {
+    if !tug_testkit::can_run_pods() {
+        return;
+    }
+    let mut cluster = Cluster::up(TUG);
+    cluster.join_agent("second");
+    // Only pods that tolerate the taint go to the second node.
+    cluster.kubectl(&["taint", "node", "second", "dedicated=second:NoSchedule"]);
+    cluster.apply(PODS);
+    cluster.kubectl(&["wait", "--for=condition=Ready", "pod/server", "pod/client", "pod/onhost", "--timeout=60s"]);
+    let server = cluster.pod("server");
+    let client = cluster.pod("client");
+    assert_eq!(server["spec"]["nodeName"], "second");
+    assert_ne!(client["spec"]["nodeName"], "second", "the taint and the anti-affinity keep client off the second node");
+    let (server_ip, client_ip) = (server["status"]["podIP"].as_str().unwrap(), client["status"]["podIP"].as_str().unwrap());
+    let prefix = |ip: &str| ip.rsplit_once('.').map(|(p, _)| p.to_string()).unwrap_or_default();
+    assert_ne!(prefix(server_ip), prefix(client_ip), "each node allocates from its own pod CIDR");
+
+    // Across nodes by pod IP, and back through the API server to the joined node's agent.
+    let fetched = cluster.kubectl(&["exec", "client", "--", "wget", "-qO-", &format!("http://{server_ip}/")]);
+    assert_eq!(fetched, "server\n");
+    cluster.eventually("the server logged the request", 10, || cluster.kubectl(&["logs", "server"]).contains(client_ip));
+
+    // hostPort and hostNetwork on the node's own addresses.
+    assert_eq!(http_get("127.0.0.1", 18480, "/"), "server");
+    assert_eq!(http_get("127.0.0.1", 18481, "/"), "on the node");
+    cluster.kubectl(&["delete", "pods", "--all", "--timeout=60s"]);
+    assert!(tug_testkit::try_get("127.0.0.1", 18480, "/").is_none(), "the hostPort is released with its pod");
+}
