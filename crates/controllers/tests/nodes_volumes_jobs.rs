@@ -1,8 +1,9 @@
 //! The node lifecycle, volume binding, Job and CronJob controllers against a real API
 //! server (in-process, on loopback, over a temporary SQLite store): a node that stops
 //! heartbeating is tainted and its pods evicted; claims bind to pre-created volumes and
-//! local-path provisions per node; Jobs run their completions or give up; CronJobs start
-//! Jobs on schedule unless suspended.
+//! local-path provisions per node; a ReplicaSet's pod on a lost node is replaced on the
+//! other node (the scheduler runs too); Jobs run their completions or give up; CronJobs
+//! start Jobs on schedule unless suspended.
 
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,8 @@ async fn node(client: &Client, name: &str, labels: serde_json::Value) {
 async fn set_ready(client: &Client, name: &str) {
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+    let status = json!({"status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}, "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
         "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
     nodes.patch_status(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(status)).await.unwrap();
 }
@@ -262,4 +264,43 @@ async fn a_cronjob_starts_a_job_at_the_next_minute_and_a_suspended_one_does_not(
     assert_eq!(status.last_schedule_time.unwrap().0, scheduled);
     let asleep = jobs.list(&kube::api::ListParams::default().labels("from=asleep")).await.unwrap();
     assert!(asleep.items.is_empty(), "a suspended CronJob started a Job");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicaset_pod_on_a_lost_node_is_recreated_on_the_other_node() {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    let c = cluster_with(Duration::from_secs(2)).await;
+    tokio::spawn(tug_scheduler::run(c.client.clone(), tug_scheduler::Options::default()));
+    // Only "doomed" exists when the ReplicaSet's pod is placed.
+    node(&c.client, "doomed", json!({"kubernetes.io/hostname": "doomed"})).await;
+    let sets: Api<ReplicaSet> = Api::namespaced(c.client.clone(), "default");
+    let rs: ReplicaSet = serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"replicas": 1,
+        "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+        "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 1}],
+        "containers": [{"name": "c", "image": "busybox"}]}}}}))
+    .unwrap();
+    sets.create(&PostParams::default(), &rs).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let placed = |node: &'static str| {
+        let pods = pods.clone();
+        async move {
+            let list = pods.list(&kube::api::ListParams::default().labels("app=web")).await.unwrap();
+            list.items.into_iter().find(|p| p.metadata.deletion_timestamp.is_none() && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+        }
+    };
+    let first = eventually("the pod is placed on doomed", || placed("doomed")).await;
+    // "safe" joins and keeps heartbeating; "doomed" never renews its Lease again.
+    node(&c.client, "safe", json!({"kubernetes.io/hostname": "safe"})).await;
+    let heart = c.client.clone();
+    let beating = tokio::spawn(async move {
+        loop {
+            renew(&heart, "safe").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let replacement = eventually("a replacement pod runs on safe", || placed("safe")).await;
+    assert_ne!(replacement.metadata.uid, first.metadata.uid);
+    let evicted = pods.get(first.metadata.name.as_deref().unwrap()).await.unwrap();
+    assert!(evicted.metadata.deletion_timestamp.is_some(), "the pod on the lost node is evicted");
+    beating.abort();
 }

@@ -188,4 +188,23 @@ mod tests {
         claimed.spec.as_mut().unwrap().volumes = Some(vec![Volume { name: "data".into(), persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: "data".into(), read_only: None }), ..Default::default() }]);
         assert_eq!(schedule(&claimed, &cache, 0).unwrap_err().to_string(), "0/1 nodes are available: persistentvolumeclaim \"data\" not found.");
     }
+
+    #[test]
+    fn unbound_claims_wait_unless_their_class_waits_for_the_first_consumer() {
+        use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Volume};
+        use k8s_openapi::api::storage::v1::StorageClass;
+        let mut cache = Cache::default();
+        cache.upsert_node(node("n1", "8", "8Gi"));
+        let claim = |class: &str| -> PersistentVolumeClaim {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "data", "namespace": "default"}, "spec": {"storageClassName": class}})).unwrap()
+        };
+        let mut claimed = pod("c", "100m", "10Mi");
+        claimed.spec.as_mut().unwrap().volumes = Some(vec![Volume { name: "data".into(), persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: "data".into(), read_only: None }), ..Default::default() }]);
+        cache.upsert_claim(claim("fast"));
+        assert_eq!(schedule(&claimed, &cache, 0).unwrap_err().to_string(), "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.");
+        let class: StorageClass = serde_json::from_value(serde_json::json!({"metadata": {"name": "local-path"}, "provisioner": "p", "volumeBindingMode": "WaitForFirstConsumer"})).unwrap();
+        cache.upsert_class(class);
+        cache.upsert_claim(claim("local-path"));
+        assert_eq!(schedule(&claimed, &cache, 0).unwrap(), "n1");
+    }
 }
