@@ -158,6 +158,12 @@ fn normalize(mut v: Value) -> Value {
         for k in ["clusterIP", "clusterIPs"] {
             spec.remove(k);
         }
+        // Node ports are allocated per Service; the two applies get different ones.
+        for port in spec.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(port) = port.as_object_mut() {
+                port.remove("nodePort");
+            }
+        }
     }
     if let Some(o) = v.as_object_mut() {
         o.remove("status");

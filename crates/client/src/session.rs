@@ -661,9 +661,13 @@ impl Session {
                 lines.push("Edit cancelled, no changes made.".to_string());
                 continue;
             }
+            // As kubectl: send only what the editor changed (a two-way merge patch with no
+            // resourceVersion precondition), so a controller's write in the meantime
+            // does not turn the edit into a conflict.
             let ns = self.obj_ns(&ri, &o);
+            let patch = crate::patch::three_way(Some(&o), &new, &o, None);
             self.conn
-                .replace(&ri, ns.as_deref(), meta_name(&o), &new)
+                .patch(&ri, ns.as_deref(), meta_name(&o), PatchType::Merge, &patch)
                 .await?;
             lines.push(format!("{}/{} edited", ri.kind_group(), meta_name(&o)));
         }
