@@ -311,6 +311,16 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if self.process.is_some() {
+            // Controllers first, or they would start new pods as these go (and the pods'
+            // containers would outlive the cluster).
+            let _ = self.kubectl_output(&[
+                "delete",
+                "cronjobs,jobs,daemonsets,statefulsets,deployments,replicasets",
+                "--all",
+                "--all-namespaces",
+                "--cascade=orphan",
+                "--timeout=30s",
+            ]);
             let _ = self.kubectl_output(&["delete", "pods", "--all", "--all-namespaces", "--timeout=30s"]);
         }
         self.stop();
