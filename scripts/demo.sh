@@ -24,6 +24,7 @@ port=${PORT:-16443}
 export KUBECONFIG=$data/kubeconfig.yaml
 up_pid=
 links_before=$(ls /sys/class/net)
+proxy_before=$(nft list table ip tug >/dev/null 2>&1 && echo yes || true)
 
 cleanup() {
   if [ -n "$up_pid" ] && kill -0 "$up_pid" 2>/dev/null; then
@@ -34,6 +35,8 @@ cleanup() {
   for link in $(ls /sys/class/net); do
     grep -qx "$link" <<<"$links_before" || ip link del "$link" 2>/dev/null || true
   done
+  # So do the service proxy's nftables rules (as kube-proxy's); the demo made them.
+  [ -n "$proxy_before" ] || nft delete table ip tug 2>/dev/null || true
   rm -rf "$data"
 }
 trap cleanup EXIT
