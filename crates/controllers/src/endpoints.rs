@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Service,
 };
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
@@ -30,18 +30,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 /// Runs the controller until its watches end.
 pub async fn run(client: Client) -> Result<(), crate::Error> {
-    let controller = Controller::new(Api::<Service>::all(client.clone()), watcher::Config::default());
-    let services = controller.store();
-    let controller = controller
-        .watches(Api::<Pod>::all(client.clone()), watcher::Config::default(), move |pod| {
-            let namespace = pod.namespace();
-            services
-                .state()
-                .into_iter()
-                .filter(|s| s.namespace() == namespace && service_backends::selector(s).is_some())
-                .map(|s| ObjectRef::from_obj(&*s))
-                .collect::<Vec<_>>()
-        })
+    let controller = service_backends::service_controller(&client)
         .watches(Api::<Endpoints>::all(client.clone()), watcher::Config::default(), |ep| {
             Some(ObjectRef::<Service>::new(&ep.name_any()).within(&ep.namespace()?))
         });
@@ -61,15 +50,11 @@ pub async fn run(client: Client) -> Result<(), crate::Error> {
 }
 
 async fn reconcile(client: Client, service: Arc<Service>) -> Result<Action, ReconcileError> {
-    let Some(selector) = service_backends::selector(&service) else {
+    let Some(pods) = service_backends::pods_of(&client, &service).await? else {
         return Ok(Action::await_change());
     };
-    if service.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let namespace = service.namespace().unwrap_or_default();
     let name = service.name_any();
-    let pods = service_backends::selected_pods(&client, &namespace, selector).await?;
     let backends = service_backends::backends(&service, &pods);
     let subsets = subsets(&service, &backends);
     let mut labels = service.labels().clone();

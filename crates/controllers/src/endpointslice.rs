@@ -10,12 +10,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::controller::Action;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
@@ -32,18 +31,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 /// Runs the controller until its watches end.
 pub async fn run(client: Client) -> Result<(), crate::Error> {
-    let controller = Controller::new(Api::<Service>::all(client.clone()), watcher::Config::default());
-    let services = controller.store();
-    let controller = controller
-        .watches(Api::<Pod>::all(client.clone()), watcher::Config::default(), move |pod| {
-            let namespace = pod.namespace();
-            services
-                .state()
-                .into_iter()
-                .filter(|s| s.namespace() == namespace && service_backends::selector(s).is_some())
-                .map(|s| ObjectRef::from_obj(&*s))
-                .collect::<Vec<_>>()
-        })
+    let controller = service_backends::service_controller(&client)
         .owns(
             Api::<EndpointSlice>::all(client.clone()),
             watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}")),
@@ -64,14 +52,10 @@ pub async fn run(client: Client) -> Result<(), crate::Error> {
 }
 
 async fn reconcile(client: Client, service: Arc<Service>) -> Result<Action, ReconcileError> {
-    let Some(selector) = service_backends::selector(&service) else {
+    let Some(pods) = service_backends::pods_of(&client, &service).await? else {
         return Ok(Action::await_change());
     };
-    if service.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let namespace = service.namespace().unwrap_or_default();
-    let pods = service_backends::selected_pods(&client, &namespace, selector).await?;
     let backends = service_backends::backends(&service, &pods);
     let desired = slices(&service, &backends);
     let api: Api<EndpointSlice> = Api::namespaced(client, &namespace);

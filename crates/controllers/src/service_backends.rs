@@ -180,6 +180,37 @@ where
     Ok(())
 }
 
+/// A Service controller woken by any pod change in a Service's namespace (for Services
+/// with a selector); the Endpoints and EndpointSlice controllers add their own watches.
+pub fn service_controller(client: &Client) -> kube::runtime::Controller<Service> {
+    use kube::runtime::reflector::ObjectRef;
+    use kube::runtime::{watcher, Controller};
+    let controller = Controller::new(Api::<Service>::all(client.clone()), watcher::Config::default());
+    let services = controller.store();
+    controller.watches(Api::<Pod>::all(client.clone()), watcher::Config::default(), move |pod| {
+        let namespace = pod.namespace();
+        services
+            .state()
+            .into_iter()
+            .filter(|s| s.namespace() == namespace && selector(s).is_some())
+            .map(|s| ObjectRef::from_obj(&*s))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// The pods a live Service with a selector picks; `None` for a Service without a selector
+/// (its users write its endpoints) or one being deleted.
+pub async fn pods_of(client: &Client, service: &Service) -> Result<Option<Vec<Pod>>, kube::Error> {
+    let Some(selector) = selector(service) else {
+        return Ok(None);
+    };
+    if service.metadata.deletion_timestamp.is_some() {
+        return Ok(None);
+    }
+    let namespace = service.namespace().unwrap_or_default();
+    selected_pods(client, &namespace, selector).await.map(Some)
+}
+
 /// Runs [`remove_orphans`] at start and whenever a Service is deleted, until the watch ends.
 pub async fn sweep_on_deletes<K>(
     client: Client,
