@@ -75,34 +75,22 @@ impl ControlPlane {
 
     /// Runs kubectl against the server, success or not.
     pub fn kubectl_output(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .env("KUBECONFIG", self.kubeconfig())
-            .args(args)
-            .output()
-            .expect("kubectl runs")
+        crate::run_with_kubeconfig(Path::new("kubectl"), &self.kubeconfig(), args)
     }
 
     /// Runs kubectl; panics with its output unless it succeeds.
     pub fn kubectl(&self, args: &[&str]) -> String {
-        let out = self.kubectl_output(args);
-        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::succeeded("kubectl", args, &self.kubectl_output(args))
     }
 
     /// Runs `tug` with the server's kubeconfig, success or not.
     pub fn tug_output(&self, args: &[&str]) -> Output {
-        Command::new(&self.tug)
-            .env("KUBECONFIG", self.kubeconfig())
-            .args(args)
-            .output()
-            .expect("tug runs")
+        crate::run_with_kubeconfig(&self.tug, &self.kubeconfig(), args)
     }
 
     /// Runs `tug`; panics with its output unless it succeeds. Returns stdout.
     pub fn tug(&self, args: &[&str]) -> String {
-        let out = self.tug_output(args);
-        assert!(out.status.success(), "tug {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::succeeded("tug", args, &self.tug_output(args))
     }
 
     /// Runs a Python script with `KUBECONFIG` set; panics unless it exits 0. Returns stdout.

@@ -146,11 +146,7 @@ impl Cluster {
 
     /// Runs kubectl against the cluster and returns what it did, success or not.
     pub fn kubectl_output(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .env("KUBECONFIG", self.kubeconfig())
-            .args(args)
-            .output()
-            .expect("kubectl runs")
+        crate::run_with_kubeconfig(Path::new("kubectl"), &self.kubeconfig(), args)
     }
 
     /// Starts a second node: `tug agent --server … --token … --certificate-authority …` as
@@ -202,18 +198,12 @@ impl Cluster {
 
     /// Runs kubectl against the cluster; panics with its output unless it succeeds.
     pub fn kubectl(&self, args: &[&str]) -> String {
-        let out = self.kubectl_output(args);
-        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::succeeded("kubectl", args, &self.kubectl_output(args))
     }
 
     /// Runs `tug` with the cluster's kubeconfig; returns what it did, success or not.
     pub fn tug_output(&self, args: &[&str]) -> Output {
-        Command::new(&self.tug)
-            .env("KUBECONFIG", self.kubeconfig())
-            .args(args)
-            .output()
-            .expect("tug runs")
+        crate::run_with_kubeconfig(&self.tug, &self.kubeconfig(), args)
     }
 
     /// `kubectl apply -f` of a YAML text.
@@ -384,6 +374,21 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// Runs `program` with `KUBECONFIG` pointing at `kubeconfig`; what it did, success or not.
+pub(crate) fn run_with_kubeconfig(program: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()))
+}
+
+/// The stdout of `out`; panics with its output unless it succeeded.
+pub(crate) fn succeeded(program: &str, args: &[&str], out: &Output) -> String {
+    assert!(out.status.success(), "{program} {args:?}: {}", text(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// stdout and stderr of a finished command, for assertion messages.
