@@ -95,6 +95,8 @@ pub async fn run(node: Arc<Node>) -> Result<(), Error> {
 pub(crate) struct Attempt {
     pub(crate) number: u32,
     pub(crate) record: Option<Value>,
+    /// Its supervisor lives (it may not have written a record yet).
+    supervised: bool,
 }
 
 impl Attempt {
@@ -103,6 +105,11 @@ impl Attempt {
     }
     pub(crate) fn running(&self) -> bool {
         self.record.as_ref().is_some_and(|r| r.get("pid").is_some()) && self.exit_code().is_none()
+    }
+    /// Its supervisor never started, or died before writing a record: the agent stopped
+    /// while preparing it, or preparing it failed.
+    fn abandoned(&self) -> bool {
+        self.record.is_none() && !self.supervised
     }
     fn field(&self, name: &str) -> Option<String> {
         self.record.as_ref()?.get(name)?.as_str().map(str::to_string)
@@ -234,6 +241,10 @@ impl Worker {
     fn next_attempt(&mut self, pod: &Pod, container: &Container, last: Option<&Attempt>, policy: &str, wake: &mut Duration) -> Option<u32> {
         let a = match last {
             None => return Some(0),
+            Some(a) if a.abandoned() => {
+                discard_attempt(&self.node.pod_dir(&uid_of(pod)), &container.name, a.number);
+                return Some(a.number);
+            }
             Some(a) if a.running() || a.record.is_none() => return None, // running, or its supervisor is starting it
             Some(a) => a,
         };
@@ -298,6 +309,9 @@ impl Worker {
                 *wake = Duration::from_millis(50);
             }
             Err((reason, message)) => {
+                if self.attempts(&uid_of(pod), &container.name).last().is_some_and(|a| a.number == number && a.abandoned()) {
+                    discard_attempt(ctx.pod_dir, &container.name, number);
+                }
                 if reason == "ErrImagePull" {
                     let failures = self.pull_failures.get(&container.name).map_or(0, |f| f.0) + 1;
                     self.pull_failures.insert(container.name.clone(), (failures, Timestamp::now()));
@@ -492,7 +506,10 @@ impl Worker {
             log,
             record: dir.join("record.json"),
         };
-        crate::supervisor::spawn(&self.node.options.sandbox_exe, &paths).map_err(|e| fail("start the container's supervisor", &e))?;
+        let supervisor = crate::supervisor::spawn(&self.node.options.sandbox_exe, &paths).map_err(|e| fail("start the container's supervisor", &e))?;
+        // Written with no await in between, so an agent stopping now cannot leave a
+        // supervisor behind that a restarted agent would take for abandoned.
+        std::fs::write(dir.join(SUPERVISOR_PID), supervisor.to_string()).map_err(|e| fail("record the supervisor's PID", &e))?;
         Ok(())
     }
 
@@ -788,13 +805,26 @@ pub(crate) fn attempts(pod_dir: &Path, container: &str) -> Vec<Attempt> {
             d.flatten()
                 .filter_map(|e| {
                     let number = e.file_name().to_str()?.parse().ok()?;
-                    Some(Attempt { number, record: shim::read_record(&e.path().join("record.json")) })
+                    // Liveness first, the record second: a supervisor that writes its
+                    // record and ends in between is seen with its record.
+                    let supervised = std::fs::read_to_string(e.path().join(SUPERVISOR_PID))
+                        .ok()
+                        .and_then(|pid| pid.trim().parse().ok())
+                        .is_some_and(sandbox::alive);
+                    Some(Attempt { number, record: shim::read_record(&e.path().join("record.json")), supervised })
                 })
                 .collect()
         })
         .unwrap_or_default();
     attempts.sort_by_key(|a| a.number);
     attempts
+}
+
+/// Removes an attempt no supervisor ever took over (its root filesystem may be mounted).
+fn discard_attempt(pod_dir: &Path, container: &str, number: u32) {
+    let dir = pod_dir.join("containers").join(container).join(number.to_string());
+    crate::mounts::unmount(&dir.join("rootfs"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// tug-runtime's id of a container's attempt.
@@ -845,6 +875,8 @@ fn hook_action(hook: &k8s_openapi::api::core::v1::LifecycleHandler) -> actions::
 
 /// The file in an attempt's directory bind-mounted at the container's terminationMessagePath.
 const TERMINATION_LOG: &str = "termination-log";
+/// The file in an attempt's directory that holds its supervisor's PID.
+const SUPERVISOR_PID: &str = "supervisor.pid";
 /// Kubelet's cap on a termination message, and on the log tail that stands in for one.
 const MESSAGE_MAX: usize = 4096;
 const FALLBACK_LINES: usize = 80;

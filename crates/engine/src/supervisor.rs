@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use crate::shim::Paths;
 
 /// Spawns the supervisor; it reports through its record file.
-pub fn spawn(exe: &Path, paths: &Paths) -> std::io::Result<()> {
+pub fn spawn(exe: &Path, paths: &Paths) -> std::io::Result<u32> {
     let mut command = Command::new(exe);
     command
         .arg("container-shim")
@@ -22,8 +22,8 @@ pub fn spawn(exe: &Path, paths: &Paths) -> std::io::Result<()> {
 }
 
 /// Starts `command` (a supervisor mode of the `tug` binary) in a new session with its
-/// stdio on /dev/null, so it outlives its caller.
-pub fn detach(mut command: Command) -> std::io::Result<()> {
+/// stdio on /dev/null, so it outlives its caller; returns its PID.
+pub fn detach(mut command: Command) -> std::io::Result<u32> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -36,7 +36,8 @@ pub fn detach(mut command: Command) -> std::io::Result<()> {
         })
     };
     let mut child = command.spawn()?;
+    let pid = child.id();
     // Reap it if it ends while this agent runs; after an agent restart, init does.
     std::thread::spawn(move || child.wait());
-    Ok(())
+    Ok(pid)
 }

@@ -196,9 +196,22 @@ impl Cluster {
         child.wait_with_output().expect("kubectl ends")
     }
 
-    /// Runs kubectl against the cluster; panics with its output unless it succeeds.
+    /// Runs kubectl against the cluster; panics with its output, the cluster's pods and the
+    /// tail of `tug up`'s log unless it succeeds.
     pub fn kubectl(&self, args: &[&str]) -> String {
-        crate::succeeded("kubectl", args, &self.kubectl_output(args))
+        let out = self.kubectl_output(args);
+        if !out.status.success() {
+            let pods = self.kubectl_output(&["get", "pods", "-A", "-o", "wide"]);
+            panic!("kubectl {args:?}: {}\npods:\n{}\ntug up said:\n{}", text(&out), text(&pods), self.log_tail());
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The last 80 lines of `tug up`'s log.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("up.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(80).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
     /// Runs `tug` with the cluster's kubeconfig; returns what it did, success or not.
@@ -241,10 +254,7 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         while !done() {
             if Instant::now() > deadline {
-                let log = std::fs::read_to_string(self.dir.path().join("up.log")).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(80).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!("timed out waiting until {what}; tug up said:\n{}", tail.join("\n"));
+                panic!("timed out waiting until {what}; tug up said:\n{}", self.log_tail());
             }
             std::thread::sleep(Duration::from_millis(200));
         }

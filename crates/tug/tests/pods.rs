@@ -5,8 +5,8 @@
 //!
 //! One test walks the whole life of a node (clusters take turns on a machine-wide lock,
 //! see `tug-testkit`): the classic web server + log shipper pod,
-//! an agent restart that keeps the containers, a crash loop, a missing ConfigMap key, and
-//! deletion that leaves no process, veth or mount behind. The guard cleans up even when
+//! an agent restart that keeps the containers, a crash loop, a missing ConfigMap key, an
+//! agent stopped while preparing a container, and deletion that leaves no process, veth or mount behind. The guard cleans up even when
 //! an assertion fails.
 
 use serde_json::Value;
@@ -123,6 +123,15 @@ fn a_node_runs_pods_keeps_them_across_restarts_and_cleans_up() {
                 "couldn't find key absent in ConfigMap default/settings".to_string(),
             )
     });
+
+    // The agent stops while preparing a container (the attempt's directory is made, no
+    // supervisor runs it yet): the restarted agent prepares it afresh.
+    let nokey = node.pod("nokey")["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    node.stop();
+    std::fs::create_dir_all(node.dir().join("agent/pods").join(&nokey).join("containers/c/0")).expect("attempt dir");
+    node.start();
+    node.kubectl(&["patch", "configmap", "settings", "-p", r#"{"data":{"absent":"now"}}"#]);
+    node.kubectl(&["wait", "--for=condition=Ready", "pod/nokey", "--timeout=30s"]);
 
     // Deletion stops the containers and leaves nothing behind.
     let uids: Vec<String> = ["web", "crash", "nokey"]
