@@ -42,6 +42,7 @@ pub mod proxy;
 pub mod sandbox;
 mod server;
 mod session;
+mod spdy;
 pub mod spec;
 pub mod volumes;
 mod websocket;

@@ -1,7 +1,7 @@
 //! The agent's HTTPS endpoint (kubelet's port 10250), where the API server forwards
 //! pods' `log`, `exec` and `attach` subresources: `/containerLogs/<ns>/<pod>/<container>`,
 //! `/exec/<ns>/<pod>/<container>?command=…`, `/attach/<ns>/<pod>/<container>`,
-//! `/portForward/<ns>/<pod>?ports=…`.
+//! `/portForward/<ns>/<pod>[?ports=…]` (WebSocket, or SPDY for port forwarding).
 //!
 //! Security as kubelet's with `--anonymous-auth=false` and webhook authorization:
 //! the TLS handshake requires a client certificate signed by the cluster CA (the API
@@ -269,7 +269,7 @@ fn handshake(kind: &str, headers: &hyper::HeaderMap, served: &[&'static str]) ->
     let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let key = header(header::SEC_WEBSOCKET_KEY);
     if !header(header::UPGRADE).eq_ignore_ascii_case("websocket") || key.is_empty() {
-        return Err(format!("{kind} needs a WebSocket upgrade with one of the subprotocols {} (SPDY is not served)", served.join(", ")));
+        return Err(format!("{kind} needs a WebSocket upgrade with one of the subprotocols {}", served.join(", ")));
     }
     let offered = header(header::SEC_WEBSOCKET_PROTOCOL);
     let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
@@ -293,13 +293,9 @@ fn switching(key: &str, protocol: &'static str) -> Response<Body> {
     response
 }
 
-/// `portForward`: the pod's ports over WebSocket (`v4.channel.k8s.io`).
+/// `portForward`: kubectl's SPDY (raw after `Upgrade: SPDY/3.1`, or tunnelled in a
+/// WebSocket) or the Python client's WebSocket `v4.channel.k8s.io` with `?ports=`.
 async fn port_forward(node: &Node, ns: &str, name: &str, mut request: Request<Incoming>) -> Response<Body> {
-    let query = query_pairs(&request);
-    let ports = match portforward::ports(&query) {
-        Ok(p) => p,
-        Err(message) => return bad_request(&message),
-    };
     let pod = match find_pod(node, ns, name, None).await {
         Ok((pod, _)) => pod,
         Err(response) => return response,
@@ -307,16 +303,48 @@ async fn port_forward(node: &Node, ns: &str, name: &str, mut request: Request<In
     let Some(pod_ip) = pod.status.as_ref().and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty()) else {
         return bad_request(&format!("pod {ns}/{name} has no address yet"));
     };
-    let (key, protocol) = match handshake("portforward", request.headers(), &[websocket::PROTOCOLS[1]]) {
+    let pod_name = format!("{ns}/{name}");
+    let headers = request.headers();
+    let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if upgrade.eq_ignore_ascii_case("SPDY/3.1") {
+        let offered = headers.get_all("x-stream-protocol-version").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|p| p.trim() == portforward::SPDY_PROTOCOL);
+        if !offered {
+            return bad_request(&format!("portforward over SPDY needs X-Stream-Protocol-Version: {}", portforward::SPDY_PROTOCOL));
+        }
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else { return };
+            portforward::run_spdy(hyper_util::rt::TokioIo::new(upgraded), &pod_name, &pod_ip).await;
+        });
+        let mut response = Response::new(Full::new(Bytes::new()).boxed());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+        headers.insert("x-stream-protocol-version", HeaderValue::from_static(portforward::SPDY_PROTOCOL));
+        return response;
+    }
+    let (key, protocol) = match handshake("portforward", headers, &[portforward::TUNNELLED, websocket::PROTOCOLS[1]]) {
         Ok(h) => h,
         Err(message) => return bad_request(&message),
     };
+    let ports = if protocol == portforward::TUNNELLED {
+        Vec::new()
+    } else {
+        match portforward::ports(&query_pairs(&request)) {
+            Ok(p) => p,
+            Err(message) => return bad_request(&message),
+        }
+    };
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let pod_name = format!("{ns}/{name}");
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else { return };
         let (reader, writer) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
-        portforward::run(reader, Writer::new(writer), &pod_name, &pod_ip, ports).await;
+        if protocol == portforward::TUNNELLED {
+            portforward::run_spdy(portforward::tunnel(reader, Writer::new(writer)), &pod_name, &pod_ip).await;
+        } else {
+            portforward::run(reader, Writer::new(writer), &pod_name, &pod_ip, ports).await;
+        }
     });
     switching(&key, protocol)
 }

@@ -146,6 +146,11 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         self.send(&frame(OP_BINARY, &payload)).await
     }
 
+    /// A binary message with no channel byte (a tunnelled byte stream's next bytes).
+    pub async fn binary(&self, data: &[u8]) -> std::io::Result<()> {
+        self.send(&frame(OP_BINARY, data)).await
+    }
+
     pub async fn pong(&self, data: &[u8]) -> std::io::Result<()> {
         self.send(&frame(OP_PONG, data)).await
     }

@@ -1,10 +1,15 @@
 //! A pod's streams through the API server and the node agent, with the real clients:
 //! `kubectl logs` (`-c`, `--tail`, `--timestamps`, `--previous`, `-f`), `kubectl exec`
 //! (exit codes, stderr, `-i` input, a terminal), `kubectl attach -i`, and the Python
-//! client's `stream` exec and `portforward`. kubectl here speaks WebSocket (`v5.channel.k8s.io`), the
-//! Python client `v4.channel.k8s.io`. Needs root (see `pods.rs`).
+//! client's `stream` exec and `portforward`, and `kubectl port-forward`. kubectl speaks
+//! WebSocket (`v5.channel.k8s.io`) for exec and attach and SPDY for port-forward (raw, or
+//! tunnelled in a WebSocket); the Python client `v4.channel.k8s.io`. Needs root (see
+//! `pods.rs`).
 
-use tug_testkit::{text, Cluster};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+use tug_testkit::{http_get, text, try_get, Cluster};
 
 const TUG: &str = env!("CARGO_BIN_EXE_tug");
 
@@ -39,6 +44,49 @@ spec:
     stdin: true
     command: [sh, -c, 'echo ready; read line; echo "got $line"; for i in 1 2 3; do echo tick $i; sleep 0.3; done']
 "#;
+
+/// `kubectl port-forward pod/talk :PORT` running, and the local port it chose.
+struct PortForward {
+    child: Child,
+    port: u16,
+}
+
+impl PortForward {
+    fn start(node: &Cluster, websockets: &str, port: &str) -> PortForward {
+        let mut child = Command::new("kubectl")
+            .env("KUBECONFIG", node.kubeconfig())
+            .env("PORT_FORWARD_WEBSOCKETS", websockets)
+            .args(["port-forward", "--address", "127.0.0.1", "pod/talk", &format!(":{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        // Read on, so kubectl's "Handling connection" lines never meet a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        // "Forwarding from 127.0.0.1:40123 -> 8080"
+        let local = line.split_whitespace().nth(2).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok());
+        let Some(local) = local else {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("kubectl ends");
+            panic!("kubectl port-forward (PORT_FORWARD_WEBSOCKETS={websockets}) said {line:?}: {}", text(&out));
+        };
+        PortForward { child, port: local }
+    }
+
+    /// Ends kubectl; what it wrote to stderr.
+    fn stop(&mut self) -> String {
+        let _ = self.child.kill();
+        let mut said = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut said);
+        }
+        let _ = self.child.wait();
+        said
+    }
+}
 
 fn out(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -125,6 +173,22 @@ print(data.split(b"\r\n\r\n", 1)[1].decode(), end="")
 "#,
     );
     assert_eq!(forwarded, "forwarded\n");
+
+    // kubectl port-forward: SPDY tunnelled in a WebSocket (kubectl's way since 1.31), and
+    // raw SPDY after `Upgrade: SPDY/3.1` (its fallback, PORT_FORWARD_WEBSOCKETS=false).
+    // Several connections through one session, each an error and a data stream.
+    for websockets in ["true", "false"] {
+        let mut forward = PortForward::start(&node, websockets, "8080");
+        for _ in 0..3 {
+            assert_eq!(http_get("127.0.0.1", forward.port, "/index.html"), "forwarded", "websockets={websockets}");
+        }
+        forward.stop();
+    }
+    // Nothing listens on the pod's port 9: the connection is closed and kubectl tells why.
+    let mut refused = PortForward::start(&node, "true", "9");
+    assert_eq!(try_get("127.0.0.1", refused.port, "/"), None);
+    let said = refused.stop();
+    assert!(said.contains("error forwarding port 9 to pod default/talk"), "{said}");
 
     // The previous attempt's log, once the container has restarted.
     node.eventually("container again restarted", 40, || {

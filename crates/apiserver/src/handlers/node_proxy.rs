@@ -3,7 +3,8 @@
 //! is defaulted or checked here, the node's address and port come from its status
 //! (`InternalIP`, `daemonEndpoints.kubeletEndpoint.Port`), the request goes over
 //! HTTPS with the API server's kubelet client certificate, and the answer comes back
-//! streamed — or, for a WebSocket upgrade, the two upgraded connections are spliced.
+//! streamed — or, for an upgrade (WebSocket, or SPDY for port forwarding), the two
+//! upgraded connections are spliced.
 
 use std::sync::Arc;
 
@@ -19,13 +20,14 @@ use super::{crud, Ctx};
 use crate::object::from_kv;
 use crate::status::{ApiError, ApiResult};
 
-/// Headers a WebSocket upgrade carries to the agent.
-const UPGRADE_HEADERS: [header::HeaderName; 5] = [
-    header::CONNECTION,
-    header::UPGRADE,
-    header::SEC_WEBSOCKET_KEY,
-    header::SEC_WEBSOCKET_VERSION,
-    header::SEC_WEBSOCKET_PROTOCOL,
+/// Headers an upgrade (WebSocket, or SPDY for port forwarding) carries to the agent.
+const UPGRADE_HEADERS: [&str; 6] = [
+    "connection",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "x-stream-protocol-version",
 ];
 
 /// The agent's serving certificate is self-signed (kubelet's default), so, as
@@ -142,7 +144,7 @@ pub async fn forward(ctx: &Ctx<'_>, method: &Method, sub: &str, raw_query: &str,
     let upgrading = client_upgrade.is_some() && ctx.headers.contains_key(header::UPGRADE);
     if upgrading {
         for name in UPGRADE_HEADERS {
-            if let Some(value) = ctx.headers.get(&name) {
+            for value in ctx.headers.get_all(name) {
                 request = request.header(name, value);
             }
         }
