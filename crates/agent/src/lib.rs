@@ -39,6 +39,7 @@ pub mod pods;
 mod portforward;
 mod probes;
 pub mod proxy;
+mod routes;
 pub mod sandbox;
 mod server;
 mod session;
@@ -158,7 +159,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let server = server::serve(node);
     tokio::pin!(pods, server);
     let volumes = local_path::run(client.clone(), options.clone());
-    tokio::pin!(volumes);
+    let pod_routes = routes::run(client.clone(), options.node_name.clone(), options.node_ip);
+    tokio::pin!(volumes, pod_routes);
     let mut lease_tick = tokio::time::interval(lease::RENEW_EVERY);
     let mut check_tick = tokio::time::interval(CHECK_EVERY);
     let mut last_report = tokio::time::Instant::now();
@@ -169,6 +171,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             result = &mut service_proxy => return result,
             result = &mut cluster_dns => return result,
             result = &mut volumes => return result,
+            result = &mut pod_routes => return result,
             _ = lease_tick.tick() => {
                 // A failed renewal is retried at the next tick; the node turns NotReady only if they keep failing.
                 if let Err(e) = lease::renew(&client, &options.node_name, uid.as_deref()).await {

@@ -49,6 +49,9 @@ pub struct Config {
     pub audit_log_path: Option<PathBuf>,
     /// The audit policy (`audit.k8s.io/v1` Policy); `None`: every request at Metadata level.
     pub audit_policy_file: Option<PathBuf>,
+    /// More addresses or DNS names the serving certificate names (`--tls-san`), for
+    /// clients that reach the server by an address other than localhost.
+    pub tls_sans: Vec<String>,
 }
 
 impl Config {
@@ -64,6 +67,7 @@ impl Config {
             anonymous_auth: true,
             audit_log_path: None,
             audit_policy_file: None,
+            tls_sans: Vec::new(),
         }
     }
 }
@@ -153,6 +157,7 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 pub async fn start(config: Config) -> Result<Server, StartError> {
     let admission = admission::Chain::new(&config.disabled_admission_plugins)?;
     let pki = Pki::load_or_create(&config.data_dir)?;
+    pki.ensure_server_names(&config.tls_sans)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
     let auditor = match &config.audit_log_path {
         None => None,

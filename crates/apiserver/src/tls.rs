@@ -74,28 +74,35 @@ impl Pki {
         let ca_cert = ca.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca, &ca_key);
 
-        let server_key = KeyPair::generate()?;
-        let mut server = CertificateParams::new(Vec::<String>::new())?;
-        server.distinguished_name = name("tug-apiserver", &[]);
-        server.subject_alt_names = server_names();
-        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        server.not_after = rcgen::date_time_ymd(2036, 1, 1);
-        let server_cert = server.signed_by(&server_key, &issuer)?;
-
+        let (server_cert, server_key) = server_certificate(&issuer, &[])?;
         let (admin_cert, admin_key) = client_certificate("admin", &["system:masters"], &issuer)?;
 
-        let contents = [
-            ca_cert.pem(),
-            ca_key.serialize_pem(),
-            server_cert.pem(),
-            server_key.serialize_pem(),
-            admin_cert,
-            admin_key,
-        ];
+        let contents = [ca_cert.pem(), ca_key.serialize_pem(), server_cert, server_key, admin_cert, admin_key];
         for (file, pem) in FILES.iter().zip(contents) {
             write_private(&self.dir.join(file), pem.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// Makes sure the serving certificate also names `extra` (addresses or DNS names,
+    /// `--tls-san`): a new one is signed by the cluster CA when the list changed. The
+    /// list the certificate was made for is kept in `server-sans`.
+    pub fn ensure_server_names(&self, extra: &[String]) -> Result<(), TlsError> {
+        const SANS: &str = "server-sans";
+        let mut wanted: Vec<&str> = extra.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let had = std::fs::read_to_string(self.dir.join(SANS)).unwrap_or_default();
+        if had.lines().collect::<Vec<_>>() == wanted {
+            return Ok(());
+        }
+        let ca_pem = String::from_utf8_lossy(&self.read("ca.key")?).into_owned();
+        let ca_key = KeyPair::from_pem(&ca_pem)?;
+        let issuer = Issuer::new(ca_params()?, &ca_key);
+        let (cert, key) = server_certificate(&issuer, &wanted)?;
+        write_private(&self.dir.join("server.key"), key.as_bytes())?;
+        write_private(&self.dir.join("server.crt"), cert.as_bytes())?;
+        write_private(&self.dir.join(SANS), wanted.join("\n").as_bytes())
     }
 
     fn read(&self, file: &str) -> Result<Vec<u8>, TlsError> {
@@ -249,6 +256,24 @@ fn client_certificate(user: &str, groups: &[&str], issuer: &Issuer<'_, &KeyPair>
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = name(user, groups);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// The API server's serving certificate and key (PEM), for [`server_names`] and `extra`.
+fn server_certificate(issuer: &Issuer<'_, &KeyPair>, extra: &[&str]) -> Result<(String, String), TlsError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = name("tug-apiserver", &[]);
+    params.subject_alt_names = server_names();
+    for name in extra {
+        match name.parse::<IpAddr>() {
+            Ok(ip) => params.subject_alt_names.push(SanType::IpAddress(ip)),
+            Err(_) => params.subject_alt_names.push(SanType::DnsName((*name).try_into()?)),
+        }
+    }
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let cert = params.signed_by(&key, issuer)?;
     Ok((cert.pem(), key.serialize_pem()))

@@ -10,6 +10,12 @@ use std::process::Command;
 
 use crate::Error;
 
+/// Whether this network namespace has a link `name` (through /proc, which, unlike
+/// /sys, always shows the caller's own namespace).
+fn link_exists(name: &str) -> bool {
+    Path::new("/proc/sys/net/ipv4/conf").join(name).exists()
+}
+
 /// Runs a command, turning a failure into an error naming it and its output.
 pub fn run(program: &str, args: &[&str]) -> Result<(), Error> {
     let out = Command::new(program)
@@ -92,7 +98,7 @@ impl Network {
 
     /// Creates the bridge with the gateway address, unless it is there.
     pub fn ensure_bridge(&self) -> Result<(), Error> {
-        if Path::new("/sys/class/net").join(&self.bridge).exists() {
+        if link_exists(&self.bridge) {
             return Ok(());
         }
         run("ip", &["link", "add", &self.bridge, "type", "bridge"])?;
@@ -144,16 +150,14 @@ impl Network {
     pub fn attach(&self, id: &str, pid: i32, ip: Ipv4Addr) -> Result<(), Error> {
         let target = pid.to_string();
         let host = Network::host_veth(id);
-        if Path::new("/sys/class/net").join(&host).exists() {
+        if link_exists(&host) {
             let _ = run("ip", &["link", "del", &host]);
         }
         // Two `ip -batch` runs in all: one on the host, one in the namespace.
-        let outside = format!("link add {host} type veth peer name eth0 netns {target}\nlink set {host} master {} up\n", self.bridge);
-        run_with_input("ip", &["-batch", "-"], &outside)?;
         // Hairpin: a sandbox reaching a service that picks the sandbox itself gets its own
         // (masqueraded) packets back through the port they came in on.
-        let hairpin = format!("/sys/class/net/{host}/brport/hairpin_mode");
-        std::fs::write(&hairpin, "1").map_err(|e| Error::Io(format!("write {hairpin}: {e}")))?;
+        let outside = format!("link add {host} type veth peer name eth0 netns {target}\nlink set {host} master {} up\nlink set {host} type bridge_slave hairpin on\n", self.bridge);
+        run_with_input("ip", &["-batch", "-"], &outside)?;
         let gateway = self.gateway.to_string();
         let address = format!("{ip}/{}", self.prefix);
         // One `ip -batch` inside the namespace: address, link up, default route.
@@ -165,7 +169,7 @@ impl Network {
     /// Removes the sandbox's veth pair (its peer goes with it) and frees its address.
     pub fn detach(&self, id: &str) {
         let host = Network::host_veth(id);
-        if Path::new("/sys/class/net").join(&host).exists() {
+        if link_exists(&host) {
             let _ = run("ip", &["link", "del", &host]);
         }
         self.release(id);

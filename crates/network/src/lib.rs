@@ -3,13 +3,15 @@
 //! address, a veth pair per sandbox whose inner end is `eth0` in the sandbox's network
 //! namespace, and addresses handed out from the network's range and recorded on disk so
 //! a restarted owner never hands one out twice. Links are managed with iproute2's `ip`.
-//! The node's service proxy rules ([`proxy`]) are nftables rules loaded with `nft`.
+//! The node's service proxy rules ([`proxy`]) are nftables rules loaded with `nft`;
+//! [`routes`] reach other nodes' pods through their addresses.
 //!
 //! Knows nothing of pods or containers: callers name sandboxes by an opaque id and
 //! reach them by the PID of a process inside the namespace. Calls no other tug crate.
 
 pub mod bridge;
 pub mod proxy;
+pub mod routes;
 
 pub use bridge::{run, Network};
 

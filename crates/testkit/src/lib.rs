@@ -29,6 +29,13 @@ pub use control_plane::ControlPlane;
 /// The machine-wide lock every cluster holds while it lives.
 pub const LOCK: &str = "/run/tug-e2e.lock";
 
+/// Where agents in network namespaces reach the API server ([`Cluster::join_agent_in_netns`]).
+pub const NETNS_SERVER: &str = "10.99.1.1";
+
+/// `tug up` arguments of a cluster that agents in network namespaces join: the API
+/// server on every address, its certificate valid for [`NETNS_SERVER`].
+pub const NETNS_UP_ARGS: [&str; 4] = ["--bind-address", "0.0.0.0", "--tls-san", NETNS_SERVER];
+
 /// A `tug up` on 127.0.0.1 over a temp data dir.
 pub struct Cluster {
     tug: PathBuf,
@@ -39,6 +46,10 @@ pub struct Cluster {
     process: Option<Child>,
     /// Agents joined with [`Cluster::join_agent`].
     agents: Vec<Child>,
+    /// Network namespaces made by [`Cluster::join_agent_in_netns`].
+    netns: Vec<String>,
+    /// `tug up`'s extra arguments, for every start.
+    args: Vec<String>,
     links_before: Vec<String>,
     _lock: File,
 }
@@ -69,10 +80,12 @@ impl Cluster {
             agent_port: free_port(),
             process: None,
             agents: Vec::new(),
+            netns: Vec::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
             links_before: links(),
             _lock: lock,
         };
-        cluster.start_with(args);
+        cluster.start();
         cluster
     }
 
@@ -98,20 +111,20 @@ impl Cluster {
 
     /// Starts `tug up` again (after [`Cluster::stop`]) and waits for the node to be Ready.
     pub fn start(&mut self) {
-        self.start_with(&[]);
-    }
-
-    fn start_with(&mut self, args: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("up.log"))
             .expect("log file");
-        let child = Command::new(&self.tug)
-            .args(["up", "--bind-address", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--agent-port", &self.agent_port.to_string(), "--data-dir"])
+        let mut command = Command::new(&self.tug);
+        command.arg("up");
+        if !self.args.iter().any(|a| a == "--bind-address") {
+            command.args(["--bind-address", "127.0.0.1"]);
+        }
+        let child = command
+            .args(["--port", &self.port.to_string(), "--agent-port", &self.agent_port.to_string(), "--data-dir"])
             .arg(self.dir.path())
-            .args(args)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -153,6 +166,54 @@ impl Cluster {
     /// node `name` (busybox loaded into its own image store, its data under this cluster's
     /// dir, its own agent port and bridge); returns once the node is Ready.
     pub fn join_agent(&mut self, name: &str) {
+        self.spawn_agent(name, &format!("https://127.0.0.1:{}", self.port), None);
+    }
+
+    /// Starts a node in a network namespace of its own, as another host would be:
+    /// `tug-<hex>`, linked to this host by a veth pair (10.99.k.1 here, 10.99.k.2 there,
+    /// for the k-th such node) with its default route through here; the agent runs in it
+    /// (`nsenter --net`), its node address 10.99.k.2, and reaches the API server at
+    /// [`NETNS_SERVER`]. The cluster must serve there: start it with [`NETNS_UP_ARGS`].
+    /// The namespace is deleted with the cluster.
+    pub fn join_agent_in_netns(&mut self, name: &str) {
+        let k = self.netns.len() + 1;
+        let netns = format!("tug-{:08x}", std::process::id().rotate_left(8) ^ k as u32);
+        let (host, there) = (format!("10.99.{k}.1"), format!("10.99.{k}.2"));
+        let (host_link, netns_link) = (format!("{netns}h"), format!("{netns}n"));
+        self.netns.push(netns.clone());
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("ip runs");
+            assert!(out.status.success(), "ip {args:?}: {}", text(&out));
+        };
+        ip(&["netns", "add", &netns]);
+        ip(&["link", "add", &host_link, "type", "veth", "peer", "name", &netns_link, "netns", &netns]);
+        ip(&["addr", "add", &format!("{host}/30"), "dev", &host_link]);
+        ip(&["link", "set", &host_link, "up"]);
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec!["addr", "add", &format!("{there}/30"), "dev", &netns_link],
+            vec!["link", "set", &netns_link, "up"],
+            vec!["route", "add", "default", "via", &host],
+        ] {
+            let mut all = vec!["netns", "exec", &netns, "ip"];
+            all.extend(args);
+            ip(&all);
+        }
+        // Forwarding on both ends (each namespace has its own settings).
+        let forward = |link: &str| format!("echo 1 > /proc/sys/net/ipv4/conf/{link}/forwarding");
+        for out in [
+            Command::new("sh").args(["-c", &forward(&host_link)]).output(),
+            Command::new("ip").args(["netns", "exec", &netns, "sh", "-c", &forward(&netns_link)]).output(),
+        ] {
+            let out = out.expect("sh runs");
+            assert!(out.status.success(), "forwarding: {}", text(&out));
+        }
+        self.spawn_agent(name, &format!("https://{NETNS_SERVER}:{}", self.port), Some((&netns, &there)));
+    }
+
+    /// `tug agent` as node `name` joining at `server`, in `netns` with node address
+    /// `ip` if given; returns once the node is Ready.
+    fn spawn_agent(&mut self, name: &str, server: &str, netns: Option<(&str, &str)>) {
         let dir = self.dir.path().join("agents").join(name);
         std::fs::create_dir_all(&dir).expect("agent dir");
         let image = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/busybox-image.sh"))
@@ -163,16 +224,26 @@ impl Cluster {
         assert!(image.status.success(), "busybox image: {}", text(&image));
         let token = std::fs::read_to_string(self.dir.path().join("token")).expect("the join token");
         let log = File::create(dir.join("agent.log")).expect("agent log");
-        let child = Command::new(&self.tug)
-            .args(["agent", "--server", &format!("https://127.0.0.1:{}", self.port), "--token", token.trim()])
+        let mut command = match netns {
+            // nsenter, not `ip netns exec`: that one mounts a /sys of its own, which hides
+            // the cgroup hierarchies.
+            Some((netns, _)) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{netns}")).arg(&self.tug);
+                c
+            }
+            None => Command::new(&self.tug),
+        };
+        command
+            .args(["agent", "--server", server, "--token", token.trim()])
             .arg("--certificate-authority")
             .arg(self.dir.path().join("tls").join("ca.crt"))
             .args(["--node-name", name, "--agent-port", &free_port().to_string(), "--data-dir"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("tug agent starts");
+            .arg(&dir);
+        if let Some((_, ip)) = netns {
+            command.args(["--node-ip", ip]);
+        }
+        let child = command.stdout(Stdio::null()).stderr(log).spawn().expect("tug agent starts");
         self.agents.push(child);
         self.eventually(&format!("node {name} is Ready"), 30, || {
             let node: Value = serde_json::from_slice(&self.kubectl_output(&["get", "node", name, "-o", "json"]).stdout).unwrap_or_default();
@@ -333,6 +404,10 @@ impl Drop for Cluster {
             }
             let _ = agent.kill();
             let _ = agent.wait();
+        }
+        // Its links, bridge, routes and nftables go with it.
+        for netns in std::mem::take(&mut self.netns) {
+            let _ = Command::new("ip").args(["netns", "del", &netns]).status();
         }
         for pid in self.own_processes() {
             // SAFETY: kill(2) on a container supervisor or sandbox this cluster started.

@@ -66,6 +66,9 @@ pub struct UpArgs {
     /// Address the API server listens on
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
+    /// Another address or DNS name the API server's certificate is valid for (repeatable)
+    #[arg(long = "tls-san", value_name = "NAME")]
+    tls_sans: Vec<String>,
     /// How long a node's Lease may go unrenewed before it is NotReady/Unknown and tainted unreachable
     #[arg(long, default_value = "40s", value_parser = crate::server::parse_grace_period)]
     node_monitor_grace_period: std::time::Duration,
@@ -134,7 +137,8 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;
         let store: Arc<dyn tug_store::Store> = Arc::new(store);
-        let config = tug_apiserver::Config::new(data_dir.clone(), SocketAddr::new(args.bind_address, args.port), store.clone());
+        let mut config = tug_apiserver::Config::new(data_dir.clone(), SocketAddr::new(args.bind_address, args.port), store.clone());
+        config.tls_sans = args.tls_sans.clone();
         let server = tug_apiserver::start(config).await?;
         // More nodes join with `tug agent --server URL --token $(cat <data-dir>/token) --certificate-authority <data-dir>/tls/ca.crt`.
         let token_file = data_dir.join("token");

@@ -19,6 +19,9 @@ pub struct ServerArgs {
     /// Address to listen on
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
+    /// Another address or DNS name the serving certificate is valid for (repeatable)
+    #[arg(long = "tls-san", value_name = "NAME")]
+    tls_sans: Vec<String>,
     /// Do not run the scheduler in this process (run `tug scheduler` elsewhere)
     #[arg(long)]
     disable_scheduler: bool,
@@ -88,6 +91,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         config.token_auth_file = args.token_auth_file.clone();
         config.audit_log_path = args.audit_log_path.clone();
         config.audit_policy_file = args.audit_policy_file.clone();
+        config.tls_sans = args.tls_sans.clone();
         let server = tug_apiserver::start(config).await?;
         let token_file = args.data_dir.join("token");
         tug_apiserver::authn::bootstrap::ensure_join_token(store.as_ref(), &token_file).await?;

@@ -3,9 +3,11 @@
 //! own bridge and pod CIDR. The scheduler places pods on both by nodeSelector, taints and
 //! anti-affinity; a pod on one node reaches a pod on the other by pod IP; a hostPort is
 //! published on the node and a hostNetwork pod serves on the node's own network; logs and
-//! exec reach the joined node through the API server. Needs root (see `pods.rs`).
+//! exec reach the joined node through the API server. A node in a network namespace of its
+//! own (as another host on the network) is reached through the route its agent's peers
+//! add to its pod CIDR. Needs root (see `pods.rs`).
 
-use tug_testkit::{http_get, Cluster};
+use tug_testkit::{http_get, Cluster, NETNS_UP_ARGS};
 
 const TUG: &str = env!("CARGO_BIN_EXE_tug");
 
@@ -75,4 +77,59 @@ fn pods_on_two_nodes_reach_each_other() {
     assert_eq!(http_get("127.0.0.1", 18481, "/"), "on the node");
     cluster.kubectl(&["delete", "pods", "--all", "--timeout=60s"]);
     assert!(tug_testkit::try_get("127.0.0.1", 18480, "/").is_none(), "the hostPort is released with its pod");
+}
+
+const REMOTE_PODS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: server}
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: remote}
+  tolerations: [{key: dedicated, operator: Exists}]
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'mkdir /www; hostname > /www/index.html; exec httpd -f -v -p 80 -h /www']
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'mkdir /www; hostname > /www/index.html; exec httpd -f -p 80 -h /www']
+"#;
+
+#[test]
+fn a_node_in_its_own_network_namespace_is_reached_by_routes() {
+    if !tug_testkit::can_run_pods() {
+        return;
+    }
+    let mut cluster = Cluster::up_with(TUG, &NETNS_UP_ARGS);
+    cluster.join_agent_in_netns("remote");
+    cluster.kubectl(&["taint", "node", "remote", "dedicated=remote:NoSchedule"]);
+    cluster.apply(REMOTE_PODS);
+    cluster.kubectl(&["wait", "--for=condition=Ready", "pod/server", "pod/client", "--timeout=60s"]);
+    let server = cluster.pod("server");
+    let client = cluster.pod("client");
+    assert_eq!(server["spec"]["nodeName"], "remote");
+    let (server_ip, client_ip) = (server["status"]["podIP"].as_str().unwrap(), client["status"]["podIP"].as_str().unwrap());
+
+    // This node's agent routes the remote node's pod CIDR through the remote node's address.
+    let cidr = cluster.get("node", "remote")["spec"]["podCIDR"].as_str().unwrap_or_default().to_string();
+    cluster.eventually("the route to the remote node's pods", 10, || {
+        let out = std::process::Command::new("ip").args(["route", "show", &cidr]).output().expect("ip runs");
+        String::from_utf8_lossy(&out.stdout).contains("via 10.99.1.2")
+    });
+    // Pod to pod both ways, the host to the remote pod, and the API server to the remote agent.
+    assert_eq!(cluster.kubectl(&["exec", "client", "--", "wget", "-qO-", &format!("http://{server_ip}/")]), "server\n");
+    assert_eq!(cluster.kubectl(&["exec", "server", "--", "wget", "-qO-", &format!("http://{client_ip}/")]), "client\n");
+    assert_eq!(http_get(server_ip, 80, "/"), "server");
+    cluster.eventually("the server logged the request", 10, || cluster.kubectl(&["logs", "server"]).contains(client_ip));
+    cluster.kubectl(&["delete", "pods", "--all", "--timeout=60s"]);
 }
