@@ -197,7 +197,7 @@ impl Worker {
         let uid = uid_of(pod);
         let spec = pod.spec.clone().unwrap_or_default();
         let pod_dir = self.node.pod_dir(&uid);
-        let (sandbox_pid, pod_ip) = self.ensure_sandbox(pod, &pod_dir)?;
+        let (sandbox_pid, pod_ip) = self.ensure_sandbox(pod, &pod_dir).await?;
         if !spec.host_network.unwrap_or(false) {
             if let Err(message) = self.node.host_ports.ensure(&uid, pod, &pod_ip).await {
                 eprintln!("tug agent: pod {}: {message}", pod.metadata.name.as_deref().unwrap_or_default());
@@ -399,8 +399,10 @@ impl Worker {
         crate::events::record(&self.node.client, pod, &self.node.options.node_name, "Warning", "Failed", &format!("Error: {reason}"), Some(&container.name)).await;
     }
 
-    /// The sandbox (started if missing) and the pod's address.
-    fn ensure_sandbox(&self, pod: &Pod, pod_dir: &Path) -> Result<(i32, String), Error> {
+    /// The sandbox (started if missing) and the pod's address. Starting one waits on
+    /// processes (the holder, `ip`, `nsenter`), so it runs off the async workers, which
+    /// the API server shares in `tug up`.
+    async fn ensure_sandbox(&self, pod: &Pod, pod_dir: &Path) -> Result<(i32, String), Error> {
         let path = pod_dir.join("sandbox.json");
         if let Some(saved) = shim::read_record(&path) {
             let pid = saved.get("pid").and_then(Value::as_i64).unwrap_or(0) as i32;
@@ -408,27 +410,10 @@ impl Worker {
                 return Ok((pid, saved.get("ip").and_then(Value::as_str).unwrap_or_default().to_string()));
             }
         }
-        std::fs::create_dir_all(pod_dir).map_err(|e| Error::Internal(format!("create {}: {e}", pod_dir.display())))?;
-        let uid = uid_of(pod);
-        let name = pod.metadata.name.as_deref().unwrap_or("pod");
-        let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
-        let pid = sandbox::start(&self.node.options.sandbox_exe, name, host_network)?;
-        let ip = if host_network {
-            self.node.options.node_ip
-        } else {
-            let wired = self.node.network.allocate(&uid).and_then(|ip| self.node.network.attach(&uid, pid, ip).map(|()| ip));
-            match wired {
-                Ok(ip) => ip,
-                Err(e) => {
-                    sandbox::stop(pid);
-                    self.node.network.detach(&uid);
-                    return Err(e.into());
-                }
-            }
-        };
-        let record = json!({"pid": pid, "ip": ip.to_string()});
-        std::fs::write(&path, record.to_string()).map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
-        Ok((pid, ip.to_string()))
+        let (node, pod, pod_dir) = (self.node.clone(), pod.clone(), pod_dir.to_path_buf());
+        tokio::task::spawn_blocking(move || start_sandbox(&node, &pod, &pod_dir))
+            .await
+            .map_err(|e| Error::Internal(format!("start the pod sandbox: {e}")))?
     }
 
     /// Starts attempt `number` of a container under its own supervisor.
@@ -795,6 +780,32 @@ impl Worker {
         }
         let _ = std::fs::remove_dir_all(&pod_dir);
     }
+}
+
+/// Starts the pod's sandbox and wires it to the node's network; records both.
+fn start_sandbox(node: &Node, pod: &Pod, pod_dir: &Path) -> Result<(i32, String), Error> {
+    std::fs::create_dir_all(pod_dir).map_err(|e| Error::Internal(format!("create {}: {e}", pod_dir.display())))?;
+    let uid = uid_of(pod);
+    let name = pod.metadata.name.as_deref().unwrap_or("pod");
+    let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+    let pid = sandbox::start(&node.options.sandbox_exe, name, host_network)?;
+    let ip = if host_network {
+        node.options.node_ip
+    } else {
+        let wired = node.network.allocate(&uid).and_then(|ip| node.network.attach(&uid, pid, ip).map(|()| ip));
+        match wired {
+            Ok(ip) => ip,
+            Err(e) => {
+                sandbox::stop(pid);
+                node.network.detach(&uid);
+                return Err(e.into());
+            }
+        }
+    };
+    let path = pod_dir.join("sandbox.json");
+    let record = json!({"pid": pid, "ip": ip.to_string()});
+    std::fs::write(&path, record.to_string()).map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
+    Ok((pid, ip.to_string()))
 }
 
 /// A container's attempts in the pod directory, oldest first.
