@@ -113,6 +113,10 @@ def main():
         deadline = time.time() + 120
         while v1.list_namespaced_pod("default").items and time.time() < deadline:
             time.sleep(0.2)
+        # The agent removes a force-deleted pod's containers after the object is gone.
+        pods_dir = os.path.join(data, "agent", "pods")
+        while os.path.isdir(pods_dir) and os.listdir(pods_dir) and time.time() < deadline:
+            time.sleep(0.2)
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(30)

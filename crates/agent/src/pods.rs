@@ -61,9 +61,22 @@ pub async fn run(node: Arc<Node>) -> Result<(), Error> {
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", node.options.node_name));
     let mut events = std::pin::pin!(watcher::watcher(pods, config));
     let mut workers: HashMap<String, watch::Sender<Option<Pod>>> = HashMap::new();
+    let mut listed: Vec<String> = Vec::new();
     while let Some(event) = events.next().await {
         let pod = match event {
-            Ok(Event::Apply(pod) | Event::InitApply(pod)) => Some(pod),
+            Ok(Event::Init) => {
+                listed.clear();
+                None
+            }
+            Ok(Event::InitApply(pod)) => {
+                listed.extend(pod.metadata.uid.clone());
+                Some(pod)
+            }
+            Ok(Event::InitDone) => {
+                sweep_orphans(&node, &listed, &workers);
+                None
+            }
+            Ok(Event::Apply(pod)) => Some(pod),
             Ok(Event::Delete(pod)) => {
                 // Gone from the API (deleted by force): stop what runs, nothing left to report to.
                 if let Some(tx) = pod.metadata.uid.as_ref().and_then(|uid| workers.get(uid)) {
@@ -71,7 +84,7 @@ pub async fn run(node: Arc<Node>) -> Result<(), Error> {
                 }
                 None
             }
-            Ok(_) | Err(_) => None,
+            Err(_) => None,
         };
         let Some(pod) = pod else { continue };
         let Some(uid) = pod.metadata.uid.clone() else { continue };
@@ -88,6 +101,24 @@ pub async fn run(node: Arc<Node>) -> Result<(), Error> {
         }
     }
     Err(Error::Internal("the pod watch ended".into()))
+}
+
+/// Removes, off the async workers, the pod directories of pods neither `listed` (the
+/// watch's fresh list) nor run by a worker: pods deleted while the agent was not
+/// watching.
+fn sweep_orphans(node: &Arc<Node>, listed: &[String], workers: &HashMap<String, watch::Sender<Option<Pod>>>) {
+    let orphans: Vec<String> = std::fs::read_dir(node.options.data_dir.join("pods"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|uid| !listed.contains(uid) && !workers.contains_key(uid))
+        .collect();
+    for uid in orphans {
+        eprintln!("tug agent: removing pod {uid}, deleted while the agent was away");
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || remove_orphan(&node, &uid));
+    }
 }
 
 /// One attempt at running a container: its files and what its supervisor recorded.
@@ -759,27 +790,56 @@ impl Worker {
         }
     }
 
-    /// Removes everything the pod had on the node: rootfs mounts, volumes, cgroups, sandbox, veth, address, files.
     fn cleanup(&self, uid: &str) {
-        let pod_dir = self.node.pod_dir(uid);
-        if let Ok(containers) = std::fs::read_dir(pod_dir.join("containers")) {
-            for container in containers.flatten() {
-                for attempt in std::fs::read_dir(container.path()).into_iter().flatten().flatten() {
-                    crate::mounts::unmount(&attempt.path().join("rootfs"));
-                }
+        cleanup(&self.node, uid);
+    }
+}
+
+/// Removes everything a pod had on the node: rootfs mounts, volumes, cgroups, sandbox, veth, address, files.
+fn cleanup(node: &Node, uid: &str) {
+    let pod_dir = node.pod_dir(uid);
+    if let Ok(containers) = std::fs::read_dir(pod_dir.join("containers")) {
+        for container in containers.flatten() {
+            for attempt in std::fs::read_dir(container.path()).into_iter().flatten().flatten() {
+                crate::mounts::unmount(&attempt.path().join("rootfs"));
             }
         }
-        volumes::teardown(&pod_dir);
-        if let Some(saved) = shim::read_record(&pod_dir.join("sandbox.json")) {
-            sandbox::stop(saved.get("pid").and_then(Value::as_i64).unwrap_or(0) as i32);
-        }
-        self.node.network.detach(uid);
-        self.node.host_ports.release(uid);
-        for qos in ["", "burstable/", "besteffort/"] {
-            crate::mounts::remove_cgroup(&format!("/tug/{}/{qos}pod{uid}", self.node.options.node_name));
-        }
-        let _ = std::fs::remove_dir_all(&pod_dir);
     }
+    volumes::teardown(&pod_dir);
+    if let Some(saved) = shim::read_record(&pod_dir.join("sandbox.json")) {
+        sandbox::stop(saved.get("pid").and_then(Value::as_i64).unwrap_or(0) as i32);
+    }
+    node.network.detach(uid);
+    node.host_ports.release(uid);
+    for qos in ["", "burstable/", "besteffort/"] {
+        crate::mounts::remove_cgroup(&format!("/tug/{}/{qos}pod{uid}", node.options.node_name));
+    }
+    let _ = std::fs::remove_dir_all(&pod_dir);
+}
+
+/// Stops and removes what is left of a pod the API no longer has (deleted while this
+/// agent was down, or while it stopped): its containers are killed, then [`cleanup`].
+fn remove_orphan(node: &Node, uid: &str) {
+    let pod_dir = node.pod_dir(uid);
+    let running = || -> Vec<String> {
+        std::fs::read_dir(pod_dir.join("containers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|c| c.file_name().into_string().ok())
+            .flat_map(|c| attempts(&pod_dir, &c).into_iter().filter(Attempt::running).map(move |a| runtime_id(uid, &c, a.number)))
+            .collect()
+    };
+    for id in running() {
+        let _ = tug_runtime::kill::kill(&node.runtime_root, &id, libc::SIGKILL, true);
+    }
+    for _ in 0..100 {
+        if running().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cleanup(node, uid);
 }
 
 /// Starts the pod's sandbox and wires it to the node's network; records both.

@@ -211,6 +211,21 @@ impl Cluster {
         self.spawn_agent(name, &format!("https://{NETNS_SERVER}:{}", self.port), Some((&netns, &there)));
     }
 
+    /// Stops the agents of [`Cluster::join_agent`] as Ctrl-C does (their containers stay);
+    /// `join_agent` with the same name starts one again.
+    pub fn stop_agents(&mut self) {
+        for mut agent in std::mem::take(&mut self.agents) {
+            // SAFETY: kill(2) on the PID of an agent this test started and has not reaped.
+            unsafe { libc::kill(agent.id() as i32, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while agent.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = agent.kill();
+            let _ = agent.wait();
+        }
+    }
+
     /// `tug agent` as node `name` joining at `server`, in `netns` with node address
     /// `ip` if given; returns once the node is Ready.
     fn spawn_agent(&mut self, name: &str, server: &str, netns: Option<(&str, &str)>) {
@@ -395,16 +410,7 @@ impl Drop for Cluster {
             let _ = self.kubectl_output(&["delete", "pods", "--all", "--all-namespaces", "--timeout=30s"]);
         }
         self.stop();
-        for mut agent in std::mem::take(&mut self.agents) {
-            // SAFETY: kill(2) on the PID of an agent this test started and has not reaped.
-            unsafe { libc::kill(agent.id() as i32, libc::SIGINT) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while agent.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = agent.kill();
-            let _ = agent.wait();
-        }
+        self.stop_agents();
         // Its links, bridge, routes and nftables go with it.
         for netns in std::mem::take(&mut self.netns) {
             let _ = Command::new("ip").args(["netns", "del", &netns]).status();

@@ -3,7 +3,8 @@
 //! own bridge and pod CIDR. The scheduler places pods on both by nodeSelector, taints and
 //! anti-affinity; a pod on one node reaches a pod on the other by pod IP; a hostPort is
 //! published on the node and a hostNetwork pod serves on the node's own network; logs and
-//! exec reach the joined node through the API server. A node in a network namespace of its
+//! exec reach the joined node through the API server; a pod deleted while its agent was
+//! down is cleaned up when the agent is back. A node in a network namespace of its
 //! own (as another host on the network) is reached through the route its agent's peers
 //! add to its pod CIDR. Needs root (see `pods.rs`).
 
@@ -75,6 +76,22 @@ fn pods_on_two_nodes_reach_each_other() {
     // hostPort and hostNetwork on the node's own addresses.
     assert_eq!(http_get("127.0.0.1", 18480, "/"), "server");
     assert_eq!(http_get("127.0.0.1", 18481, "/"), "on the node");
+
+    // A pod deleted while its node's agent is down: the agent, back, finds what is left
+    // of it (containers, sandbox, files) and removes it.
+    let uid = server["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let pod_dir = cluster.dir().join("agents/second/agent/pods").join(&uid);
+    let sandbox: serde_json::Value = serde_json::from_slice(&std::fs::read(pod_dir.join("sandbox.json")).expect("sandbox.json")).expect("sandbox record");
+    let sandbox = sandbox["pid"].as_i64().expect("sandbox pid");
+    cluster.stop_agents();
+    cluster.kubectl(&["delete", "pod", "server", "--grace-period=0", "--force"]);
+    cluster.join_agent("second");
+    cluster.eventually("the deleted pod's directory is removed", 30, || !pod_dir.exists());
+    cluster.eventually("the deleted pod's processes end", 10, || {
+        let processes = cluster.own_processes();
+        !processes.contains(&(sandbox as i32))
+            && processes.iter().all(|pid| !std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&uid)))
+    });
     cluster.kubectl(&["delete", "pods", "--all", "--timeout=60s"]);
     assert!(tug_testkit::try_get("127.0.0.1", 18480, "/").is_none(), "the hostPort is released with its pod");
 }
