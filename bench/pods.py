@@ -122,6 +122,8 @@ def main():
         up.wait(30)
         for bridge in node_bridges() - bridges_before:
             subprocess.run(["ip", "link", "del", bridge], check=False)
+        # The service proxy's table (kube-proxy too leaves its rules when it stops).
+        subprocess.run(["nft", "delete", "table", "ip", "tug"], check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(data, ignore_errors=True)
 
 
