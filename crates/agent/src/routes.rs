@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
 use tug_network::routes;
 
@@ -33,7 +34,7 @@ fn wanted(node: &Node, own_ip: Ipv4Addr) -> Option<(String, Ipv4Addr)> {
 /// Keeps the routes to other nodes' pod ranges until the Node watch ends.
 pub async fn run(client: Client, own_name: String, own_ip: Ipv4Addr) -> Result<(), Error> {
     let nodes: Api<Node> = Api::all(client);
-    let mut events = std::pin::pin!(watcher::watcher(nodes, watcher::Config::default()));
+    let mut events = std::pin::pin!(watcher::watcher(nodes, watcher::Config::default()).default_backoff());
     let mut routed: HashMap<String, (String, Ipv4Addr)> = HashMap::new();
     while let Some(event) = events.next().await {
         let (node, want) = match event {

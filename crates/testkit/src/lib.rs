@@ -145,15 +145,8 @@ impl Cluster {
 
     /// Stops `tug up` as Ctrl-C does; the containers' supervisors stay.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.process.take() {
-            // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
-            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.process.take() {
+            interrupt(child);
         }
     }
 
@@ -214,15 +207,8 @@ impl Cluster {
     /// Stops the agents of [`Cluster::join_agent`] as Ctrl-C does (their containers stay);
     /// `join_agent` with the same name starts one again.
     pub fn stop_agents(&mut self) {
-        for mut agent in std::mem::take(&mut self.agents) {
-            // SAFETY: kill(2) on the PID of an agent this test started and has not reaped.
-            unsafe { libc::kill(agent.id() as i32, libc::SIGINT) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while agent.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = agent.kill();
-            let _ = agent.wait();
+        for agent in std::mem::take(&mut self.agents) {
+            interrupt(agent);
         }
     }
 
@@ -432,6 +418,18 @@ impl Drop for Cluster {
         // The service proxy's nftables table (kube-proxy leaves its rules when it stops).
         let _ = Command::new("nft").args(["delete", "table", "ip", "tug"]).stderr(Stdio::null()).status();
     }
+}
+
+/// Ends a `tug` process this test started as Ctrl-C does, killing it after 10 s.
+fn interrupt(mut child: Child) {
+    // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn is_node_bridge(name: &str) -> bool {
