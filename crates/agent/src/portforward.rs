@@ -137,15 +137,17 @@ where
         match frame {
             Frame::SynStream { stream, headers } => {
                 let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default();
+                let kind = header("streamtype");
+                if kind != "error" && kind != "data" {
+                    let _ = writer.reset(stream, spdy::PROTOCOL_ERROR).await;
+                    continue;
+                }
                 let request = header("requestid");
                 let pair = pairs.entry(request.clone()).or_default();
-                match header("streamtype").as_str() {
-                    "error" => pair.error = Some(stream),
-                    "data" => pair.data = Some(stream),
-                    _ => {
-                        let _ = writer.reset(stream, spdy::PROTOCOL_ERROR).await;
-                        continue;
-                    }
+                if kind == "error" {
+                    pair.error = Some(stream);
+                } else {
+                    pair.data = Some(stream);
                 }
                 pair.port = header("port");
                 if writer.reply(stream).await.is_err() {
