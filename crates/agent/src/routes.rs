@@ -15,8 +15,8 @@ use tug_network::routes;
 
 use crate::Error;
 
-/// The route a Node's pods need from this node, if any: (podCIDR, InternalIP).
-fn wanted(node: &Node, own_ip: Ipv4Addr) -> Option<(String, Ipv4Addr)> {
+/// A Node's pod range and address: (podCIDR, InternalIP), if it has both and is not this node.
+fn target(node: &Node, own_ip: Ipv4Addr) -> Option<(String, Ipv4Addr)> {
     let cidr = node.spec.as_ref()?.pod_cidr.clone()?;
     let ip: Ipv4Addr = node
         .status
@@ -28,27 +28,31 @@ fn wanted(node: &Node, own_ip: Ipv4Addr) -> Option<(String, Ipv4Addr)> {
         .address
         .parse()
         .ok()?;
-    (ip != own_ip && routes::directly_reachable(ip)).then_some((cidr, ip))
+    (ip != own_ip).then_some((cidr, ip))
 }
 
 /// Keeps the routes to other nodes' pod ranges until the Node watch ends.
 pub async fn run(client: Client, own_name: String, own_ip: Ipv4Addr) -> Result<(), Error> {
     let nodes: Api<Node> = Api::all(client);
     let mut events = std::pin::pin!(watcher::watcher(nodes, watcher::Config::default()).default_backoff());
+    // Each node's last target, so its periodic status updates cost no route lookup.
+    let mut seen: HashMap<String, Option<(String, Ipv4Addr)>> = HashMap::new();
     let mut routed: HashMap<String, (String, Ipv4Addr)> = HashMap::new();
     while let Some(event) = events.next().await {
-        let (node, want) = match event {
+        let (node, target) = match event {
             Ok(Event::Apply(node) | Event::InitApply(node)) => {
-                let want = wanted(&node, own_ip);
-                (node, want)
+                let target = target(&node, own_ip);
+                (node, target)
             }
             Ok(Event::Delete(node)) => (node, None),
             Ok(_) | Err(_) => continue,
         };
         let Some(name) = node.metadata.name.filter(|n| *n != own_name) else { continue };
-        if routed.get(&name) == want.as_ref() {
+        if seen.get(&name) == Some(&target) {
             continue;
         }
+        seen.insert(name.clone(), target.clone());
+        let want = target.filter(|(_, ip)| routes::directly_reachable(*ip));
         if let Some((cidr, via)) = routed.remove(&name) {
             routes::remove(&cidr, via);
         }
@@ -70,7 +74,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn only_other_nodes_with_a_range_and_an_address_are_routed() {
+    fn only_other_nodes_with_a_range_and_an_address_are_targets() {
         let node = |cidr: Option<&str>, ip: &str| -> Node {
             serde_json::from_value(json!({
                 "metadata": {"name": "b"},
@@ -80,9 +84,9 @@ mod tests {
             .unwrap()
         };
         let own = Ipv4Addr::new(10, 0, 0, 1);
-        assert_eq!(wanted(&node(Some("10.42.1.0/24"), "10.0.0.1"), own), None, "its own address");
-        assert_eq!(wanted(&node(None, "10.0.0.2"), own), None, "no pod range");
-        assert_eq!(wanted(&node(Some("10.42.1.0/24"), "not-an-ip"), own), None);
-        assert_eq!(wanted(&node(Some("10.42.1.0/24"), "127.0.0.1"), own), None, "not reached through a network");
+        assert_eq!(target(&node(Some("10.42.1.0/24"), "10.0.0.1"), own), None, "its own address");
+        assert_eq!(target(&node(None, "10.0.0.2"), own), None, "no pod range");
+        assert_eq!(target(&node(Some("10.42.1.0/24"), "not-an-ip"), own), None);
+        assert_eq!(target(&node(Some("10.42.1.0/24"), "10.0.0.2"), own), Some(("10.42.1.0/24".into(), Ipv4Addr::new(10, 0, 0, 2))));
     }
 }
