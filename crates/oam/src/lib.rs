@@ -4,14 +4,22 @@
 //!
 //! This room owns rendering: reading definitions ([`definition`]; their templates are in
 //! our Go-template language, `spec.schematic.gotemplate.template`, not CUE), the built-in
-//! definitions (`webservice`, `worker`, `task`, `cron-task`, `k8s-objects`; `scaler`,
-//! `labels`, `annotations`, `env`, `expose`, `sidecar`, `resource`, `gateway`, `hpa`), and turning an Application into Kubernetes resources ([`render`]) with
-//! traits patching the workload ([`merge`]) or adding resources. It does no I/O and may
-//! call only `tug-gotemplate`; the Application controller (later) applies what it renders.
+//! definitions (`webservice`, `worker`, `task`, `cron-task`, `statefulservice`,
+//! `k8s-objects`; `scaler`, `labels`, `annotations`, `env`, `expose`, `sidecar`, `storage`,
+//! `resource`, `gateway`, `hpa`), and turning an Application into Kubernetes resources
+//! ([`render`]) with traits patching the workload ([`merge`]) or adding resources; and the
+//! pure parts of running one: the kinds' CustomResourceDefinitions ([`crds`]), workload
+//! health ([`health`]), the workflow's steps and the application's phase ([`workflow`]),
+//! policies ([`policy`]). It does no I/O and may call only `tug-gotemplate`; the Application
+//! controller (`tug-controllers`) applies what it renders.
 
+pub mod crds;
 pub mod definition;
+pub mod health;
 pub mod merge;
+pub mod policy;
 pub mod render;
+pub mod workflow;
 
 pub use definition::{Definition, DefinitionKind, Definitions};
 pub use render::{render, RenderError, Rendered};
