@@ -23,3 +23,12 @@ pub mod workflow;
 
 pub use definition::{Definition, DefinitionKind, Definitions};
 pub use render::{render, RenderError, Rendered};
+
+/// The label on everything an Application renders (and on its revisions): the application.
+pub const APP_LABEL: &str = "app.oam.dev/name";
+/// The label on everything a component renders: the component.
+pub const COMPONENT_LABEL: &str = "app.oam.dev/component";
+/// Set on an Application to a revision number: the controller puts that revision's spec back.
+pub const ROLLBACK_ANNOTATION: &str = "app.oam.dev/rollback-revision";
+/// Set on an Application (to anything): the controller resumes its suspended workflow.
+pub const RESUME_ANNOTATION: &str = "app.oam.dev/resume";

@@ -46,16 +46,15 @@ impl HealthGroup {
     /// Whether every component of the group is healthy, and a message (`2/3 healthy`, the
     /// unhealthy ones named), from each component's name and health.
     pub fn roll_up(&self, services: &[(String, bool)]) -> (bool, String) {
-        let members: Vec<&(String, bool)> = services.iter().filter(|(name, _)| self.components.is_empty() || self.components.contains(name)).collect();
-        let healthy = members.iter().filter(|(_, h)| *h).count();
-        let sick: Vec<&str> = members.iter().filter(|(_, h)| !*h).map(|(n, _)| n.as_str()).collect();
-        let mut message = format!("{healthy}/{} components healthy", members.len());
+        let healthy = |name: &str| services.iter().any(|(n, h)| n == name && *h);
+        // A listed component without a service (not applied yet) is not healthy.
+        let members: Vec<&str> = if self.components.is_empty() { services.iter().map(|(n, _)| n.as_str()).collect() } else { self.components.iter().map(String::as_str).collect() };
+        let sick: Vec<&str> = members.iter().copied().filter(|m| !healthy(m)).collect();
+        let mut message = format!("{}/{} components healthy", members.len() - sick.len(), members.len());
         if !sick.is_empty() {
             message.push_str(&format!("; unhealthy: {}", sick.join(", ")));
         }
-        // A listed component without a service yet (not applied) is not healthy.
-        let complete = self.components.is_empty() || members.len() == self.components.len();
-        (sick.is_empty() && complete, message)
+        (sick.is_empty(), message)
     }
 }
 
@@ -75,7 +74,7 @@ mod tests {
         let all = HealthGroup { name: "all".into(), components: vec![] };
         assert_eq!(all.roll_up(&services), (false, "1/2 components healthy; unhealthy: a".into()));
         let missing = HealthGroup { name: "m".into(), components: vec!["b".into(), "c".into()] };
-        assert!(!missing.roll_up(&services).0, "a component not yet applied is not healthy");
+        assert_eq!(missing.roll_up(&services), (false, "1/2 components healthy; unhealthy: c".into()), "a component not yet applied is not healthy");
         let topology = json!({"components": [], "policies": [{"name": "where", "type": "topology"}]});
         assert!(read(&topology).unwrap_err().starts_with("spec.policies[0] (\"where\"): policy type \"topology\" is not supported by tug"));
     }
