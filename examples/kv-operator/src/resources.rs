@@ -7,6 +7,10 @@
 //! - [`KeyValueBackup`] (`kvb`): a copy of each member's data, taken once.
 //! - [`KeyValueRestore`] (`kvr`): puts a backup's data back into its store, once.
 
+// One `#[kube(printcolumn(..))]` per column repeats `type_ = ..`, which clippy mistakes
+// for a duplicated attribute.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -241,5 +241,11 @@ fn bad_input_is_refused_or_reported_and_the_operator_carries_on() {
     operator.eventually("the idle store runs", 30, || {
         json(server.kubectl_output(&["get", "kvs", "idle", "-o", "json"]))["status"]["phase"] == "Running"
     });
+    // And settles: with nothing changing, it rewrites nothing (no reconcile loop feeding
+    // itself through its own writes).
+    let versions = || server.kubectl(&["get", "configmaps,services,statefulsets,kvs", "-o", "jsonpath={.items[*].metadata.resourceVersion}"]);
+    let before = versions();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(versions(), before);
     operator.assert_alive();
 }
