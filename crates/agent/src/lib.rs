@@ -13,7 +13,9 @@
 //! subresources over HTTPS (`server`: `logs`, `exec`, `attach`, `portforward` over the
 //! WebSocket channel protocols of `websocket` and `session`), runs probes and hooks
 //! (`probes`, `actions`), publishes hostPorts (`host_ports`) and joins with a bootstrap
-//! token ([`join`]).
+//! token ([`join`]). It samples the node's and each container's CPU and memory from
+//! cgroups and serves them as kubelet's `/stats/summary` (`stats`), which the API
+//! server turns into `metrics.k8s.io`.
 //! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
 //! cluster DNS ([`dns`]), whose address every pod's resolv.conf names, and serves
 //! Ingresses on the node's HTTP/HTTPS ports ([`ingress`]).
@@ -47,6 +49,7 @@ mod server;
 mod session;
 mod spdy;
 pub mod spec;
+mod stats;
 pub mod volumes;
 mod websocket;
 
@@ -167,8 +170,10 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         host_ports: host_ports::HostPorts::default(),
     });
     let pods = pods::run(node.clone());
-    let server = server::serve(node);
-    tokio::pin!(pods, server);
+    let (usage, usage_watch) = stats::new(&node);
+    let sampler = stats::run(node.clone(), usage.clone());
+    let server = server::serve(node, usage);
+    tokio::pin!(pods, server, usage_watch, sampler);
     let volumes = local_path::run(client.clone(), options.clone());
     let pod_routes = routes::run(client.clone(), options.node_name.clone(), options.node_ip);
     tokio::pin!(volumes, pod_routes);
@@ -179,6 +184,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         tokio::select! {
             result = &mut pods => return result,
             result = &mut server => return result,
+            result = &mut usage_watch => return result,
+            result = &mut sampler => return result,
             result = &mut service_proxy => return result,
             result = &mut cluster_dns => return result,
             result = &mut ingress => return result,

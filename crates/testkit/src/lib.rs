@@ -500,13 +500,24 @@ pub fn text(out: &Output) -> String {
 
 /// GET `path` from `ip:port`: the body if the answer is 200.
 pub fn try_get(ip: &str, port: u16, path: &str) -> Option<String> {
+    http_request(ip, port, "GET", path, b"").and_then(|(status, body)| (status == 200).then_some(body))
+}
+
+/// An HTTP/1.0 request with `body` (sent with its Content-Length unless empty): the
+/// answer's status code and trimmed body, or None if the server did not answer.
+pub fn http_request(ip: &str, port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect((ip, port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {ip}\r\n").ok()?;
+    if !body.is_empty() {
+        write!(stream, "Content-Length: {}\r\n", body.len()).ok()?;
+    }
+    stream.write_all(b"\r\n").ok()?;
+    stream.write_all(body).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    let ok = response.lines().next().is_some_and(|l| l.contains(" 200 "));
-    ok.then(|| response.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string())
+    let status = response.lines().next()?.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string()))
 }
 
 /// As [`try_get`], panicking unless the answer is 200.

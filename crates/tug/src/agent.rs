@@ -143,6 +143,10 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
         let kubeconfig = joined_kubeconfig(&args, &options).await?.or(args.kubeconfig.clone());
         let (client, ca) = client(kubeconfig).await?;
         options.client_ca = ca;
+        // The core.oam.dev kinds (OAM Applications) are served from the start.
+        tug_controllers::application::install_definitions(&client)
+            .await
+            .context("failed to install the core.oam.dev CustomResourceDefinitions")?;
         eprintln!("tug agent: node {} ({})", options.node_name, options.node_ip);
         tokio::select! {
             result = tug_agent::run(client, options) => result.context("the agent stopped"),
@@ -170,6 +174,10 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let kubeconfig = server.kubeconfig().to_path_buf();
         let (client, ca) = client(Some(kubeconfig.clone())).await?;
         options.client_ca = ca;
+        // The core.oam.dev kinds (OAM Applications) are served from the start.
+        tug_controllers::application::install_definitions(&client)
+            .await
+            .context("failed to install the core.oam.dev CustomResourceDefinitions")?;
         let node_name = options.node_name.clone();
         let ca_path = data_dir.join("tls").join("ca.crt");
         let root_ca_pem = std::fs::read_to_string(&ca_path)
