@@ -15,8 +15,9 @@
 //! ownerReferences) and `namespace` (emptying deleted namespaces). Shared by the workload
 //! controllers: `owned_pods` (controller refs, pod readiness, selectors, Events),
 //! `workload` (availability, adoption, deletion order) and `kinds` (the registry's types
-//! for kube-rs). It may call `tug-api` (quota
-//! usage, the registry) and the API through kube-rs; never the store.
+//! for kube-rs). `application` runs OAM Applications rendered by `tug-oam`. It may call
+//! `tug-api` (quota usage, the registry), `tug-oam` (rendering) and the API through kube-rs;
+//! never the store.
 
 pub mod deployment;
 pub mod endpoints;
@@ -41,6 +42,8 @@ pub mod owned_pods;
 pub mod revisions;
 pub mod statefulset;
 pub mod volume_binding;
+// OAM: Applications rendered by tug-oam.
+pub mod application;
 
 use kube::Client;
 
@@ -84,6 +87,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         cronjob::run(client.clone()),
         node_lifecycle::run(client.clone(), options.node_monitor_grace_period),
         volume_binding::run(client.clone()),
+        application::run(client.clone()),
     )?;
     Ok(())
 }

@@ -43,6 +43,8 @@ pub struct Cluster {
     port: u16,
     /// The agent's HTTPS port (logs, exec, attach).
     agent_port: u16,
+    /// The ingress's HTTP and HTTPS ports on 127.0.0.1 ([`Cluster::ingress_ports`]).
+    ingress_ports: (u16, u16),
     process: Option<Child>,
     /// Agents joined with [`Cluster::join_agent`].
     agents: Vec<Child>,
@@ -78,6 +80,7 @@ impl Cluster {
             dir,
             port: free_port(),
             agent_port: free_port(),
+            ingress_ports: (free_port(), free_port()),
             process: None,
             agents: Vec::new(),
             netns: Vec::new(),
@@ -104,6 +107,12 @@ impl Cluster {
         self.port
     }
 
+    /// The ingress's HTTP and HTTPS ports on 127.0.0.1 (`tug up` is started with
+    /// `--ingress-http`/`--ingress-https` on free ports there, never the host's 80 and 443).
+    pub fn ingress_ports(&self) -> (u16, u16) {
+        self.ingress_ports
+    }
+
     /// PID of the `tug up` process, if it runs.
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(Child::id)
@@ -120,6 +129,10 @@ impl Cluster {
         command.arg("up");
         if !self.args.iter().any(|a| a == "--bind-address") {
             command.args(["--bind-address", "127.0.0.1"]);
+        }
+        if !self.args.iter().any(|a| a.starts_with("--ingress") || a == "--disable-ingress") {
+            let (http, https) = self.ingress_ports;
+            command.args(["--ingress-http", &format!("127.0.0.1:{http}"), "--ingress-https", &format!("127.0.0.1:{https}")]);
         }
         let child = command
             .args(["--port", &self.port.to_string(), "--agent-port", &self.agent_port.to_string(), "--data-dir"])
