@@ -279,6 +279,67 @@ pub fn apply(script: &str) -> Result<(), Error> {
     }
 }
 
+/// UDP traffic the kernel's connection tracking would keep sending to an endpoint that a
+/// sync removed: a UDP flow stays NATed to its endpoint while packets keep coming, so a
+/// client that never pauses would talk to a gone endpoint forever (kube-proxy forgets
+/// these flows too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleFlow {
+    /// The address the client sent to: the cluster IP, or None for a node port (any of
+    /// the node's addresses).
+    pub to: Option<Ipv4Addr>,
+    /// The port the client sent to.
+    pub port: u16,
+    /// The removed endpoint the flow was NATed to.
+    pub endpoint: SocketAddrV4,
+}
+
+/// The UDP flows of service ports in `before` to endpoints no longer in `after`.
+pub fn stale_udp_flows(before: &[ServicePort], after: &[ServicePort]) -> Vec<StaleFlow> {
+    let mut out = Vec::new();
+    for old in before.iter().filter(|p| p.protocol == Protocol::Udp) {
+        let new = after.iter().find(|p| p.name == old.name && p.protocol == Protocol::Udp);
+        let gone = |list: &[SocketAddrV4], kept: Option<&Vec<SocketAddrV4>>| -> Vec<SocketAddrV4> {
+            list.iter().filter(|e| !kept.is_some_and(|k| k.contains(e))).copied().collect()
+        };
+        if let Some(ip) = old.cluster_ip {
+            for endpoint in gone(&old.internal, new.map(|n| &n.internal)) {
+                out.push(StaleFlow { to: Some(ip), port: old.port, endpoint });
+            }
+        }
+        for port in old.node_port.into_iter().chain(old.load_balancer_port) {
+            for endpoint in gone(&old.external, new.map(|n| &n.external)) {
+                out.push(StaleFlow { to: None, port, endpoint });
+            }
+        }
+    }
+    out
+}
+
+/// Deletes `flows` from the connection tracking table (the `conntrack` tool, Debian's
+/// conntrack package); a flow already gone is no error.
+pub fn forget_flows(flows: &[StaleFlow]) -> Result<(), Error> {
+    for flow in flows {
+        let mut command = Command::new("conntrack");
+        command.args(["-D", "-p", "udp"]);
+        if let Some(to) = flow.to {
+            command.args(["--orig-dst", &to.to_string()]);
+        }
+        command.args(["--orig-port-dst", &flow.port.to_string()]);
+        command.args(["--reply-src", &flow.endpoint.ip().to_string(), "--reply-port-src", &flow.endpoint.port().to_string()]);
+        let out = command
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::Io(format!("run conntrack (install the conntrack package): {e}")))?;
+        // Exit status 1 with "0 flow entries": nothing matched.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && !stderr.contains("0 flow entries") {
+            return Err(Error::Io(format!("conntrack -D for {flow:?} failed: {}", stderr.trim())));
+        }
+    }
+    Ok(())
+}
+
 /// Removes the proxy's table, if there is one.
 pub fn remove() -> Result<(), Error> {
     apply(&format!("table ip {TABLE}\ndelete table ip {TABLE}\n"))
@@ -336,6 +397,64 @@ mod tests {
         assert!(script.contains("flags dynamic,timeout; timeout 10800s;"), "{script}");
         assert!(script.contains("update @aff-"), "{script}");
         assert!(script.contains("ip saddr @aff-"), "{script}");
+    }
+
+    #[test]
+    fn removed_udp_endpoints_are_stale_flows_and_tcp_ones_are_not() {
+        let mut dns = port("kube-system/dns:53", &["10.42.0.5:53", "10.42.0.6:53"]);
+        dns.protocol = Protocol::Udp;
+        let web = port("default/web:http", &["10.42.0.7:80"]);
+        let before = vec![dns.clone(), web.clone()];
+        let gone: SocketAddrV4 = "10.42.0.5:53".parse().unwrap();
+        dns.internal.retain(|e| *e != gone);
+        dns.external.retain(|e| *e != gone);
+        let flows = stale_udp_flows(&before, &[dns, port("default/web:http", &[])]);
+        // port(): cluster IP 10.43.0.20 port 80, node port 30080.
+        assert_eq!(
+            flows,
+            vec![
+                StaleFlow { to: Some(Ipv4Addr::new(10, 43, 0, 20)), port: 80, endpoint: gone },
+                StaleFlow { to: None, port: 30080, endpoint: gone },
+            ]
+        );
+        // A Service gone altogether leaves every endpoint's flows stale.
+        assert_eq!(stale_udp_flows(&before[..1], &[]).len(), 4);
+    }
+
+    /// Real conntrack entries: the stale one goes, another endpoint's stays.
+    #[test]
+    fn forgetting_flows_deletes_only_the_removed_endpoints_entries() {
+        if std::process::Command::new("conntrack").arg("--version").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "conntrack is missing (apt conntrack)");
+            return;
+        }
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let insert = |endpoint: &str, sport: &str| {
+            let ok = std::process::Command::new("conntrack")
+                .args(["-I", "-p", "udp", "-s", "10.99.77.1", "-d", "10.43.77.77", "--sport", sport, "--dport", "53"])
+                .args(["-r", endpoint, "-q", "10.99.77.1", "--reply-port-src", "5353", "--reply-port-dst", sport, "--timeout", "60"])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        };
+        let list = || {
+            let out = std::process::Command::new("conntrack").args(["-L", "-p", "udp", "--orig-dst", "10.43.77.77"]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        insert("10.99.78.5", "1000");
+        insert("10.99.78.6", "1001");
+        let flow = StaleFlow { to: Some(Ipv4Addr::new(10, 43, 77, 77)), port: 53, endpoint: "10.99.78.5:5353".parse().unwrap() };
+        let result = forget_flows(&[flow.clone()]);
+        let left = list();
+        let _ = std::process::Command::new("conntrack").args(["-D", "-p", "udp", "--orig-dst", "10.43.77.77"]).output();
+        result.unwrap();
+        assert!(!left.contains("src=10.99.78.5") && left.contains("src=10.99.78.6"), "{left}");
+        // Forgetting it again finds nothing, which is no error.
+        forget_flows(&[flow]).unwrap();
     }
 
     fn affinity_sets(script: &str) -> Vec<&str> {
