@@ -17,7 +17,8 @@
 //! cgroups and serves them as kubelet's `/stats/summary` (`stats`), which the API
 //! server turns into `metrics.k8s.io`.
 //! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
-//! cluster DNS ([`dns`]), whose address every pod's resolv.conf names.
+//! cluster DNS ([`dns`]), whose address every pod's resolv.conf names, and serves
+//! Ingresses on the node's HTTP/HTTPS ports ([`ingress`]).
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
@@ -30,6 +31,7 @@ pub mod env;
 mod events;
 mod exec;
 mod host_ports;
+pub mod ingress;
 pub mod join;
 pub mod lease;
 pub mod local_path;
@@ -77,6 +79,8 @@ pub struct Options {
     /// The CA certificates (DER) that sign the client certificates allowed to call the
     /// agent's HTTPS endpoint (the cluster CA: the API server's kubelet client).
     pub client_ca: Vec<Vec<u8>>,
+    /// Where the ingress controller listens (none: it does not run on this node).
+    pub ingress: ingress::Options,
 }
 
 impl Options {
@@ -91,6 +95,7 @@ impl Options {
             sandbox_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tug")),
             image_dir: PathBuf::from(tug_image_default()),
             client_ca: Vec::new(),
+            ingress: ingress::Options::default(),
         }
     }
 }
@@ -142,8 +147,14 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         eprintln!("tug agent: {e}");
     }
     let cluster_dns = dns::serve(network.gateway, services.clone(), slices.clone());
+    // The ingress reads the same caches; it is told of their changes through `changed`.
+    let (changed, changes) = tokio::sync::watch::channel(());
+    let service_events = futures_util::StreamExt::inspect(service_events, move |_| {
+        changed.send_replace(());
+    });
+    let ingress = ingress::run(client.clone(), options.ingress.clone(), options.node_name.clone(), options.node_ip, services.clone(), slices.clone(), changes);
     let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, pod_cidr.clone(), services, slices, service_events);
-    tokio::pin!(service_proxy, cluster_dns);
+    tokio::pin!(service_proxy, cluster_dns, ingress);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
         .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
@@ -177,6 +188,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             result = &mut sampler => return result,
             result = &mut service_proxy => return result,
             result = &mut cluster_dns => return result,
+            result = &mut ingress => return result,
             result = &mut volumes => return result,
             result = &mut pod_routes => return result,
             _ = lease_tick.tick() => {

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
@@ -118,12 +119,7 @@ pub async fn run(
 
 /// Every proxied port of every Service, with its endpoints for internal and external traffic.
 fn service_ports(services: &Store<Service>, slices: &Store<EndpointSlice>, node_name: &str) -> Vec<ServicePort> {
-    let mut by_service: BTreeMap<(String, String), Vec<std::sync::Arc<EndpointSlice>>> = BTreeMap::new();
-    for slice in slices.state() {
-        if let Some(service) = slice.labels().get(SERVICE_NAME) {
-            by_service.entry((slice.namespace().unwrap_or_default(), service.clone())).or_default().push(slice);
-        }
-    }
+    let by_service = slices_by_service(&slices.state());
     let mut services: Vec<_> = services.state();
     services.sort_by_key(|s| (s.namespace(), s.name_any()));
     let mut out = Vec::new();
@@ -174,8 +170,19 @@ fn service_ports(services: &Store<Service>, slices: &Store<EndpointSlice>, node_
     out
 }
 
+/// EndpointSlices by the (namespace, name) of their Service.
+pub(crate) fn slices_by_service(slices: &[Arc<EndpointSlice>]) -> BTreeMap<(String, String), Vec<Arc<EndpointSlice>>> {
+    let mut by_service: BTreeMap<(String, String), Vec<Arc<EndpointSlice>>> = BTreeMap::new();
+    for slice in slices {
+        if let Some(service) = slice.labels().get(SERVICE_NAME) {
+            by_service.entry((slice.namespace().unwrap_or_default(), service.clone())).or_default().push(slice.clone());
+        }
+    }
+    by_service
+}
+
 /// The ready endpoints (address and node) of `slices` for the service port named `port_name`.
-fn ready_endpoints(slices: &[std::sync::Arc<EndpointSlice>], port_name: &str, protocol: &str) -> Vec<(SocketAddrV4, Option<String>)> {
+pub(crate) fn ready_endpoints(slices: &[Arc<EndpointSlice>], port_name: &str, protocol: &str) -> Vec<(SocketAddrV4, Option<String>)> {
     let mut out = Vec::new();
     for slice in slices.iter().filter(|s| s.address_type == "IPv4") {
         let Some(port) = slice.ports.iter().flatten().find(|p| {

@@ -17,8 +17,9 @@
 //! and `autoscale_behavior`). Shared by the workload
 //! controllers: `owned_pods` (controller refs, pod readiness, selectors, Events),
 //! `workload` (availability, adoption, deletion order) and `kinds` (the registry's types
-//! for kube-rs). It may call `tug-api` (quota
-//! usage, the registry) and the API through kube-rs; never the store.
+//! for kube-rs). `application` runs OAM Applications rendered by `tug-oam`. It may call
+//! `tug-api` (quota usage, the registry), `tug-oam` (rendering) and the API through kube-rs;
+//! never the store.
 
 pub mod deployment;
 pub mod endpoints;
@@ -47,6 +48,8 @@ pub mod volume_binding;
 pub mod autoscale_behavior;
 pub mod autoscale_replicas;
 pub mod autoscaler;
+// OAM: Applications rendered by tug-oam.
+pub mod application;
 
 use kube::Client;
 
@@ -91,6 +94,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         node_lifecycle::run(client.clone(), options.node_monitor_grace_period),
         volume_binding::run(client.clone()),
         autoscaler::run(client.clone()),
+        application::run(client.clone()),
     )?;
     Ok(())
 }
