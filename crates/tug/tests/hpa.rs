@@ -119,6 +119,7 @@ fn load_scales_a_deployment_up_and_back_down_and_top_shows_usage() {
             })
         })
         .collect();
+    let loaded = std::time::Instant::now();
     let grown = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cluster.eventually("the HPA scales the Deployment up under load", 150, || replicas(&cluster) > 1);
     }));
@@ -129,6 +130,8 @@ fn load_scales_a_deployment_up_and_back_down_and_top_shows_usage() {
     if let Err(panic) = grown {
         std::panic::resume_unwind(panic);
     }
+    eprintln!("load to scale-up: {:.1} s", loaded.elapsed().as_secs_f64());
+    let idle = std::time::Instant::now();
     let hpa = cluster.get("hpa", "burner");
     assert_eq!(hpa["status"]["currentMetrics"][0]["resource"]["name"], "cpu", "{hpa}");
     assert!(hpa["status"]["lastScaleTime"].is_string(), "{hpa}");
@@ -139,6 +142,7 @@ fn load_scales_a_deployment_up_and_back_down_and_top_shows_usage() {
 
     // Idle again: back to minReplicas once the 10 s window has passed.
     cluster.eventually("the HPA scales the Deployment back down", 150, || replicas(&cluster) == 1);
+    eprintln!("load stopped to scale-down (10 s window): {:.1} s", idle.elapsed().as_secs_f64());
     let hpa = cluster.get("hpa", "burner");
     assert_eq!(hpa["status"]["desiredReplicas"], 1, "{hpa}");
     // The same object read as autoscaling/v1.
