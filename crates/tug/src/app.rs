@@ -8,7 +8,7 @@ use tug_client::{manifest, ApplyMode, ConnectOptions, Error, Session};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AppCommand {
-    /// Apply Application (and definition) manifests: created, or updated to a new revision
+    /// Apply Application (and definition) manifests (server-side apply): created, or updated to a new revision
     Deploy {
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<PathBuf>,
@@ -118,7 +118,10 @@ async fn run(cmd: AppCommand) -> Result<Vec<Error>, Error> {
         AppCommand::Deploy { files, cluster } => {
             let objects = manifest::read(&files, false)?;
             let mut s = cluster.session().await?;
-            return Ok(s.apply_all(&objects, &ApplyMode::ClientSide, &mut |line| println!("{line}")).await);
+            // Server-side apply: custom kinds take no strategic merge patch, and a field
+            // removed from the file (a trait, a property) is removed from the Application.
+            let mode = ApplyMode::ServerSide { manager: "tug-app".into(), force: true };
+            return Ok(s.apply_all(&objects, &mode, &mut |line| println!("{line}")).await);
         }
         AppCommand::Ls { all_namespaces, output, cluster } => cluster.session().await?.app_list(all_namespaces, output.as_deref()).await?,
         AppCommand::Status { name, output, cluster } => cluster.session().await?.app_status(&name, output.as_deref()).await?,
