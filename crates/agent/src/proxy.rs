@@ -3,7 +3,8 @@
 //! [`tug_network::proxy`]) matching them, so cluster IPs, node ports and load-balancer
 //! ports reach ready endpoints from pods and from the node itself. Each sync rebuilds
 //! the whole table in one transaction, after a short pause that gathers a burst of
-//! changes, and only when the rules differ from what was loaded last.
+//! changes, and only when the rules differ from what was loaded last; UDP flows that
+//! connection tracking still holds to removed endpoints are then forgotten.
 //!
 //! LoadBalancer Services are served on this node's own addresses at their port (as
 //! k3s's servicelb does) and get the node's IP in `status.loadBalancer.ingress`.
@@ -77,20 +78,31 @@ pub async fn run(
         }
     }
     let mut loaded = String::new();
+    let mut loaded_ports = Vec::new();
     loop {
-        let script = proxy::ruleset(&service_ports(&services, &slices, &node_name), &pod_cidr);
+        let ports = service_ports(&services, &slices, &node_name);
+        let script = proxy::ruleset(&ports, &pod_cidr);
         let mut retry = false;
         if script != loaded {
             let started = std::time::Instant::now();
+            let stale = proxy::stale_udp_flows(&loaded_ports, &ports);
             let applied = tokio::task::spawn_blocking({
                 let script = script.clone();
-                move || proxy::apply(&script)
+                move || -> Result<(), tug_network::Error> {
+                    proxy::apply(&script)?;
+                    // After the new rules: no new flow can pick a removed endpoint.
+                    if let Err(e) = proxy::forget_flows(&stale) {
+                        eprintln!("tug agent: service proxy: {e}");
+                    }
+                    Ok(())
+                }
             })
             .await
             .map_err(|e| Error::Internal(format!("service proxy sync: {e}")))?;
             match applied {
                 Ok(()) => {
                     loaded = script;
+                    loaded_ports = ports;
                     eprintln!("tug agent: service proxy rules synced in {} ms", started.elapsed().as_millis());
                 }
                 Err(e) => {

@@ -20,7 +20,7 @@ const TUG: &str = env!("CARGO_BIN_EXE_tug");
 /// Two httpd pods, `one` and `two`, answering `/who` and `/api/who` with their name and
 /// `/cgi-bin/env` with their CGI environment; `dead` is a ready pod of Service `one` with
 /// nothing listening (connections to it are refused).
-const BACKENDS: &str = r#"
+const BACKENDS: &str = r##"
 apiVersion: v1
 kind: Pod
 metadata: {name: one, labels: {app: one}}
@@ -84,7 +84,7 @@ spec:
     http:
       paths:
       - {path: /, pathType: ImplementationSpecific, backend: {service: {name: one, port: {number: 80}}}}
-"#;
+"##;
 
 /// An endpoint that answers any request with `101 Switching Protocols` and then echoes
 /// what it reads (busybox nc running a script per connection).

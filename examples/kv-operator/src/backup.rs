@@ -98,6 +98,7 @@ fn blocked(reason: &str, message: String) -> JobStatus {
 /// Reconciles a KeyValueBackup.
 pub async fn reconcile_backup(backup: Arc<KeyValueBackup>, client: Arc<Client>) -> Result<Action, Error> {
     let ns = backup.namespace().unwrap_or_default();
+    let name = backup.name_any();
     let api = Api::<KeyValueBackup>::namespaced((*client).clone(), &ns);
     let status = backup.status.clone().unwrap_or_default();
     if is_finished(&status) {
@@ -105,14 +106,14 @@ pub async fn reconcile_backup(backup: Arc<KeyValueBackup>, client: Arc<Client>) 
     }
     let store_name = &backup.spec.store;
     let Some(store) = Api::<KeyValueStore>::namespaced((*client).clone(), &ns).get_opt(store_name).await? else {
-        let message = format!("KeyValueStore {ns}/{store_name} does not exist: fix spec.store of KeyValueBackup {}", backup.name_any());
-        return report(&api, &backup.name_any(), &backup.status, blocked("StoreNotFound", message)).await;
+        let message = format!("KeyValueStore {ns}/{store_name} does not exist: fix spec.store of KeyValueBackup {name}");
+        return report(&api, &name, &backup.status, blocked("StoreNotFound", message)).await;
     };
     // A backup covers the members the store had when it began.
     let members = if status.members > 0 { status.members } else { store.spec.replicas };
     let owner = owner(backup.as_ref())?;
-    let jobs = run_jobs(&client, &ns, Work::Backup, &owner, &store, &backup.name_any(), &backup.name_any(), members).await?;
-    report(&api, &backup.name_any(), &backup.status, jobs_status(members, &jobs)).await
+    let jobs = run_jobs(&client, &ns, Work::Backup, &owner, &store, &name, &name, members).await?;
+    report(&api, &name, &backup.status, jobs_status(members, &jobs)).await
 }
 
 /// Reconciles a KeyValueRestore.
@@ -134,7 +135,7 @@ pub async fn reconcile_restore(restore: Arc<KeyValueRestore>, client: Arc<Client
         return report(&api, &name, &restore.status, blocked("BackupNotComplete", message)).await;
     }
     if &backup.spec.store != store_name {
-        let message = format!("KeyValueBackup {ns}/{backup_name} is of store {}, not {store_name}", backup.spec.store);
+        let message = format!("KeyValueBackup {ns}/{backup_name} is of store {}, not {store_name}: a restore reads the backups of its own store", backup.spec.store);
         return report(&api, &name, &restore.status, blocked("BackupOfAnotherStore", message)).await;
     }
     let Some(store) = Api::<KeyValueStore>::namespaced((*client).clone(), &ns).get_opt(store_name).await? else {

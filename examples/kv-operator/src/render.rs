@@ -119,7 +119,7 @@ pub fn stateful_set(kvs: &KeyValueStore, name: &str, owner: &OwnerReference) -> 
                         "envFrom": [{"configMapRef": {"name": config_map_name(name)}}],
                         "readinessProbe": {
                             "httpGet": {"path": "/cgi-bin/healthz", "port": PORT},
-                            "periodSeconds": 2,
+                            "periodSeconds": 1,
                         },
                         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
                     }],
