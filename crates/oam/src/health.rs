@@ -1,7 +1,8 @@
 //! Whether a workload is healthy, from its live object: a Deployment when its available
 //! replicas reach the desired count at the current generation, a StatefulSet when its ready
-//! replicas do, a DaemonSet when every scheduled pod is ready, a Job once it has succeeded;
-//! any other kind once it exists.
+//! replicas do, a DaemonSet when every scheduled pod is ready, a Job once it has succeeded
+//! (a Job's status has no `observedGeneration`, so its generation is not compared); any
+//! other kind once it exists.
 
 use serde_json::Value;
 
@@ -40,7 +41,8 @@ pub fn of(workload: &Value) -> Health {
             if let Some(failed) = failed {
                 return Health { healthy: false, message: format!("Failed: {}", failed["message"].as_str().unwrap_or_default()) };
             }
-            ready(int("/status/succeeded").unwrap_or(0), int("/spec/completions").unwrap_or(1), "Succeeded")
+            let (succeeded, want) = (int("/status/succeeded").unwrap_or(0), int("/spec/completions").unwrap_or(1));
+            Health { healthy: succeeded >= want, message: format!("Succeeded:{succeeded}/{want}") }
         }
         _ => Health { healthy: true, message: "Ready".into() },
     }
@@ -64,8 +66,10 @@ mod tests {
         assert!(!of(&d).healthy, "a spec the controller has not seen is not healthy yet");
         let s = json!({"kind": "StatefulSet", "spec": {}, "status": {"readyReplicas": 1, "updatedReplicas": 1}});
         assert_eq!(of(&s), Health { healthy: true, message: "Ready:1/1".into() });
-        let j = json!({"kind": "Job", "spec": {}, "status": {"succeeded": 0}});
+        let j = json!({"kind": "Job", "metadata": {"generation": 1}, "spec": {}, "status": {"succeeded": 0}});
         assert!(!of(&j).healthy);
+        let j = json!({"kind": "Job", "metadata": {"generation": 1}, "spec": {"completions": 1}, "status": {"succeeded": 1}});
+        assert_eq!(of(&j), Health { healthy: true, message: "Succeeded:1/1".into() }, "a Job's status has no observedGeneration");
         let j = json!({"kind": "Job", "spec": {}, "status": {"conditions": [{"type": "Failed", "status": "True", "message": "backoff limit"}]}});
         assert_eq!(of(&j).message, "Failed: backoff limit");
         assert!(of(&json!({"kind": "CronJob"})).healthy);

@@ -16,7 +16,11 @@ pub fn merge(target: &mut Value, patch: &Value) {
                 match target.get_mut(key) {
                     Some(existing) => merge(existing, value),
                     None => {
-                        target.insert(key.clone(), value.clone());
+                        // Merged into an empty value, so nulls nested in a new object remove
+                        // nothing and are dropped rather than applied.
+                        let mut fresh = if value.is_object() { Value::Object(Default::default()) } else { Value::Null };
+                        merge(&mut fresh, value);
+                        target.insert(key.clone(), fresh);
                     }
                 }
             }
@@ -55,6 +59,9 @@ mod tests {
         assert_eq!(deployment, json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [
             {"name": "web", "image": "nginx", "env": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]},
             {"name": "sidecar", "image": "busybox"}]}}}}));
+        let mut bare = json!({"spec": {}});
+        merge(&mut bare, &json!({"metadata": {"labels": {"a": "1", "gone": null}}}));
+        assert_eq!(bare, json!({"spec": {}, "metadata": {"labels": {"a": "1"}}}), "a null in a new object is dropped");
         let mut args = json!({"args": ["a", "b"]});
         merge(&mut args, &json!({"args": ["c"]}));
         assert_eq!(args, json!({"args": ["c"]}));

@@ -88,7 +88,6 @@ fn exists(cluster: &Cluster, namespace: &str, kind: &str, name: &str) -> bool {
 }
 
 #[test]
-#[ignore = "unfinished: the labels example (examples/traits/labels) never reaches running yet; the four before it do"]
 fn kubevela_examples_of_built_in_types_reach_running() {
     if !tug_testkit::can_run_pods() {
         return;
@@ -228,7 +227,6 @@ spec:
 "#;
 
 #[test]
-#[ignore = "unfinished: the Job-based user definition's step never completes, so the workflow never reaches its suspend step"]
 fn user_definitions_workflows_policies_and_bad_input() {
     if !tug_testkit::can_run_pods() {
         return;
