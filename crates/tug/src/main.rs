@@ -7,6 +7,7 @@
 mod agent;
 mod build;
 mod chart;
+mod chart_oci;
 mod engine;
 mod image;
 mod kubectl;
