@@ -13,9 +13,12 @@
 //! subresources over HTTPS (`server`: `logs`, `exec`, `attach`, `portforward` over the
 //! WebSocket channel protocols of `websocket` and `session`), runs probes and hooks
 //! (`probes`, `actions`), publishes hostPorts (`host_ports`) and joins with a bootstrap
-//! token ([`join`]).
+//! token ([`join`]). It samples the node's and each container's CPU and memory from
+//! cgroups and serves them as kubelet's `/stats/summary` (`stats`), which the API
+//! server turns into `metrics.k8s.io`.
 //! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
-//! cluster DNS ([`dns`]), whose address every pod's resolv.conf names.
+//! cluster DNS ([`dns`]), whose address every pod's resolv.conf names, and serves
+//! Ingresses on the node's HTTP/HTTPS ports ([`ingress`]).
 //!
 //! It talks to the control plane only through the Kubernetes API (kube-rs), exactly
 //! as a kubelet does.
@@ -28,6 +31,7 @@ pub mod env;
 mod events;
 mod exec;
 mod host_ports;
+pub mod ingress;
 pub mod join;
 pub mod lease;
 pub mod local_path;
@@ -45,6 +49,7 @@ mod server;
 mod session;
 mod spdy;
 pub mod spec;
+mod stats;
 pub mod volumes;
 mod websocket;
 
@@ -74,6 +79,8 @@ pub struct Options {
     /// The CA certificates (DER) that sign the client certificates allowed to call the
     /// agent's HTTPS endpoint (the cluster CA: the API server's kubelet client).
     pub client_ca: Vec<Vec<u8>>,
+    /// Where the ingress controller listens (none: it does not run on this node).
+    pub ingress: ingress::Options,
 }
 
 impl Options {
@@ -88,6 +95,7 @@ impl Options {
             sandbox_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tug")),
             image_dir: PathBuf::from(tug_image_default()),
             client_ca: Vec::new(),
+            ingress: ingress::Options::default(),
         }
     }
 }
@@ -139,8 +147,14 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         eprintln!("tug agent: {e}");
     }
     let cluster_dns = dns::serve(network.gateway, services.clone(), slices.clone());
+    // The ingress reads the same caches; it is told of their changes through `changed`.
+    let (changed, changes) = tokio::sync::watch::channel(());
+    let service_events = futures_util::StreamExt::inspect(service_events, move |_| {
+        changed.send_replace(());
+    });
+    let ingress = ingress::run(client.clone(), options.ingress.clone(), options.node_name.clone(), options.node_ip, services.clone(), slices.clone(), changes);
     let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, pod_cidr.clone(), services, slices, service_events);
-    tokio::pin!(service_proxy, cluster_dns);
+    tokio::pin!(service_proxy, cluster_dns, ingress);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
         .map_err(|e| Error::Internal(format!("open the image store {}: {e}", options.image_dir.display())))?;
@@ -156,8 +170,10 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         host_ports: host_ports::HostPorts::default(),
     });
     let pods = pods::run(node.clone());
-    let server = server::serve(node);
-    tokio::pin!(pods, server);
+    let (usage, usage_watch) = stats::new(&node);
+    let sampler = stats::run(node.clone(), usage.clone());
+    let server = server::serve(node, usage);
+    tokio::pin!(pods, server, usage_watch, sampler);
     let volumes = local_path::run(client.clone(), options.clone());
     let pod_routes = routes::run(client.clone(), options.node_name.clone(), options.node_ip);
     tokio::pin!(volumes, pod_routes);
@@ -168,8 +184,11 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         tokio::select! {
             result = &mut pods => return result,
             result = &mut server => return result,
+            result = &mut usage_watch => return result,
+            result = &mut sampler => return result,
             result = &mut service_proxy => return result,
             result = &mut cluster_dns => return result,
+            result = &mut ingress => return result,
             result = &mut volumes => return result,
             result = &mut pod_routes => return result,
             _ = lease_tick.tick() => {

@@ -534,17 +534,9 @@ impl Worker {
         format!("{}/{container}", self.pod_cgroup(pod))
     }
 
-    /// The pod's cgroup under its QoS class's parent, as kubelet lays them out:
-    /// `/tug/<node>/pod<uid>` (Guaranteed), `/tug/<node>/burstable/pod<uid>`,
-    /// `/tug/<node>/besteffort/pod<uid>`.
+    /// The pod's cgroup ([`pod_cgroup`]).
     fn pod_cgroup(&self, pod: &Pod) -> String {
-        let node = format!("/tug/{}", self.node.options.node_name);
-        let uid = uid_of(pod);
-        match qos_of(pod) {
-            "Guaranteed" => format!("{node}/pod{uid}"),
-            "Burstable" => format!("{node}/burstable/pod{uid}"),
-            _ => format!("{node}/besteffort/pod{uid}"),
-        }
+        pod_cgroup(&self.node.options.node_name, pod)
     }
 
     /// Creates the pod's cgroup with the pod-level limits (kubelet's: the sum of the
@@ -951,6 +943,19 @@ const SUPERVISOR_PID: &str = "supervisor.pid";
 /// Kubelet's cap on a termination message, and on the log tail that stands in for one.
 const MESSAGE_MAX: usize = 4096;
 const FALLBACK_LINES: usize = 80;
+
+/// The pod's cgroup under its QoS class's parent, as kubelet lays them out:
+/// `/tug/<node>/pod<uid>` (Guaranteed), `/tug/<node>/burstable/pod<uid>`,
+/// `/tug/<node>/besteffort/pod<uid>`; each container's is `<pod's>/<container name>`.
+pub(crate) fn pod_cgroup(node_name: &str, pod: &Pod) -> String {
+    let node = format!("/tug/{node_name}");
+    let uid = uid_of(pod);
+    match qos_of(pod) {
+        "Guaranteed" => format!("{node}/pod{uid}"),
+        "Burstable" => format!("{node}/burstable/pod{uid}"),
+        _ => format!("{node}/besteffort/pod{uid}"),
+    }
+}
 
 fn qos_of(pod: &Pod) -> &'static str {
     tug_api::qos::class(&serde_json::to_value(pod).unwrap_or_default())

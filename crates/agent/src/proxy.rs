@@ -3,13 +3,15 @@
 //! [`tug_network::proxy`]) matching them, so cluster IPs, node ports and load-balancer
 //! ports reach ready endpoints from pods and from the node itself. Each sync rebuilds
 //! the whole table in one transaction, after a short pause that gathers a burst of
-//! changes, and only when the rules differ from what was loaded last.
+//! changes, and only when the rules differ from what was loaded last; UDP flows that
+//! connection tracking still holds to removed endpoints are then forgotten.
 //!
 //! LoadBalancer Services are served on this node's own addresses at their port (as
 //! k3s's servicelb does) and get the node's IP in `status.loadBalancer.ingress`.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
@@ -76,20 +78,31 @@ pub async fn run(
         }
     }
     let mut loaded = String::new();
+    let mut loaded_ports = Vec::new();
     loop {
-        let script = proxy::ruleset(&service_ports(&services, &slices, &node_name), &pod_cidr);
+        let ports = service_ports(&services, &slices, &node_name);
+        let script = proxy::ruleset(&ports, &pod_cidr);
         let mut retry = false;
         if script != loaded {
             let started = std::time::Instant::now();
+            let stale = proxy::stale_udp_flows(&loaded_ports, &ports);
             let applied = tokio::task::spawn_blocking({
                 let script = script.clone();
-                move || proxy::apply(&script)
+                move || -> Result<(), tug_network::Error> {
+                    proxy::apply(&script)?;
+                    // After the new rules: no new flow can pick a removed endpoint.
+                    if let Err(e) = proxy::forget_flows(&stale) {
+                        eprintln!("tug agent: service proxy: {e}");
+                    }
+                    Ok(())
+                }
             })
             .await
             .map_err(|e| Error::Internal(format!("service proxy sync: {e}")))?;
             match applied {
                 Ok(()) => {
                     loaded = script;
+                    loaded_ports = ports;
                     eprintln!("tug agent: service proxy rules synced in {} ms", started.elapsed().as_millis());
                 }
                 Err(e) => {
@@ -118,12 +131,7 @@ pub async fn run(
 
 /// Every proxied port of every Service, with its endpoints for internal and external traffic.
 fn service_ports(services: &Store<Service>, slices: &Store<EndpointSlice>, node_name: &str) -> Vec<ServicePort> {
-    let mut by_service: BTreeMap<(String, String), Vec<std::sync::Arc<EndpointSlice>>> = BTreeMap::new();
-    for slice in slices.state() {
-        if let Some(service) = slice.labels().get(SERVICE_NAME) {
-            by_service.entry((slice.namespace().unwrap_or_default(), service.clone())).or_default().push(slice);
-        }
-    }
+    let by_service = slices_by_service(&slices.state());
     let mut services: Vec<_> = services.state();
     services.sort_by_key(|s| (s.namespace(), s.name_any()));
     let mut out = Vec::new();
@@ -174,8 +182,19 @@ fn service_ports(services: &Store<Service>, slices: &Store<EndpointSlice>, node_
     out
 }
 
+/// EndpointSlices by the (namespace, name) of their Service.
+pub(crate) fn slices_by_service(slices: &[Arc<EndpointSlice>]) -> BTreeMap<(String, String), Vec<Arc<EndpointSlice>>> {
+    let mut by_service: BTreeMap<(String, String), Vec<Arc<EndpointSlice>>> = BTreeMap::new();
+    for slice in slices {
+        if let Some(service) = slice.labels().get(SERVICE_NAME) {
+            by_service.entry((slice.namespace().unwrap_or_default(), service.clone())).or_default().push(slice.clone());
+        }
+    }
+    by_service
+}
+
 /// The ready endpoints (address and node) of `slices` for the service port named `port_name`.
-fn ready_endpoints(slices: &[std::sync::Arc<EndpointSlice>], port_name: &str, protocol: &str) -> Vec<(SocketAddrV4, Option<String>)> {
+pub(crate) fn ready_endpoints(slices: &[Arc<EndpointSlice>], port_name: &str, protocol: &str) -> Vec<(SocketAddrV4, Option<String>)> {
     let mut out = Vec::new();
     for slice in slices.iter().filter(|s| s.address_type == "IPv4") {
         let Some(port) = slice.ports.iter().flatten().find(|p| {

@@ -1,13 +1,14 @@
 //! The agent's HTTPS endpoint (kubelet's port 10250), where the API server forwards
 //! pods' `log`, `exec` and `attach` subresources: `/containerLogs/<ns>/<pod>/<container>`,
 //! `/exec/<ns>/<pod>/<container>?command=…`, `/attach/<ns>/<pod>/<container>`,
-//! `/portForward/<ns>/<pod>[?ports=…]` (WebSocket, or SPDY for port forwarding).
+//! `/portForward/<ns>/<pod>[?ports=…]` (WebSocket, or SPDY for port forwarding), and
+//! the node's and its containers' resource usage at `/stats/summary` (`stats`).
 //!
 //! Security as kubelet's with `--anonymous-auth=false` and webhook authorization:
 //! the TLS handshake requires a client certificate signed by the cluster CA (the API
 //! server presents one), and each request is authorized by a SubjectAccessReview for
 //! the certificate's user and groups on `nodes/proxy` of this node (`get` for GET,
-//! `create` for POST). The serving certificate is self-signed at start, as kubelet's
+//! `create` for POST; `nodes/stats` for `/stats/…`, as kubelet's). The serving certificate is self-signed at start, as kubelet's
 //! default is.
 
 use std::convert::Infallible;
@@ -29,6 +30,7 @@ use tokio::sync::mpsc;
 use crate::pods::{self, Node};
 use crate::session::Streams;
 use crate::websocket::{self, Writer};
+use crate::stats::{self, Stats};
 use crate::{attach, exec, logs, portforward, Error};
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -77,7 +79,7 @@ fn tls_config(node: &Node) -> Result<rustls::ServerConfig, Error> {
 }
 
 /// Serves until the listener fails.
-pub async fn serve(node: Arc<Node>) -> Result<(), Error> {
+pub async fn serve(node: Arc<Node>, usage: Arc<Stats>) -> Result<(), Error> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(&node)?));
     let addr = SocketAddr::from(([0, 0, 0, 0], node.options.port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -88,13 +90,15 @@ pub async fn serve(node: Arc<Node>) -> Result<(), Error> {
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let node = node.clone();
+        let usage = usage.clone();
         tokio::spawn(async move {
             let Ok(stream) = acceptor.accept(tcp).await else { return };
             let who = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(identity);
             let service = hyper::service::service_fn(move |request| {
                 let node = node.clone();
+                let usage = usage.clone();
                 let who = who.clone();
-                async move { Ok::<_, Infallible>(handle(node, who, request).await) }
+                async move { Ok::<_, Infallible>(handle(node, usage, who, request).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -124,7 +128,7 @@ fn bad_request(message: &str) -> Response<Body> {
     failure(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
-async fn authorized(node: &Node, who: &Identity, verb: &str) -> Result<bool, kube::Error> {
+async fn authorized(node: &Node, who: &Identity, verb: &str, subresource: &str) -> Result<bool, kube::Error> {
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(who.user.clone()),
@@ -132,7 +136,7 @@ async fn authorized(node: &Node, who: &Identity, verb: &str) -> Result<bool, kub
             resource_attributes: Some(ResourceAttributes {
                 verb: Some(verb.to_string()),
                 resource: Some("nodes".into()),
-                subresource: Some("proxy".into()),
+                subresource: Some(subresource.into()),
                 name: Some(node.options.node_name.clone()),
                 ..ResourceAttributes::default()
             }),
@@ -149,15 +153,16 @@ fn query_pairs(request: &Request<Incoming>) -> Vec<(String, String)> {
     form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
-async fn handle(node: Arc<Node>, who: Option<Identity>, request: Request<Incoming>) -> Response<Body> {
+async fn handle(node: Arc<Node>, usage: Arc<Stats>, who: Option<Identity>, request: Request<Incoming>) -> Response<Body> {
     let Some(who) = who else {
         return failure(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
     };
     let verb = if request.method() == Method::POST { "create" } else { "get" };
-    match authorized(&node, &who, verb).await {
+    let subresource = if request.uri().path().starts_with("/stats/") { "stats" } else { "proxy" };
+    match authorized(&node, &who, verb, subresource).await {
         Ok(true) => {}
         Ok(false) => {
-            let message = format!("Forbidden (user={}, verb={verb}, resource=nodes, subresource=proxy)", who.user);
+            let message = format!("Forbidden (user={}, verb={verb}, resource=nodes, subresource={subresource})", who.user);
             return failure(StatusCode::FORBIDDEN, "Forbidden", &message);
         }
         Err(e) => return failure(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &format!("failed to authorize the request: {e}")),
@@ -170,6 +175,9 @@ async fn handle(node: Arc<Node>, who: Option<Identity>, request: Request<Incomin
             stream(&node, &kind, ns, pod, container, request).await
         }
         [kind, ns, pod] if kind == "portForward" => port_forward(&node, ns, pod, request).await,
+        [kind, what] if kind == "stats" && what == "summary" => {
+            full(StatusCode::OK, "application/json", stats::summary(&node.options.node_name, &usage).to_string())
+        }
         _ => failure(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
     }
 }

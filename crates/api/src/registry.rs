@@ -67,6 +67,9 @@ pub struct ResourceType {
     /// A custom resource served from a CustomResourceDefinition ([`crate::crd`]): its
     /// schema, columns and scale paths live with the definition, not in this table.
     pub custom: bool,
+    /// Read from the nodes' agents when asked (`metrics.k8s.io`), never stored: its
+    /// verbs are `get` and `list`. Such types are in [`node_metrics`], not in [`all`].
+    pub from_nodes: bool,
 }
 
 /// Two entries are the same type when they serve the same group/version/kind.
@@ -108,6 +111,7 @@ where
         create_only: false,
         decode: decode::roundtrip::<T>,
         custom: false,
+        from_nodes: false,
     }
 }
 
@@ -132,6 +136,7 @@ where
         create_only: true,
         decode: decode::roundtrip::<T>,
         custom: false,
+        from_nodes: false,
     }
 }
 
@@ -213,14 +218,49 @@ static TYPES: &[ResourceType] = &[
     entry::<apiextensions::v1::CustomResourceDefinition>(&["crd", "crds"], NONE, STATUS),
 ];
 
-/// Every served resource type, core group first, in a stable order.
+/// The resource metrics API (metrics-server's `metrics.k8s.io/v1beta1`): usage read from
+/// the agents at each request. `k8s-openapi` has no types for it, so the rows are written out.
+static NODE_METRICS: &[ResourceType] = &[metrics("NodeMetrics", "nodes", false), metrics("PodMetrics", "pods", true)];
+
+const fn metrics(kind: &'static str, plural: &'static str, namespaced: bool) -> ResourceType {
+    ResourceType {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        kind,
+        list_kind: if namespaced { "PodMetricsList" } else { "NodeMetricsList" },
+        plural,
+        namespaced,
+        short_names: NONE,
+        categories: NONE,
+        subresources: NO_SUB,
+        storage_version: true,
+        storage_group: "metrics.k8s.io",
+        create_only: false,
+        decode: read_only,
+        custom: false,
+        from_nodes: true,
+    }
+}
+
+/// The decoder of types that are never written.
+fn read_only(_: &serde_json::Value) -> Result<decode::Decoded, decode::DecodeError> {
+    Err(decode::DecodeError { path: ".".into(), message: "resource metrics are read-only".into() })
+}
+
+/// Every stored or answered resource type, core group first, in a stable order (not the
+/// [`node_metrics`] types).
 pub fn all() -> &'static [ResourceType] {
     TYPES
 }
 
+/// The `metrics.k8s.io` types, read from the nodes.
+pub fn node_metrics() -> &'static [ResourceType] {
+    NODE_METRICS
+}
+
 /// The type served at `/apis/<group>/<version>/<plural>` (or `/api/v1/<plural>`).
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
-    TYPES.iter().find(|t| t.group == group && t.version == version && t.plural == plural)
+    TYPES.iter().chain(NODE_METRICS).find(|t| t.group == group && t.version == version && t.plural == plural)
 }
 
 /// The type of an object by its `apiVersion` and `kind`.
@@ -232,7 +272,8 @@ pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
     TYPES.iter().find(|t| t.group == group && t.version == version && t.kind == kind)
 }
 
-/// The groups served, each with its versions (preferred first), in discovery order.
+/// The groups of [`all`], each with its versions (preferred first), in discovery order
+/// (the OpenAPI documents' groups; discovery adds [`node_metrics`]'s).
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut groups: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
     for t in TYPES {
@@ -275,6 +316,8 @@ impl ResourceType {
     pub fn verbs(&self) -> &'static [&'static str] {
         if self.create_only {
             &["create"]
+        } else if self.from_nodes {
+            &["get", "list"]
         } else {
             &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
         }

@@ -7,9 +7,14 @@ use tug_api::{registry, ResourceType, Subresource};
 
 use crate::crds::CustomKinds;
 
-/// The built-in groups, then the custom ones.
-fn all_groups(kinds: &CustomKinds) -> Vec<(&'static str, Vec<&'static str>)> {
+/// The built-in groups, the resource metrics group, then the custom ones.
+pub(crate) fn all_groups(kinds: &CustomKinds) -> Vec<(&'static str, Vec<&'static str>)> {
     let mut groups = registry::groups();
+    for t in registry::node_metrics() {
+        if !groups.iter().any(|(g, _)| *g == t.group) {
+            groups.push((t.group, vec![t.version]));
+        }
+    }
     groups.extend(kinds.groups());
     groups
 }
@@ -63,6 +68,7 @@ pub fn resources(kinds: &CustomKinds, group: &str, version: &str) -> Value {
     let mut list = Vec::new();
     for rt in registry::all()
         .iter()
+        .chain(registry::node_metrics())
         .chain(kinds.all())
         .filter(|t| t.group == group && t.version == version)
     {

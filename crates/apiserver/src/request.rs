@@ -57,10 +57,9 @@ pub fn route(path: &str, kinds: &CustomKinds) -> ApiResult<Route> {
         _ => return Err(ApiError::no_route()),
     };
     if rest.is_empty() {
-        if !registry::all()
+        if !crate::discovery::all_groups(kinds)
             .iter()
-            .any(|t| t.group == group && t.version == version)
-            && !kinds.groups().iter().any(|(g, vs)| *g == group && vs.contains(&version))
+            .any(|(g, vs)| *g == group && vs.contains(&version))
         {
             return Err(ApiError::no_route());
         }

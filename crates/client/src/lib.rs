@@ -7,8 +7,11 @@
 //! the three-way strategic merge patch (`apply`, `patch`), the printers (server-side
 //! Tables, YAML, JSON, names, JSONPath: `printers`, `jsonpath`), `describe` and `explain`.
 //! It calls the API server only through HTTP; it uses `tug-api` for the registry of kinds
-//! and `tug-kustomize` to build `-k` directories. Command-line parsing stays in `tug`.
+//! and `tug-kustomize` to build `-k` directories, `tug-oam` for `tug app` (`app`: OAM
+//! Applications listed, shown, rolled back, rendered without a cluster). Command-line
+//! parsing stays in `tug`.
 
+pub mod app;
 pub mod apply;
 pub mod client;
 pub mod config;

@@ -12,11 +12,14 @@
 //! `status.hard` and `status.used`, recomputed from scratch), `endpoints` and `endpointslice`
 //! (the pods behind each Service, from [`service_backends`]), `replicaset`, `deployment`
 //! (its arithmetic in `rollout`), `garbage_collector` (cascading deletion through
-//! ownerReferences) and `namespace` (emptying deleted namespaces). Shared by the workload
+//! ownerReferences) and `namespace` (emptying deleted namespaces), `autoscaler` (the
+//! HorizontalPodAutoscaler over `metrics.k8s.io`; its arithmetic in `autoscale_replicas`
+//! and `autoscale_behavior`). Shared by the workload
 //! controllers: `owned_pods` (controller refs, pod readiness, selectors, Events),
 //! `workload` (availability, adoption, deletion order) and `kinds` (the registry's types
-//! for kube-rs). It may call `tug-api` (quota
-//! usage, the registry) and the API through kube-rs; never the store.
+//! for kube-rs). `application` runs OAM Applications rendered by `tug-oam`. It may call
+//! `tug-api` (quota usage, the registry), `tug-oam` (rendering) and the API through kube-rs;
+//! never the store.
 
 pub mod deployment;
 pub mod endpoints;
@@ -41,6 +44,12 @@ pub mod owned_pods;
 pub mod revisions;
 pub mod statefulset;
 pub mod volume_binding;
+// Autoscaling: the HorizontalPodAutoscaler and its arithmetic.
+pub mod autoscale_behavior;
+pub mod autoscale_replicas;
+pub mod autoscaler;
+// OAM: Applications rendered by tug-oam.
+pub mod application;
 
 use kube::Client;
 
@@ -84,6 +93,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         cronjob::run(client.clone()),
         node_lifecycle::run(client.clone(), options.node_monitor_grace_period),
         volume_binding::run(client.clone()),
+        autoscaler::run(client.clone()),
+        application::run(client.clone()),
     )?;
     Ok(())
 }

@@ -38,6 +38,8 @@ pub struct Definition {
     /// The parameter schema (`properties`, `required`).
     pub parameter: Value,
     pub template: Template,
+    /// What it is for (`definition.oam.dev/description`).
+    pub description: String,
 }
 
 /// Why a definition cannot be used.
@@ -68,7 +70,8 @@ impl Definition {
         let mut template = Template::new(&name);
         template.parse(&name, source).map_err(|e| DefinitionError::Template { kind: kind.kind(), name: name.clone(), message: e.to_string() })?;
         let parameter = schematic.and_then(|s| s.get("parameter")).cloned().unwrap_or_else(|| Value::Object(Map::new()));
-        Ok(Definition { name, kind, parameter, template })
+        let description = object.pointer("/metadata/annotations/definition.oam.dev~1description").and_then(Value::as_str).unwrap_or_default().to_string();
+        Ok(Definition { name, kind, parameter, template, description })
     }
 
     /// The properties with the schema's defaults filled in; the problems, each naming the
@@ -127,15 +130,19 @@ fn fits(value: &Value, wanted: &str) -> bool {
 #[derive(Clone, Default)]
 pub struct Definitions {
     by_name: BTreeMap<(String, &'static str), Definition>,
+    /// Definitions in the cluster that cannot be used, with the reason.
+    broken: BTreeMap<(String, &'static str), String>,
 }
 
 /// The definitions in the box, as YAML objects.
-const BUILTIN: [&str; 14] = [
+const BUILTIN: [&str; 16] = [
     include_str!("../definitions/webservice.yaml"),
     include_str!("../definitions/worker.yaml"),
     include_str!("../definitions/task.yaml"),
     include_str!("../definitions/cron-task.yaml"),
     include_str!("../definitions/k8s-objects.yaml"),
+    include_str!("../definitions/statefulservice.yaml"),
+    include_str!("../definitions/storage.yaml"),
     include_str!("../definitions/sidecar.yaml"),
     include_str!("../definitions/resource.yaml"),
     include_str!("../definitions/gateway.yaml"),
@@ -162,7 +169,37 @@ impl Definitions {
 
     /// Adds (or replaces) a definition: a user's definition of a built-in name wins.
     pub fn add(&mut self, def: Definition) {
+        self.broken.remove(&(def.name.clone(), def.kind.kind()));
         self.by_name.insert((def.name.clone(), def.kind.kind()), def);
+    }
+
+    /// Adds a definition object from the cluster: a usable one replaces any of its name;
+    /// one that cannot be read hides any of its name, and using it reports why.
+    pub fn add_object(&mut self, object: &Value) {
+        match Definition::from_object(object) {
+            Ok(def) => self.add(def),
+            Err(err) => {
+                let kind = match object.get("kind").and_then(Value::as_str) {
+                    Some("TraitDefinition") => DefinitionKind::Trait,
+                    Some("ComponentDefinition") => DefinitionKind::Component,
+                    _ => return,
+                };
+                let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+                self.by_name.remove(&(name.clone(), kind.kind()));
+                self.broken.insert((name, kind.kind()), err.to_string());
+            }
+        }
+    }
+
+    /// Why the definition of this kind and name in the cluster cannot be used, if it cannot.
+    pub fn broken(&self, kind: DefinitionKind, name: &str) -> Option<&str> {
+        self.broken.get(&(name.to_string(), kind.kind())).map(String::as_str)
+    }
+
+    /// Every usable definition, components first, each sorted by name.
+    pub fn all(&self) -> impl Iterator<Item = &Definition> {
+        let of = |kind| self.by_name.values().filter(move |d: &&Definition| d.kind == kind);
+        of(DefinitionKind::Component).chain(of(DefinitionKind::Trait))
     }
 
     pub fn get(&self, kind: DefinitionKind, name: &str) -> Option<&Definition> {
@@ -188,8 +225,8 @@ mod tests {
             Definition::from_object(&value).unwrap_or_else(|e| panic!("{e}"));
         }
         let defs = Definitions::builtin();
-        assert_eq!(defs.names(DefinitionKind::Component), ["cron-task", "k8s-objects", "task", "webservice", "worker"]);
-        assert_eq!(defs.names(DefinitionKind::Trait), ["annotations", "env", "expose", "gateway", "hpa", "labels", "resource", "scaler", "sidecar"]);
+        assert_eq!(defs.names(DefinitionKind::Component), ["cron-task", "k8s-objects", "statefulservice", "task", "webservice", "worker"]);
+        assert_eq!(defs.names(DefinitionKind::Trait), ["annotations", "env", "expose", "gateway", "hpa", "labels", "resource", "scaler", "sidecar", "storage"]);
     }
 
     #[test]

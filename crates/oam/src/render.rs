@@ -43,6 +43,8 @@ pub enum RenderError {
     UnknownTrait { app: String, component: String, kind: String, known: String },
     #[error("Application {app:?}: component {component:?}: {definition} {name:?}: {}", problems.join("; "))]
     Parameters { app: String, component: String, definition: &'static str, name: String, problems: Vec<String> },
+    #[error("Application {app:?}: component {component:?} uses a {definition} that cannot be used: {message}")]
+    BrokenDefinition { app: String, component: String, definition: &'static str, message: String },
     #[error("Application {app:?}: component {component:?}: {definition} {name:?} failed to render: {message}")]
     Template { app: String, component: String, definition: &'static str, name: String, message: String },
 }
@@ -59,6 +61,9 @@ pub fn render(app: &Value, defs: &Definitions) -> Result<Rendered, RenderError> 
         let name = component.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         let kind = component.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
         let Some(def) = defs.get(DefinitionKind::Component, &kind) else {
+            if let Some(message) = defs.broken(DefinitionKind::Component, &kind) {
+                return Err(RenderError::BrokenDefinition { app: app_name, component: name, definition: "ComponentDefinition", message: message.into() });
+            }
             return Err(RenderError::UnknownComponentType {
                 app: app_name,
                 index,
@@ -76,6 +81,9 @@ pub fn render(app: &Value, defs: &Definitions) -> Result<Rendered, RenderError> 
         for t in component.get("traits").and_then(Value::as_array).into_iter().flatten() {
             let trait_kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
             let Some(trait_def) = defs.get(DefinitionKind::Trait, trait_kind) else {
+                if let Some(message) = defs.broken(DefinitionKind::Trait, trait_kind) {
+                    return Err(RenderError::BrokenDefinition { app: app_name, component: name, definition: "TraitDefinition", message: message.into() });
+                }
                 return Err(RenderError::UnknownTrait {
                     app: app_name.clone(),
                     component: name.clone(),
@@ -142,7 +150,7 @@ impl Step<'_> {
 }
 
 /// The YAML documents of a rendered template (empty documents dropped).
-fn documents(text: &str) -> Result<Vec<Value>, String> {
+pub(crate) fn documents(text: &str) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in text.lines().chain(std::iter::once("---")) {
@@ -218,10 +226,47 @@ mod tests {
     }
 
     #[test]
+    fn a_statefulservice_with_storage_mounts_its_volumes_and_makes_its_claims() {
+        let rendered = render(
+            &app(json!([{"name": "db", "type": "statefulservice", "properties": {"image": "busybox", "port": 5432},
+                "traits": [{"type": "storage", "properties": {
+                    "pvc": [{"name": "data", "mountPath": "/data", "resources": {"requests": {"storage": "1Gi"}}}],
+                    "configMap": [{"name": "conf", "mountPath": "/etc/conf", "data": {"a": "1"}}],
+                    "secret": [{"name": "creds", "mountPath": "/etc/creds"}],
+                    "emptyDir": [{"name": "tmp", "mountPath": "/tmp"}]}}]}])),
+            &Definitions::builtin(),
+        )
+        .unwrap();
+        let c = &rendered.components[0];
+        assert_eq!((c.workload["kind"].clone(), c.workload["spec"]["serviceName"].clone()), (json!("StatefulSet"), json!("db")));
+        let pod = &c.workload["spec"]["template"]["spec"];
+        assert_eq!(pod["volumes"], json!([
+            {"name": "pvc-data", "persistentVolumeClaim": {"claimName": "data"}},
+            {"name": "configmap-conf", "configMap": {"name": "conf", "defaultMode": 420}},
+            {"name": "secret-creds", "secret": {"secretName": "creds", "defaultMode": 420}},
+            {"name": "emptydir-tmp", "emptyDir": {"medium": ""}}]));
+        let mounts: Vec<&Value> = pod["containers"][0]["volumeMounts"].as_array().unwrap().iter().map(|m| &m["mountPath"]).collect();
+        assert_eq!(mounts, [&json!("/data"), &json!("/etc/conf"), &json!("/etc/creds"), &json!("/tmp")]);
+        let kinds: Vec<&Value> = c.outputs.iter().map(|o| &o["kind"]).collect();
+        assert_eq!(kinds, [&json!("Service"), &json!("PersistentVolumeClaim"), &json!("ConfigMap")]);
+        assert_eq!(c.outputs[0]["spec"]["clusterIP"], "None");
+        assert_eq!(c.outputs[1]["spec"]["resources"], json!({"requests": {"storage": "1Gi"}}));
+        assert_eq!(c.outputs[2]["data"], json!({"a": "1"}));
+    }
+
+    #[test]
+    fn a_broken_user_definition_is_reported_where_it_is_used() {
+        let mut defs = Definitions::builtin();
+        defs.add_object(&json!({"kind": "ComponentDefinition", "metadata": {"name": "webservice"}, "spec": {"schematic": {"gotemplate": {"template": "{{ if }"}}}}));
+        let err = render(&app(json!([{"name": "w", "type": "webservice", "properties": {"image": "a"}}])), &defs).unwrap_err().to_string();
+        assert!(err.starts_with("Application \"shop\": component \"w\" uses a ComponentDefinition that cannot be used: ComponentDefinition \"webservice\": spec.schematic.gotemplate.template:"), "{err}");
+    }
+
+    #[test]
     fn unknown_types_and_bad_properties_are_named() {
         let defs = Definitions::builtin();
         let err = render(&app(json!([{"name": "db", "type": "mysql"}])), &defs).unwrap_err().to_string();
-        assert!(err.starts_with("Application \"shop\": spec.components[0] (\"db\"): unknown component type \"mysql\"; known types: cron-task, k8s-objects, task, webservice, worker"), "{err}");
+        assert!(err.starts_with("Application \"shop\": spec.components[0] (\"db\"): unknown component type \"mysql\"; known types: cron-task, k8s-objects, statefulservice, task, webservice, worker"), "{err}");
         let err = render(&app(json!([{"name": "w", "type": "worker", "properties": {"image": "a"}, "traits": [{"type": "route"}]}])), &defs).unwrap_err().to_string();
         assert!(err.contains("component \"w\": unknown trait type \"route\""), "{err}");
         let err = render(&app(json!([{"name": "w", "type": "worker", "properties": {}}])), &defs).unwrap_err().to_string();

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use tug_oam::{render, Definitions};
 
-const BUILTIN: [&str; 14] = [
-    "webservice", "worker", "task", "cron-task", "k8s-objects", "scaler", "labels", "annotations", "env", "expose", "sidecar", "resource", "gateway", "hpa",
+const BUILTIN: [&str; 16] = [
+    "webservice", "worker", "task", "cron-task", "statefulservice", "k8s-objects", "scaler", "storage", "labels", "annotations", "env", "expose", "sidecar", "resource", "gateway", "hpa",
 ];
 
 /// `<workspace>/../shared/conformance/kubevela`, else the machine-wide copy.

@@ -43,6 +43,8 @@ pub struct Cluster {
     port: u16,
     /// The agent's HTTPS port (logs, exec, attach).
     agent_port: u16,
+    /// The ingress's HTTP and HTTPS ports on 127.0.0.1 ([`Cluster::ingress_ports`]).
+    ingress_ports: (u16, u16),
     process: Option<Child>,
     /// Agents joined with [`Cluster::join_agent`].
     agents: Vec<Child>,
@@ -78,6 +80,7 @@ impl Cluster {
             dir,
             port: free_port(),
             agent_port: free_port(),
+            ingress_ports: (free_port(), free_port()),
             process: None,
             agents: Vec::new(),
             netns: Vec::new(),
@@ -104,6 +107,12 @@ impl Cluster {
         self.port
     }
 
+    /// The ingress's HTTP and HTTPS ports on 127.0.0.1 (`tug up` is started with
+    /// `--ingress-http`/`--ingress-https` on free ports there, never the host's 80 and 443).
+    pub fn ingress_ports(&self) -> (u16, u16) {
+        self.ingress_ports
+    }
+
     /// PID of the `tug up` process, if it runs.
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(Child::id)
@@ -120,6 +129,10 @@ impl Cluster {
         command.arg("up");
         if !self.args.iter().any(|a| a == "--bind-address") {
             command.args(["--bind-address", "127.0.0.1"]);
+        }
+        if !self.args.iter().any(|a| a.starts_with("--ingress") || a == "--disable-ingress") {
+            let (http, https) = self.ingress_ports;
+            command.args(["--ingress-http", &format!("127.0.0.1:{http}"), "--ingress-https", &format!("127.0.0.1:{https}")]);
         }
         let child = command
             .args(["--port", &self.port.to_string(), "--agent-port", &self.agent_port.to_string(), "--data-dir"])
@@ -487,13 +500,24 @@ pub fn text(out: &Output) -> String {
 
 /// GET `path` from `ip:port`: the body if the answer is 200.
 pub fn try_get(ip: &str, port: u16, path: &str) -> Option<String> {
+    http_request(ip, port, "GET", path, b"").and_then(|(status, body)| (status == 200).then_some(body))
+}
+
+/// An HTTP/1.0 request with `body` (sent with its Content-Length unless empty): the
+/// answer's status code and trimmed body, or None if the server did not answer.
+pub fn http_request(ip: &str, port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect((ip, port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {ip}\r\n").ok()?;
+    if !body.is_empty() {
+        write!(stream, "Content-Length: {}\r\n", body.len()).ok()?;
+    }
+    stream.write_all(b"\r\n").ok()?;
+    stream.write_all(body).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    let ok = response.lines().next().is_some_and(|l| l.contains(" 200 "));
-    ok.then(|| response.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string())
+    let status = response.lines().next()?.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response.split("\r\n\r\n").nth(1).unwrap_or_default().trim().to_string()))
 }
 
 /// As [`try_get`], panicking unless the answer is 200.

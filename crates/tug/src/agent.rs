@@ -41,6 +41,15 @@ struct NodeArgs {
     /// The port the agent serves logs and exec on
     #[arg(long, default_value_t = 10250)]
     agent_port: u16,
+    /// Serve Ingresses over HTTP on this address (tug up's default: 0.0.0.0:80; tug agent serves none unless given)
+    #[arg(long, value_name = "ADDR")]
+    ingress_http: Option<SocketAddr>,
+    /// Serve Ingresses over HTTPS on this address (tug up's default: 0.0.0.0:443; tug agent serves none unless given)
+    #[arg(long, value_name = "ADDR")]
+    ingress_https: Option<SocketAddr>,
+    /// Run no ingress controller on this node
+    #[arg(long, conflicts_with_all = ["ingress_http", "ingress_https"])]
+    disable_ingress: bool,
 }
 
 impl NodeArgs {
@@ -55,6 +64,19 @@ impl NodeArgs {
         options.port = self.agent_port;
         options.image_dir = self.data_dir.join("image");
         options
+    }
+
+    /// Where the ingress listens: the addresses given, else (`by_default`, as `tug up`) the
+    /// node's ports 80 and 443.
+    fn ingress(&self, by_default: bool) -> tug_agent::ingress::Options {
+        if self.disable_ingress {
+            return tug_agent::ingress::Options::default();
+        }
+        let default = |port| by_default.then(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+        tug_agent::ingress::Options {
+            http: self.ingress_http.or_else(|| default(80)),
+            https: self.ingress_https.or_else(|| default(443)),
+        }
     }
 }
 
@@ -116,10 +138,15 @@ async fn joined_kubeconfig(args: &AgentArgs, options: &tug_agent::Options) -> an
 
 pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
     let mut options = args.node.options();
+    options.ingress = args.node.ingress(false);
     runtime()?.block_on(async {
         let kubeconfig = joined_kubeconfig(&args, &options).await?.or(args.kubeconfig.clone());
         let (client, ca) = client(kubeconfig).await?;
         options.client_ca = ca;
+        // The core.oam.dev kinds (OAM Applications) are served from the start.
+        tug_controllers::application::install_definitions(&client)
+            .await
+            .context("failed to install the core.oam.dev CustomResourceDefinitions")?;
         eprintln!("tug agent: node {} ({})", options.node_name, options.node_ip);
         tokio::select! {
             result = tug_agent::run(client, options) => result.context("the agent stopped"),
@@ -131,6 +158,7 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut options = args.node.options();
+    options.ingress = args.node.ingress(true);
     let data_dir = args.node.data_dir;
     runtime()?.block_on(async {
         let store_dir = data_dir.join("db");
@@ -146,6 +174,10 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let kubeconfig = server.kubeconfig().to_path_buf();
         let (client, ca) = client(Some(kubeconfig.clone())).await?;
         options.client_ca = ca;
+        // The core.oam.dev kinds (OAM Applications) are served from the start.
+        tug_controllers::application::install_definitions(&client)
+            .await
+            .context("failed to install the core.oam.dev CustomResourceDefinitions")?;
         let node_name = options.node_name.clone();
         let ca_path = data_dir.join("tls").join("ca.crt");
         let root_ca_pem = std::fs::read_to_string(&ca_path)

@@ -5,6 +5,7 @@
 //! OCI runtime CLI, exactly as `tug runtime`.
 
 mod agent;
+mod app;
 mod build;
 mod chart;
 mod chart_oci;
@@ -71,6 +72,9 @@ enum Command {
     /// Helm-compatible charts: template, show, lint, package; releases: install, upgrade, rollback, uninstall, list, history, status, get, test.
     #[command(subcommand)]
     Chart(chart::ChartCommand),
+    /// OAM Applications: deploy, ls, status, delete, dry-run, show-definitions, rollback, resume.
+    #[command(subcommand)]
+    App(app::AppCommand),
 }
 
 fn main() {
@@ -96,6 +100,7 @@ fn main() {
             Command::Login(args) => report(image::login(args)),
             Command::Kubectl(cmd) => kubectl::main(cmd),
             Command::Chart(cmd) => report(chart::run(cmd)),
+            Command::App(cmd) => app::main(cmd),
             Command::Agent(args) => report(agent::agent(args)),
             Command::Up(args) => report(agent::up(args)),
             Command::PodSandbox(args) => report(agent::sandbox(args)),

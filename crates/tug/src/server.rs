@@ -102,6 +102,10 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             server.kubeconfig().display()
         );
         let kubeconfig = server.kubeconfig().to_path_buf();
+        // The core.oam.dev kinds (OAM Applications) are served from the start.
+        tug_controllers::application::install_definitions(&client(Some(kubeconfig.clone())).await?)
+            .await
+            .context("failed to install the core.oam.dev CustomResourceDefinitions")?;
         let scheduler = async move {
             if args.disable_scheduler {
                 return std::future::pending().await;

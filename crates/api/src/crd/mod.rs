@@ -344,6 +344,7 @@ fn intern(def: &Definition, version: &str, subresources: &'static [registry::Sub
         create_only: false,
         decode: crate::decode::custom,
         custom: true,
+        from_nodes: false,
     };
     let same = |t: &ResourceType| {
         (t.group, t.version, t.kind, t.list_kind, t.plural, t.namespaced, t.subresources, t.storage_version)

@@ -2,7 +2,8 @@
 //! (`cluster-admin`, `admin`/`edit`/`view` built by aggregation,
 //! `system:discovery`, `system:basic-user`, `system:public-info-viewer`,
 //! `system:service-account-issuer-discovery` (OIDC discovery for ServiceAccounts),
-//! `system:node`, `system:kube-scheduler`), reconciled at start as Kubernetes
+//! `system:node`, `system:kube-scheduler`, metrics-server's
+//! `system:aggregated-metrics-reader`), reconciled at start as Kubernetes
 //! does: missing ones are created, and ones carrying
 //! `rbac.authorization.kubernetes.io/autoupdate: "true"` get any missing
 //! default rules and subjects added back; a user who set the annotation to
@@ -183,6 +184,13 @@ pub fn cluster_roles() -> Vec<Value> {
         cluster_role("system:aggregate-to-view", labelled(&[(&to("view"), "true")]), view_rules(), None),
         cluster_role("system:aggregate-to-edit", labelled(&[(&to("edit"), "true")]), edit_rules(), None),
         cluster_role("system:aggregate-to-admin", labelled(&[(&to("admin"), "true")]), admin_rules(), None),
+        // metrics-server's role: whoever may view a namespace may read its pods' usage.
+        cluster_role(
+            "system:aggregated-metrics-reader",
+            labelled(&[(&to("view"), "true"), (&to("edit"), "true"), (&to("admin"), "true")]),
+            vec![rule(&["get", "list", "watch"], &["metrics.k8s.io"], &["pods", "nodes"])],
+            None,
+        ),
         cluster_role("view", labelled(&[(&to("edit"), "true")]), Vec::new(), Some("view")),
         cluster_role("edit", labelled(&[(&to("admin"), "true")]), Vec::new(), Some("edit")),
         cluster_role("admin", labelled(&[]), Vec::new(), Some("admin")),

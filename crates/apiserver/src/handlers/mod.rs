@@ -5,6 +5,7 @@ mod authn_reviews;
 mod crud;
 mod node_proxy;
 mod patch;
+mod resource_metrics;
 mod reviews;
 mod subresources;
 mod token_request;
@@ -81,6 +82,7 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
                 audit: &audit,
             };
             match target.subresource.as_deref() {
+                _ if target.rt.from_nodes => resource_metrics::serve(&ctx, &parts.method).await,
                 Some(sub @ ("log" | "exec" | "attach" | "portforward")) if target.rt.kind == "Pod" => {
                     node_proxy::forward(&ctx, &parts.method, sub, parts.uri.query().unwrap_or_default(), upgrade).await
                 }

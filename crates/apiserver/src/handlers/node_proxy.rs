@@ -111,6 +111,41 @@ async fn agent_of(ctx: &Ctx<'_>, node_name: &str) -> ApiResult<(String, u16)> {
     Ok((address.to_string(), port as u16))
 }
 
+/// An HTTP/1 connection over TLS to the agent at `address:port`, made with the API
+/// server's kubelet client certificate.
+async fn dial(ctx: &Ctx<'_>, address: &str, port: u16) -> ApiResult<hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>> {
+    let dial_error = |e: &dyn std::fmt::Display| ApiError::internal(format!("error dialing backend: {address}:{port}: {e}"));
+    let tcp = tokio::net::TcpStream::connect((address, port)).await.map_err(|e| dial_error(&e))?;
+    let _ = tcp.set_nodelay(true);
+    let server_name = ServerName::try_from(address.to_string()).map_err(|e| dial_error(&e))?;
+    let tls = ctx.state.node_tls.connect(server_name, tcp).await.map_err(|e| dial_error(&e))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .map_err(|e| dial_error(&e))?;
+    tokio::spawn(connection.with_upgrades());
+    Ok(sender)
+}
+
+/// GETs `path` from the agent of `node_name` and reads the answer as JSON.
+pub(super) async fn agent_json(ctx: &Ctx<'_>, node_name: &str, path: &str) -> ApiResult<Value> {
+    use http_body_util::BodyExt;
+    let (address, port) = agent_of(ctx, node_name).await?;
+    let failed = |e: &dyn std::fmt::Display| ApiError::internal(format!("GET {path} from the agent of node {node_name} ({address}:{port}): {e}"));
+    let mut sender = dial(ctx, &address, port).await?;
+    let request = hyper::Request::builder()
+        .uri(path)
+        .header(header::HOST, format!("{address}:{port}"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| failed(&e))?;
+    let response = sender.send_request(request).await.map_err(|e| failed(&e))?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| failed(&e))?.to_bytes();
+    if !status.is_success() {
+        return Err(failed(&format!("{status}: {}", String::from_utf8_lossy(&body))));
+    }
+    serde_json::from_slice(&body).map_err(|e| failed(&e))
+}
+
 /// Forwards `sub` of the pod in `ctx` to its node's agent.
 pub async fn forward(ctx: &Ctx<'_>, method: &Method, sub: &str, raw_query: &str, client_upgrade: Option<OnUpgrade>) -> ApiResult<Response> {
     let pod = crud::get(ctx).await?;
@@ -132,14 +167,7 @@ pub async fn forward(ctx: &Ctx<'_>, method: &Method, sub: &str, raw_query: &str,
         (_, None) => format!("/portForward/{namespace}/{name}?{raw_query}"),
     };
     let dial_error = |e: &dyn std::fmt::Display| ApiError::internal(format!("error dialing backend: {address}:{port}: {e}"));
-    let tcp = tokio::net::TcpStream::connect((address.as_str(), port)).await.map_err(|e| dial_error(&e))?;
-    let _ = tcp.set_nodelay(true);
-    let server_name = ServerName::try_from(address.clone()).map_err(|e| dial_error(&e))?;
-    let tls = ctx.state.node_tls.connect(server_name, tcp).await.map_err(|e| dial_error(&e))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-        .await
-        .map_err(|e| dial_error(&e))?;
-    tokio::spawn(connection.with_upgrades());
+    let mut sender = dial(ctx, &address, port).await?;
     let mut request = hyper::Request::builder().method(method.clone()).uri(&uri).header(header::HOST, format!("{address}:{port}"));
     let upgrading = client_upgrade.is_some() && ctx.headers.contains_key(header::UPGRADE);
     if upgrading {
