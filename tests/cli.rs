@@ -747,3 +747,26 @@ fn server_side_apply_matches_kubectl() {
     assert!(!s.ok(&["get", "deploy", "web", "-n", "tug", "-o", "yaml"]).contains("managedFields"));
     assert!(s.ok(&["get", "deploy", "web", "-n", "tug", "-o", "yaml", "--show-managed-fields"]).contains("managedFields:"));
 }
+
+/// A custom kind takes a JSON merge patch (the API server refuses a strategic one with
+/// 415): a changed custom resource applied again is configured, as with kubectl.
+#[test]
+fn apply_configures_a_custom_resource_like_kubectl() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: gadgets.example.com}\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: gadgets, singular: gadget, kind: Gadget}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              size: {type: integer}\n              tags: {type: array, items: {type: string}}\n";
+    write(dir.path(), "crd.yaml", crd);
+    s.kok(&["apply", "-f", dir.path().join("crd.yaml").to_str().unwrap()]);
+    s.kok(&["wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=20s"]);
+    for (ns, run) in [("tug", true), ("kc", false)] {
+        s.kok(&["create", "namespace", ns]);
+        for (size, expected) in [(1, "created"), (2, "configured"), (2, "unchanged")] {
+            let gadget = format!("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {{name: g, namespace: {ns}}}\nspec: {{size: {size}, tags: [a]}}\n");
+            write(dir.path(), "gadget.yaml", &gadget);
+            let args = ["apply", "-f", dir.path().join("gadget.yaml").to_str().unwrap()];
+            let out = if run { s.tug(&args) } else { s.kubectl(&args) };
+            assert_eq!(stdout(&out), format!("gadget.example.com/g {expected}\n"), "{ns}: {}", stderr(&out));
+        }
+        assert_eq!(s.json(&["get", "gadget", "g", "-n", ns])["spec"]["size"], 2);
+    }
+}

@@ -17,6 +17,9 @@
 //!
 //! - [`repo`]: chart repositories (index, the user's list and cache, HTTP fetch and
 //!   serve, dependencies into `charts/`); [`create`] scaffolds a new chart.
+//! - [`provenance`]: `.prov` files (OpenPGP clear-signed chart sums): verify and sign.
+//! - [`oci`]: charts in OCI registries as Helm lays them out (the bytes move through
+//!   the image crate's registry client, wired in by the binary).
 //!
 //! The crate does file I/O only in [`loader`] (reading a chart), [`package`] (writing one),
 //! [`create`], [`values::UserValues`] (reading `-f`/`--set-file` files) and [`repo`], which
@@ -29,8 +32,10 @@ pub mod create;
 pub mod files;
 pub mod glob;
 pub mod loader;
+pub mod oci;
 pub mod order;
 pub mod package;
+pub mod provenance;
 pub mod render;
 pub mod repo;
 pub mod schema;
@@ -79,6 +84,9 @@ pub enum Error {
     Library,
     #[error("could not find template {0} in chart")]
     NoSuchTemplate(String),
+    /// A provenance file that does not vouch for its chart.
+    #[error("provenance: {0}")]
+    Provenance(String),
     /// Repositories, downloads and dependencies.
     #[error("{0}")]
     Repo(String),

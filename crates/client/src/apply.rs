@@ -186,11 +186,15 @@ impl Session {
                     ri.group_resource() + "/" + &name
                 );
             }
-            let schema = self
-                .schemas(&ri.group, &ri.version)
-                .await
-                .and_then(|s| s.kind(&ri.group, &ri.version, &ri.kind))
-                .is_some();
+            // Strategic merge patches are for built-in kinds only; the API server takes
+            // a JSON merge patch for a custom kind, as kubectl sends it.
+            let api_version = if ri.group.is_empty() { ri.version.clone() } else { format!("{}/{}", ri.group, ri.version) };
+            let schema = tug_api::registry::by_kind(&api_version, &ri.kind).is_some()
+                && self
+                    .schemas(&ri.group, &ri.version)
+                    .await
+                    .and_then(|s| s.kind(&ri.group, &ri.version, &ri.kind))
+                    .is_some();
             let (patch, pt) = {
                 let schemas = if schema {
                     self.schema_cache

@@ -18,11 +18,10 @@ pub enum ChartCommand {
     Show {
         #[arg(value_enum)]
         what: ShowWhat,
-        /// Chart directory, .tgz, REPO/NAME or URL
+        /// Chart directory, .tgz, REPO/NAME, URL or oci://HOST/PATH/NAME
         chart: String,
-        /// Version constraint for a chart from a repository
-        #[arg(long, default_value = "")]
-        version: String,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// Check a chart: it loads, its values pass the schema, its templates render to valid YAML
     Lint {
@@ -30,12 +29,31 @@ pub enum ChartCommand {
         #[command(flatten)]
         values: ValuesArgs,
     },
-    /// Package a chart directory as NAME-VERSION.tgz
+    /// Package a chart directory as NAME-VERSION.tgz (and sign it: NAME-VERSION.tgz.prov)
     Package {
         chart: PathBuf,
         /// Directory to write the archive to
         #[arg(short = 'd', long, default_value = ".")]
         destination: PathBuf,
+        /// Write a provenance file signed with --key from --keyring
+        #[arg(long, requires = "key")]
+        sign: bool,
+        /// The signing key: a unique part of its user ID (name or email)
+        #[arg(long)]
+        key: Option<String>,
+        /// Secret keyring (gpg --export-secret-keys > FILE)
+        #[arg(long, default_value_os_t = default_keyring("secring.gpg"))]
+        keyring: PathBuf,
+        /// A file whose first line is the key's passphrase
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Check a packaged chart against its provenance file (CHART.tgz.prov) and a keyring
+    Verify {
+        chart: PathBuf,
+        /// Public keyring (gpg --export > FILE, binary or armored)
+        #[arg(long, default_value_os_t = default_keyring("pubring.gpg"))]
+        keyring: PathBuf,
     },
     /// Install a chart as a release: NAME CHART
     Install(InstallArgs),
@@ -125,18 +143,25 @@ pub enum ChartCommand {
     /// Search the added repositories' charts
     #[command(subcommand)]
     Search(SearchCommand),
-    /// Download a chart from a repository: REPO/NAME or URL
+    /// Download a chart from a repository: REPO/NAME, URL or oci://HOST/PATH/NAME
     Pull {
         chart: String,
-        /// Version constraint (default: the newest stable version)
-        #[arg(long, default_value = "")]
-        version: String,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Directory to write the archive to
         #[arg(short = 'd', long, default_value = ".")]
         destination: PathBuf,
         /// Unpack the archive into the destination
         #[arg(long)]
         untar: bool,
+    },
+    /// Upload a packaged chart to an OCI registry: CHART.tgz oci://HOST/PATH (stored as
+    /// HOST/PATH/NAME:VERSION, with CHART.tgz.prov when present)
+    Push {
+        chart: PathBuf,
+        remote: String,
+        #[command(flatten)]
+        registry: crate::image::RegistryArgs,
     },
     /// A chart's dependencies: update (newest matching, writes Chart.lock), build (from Chart.lock), list
     #[command(subcommand, alias = "dep")]
@@ -272,11 +297,10 @@ impl WaitArgs {
 pub struct InstallArgs {
     /// Release name
     name: String,
-    /// Chart directory, .tgz, REPO/NAME or URL
+    /// Chart directory, .tgz, REPO/NAME, URL or oci://HOST/PATH/NAME
     chart: String,
-    /// Version constraint for a chart from a repository
-    #[arg(long, default_value = "")]
-    version: String,
+    #[command(flatten)]
+    source: SourceArgs,
     #[command(flatten)]
     values: ValuesArgs,
     #[command(flatten)]
@@ -392,24 +416,133 @@ pub struct TemplateArgs {
     /// Do not validate values against values.schema.json
     #[arg(long)]
     skip_schema_validation: bool,
-    /// Version constraint for a chart from a repository
-    #[arg(long, default_value = "")]
-    version: String,
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
-/// A chart from disk, or `REPO/NAME`/URL through the added repositories.
-fn load_chart(reference: &str, version: &str) -> anyhow::Result<tug_chart::Chart> {
+/// Where a chart that is not on disk comes from: its version, and how to reach an OCI
+/// registry.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SourceArgs {
+    /// Version constraint for a chart from a repository or registry (default: the newest stable)
+    #[arg(long, default_value = "")]
+    version: String,
+    #[command(flatten)]
+    registry: crate::image::RegistryArgs,
+    /// Verify the chart against its provenance file and --keyring before using it
+    #[arg(long)]
+    verify: bool,
+    /// Public keyring for --verify
+    #[arg(long, default_value_os_t = default_keyring("pubring.gpg"))]
+    keyring: PathBuf,
+}
+
+/// Helm's default keyrings: `~/.gnupg/NAME`.
+fn default_keyring(name: &str) -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+    home.join(".gnupg").join(name)
+}
+
+/// Checks an archive against its provenance file (`None`: there is none) and `keyring`,
+/// printing what vouches for it as `helm verify` does.
+fn verify_archive(
+    file_name: &str,
+    archive: &[u8],
+    prov: Option<Vec<u8>>,
+    keyring: &std::path::Path,
+) -> anyhow::Result<()> {
+    let prov = prov.with_context(|| {
+        format!("{file_name} has no provenance file ({file_name}.prov): it cannot be verified")
+    })?;
+    let ring =
+        std::fs::read(keyring).with_context(|| format!("reading keyring {}", keyring.display()))?;
+    let v = tug_chart::provenance::verify(
+        &String::from_utf8_lossy(&prov),
+        file_name,
+        archive,
+        &ring,
+        &keyring.display().to_string(),
+    )?;
+    for who in &v.signed_by {
+        eprintln!("Signed by: {who}");
+    }
+    eprintln!("Using Key With Fingerprint: {}", v.fingerprint);
+    eprintln!("Chart Hash Verified: {}", v.hash);
+    Ok(())
+}
+
+/// A chart archive that is not in a registry (a `.tgz` on disk, `REPO/NAME` or a URL),
+/// verified against its `.prov`.
+fn fetch_verified(reference: &str, source: &SourceArgs) -> anyhow::Result<fetch::Found> {
+    let path = std::path::Path::new(reference);
+    let (found, prov) = if path.is_dir() {
+        anyhow::bail!("--verify needs a packaged chart (.tgz), not the directory {reference}");
+    } else if path.exists() {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {reference}"))?;
+        let prov_path = PathBuf::from(format!("{reference}.prov"));
+        let prov = prov_path
+            .exists()
+            .then(|| std::fs::read(&prov_path))
+            .transpose()?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (
+            fetch::Found {
+                file_name,
+                url: None,
+                bytes,
+                version: String::new(),
+            },
+            prov,
+        )
+    } else {
+        let found = fetch::locate(&Settings::from_env(), reference, &source.version)?;
+        let url = found.url.clone().unwrap_or_default();
+        let prov = fetch::get(&format!("{url}.prov"), None).ok();
+        (found, prov)
+    };
+    verify_archive(&found.file_name, &found.bytes, prov, &source.keyring)?;
+    Ok(found)
+}
+
+/// A chart from disk, `REPO/NAME`/URL through the added repositories, or `oci://…`.
+fn load_chart(reference: &str, source: &SourceArgs) -> anyhow::Result<tug_chart::Chart> {
+    if tug_chart::oci::is_oci(reference) {
+        let pulled =
+            crate::chart_oci::pull(reference, &source.version, &source.registry.options()?)?;
+        if source.verify {
+            verify_archive(
+                &pulled.file_name(),
+                &pulled.archive,
+                pulled.provenance.clone(),
+                &source.keyring,
+            )?;
+        }
+        return Ok(tug_chart::load_archive(
+            &pulled.file_name(),
+            &pulled.archive,
+        )?);
+    }
+    if source.verify {
+        let found = fetch_verified(reference, source)?;
+        return Ok(tug_chart::load_archive(&found.file_name, &found.bytes)?);
+    }
     Ok(tug_chart::repo::fetch::load_chart(
         &Settings::from_env(),
         reference,
-        version,
+        &source.version,
     )?)
 }
 
 /// [`load_chart`] off the async runtime (repositories are fetched with a blocking client).
-async fn load_chart_async(reference: &str, version: &str) -> anyhow::Result<tug_chart::Chart> {
-    let (r, v) = (reference.to_string(), version.to_string());
-    tokio::task::spawn_blocking(move || load_chart(&r, &v)).await?
+async fn load_chart_async(
+    reference: &str,
+    source: &SourceArgs,
+) -> anyhow::Result<tug_chart::Chart> {
+    let (r, s) = (reference.to_string(), source.clone());
+    tokio::task::spawn_blocking(move || load_chart(&r, &s)).await?
 }
 
 /// Group/versions (and group/version/kind) the API server serves, for `.Capabilities`.
@@ -433,8 +566,8 @@ pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
         ChartCommand::Show {
             what,
             chart,
-            version,
-        } => show(what, load_chart(&chart, &version)?),
+            source,
+        } => show(what, load_chart(&chart, &source)?),
         ChartCommand::Repo(cmd) => repo(cmd),
         ChartCommand::Search(SearchCommand::Repo {
             keyword,
@@ -449,10 +582,19 @@ pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
         ),
         ChartCommand::Pull {
             chart,
-            version,
+            source,
             destination,
             untar,
-        } => pull(&chart, &version, &destination, untar),
+        } => pull(&chart, &source, &destination, untar),
+        ChartCommand::Push {
+            chart,
+            remote,
+            registry,
+        } => {
+            let (pushed, digest) = crate::chart_oci::push(&chart, &remote, &registry.options()?)?;
+            println!("Pushed: {pushed}\nDigest: {digest}");
+            Ok(())
+        }
         ChartCommand::Dependency(cmd) => dependency(cmd),
         ChartCommand::Create { name } => {
             let path = std::path::Path::new(&name);
@@ -466,19 +608,86 @@ pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ChartCommand::Lint { chart, values } => lint(chart, values),
-        ChartCommand::Package { chart, destination } => {
+        ChartCommand::Package {
+            chart,
+            destination,
+            sign,
+            key,
+            keyring,
+            passphrase_file,
+        } => {
             let path = tug_chart::package(&chart, &destination)?;
+            if sign {
+                sign_archive(
+                    &path,
+                    key.as_deref().unwrap_or_default(),
+                    &keyring,
+                    passphrase_file.as_deref(),
+                )?;
+            }
             println!(
                 "Successfully packaged chart and saved it to: {}",
                 path.display()
             );
             Ok(())
         }
+        ChartCommand::Verify { chart, keyring } => {
+            let bytes =
+                std::fs::read(&chart).with_context(|| format!("reading {}", chart.display()))?;
+            let prov_path = PathBuf::from(format!("{}.prov", chart.display()));
+            let prov = prov_path
+                .exists()
+                .then(|| std::fs::read(&prov_path))
+                .transpose()?;
+            let name = chart
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            verify_archive(&name, &bytes, prov, &keyring)
+        }
         release_cmd => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
             .block_on(release(release_cmd)),
     }
+}
+
+/// Writes `ARCHIVE.prov`, signed with `key` from the secret `keyring`.
+fn sign_archive(
+    archive: &std::path::Path,
+    key: &str,
+    keyring: &std::path::Path,
+    passphrase_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(archive).with_context(|| format!("reading {}", archive.display()))?;
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let chart = tug_chart::load_archive(&name, &bytes)?;
+    let ring =
+        std::fs::read(keyring).with_context(|| format!("reading keyring {}", keyring.display()))?;
+    let passphrase = match passphrase_file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading {}", p.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        None => String::new(),
+    };
+    let prov = tug_chart::provenance::sign(
+        &chart.metadata,
+        &name,
+        &bytes,
+        &ring,
+        &keyring.display().to_string(),
+        key,
+        &passphrase,
+    )?;
+    let out = PathBuf::from(format!("{}.prov", archive.display()));
+    std::fs::write(&out, prov).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
 }
 
 /// `.Capabilities` of the cluster releases go to.
@@ -532,7 +741,7 @@ async fn release(cmd: ChartCommand) -> anyhow::Result<()> {
     match cmd {
         ChartCommand::Install(a) => {
             let (mut r, ns) = connect(&a.cluster).await?;
-            let chart = load_chart_async(&a.chart, &a.version).await?;
+            let chart = load_chart_async(&a.chart, &a.source).await?;
             let o = install_options(&a, &ns)?;
             let rec = r
                 .install(&chart, &o)
@@ -542,7 +751,7 @@ async fn release(cmd: ChartCommand) -> anyhow::Result<()> {
         }
         ChartCommand::Upgrade(a) => {
             let (mut r, ns) = connect(&a.common.cluster).await?;
-            let chart = load_chart_async(&a.common.chart, &a.common.version).await?;
+            let chart = load_chart_async(&a.common.chart, &a.common.source).await?;
             let o = UpgradeOptions {
                 common: install_options(&a.common, &ns)?,
                 install: a.install,
@@ -742,7 +951,7 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
     if let Some(v) = &a.kube_version {
         caps = caps.with_kube_version(v).map_err(anyhow::Error::msg)?;
     }
-    let chart = load_chart(&chart_path, &a.version)?;
+    let chart = load_chart(&chart_path, &a.source)?;
     let opts = TemplateOptions {
         release: Release {
             name,
@@ -999,8 +1208,41 @@ fn search(keyword: &str, all_versions: bool, version: &str, output: &str) -> any
     Ok(())
 }
 
-fn pull(reference: &str, version: &str, dest: &std::path::Path, untar: bool) -> anyhow::Result<()> {
-    let found = fetch::locate(&Settings::from_env(), reference, version)?;
+fn pull(
+    reference: &str,
+    source: &SourceArgs,
+    dest: &std::path::Path,
+    untar: bool,
+) -> anyhow::Result<()> {
+    let (found, prov) = if tug_chart::oci::is_oci(reference) {
+        let pulled =
+            crate::chart_oci::pull(reference, &source.version, &source.registry.options()?)?;
+        if source.verify {
+            verify_archive(
+                &pulled.file_name(),
+                &pulled.archive,
+                pulled.provenance.clone(),
+                &source.keyring,
+            )?;
+        }
+        let found = fetch::Found {
+            file_name: pulled.file_name(),
+            url: None,
+            version: pulled.metadata.version.clone(),
+            bytes: pulled.archive,
+        };
+        (found, pulled.provenance)
+    } else if source.verify {
+        let found = fetch_verified(reference, source)?;
+        let url = found.url.clone().unwrap_or_default();
+        let prov = fetch::get(&format!("{url}.prov"), None).ok();
+        (found, prov)
+    } else {
+        (
+            fetch::locate(&Settings::from_env(), reference, &source.version)?,
+            None,
+        )
+    };
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     if untar {
         let chart = tug_chart::load_archive(&found.file_name, &found.bytes)?;
@@ -1009,6 +1251,11 @@ fn pull(reference: &str, version: &str, dest: &std::path::Path, untar: bool) -> 
         let path = dest.join(&found.file_name);
         std::fs::write(&path, &found.bytes)
             .with_context(|| format!("writing {}", path.display()))?;
+        // The provenance goes beside the archive when it was verified or came with it.
+        if let Some(prov) = prov {
+            let p = dest.join(format!("{}.prov", found.file_name));
+            std::fs::write(&p, prov).with_context(|| format!("writing {}", p.display()))?;
+        }
     }
     Ok(())
 }

@@ -74,18 +74,18 @@ pub struct RegistryArgs {
     password_stdin: bool,
     /// Auths file to read credentials from (default: $REGISTRY_AUTH_FILE,
     /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)
-    #[arg(long)]
+    #[arg(long, alias = "registry-config")]
     auth_file: Option<PathBuf>,
     /// Talk plain http to the registry
     #[arg(long)]
     plain_http: bool,
     /// Accept any TLS certificate and fall back to plain http
-    #[arg(long)]
+    #[arg(long, alias = "insecure-skip-tls-verify")]
     insecure: bool,
 }
 
 impl RegistryArgs {
-    fn options(&self) -> Result<Options> {
+    pub(crate) fn options(&self) -> Result<Options> {
         let password = if self.password_stdin {
             let mut s = String::new();
             std::io::stdin()

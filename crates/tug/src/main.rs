@@ -8,6 +8,7 @@ mod agent;
 mod app;
 mod build;
 mod chart;
+mod chart_oci;
 mod engine;
 mod image;
 mod kubectl;

@@ -25,7 +25,11 @@ fn prune_node(schema: &Structural, value: &mut Value, path: &str, resource: bool
             let resource = resource || schema.embedded;
             let keys: Vec<String> = fields.keys().cloned().collect();
             for key in keys {
-                let kept_meta = resource && matches!(key.as_str(), "apiVersion" | "kind" | "metadata");
+                // A resource's type and metadata are the API server's, whatever the schema
+                // says of them (a schema may only constrain `metadata.name`/`generateName`).
+                if resource && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
                 let sub = schema.properties.get(&key).or(schema.additional.as_deref());
                 match sub {
                     Some(sub) => {
@@ -33,7 +37,7 @@ fn prune_node(schema: &Structural, value: &mut Value, path: &str, resource: bool
                             prune_node(sub, v, &child(path, &key), false, pruned);
                         }
                     }
-                    None if kept_meta || schema.preserve_unknown => {}
+                    None if schema.preserve_unknown => {}
                     None => {
                         fields.remove(&key);
                         pruned.push(child(path, &key));
@@ -282,6 +286,15 @@ mod tests {
         assert_eq!(o["spec"]["free"]["any"]["thing"], 1);
         assert_eq!(o["spec"]["template"]["kind"], "Pod");
         assert_eq!(o["metadata"]["name"], "a");
+    }
+
+    /// KubeVela's own definitions declare `metadata: {type: object}`: names and labels stay.
+    #[test]
+    fn metadata_declared_as_a_bare_object_is_not_pruned() {
+        let schema = Structural::read(&json!({"type": "object", "properties": {"metadata": {"type": "object"}, "spec": {"type": "object"}}}), "schema").unwrap();
+        let mut o = json!({"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "a", "labels": {"k": "v"}}, "spec": {}});
+        assert!(prune(&schema, &mut o).is_empty());
+        assert_eq!(o["metadata"], json!({"name": "a", "labels": {"k": "v"}}));
     }
 
     #[test]

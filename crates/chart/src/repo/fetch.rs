@@ -105,6 +105,8 @@ pub fn remove(settings: &Settings, name: &str) -> Result<(), Error> {
 /// A chart archive found in a repository.
 pub struct Found {
     pub file_name: String,
+    /// Where it was downloaded from (its `.prov`, if any, is beside it).
+    pub url: Option<String>,
     pub bytes: Vec<u8>,
     pub version: String,
 }
@@ -142,6 +144,7 @@ pub fn download(entry: &Entry, idx: &IndexFile, name: &str, version: &str) -> Re
     let file_name = url.rsplit('/').next().unwrap_or(name).to_string();
     Ok(Found {
         file_name,
+        url: Some(url),
         bytes,
         version: cv.metadata.version.clone(),
     })
@@ -159,6 +162,7 @@ pub fn locate(settings: &Settings, reference: &str, version: &str) -> Result<Fou
             .to_string();
         return Ok(Found {
             file_name,
+            url: Some(reference.to_string()),
             bytes,
             version: version.to_string(),
         });

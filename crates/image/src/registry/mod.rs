@@ -8,6 +8,8 @@
 //!   mount when the store knows another repository of that registry has it, else by
 //!   upload (one `PUT`, or `PATCH` chunks then `PUT` for large blobs); then manifests.
 //! - [`login`]: checks credentials against a registry.
+//! - [`artifact`]: non-image artifacts (Helm charts and the like) pushed from and
+//!   pulled into memory, and a repository's tags.
 //!
 //! Authentication ([`auth`]): Basic, or the Bearer token flow (`WWW-Authenticate:
 //! Bearer realm=..,service=..,scope=..`), with credentials from [`Options`] or an auths
@@ -18,6 +20,7 @@
 //! The calls block; progress is reported through a callback as [`Event`]s, so a CLI
 //! can draw bars without this crate printing anything.
 
+pub mod artifact;
 pub mod auth;
 mod pull;
 mod push;
@@ -28,6 +31,7 @@ use std::path::PathBuf;
 
 use oci_spec::image::{Descriptor, Digest};
 
+pub use artifact::{list_tags, pull_artifact, push_artifact, Artifact, Blob, PulledArtifact};
 pub use auth::Credentials;
 pub use pull::{pull, Pulled};
 pub use push::{push, Pushed};

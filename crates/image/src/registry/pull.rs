@@ -38,9 +38,9 @@ pub struct Pulled {
 }
 
 /// A manifest or index as fetched, verified against its digest.
-struct Fetched {
-    descriptor: Descriptor,
-    bytes: Vec<u8>,
+pub(super) struct Fetched {
+    pub descriptor: Descriptor,
+    pub bytes: Vec<u8>,
 }
 
 /// Pulls `reference` into `store` and tags it (a reference by digest alone is kept
@@ -175,7 +175,7 @@ fn parse<T: serde::de::DeserializeOwned>(f: &Fetched, what: &'static str) -> Res
 
 /// `GET /v2/<repo>/manifests/<reference>`, checked against `expected` (when asked by
 /// digest) and against the registry's `Docker-Content-Digest`.
-fn fetch_manifest(
+pub(super) fn fetch_manifest(
     session: &Session,
     repo: &str,
     reference: &str,

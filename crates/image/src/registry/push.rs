@@ -269,7 +269,7 @@ fn push_blob(
 }
 
 /// `POST /v2/<repo>/blobs/uploads/` → the upload's location.
-fn start_upload(session: &Session, repo: &str) -> Result<Url> {
+pub(super) fn start_upload(session: &Session, repo: &str) -> Result<Url> {
     let url = session.url(&format!("/v2/{repo}/blobs/uploads/"))?;
     let what = format!("start upload to {repo}");
     let resp = session.send(&what, &|c| c.post(url.clone()).header(CONTENT_LENGTH, 0))?;
@@ -280,7 +280,12 @@ fn start_upload(session: &Session, repo: &str) -> Result<Url> {
 }
 
 /// The upload's closing answer: 201 Created, naming the same digest if it names one.
-fn finish_upload(session: &Session, what: &str, resp: Response, digest: &Digest) -> Result<()> {
+pub(super) fn finish_upload(
+    session: &Session,
+    what: &str,
+    resp: Response,
+    digest: &Digest,
+) -> Result<()> {
     if resp.status() != StatusCode::CREATED {
         return Err(session.status_error(what, resp));
     }
@@ -396,6 +401,23 @@ fn put_manifest(
     progress: ProgressFn,
 ) -> Result<()> {
     let bytes = store.read_blob(desc.digest())?;
+    put_manifest_bytes(session, repo, desc, bytes, reference)?;
+    progress(&Event::ManifestPushed {
+        digest: desc.digest().clone(),
+        reference: reference.to_string(),
+    });
+    Ok(())
+}
+
+/// `PUT /v2/<repo>/manifests/<reference>` with `bytes`, the manifest `desc` describes,
+/// checking the digest the registry announces.
+pub(super) fn put_manifest_bytes(
+    session: &Session,
+    repo: &str,
+    desc: &Descriptor,
+    bytes: Vec<u8>,
+    reference: &str,
+) -> Result<()> {
     let url = session.url(&manifest_path(repo, reference))?;
     let media_type = desc.media_type().to_string();
     let what = format!("PUT manifest {repo}:{reference}");
@@ -407,10 +429,5 @@ fn put_manifest(
     if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
         return Err(session.status_error(&what, resp));
     }
-    check_digest_header(session, &what, &resp, desc.digest())?;
-    progress(&Event::ManifestPushed {
-        digest: desc.digest().clone(),
-        reference: reference.to_string(),
-    });
-    Ok(())
+    check_digest_header(session, &what, &resp, desc.digest())
 }
