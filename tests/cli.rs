@@ -763,7 +763,8 @@ fn apply_configures_a_custom_resource_like_kubectl() {
         for (size, expected) in [(1, "created"), (2, "configured"), (2, "unchanged")] {
             let gadget = format!("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {{name: g, namespace: {ns}}}\nspec: {{size: {size}, tags: [a]}}\n");
             write(dir.path(), "gadget.yaml", &gadget);
-            let args = ["apply", "-f", dir.path().join("gadget.yaml").to_str().unwrap()];
+            let file = dir.path().join("gadget.yaml");
+            let args = ["apply", "-f", file.to_str().unwrap()];
             let out = if run { s.tug(&args) } else { s.kubectl(&args) };
             assert_eq!(stdout(&out), format!("gadget.example.com/g {expected}\n"), "{ns}: {}", stderr(&out));
         }
