@@ -749,10 +749,8 @@ fn server_side_apply_matches_kubectl() {
 }
 
 /// A custom kind takes a JSON merge patch (the API server refuses a strategic one with
-/// 415): a changed custom resource applied again is configured.
-/// Known gap: kubectl 1.33 sends our server a strategic merge patch for the same change
-/// (it reads our OpenAPI v3 as if the kind were built in) and gets 415; the `kc` half
-/// comes back when our published schema for custom kinds tells kubectl otherwise.
+/// 415): a changed custom resource applied again is configured, by tug and by kubectl
+/// (which picks the patch type from the media types our OpenAPI v3 lists for the kind).
 #[test]
 fn apply_configures_a_custom_resource_like_kubectl() {
     let s = Server::start();
@@ -761,14 +759,14 @@ fn apply_configures_a_custom_resource_like_kubectl() {
     write(dir.path(), "crd.yaml", crd);
     s.kok(&["apply", "-f", dir.path().join("crd.yaml").to_str().unwrap()]);
     s.kok(&["wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=20s"]);
-    for (ns, run) in [("tug", true)] {
+    for (ns, tug) in [("tug", true), ("kubectl", false)] {
         s.kok(&["create", "namespace", ns]);
         for (size, expected) in [(1, "created"), (2, "configured"), (2, "unchanged")] {
             let gadget = format!("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {{name: g, namespace: {ns}}}\nspec: {{size: {size}, tags: [a]}}\n");
             write(dir.path(), "gadget.yaml", &gadget);
             let file = dir.path().join("gadget.yaml");
             let args = ["apply", "-f", file.to_str().unwrap()];
-            let out = if run { s.tug(&args) } else { s.kubectl(&args) };
+            let out = if tug { s.tug(&args) } else { s.kubectl(&args) };
             assert_eq!(stdout(&out), format!("gadget.example.com/g {expected}\n"), "{ns}: {}", stderr(&out));
         }
         assert_eq!(s.json(&["get", "gadget", "g", "-n", ns])["spec"]["size"], 2);

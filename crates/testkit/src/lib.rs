@@ -259,10 +259,18 @@ impl Cluster {
         }
         let child = command.stdout(Stdio::null()).stderr(log).spawn().expect("tug agent starts");
         self.agents.push(child);
-        self.eventually(&format!("node {name} is Ready"), 30, || {
+        let ready = || {
             let node: Value = serde_json::from_slice(&self.kubectl_output(&["get", "node", name, "-o", "json"]).stdout).unwrap_or_default();
             node["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-        });
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ready() {
+            if Instant::now() > deadline {
+                let said = std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
+                panic!("timed out waiting until node {name} is Ready; its agent said:\n{said}\ntug up said:\n{}", self.log_tail());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Runs kubectl against the cluster with `input` on its standard input.

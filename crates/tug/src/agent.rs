@@ -143,10 +143,6 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
         let kubeconfig = joined_kubeconfig(&args, &options).await?.or(args.kubeconfig.clone());
         let (client, ca) = client(kubeconfig).await?;
         options.client_ca = ca;
-        // The core.oam.dev kinds (OAM Applications) are served from the start.
-        tug_controllers::application::install_definitions(&client)
-            .await
-            .context("failed to install the core.oam.dev CustomResourceDefinitions")?;
         eprintln!("tug agent: node {} ({})", options.node_name, options.node_ip);
         tokio::select! {
             result = tug_agent::run(client, options) => result.context("the agent stopped"),

@@ -85,5 +85,9 @@ mod tests {
         assert!(doc["components"]["schemas"][OBJECT_META].is_object());
         let patch = &doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
         assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"), "{patch}");
+        // No strategic merge for a custom kind: kubectl then sends merge patches.
+        let content = patch["requestBody"]["content"].as_object().unwrap();
+        assert!(content.contains_key("application/merge-patch+json"), "{patch}");
+        assert!(!content.contains_key("application/strategic-merge-patch+json"), "{patch}");
     }
 }

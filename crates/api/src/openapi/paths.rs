@@ -85,8 +85,9 @@ const PORT_FORWARD: &[Param] = &[q("ports", "integer", "List of ports to forward
 pub(crate) enum Body {
     /// An object of the named definition.
     Def(String),
-    /// A PATCH body in any of the patch media types.
-    Patch,
+    /// A PATCH body in any of the patch media types; strategic merge only where the kind
+    /// has patch strategies (built-in kinds: custom ones take merge patches instead).
+    Patch { strategic: bool },
     /// Plain text (logs, streams).
     Text,
 }
@@ -180,6 +181,7 @@ pub(crate) fn resource_paths(rt: &ResourceType, kind_name: &str, list_name: &str
     };
     let k = rt.kind;
     let def = || Body::Def(kind_name.clone());
+    let patch = || Body::Patch { strategic: !rt.custom };
     let mut paths = Vec::new();
 
     // A review is only created.
@@ -207,7 +209,7 @@ pub(crate) fn resource_paths(rt: &ResourceType, kind_name: &str, list_name: &str
         ops: vec![
             named(op("get", format!("read{gv}{ns_id}{k}"), format!("read the specified {k}"), "get", with(&[]), None, def(), &[]), k),
             named(op("put", format!("replace{gv}{ns_id}{k}"), format!("replace the specified {k}"), "put", with(WRITE), Some(def()), def(), &["201"]), k),
-            named(op("patch", format!("patch{gv}{ns_id}{k}"), format!("partially update the specified {k}"), "patch", with(&patch_params), Some(Body::Patch), def(), &["201"]), k),
+            named(op("patch", format!("patch{gv}{ns_id}{k}"), format!("partially update the specified {k}"), "patch", with(&patch_params), Some(patch()), def(), &["201"]), k),
             named(op("delete", format!("delete{gv}{ns_id}{k}"), format!("delete a {k}"), "delete", with(DELETE), Some(Body::Def(types::DELETE_OPTIONS.into())), Body::Def(types::STATUS.into()), &["202"]), k),
         ],
     });
@@ -241,14 +243,14 @@ pub(crate) fn resource_paths(rt: &ResourceType, kind_name: &str, list_name: &str
             Subresource::Status => vec![
                 named(op("get", format!("read{gv}{ns_id}{k}Status"), format!("read status of the specified {k}"), "get", with(&[]), None, def(), &[]), k),
                 named(op("put", format!("replace{gv}{ns_id}{k}Status"), format!("replace status of the specified {k}"), "put", with(WRITE), Some(def()), def(), &["201"]), k),
-                named(op("patch", format!("patch{gv}{ns_id}{k}Status"), format!("partially update status of the specified {k}"), "patch", with(&patch_params), Some(Body::Patch), def(), &["201"]), k),
+                named(op("patch", format!("patch{gv}{ns_id}{k}Status"), format!("partially update status of the specified {k}"), "patch", with(&patch_params), Some(patch()), def(), &["201"]), k),
             ],
             Subresource::Scale => {
                 let scale = || Body::Def(types::SCALE.into());
                 let mut ops = vec![
                     named(op("get", format!("read{gv}{ns_id}{k}Scale"), format!("read scale of the specified {k}"), "get", with(&[]), None, scale(), &[]), "Scale"),
                     named(op("put", format!("replace{gv}{ns_id}{k}Scale"), format!("replace scale of the specified {k}"), "put", with(WRITE), Some(scale()), scale(), &["201"]), "Scale"),
-                    named(op("patch", format!("patch{gv}{ns_id}{k}Scale"), format!("partially update scale of the specified {k}"), "patch", with(&patch_params), Some(Body::Patch), scale(), &["201"]), "Scale"),
+                    named(op("patch", format!("patch{gv}{ns_id}{k}Scale"), format!("partially update scale of the specified {k}"), "patch", with(&patch_params), Some(patch()), scale(), &["201"]), "Scale"),
                 ];
                 for o in &mut ops {
                     o.gvk = sub_gvk("autoscaling", "v1", "Scale");
@@ -321,7 +323,14 @@ pub(crate) fn discovery_path(group: &str, version: &str) -> Path {
 
 const PRODUCES: &[&str] = &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
 const PRODUCES_WATCH: &[&str] = &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"];
-const PATCH_TYPES: &[&str] = &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"];
+/// The media types a PATCH accepts.
+fn patch_types(strategic: bool) -> Vec<&'static str> {
+    let mut types = vec!["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"];
+    if strategic {
+        types.insert(2, "application/strategic-merge-patch+json");
+    }
+    types
+}
 
 impl Op {
     fn produces(&self) -> &'static [&'static str] {
@@ -367,9 +376,9 @@ impl Op {
                 params.push(json!({"name": "body", "in": "body", "required": true, "schema": {"$ref": format!("#/definitions/{name}")}}));
                 vec!["*/*"]
             }
-            Some(Body::Patch) => {
+            Some(Body::Patch { strategic }) => {
                 params.push(json!({"name": "body", "in": "body", "required": true, "schema": {"$ref": format!("#/definitions/{}", types::PATCH)}}));
-                PATCH_TYPES.to_vec()
+                patch_types(*strategic)
             }
             _ => vec!["*/*"],
         };
@@ -427,8 +436,8 @@ impl Op {
             Some(Body::Def(name)) => {
                 op.insert("requestBody".into(), json!({"content": {"*/*": {"schema": reference(name)}}, "required": true}));
             }
-            Some(Body::Patch) => {
-                let content: Map<String, Value> = PATCH_TYPES.iter().map(|t| (t.to_string(), json!({"schema": reference(types::PATCH)}))).collect();
+            Some(Body::Patch { strategic }) => {
+                let content: Map<String, Value> = patch_types(*strategic).iter().map(|t| (t.to_string(), json!({"schema": reference(types::PATCH)}))).collect();
                 op.insert("requestBody".into(), json!({"content": content, "required": true}));
             }
             _ => {}
@@ -472,7 +481,7 @@ pub(crate) fn referenced(paths: &[Path]) -> Vec<String> {
             for b in op.body.iter().chain(std::iter::once(&op.response)) {
                 match b {
                     Body::Def(name) => out.push(name.clone()),
-                    Body::Patch => out.push(types::PATCH.to_string()),
+                    Body::Patch { .. } => out.push(types::PATCH.to_string()),
                     Body::Text => {}
                 }
             }
