@@ -102,12 +102,19 @@ pub struct UpArgs {
     node: NodeArgs,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")
+/// Runs a long-lived `future` (the agent, `tug up`, `tug server`) on a multi-threaded
+/// runtime (`workers` threads, or one per core) and, once it returns, gives the tasks left
+/// a moment to end rather than waiting for them: a kube-runtime watcher whose connections
+/// fail as the runtime shuts down retries without ever yielding.
+pub(crate) fn block_on<T>(workers: Option<usize>, future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    let runtime = builder.enable_all().build().context("failed to start the async runtime")?;
+    let output = runtime.block_on(future);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    output
 }
 
 /// The API client, and the CA certificates (DER) the kubeconfig trusts: the cluster CA,
@@ -143,7 +150,7 @@ async fn joined_kubeconfig(args: &AgentArgs, options: &tug_agent::Options) -> an
 pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
     let mut options = args.node.options();
     options.ingress = args.node.ingress(false);
-    runtime()?.block_on(async {
+    block_on(Some(2), async {
         let kubeconfig = joined_kubeconfig(&args, &options).await?.or(args.kubeconfig.clone());
         let (client, ca) = client(kubeconfig).await?;
         options.client_ca = ca;
@@ -160,7 +167,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut options = args.node.options();
     options.ingress = args.node.ingress(true);
     let data_dir = args.node.data_dir;
-    runtime()?.block_on(async {
+    block_on(Some(2), async {
         let store_dir = data_dir.join("db");
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;

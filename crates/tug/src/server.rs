@@ -77,11 +77,7 @@ pub struct KubeconfigArgs {
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
-    runtime.block_on(async {
+    crate::agent::block_on(None, async {
         let store_dir = args.data_dir.join("db");
         let store = tug_store::SqliteStore::open(&store_dir)
             .with_context(|| format!("failed to open the store in {}", store_dir.display()))?;

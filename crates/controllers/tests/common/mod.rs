@@ -12,7 +12,19 @@ use kube::Client;
 pub struct Cluster {
     pub client: Client,
     pub ca: String,
+    /// The server and the controllers, ended with the cluster: left running into the
+    /// runtime's shutdown, a watcher whose connections fail there retries without yielding
+    /// and the test never ends.
+    tasks: Vec<tokio::task::AbortHandle>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 pub async fn cluster() -> Cluster {
@@ -30,13 +42,13 @@ pub async fn cluster_with(grace: Duration) -> Cluster {
     );
     let server = tug_apiserver::start(config).await.expect("server starts");
     let kubeconfig = Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig");
-    tokio::spawn(server.wait());
+    let server = tokio::spawn(server.wait()).abort_handle();
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .expect("config");
     let client = Client::try_from(config).expect("client");
     let ca = std::fs::read_to_string(dir.path().join("tls/ca.crt")).expect("ca");
-    tokio::spawn(tug_controllers::run(
+    let controllers = tokio::spawn(tug_controllers::run(
         client.clone(),
         tug_controllers::Options {
             root_ca_pem: ca.clone(),
@@ -46,6 +58,7 @@ pub async fn cluster_with(grace: Duration) -> Cluster {
     Cluster {
         client,
         ca,
+        tasks: vec![controllers.abort_handle(), server],
         _dir: dir,
     }
 }
