@@ -410,8 +410,13 @@ fn double_quoted(s: &str) -> String {
 
 /// Parses YAML as Helm does (`sigs.k8s.io/yaml`: through JSON, so numbers are float64).
 pub fn from_yaml(s: &str) -> Result<Value, String> {
-    let v: Value = serde_saphyr::from_str(s).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
-    Ok(v.ints_to_floats())
+    from_yaml_as::<crate::value::FloatValue>(s).map(|v| v.0)
+}
+
+/// Parses YAML into any deserializable type, with [`from_yaml`]'s error wording (for
+/// callers that need only part of a document and skip building the rest).
+pub fn from_yaml_as<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_saphyr::from_str(s).map_err(|e| format!("error converting YAML to JSON: {e}"))
 }
 
 #[cfg(test)]
