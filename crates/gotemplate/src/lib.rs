@@ -24,15 +24,16 @@ pub mod exec;
 pub mod format;
 pub mod funcs;
 pub mod lexer;
+mod names;
 pub mod parser;
 pub mod value;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use error::Error;
 pub use exec::Ctx;
 pub use funcs::{FuncResult, Funcs, Kind};
+use names::NameMap;
 pub use value::{Map, Object, Value};
 
 /// What a missing map key yields (Go's `missingkey` option).
@@ -55,8 +56,8 @@ pub enum MissingKey {
 #[derive(Clone)]
 pub struct Template {
     name: String,
-    trees: Arc<HashMap<String, Arc<ast::Tree>>>,
-    overlay: HashMap<String, Arc<ast::Tree>>,
+    trees: Arc<NameMap<Arc<ast::Tree>>>,
+    overlay: NameMap<Arc<ast::Tree>>,
     pub(crate) funcs: Arc<Funcs>,
     pub(crate) missing_key: MissingKey,
     delims: (String, String),
@@ -77,7 +78,7 @@ impl Template {
         Template {
             name: name.to_string(),
             trees: Arc::default(),
-            overlay: HashMap::new(),
+            overlay: NameMap::default(),
             funcs: Arc::new(funcs),
             missing_key: MissingKey::Default,
             delims: ("{{".into(), "}}".into()),
