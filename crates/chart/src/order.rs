@@ -140,27 +140,16 @@ pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), 
             continue;
         }
         for doc in split_documents(text) {
-            let head =
-                tug_gotemplate::funcs::yaml::from_yaml(&doc).map_err(|e| Error::ManifestYaml {
+            let head: Head =
+                tug_gotemplate::funcs::yaml::from_yaml_as(&doc).map_err(|e| Error::ManifestYaml {
                     file: path.clone(),
                     msg: format!("error converting YAML to JSON: yaml: {e}"),
                 })?;
-            let field = |v: &Value, k: &str| match v {
-                Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
-                _ => Value::Nil,
-            };
-            let kind = field(&head, "kind").as_str().unwrap_or("").to_string();
-            let hook = field(
-                &field(&field(&head, "metadata"), "annotations"),
-                "helm.sh/hook",
-            )
-            .as_str()
-            .map(str::to_string);
             let m = Manifest {
                 source: path.clone(),
                 content: doc,
-                kind,
-                hook,
+                kind: head.kind,
+                hook: head.hook,
             };
             if m.hook.is_some() {
                 hooks.push(m);
@@ -172,6 +161,83 @@ pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), 
     sort_by_kind(&mut generic);
     sort_by_kind(&mut hooks);
     Ok((generic, hooks))
+}
+
+/// What ordering needs of a manifest: its `kind` and `helm.sh/hook` annotation (empty
+/// and none when absent or not strings). The document is still parsed in full, so
+/// invalid YAML is an error, but nothing else of it is built.
+#[derive(Default)]
+struct Head {
+    kind: String,
+    hook: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Head {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Head, D::Error> {
+        d.deserialize_any(HeadVisitor)
+    }
+}
+
+struct HeadVisitor;
+
+impl<'de> serde::de::Visitor<'de> for HeadVisitor {
+    type Value = Head;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a YAML document")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Head, A::Error> {
+        let mut head = Head::default();
+        while let Some(key) = a.next_key::<Value>()? {
+            match key.as_str() {
+                Some("kind") => {
+                    let v: Value = a.next_value()?;
+                    head.kind = v.as_str().unwrap_or("").to_string();
+                }
+                Some("metadata") => {
+                    let v: Value = a.next_value()?;
+                    let field = |v: &Value, k: &str| match v {
+                        Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
+                        _ => Value::Nil,
+                    };
+                    head.hook = field(&field(&v, "annotations"), "helm.sh/hook")
+                        .as_str()
+                        .map(str::to_string);
+                }
+                _ => {
+                    a.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(head)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Head, A::Error> {
+        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Head::default())
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Head, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_none<E>(self) -> Result<Head, E> {
+        Ok(Head::default())
+    }
+    fn visit_unit<E>(self) -> Result<Head, E> {
+        Ok(Head::default())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Head, E> {
+        Ok(Head::default())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Head, E> {
+        Ok(Head::default())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Head, E> {
+        Ok(Head::default())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Head, E> {
+        Ok(Head::default())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Head, E> {
+        Ok(Head::default())
+    }
 }
 
 fn is_test_hook(m: &Manifest) -> bool {

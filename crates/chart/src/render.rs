@@ -51,21 +51,21 @@ impl Release {
 /// NOTES.txt files included; partials (`_*.tpl`) are not rendered.
 pub type Rendered = BTreeMap<String, String>;
 
-struct Source {
-    text: String,
+struct Source<'c> {
+    text: std::borrow::Cow<'c, str>,
     ctx: Map,
     base_path: String,
     partial: bool,
 }
 
 /// Collects the chart's templates with the context each renders in; returns the chart's context.
-fn collect(
-    chart: &Chart,
+fn collect<'c>(
+    chart: &'c Chart,
     values: Value,
     full_path: &str,
     is_root: bool,
     top: &Map,
-    out: &mut BTreeMap<String, Source>,
+    out: &mut BTreeMap<String, Source<'c>>,
 ) -> Map {
     let ctx = Map::new();
     ctx.insert("Chart", chart.metadata.to_template_value(is_root));
@@ -103,7 +103,7 @@ fn collect(
         out.insert(
             format!("{full_path}/{}", t.name),
             Source {
-                text: String::from_utf8_lossy(&t.data).into_owned(),
+                text: String::from_utf8_lossy(&t.data),
                 ctx: ctx.clone(),
                 base_path: format!("{full_path}/templates"),
                 partial,
@@ -160,7 +160,12 @@ pub fn render(
         tmpl.insert("BasePath", Value::str(&src.base_path));
         data.insert("Template", Value::Map(tmpl));
         let text = set.execute(name, &Value::Map(data)).map_err(exec_error)?;
-        out.insert(name.clone(), text.replace("<no value>", ""));
+        let text = if text.contains("<no value>") {
+            text.replace("<no value>", "")
+        } else {
+            text
+        };
+        out.insert(name.clone(), text);
     }
     Ok(out)
 }

@@ -2,22 +2,23 @@
 
 use crate::ast::Pos;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
-    Text(String),
+/// A token; its text borrows the source (lexing allocates nothing but the token list).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tok<'a> {
+    Text(&'a str),
     LeftDelim,
     RightDelim,
     Space,
-    Ident(String),
+    Ident(&'a str),
     /// `.Name` (the name without its dot)
-    Field(String),
+    Field(&'a str),
     /// `$name` or `$`
-    Variable(String),
+    Variable(&'a str),
     /// Source form of a quoted or raw string.
-    Str(String),
+    Str(&'a str),
     /// Source form of a character constant.
-    Char(String),
-    Number(String),
+    Char(&'a str),
+    Number(&'a str),
     Bool(bool),
     Nil,
     Dot,
@@ -31,9 +32,9 @@ pub enum Tok {
     Eof,
 }
 
-#[derive(Debug, Clone)]
-pub struct Token {
-    pub tok: Tok,
+#[derive(Debug, Clone, Copy)]
+pub struct Token<'a> {
+    pub tok: Tok<'a>,
     pub pos: Pos,
 }
 
@@ -60,7 +61,7 @@ pub struct Lexer<'a> {
     pos: usize,
     left: &'a str,
     right: &'a str,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'a>>,
     paren_depth: usize,
 }
 
@@ -73,7 +74,7 @@ impl<'a> Lexer<'a> {
         &self.src[self.pos..]
     }
 
-    fn emit(&mut self, tok: Tok, pos: Pos) {
+    fn emit(&mut self, tok: Tok<'a>, pos: Pos) {
         self.tokens.push(Token { tok, pos });
     }
 
@@ -82,11 +83,11 @@ impl<'a> Lexer<'a> {
     }
 
     /// Lex the whole source.
-    pub fn run(mut self) -> Result<Vec<Token>, LexError> {
+    pub fn run(mut self) -> Result<Vec<Token<'a>>, LexError> {
         let mut trim_next_text = false;
         loop {
             let rest = self.rest();
-            let text_end = rest.find(self.left).map(|i| self.pos + i).unwrap_or(self.src.len());
+            let text_end = find_delim(rest, self.left).map(|i| self.pos + i).unwrap_or(self.src.len());
             let mut text = &self.src[self.pos..text_end];
             let text_pos = self.pos;
             if trim_next_text {
@@ -96,7 +97,7 @@ impl<'a> Lexer<'a> {
             self.pos = text_end;
             if self.pos >= self.src.len() {
                 if !text.is_empty() {
-                    self.emit(Tok::Text(text.to_string()), text_pos);
+                    self.emit(Tok::Text(text), text_pos);
                 }
                 let end = self.src.len();
                 self.emit(Tok::Eof, end);
@@ -111,7 +112,7 @@ impl<'a> Lexer<'a> {
                 text = text.trim_end_matches([' ', '\t', '\r', '\n']);
             }
             if !text.is_empty() {
-                self.emit(Tok::Text(text.to_string()), text_pos);
+                self.emit(Tok::Text(text), text_pos);
             }
             let delim_pos = self.pos;
             self.pos += self.left.len();
@@ -211,7 +212,7 @@ impl<'a> Lexer<'a> {
                     let Some(end) = self.rest()[1..].find('`') else {
                         return self.err(p, "unterminated raw quoted string");
                     };
-                    let s = self.rest()[..end + 2].to_string();
+                    let s = &self.rest()[..end + 2];
                     self.pos += end + 2;
                     self.emit(Tok::Str(s), p);
                 }
@@ -221,8 +222,8 @@ impl<'a> Lexer<'a> {
                 }
                 '$' => {
                     self.pos += 1;
-                    let name = self.scan_ident();
-                    self.emit(Tok::Variable(format!("${name}")), p);
+                    self.scan_ident();
+                    self.emit(Tok::Variable(&self.src[p..self.pos]), p);
                 }
                 '.' => {
                     let next = self.rest()[1..].chars().next();
@@ -257,7 +258,7 @@ impl<'a> Lexer<'a> {
                 }
                 c if is_alnum(c) => {
                     let word = self.scan_ident();
-                    let tok = match word.as_str() {
+                    let tok = match word {
                         "true" => Tok::Bool(true),
                         "false" => Tok::Bool(false),
                         "nil" => Tok::Nil,
@@ -273,14 +274,14 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn scan_ident(&mut self) -> String {
+    fn scan_ident(&mut self) -> &'a str {
         let rest = self.rest();
         let end = rest.char_indices().find(|(_, c)| !is_alnum(*c)).map(|(i, _)| i).unwrap_or(rest.len());
         self.pos += end;
-        rest[..end].to_string()
+        &rest[..end]
     }
 
-    fn scan_quoted(&mut self, q: char, unterminated: &str) -> Result<String, LexError> {
+    fn scan_quoted(&mut self, q: char, unterminated: &str) -> Result<&'a str, LexError> {
         let start = self.pos;
         let mut chars = self.rest().char_indices().skip(1);
         while let Some((i, c)) = chars.next() {
@@ -291,7 +292,7 @@ impl<'a> Lexer<'a> {
                     }
                 '\n' => return self.err(start, unterminated),
                 c if c == q => {
-                    let s = self.rest()[..i + 1].to_string();
+                    let s = &self.rest()[..i + 1];
                     self.pos += i + 1;
                     return Ok(s);
                 }
@@ -301,7 +302,7 @@ impl<'a> Lexer<'a> {
         self.err(start, unterminated)
     }
 
-    fn scan_number(&mut self) -> Result<String, LexError> {
+    fn scan_number(&mut self) -> Result<&'a str, LexError> {
         let start = self.pos;
         let b = self.rest().as_bytes();
         let mut i = 0;
@@ -362,6 +363,24 @@ impl<'a> Lexer<'a> {
             return self.err(start, format!("bad number syntax: {:?}", &self.rest()[..bad_end]));
         }
         self.pos += i;
-        Ok(text.to_string())
+        Ok(text)
     }
+}
+
+/// Where `delim` first occurs in `text`: a `memchr` for its first byte, then a
+/// comparison (faster than a substring search for the two-byte delimiters).
+fn find_delim(text: &str, delim: &str) -> Option<usize> {
+    let first = *delim.as_bytes().first()?;
+    if !first.is_ascii() {
+        return text.find(delim);
+    }
+    let mut from = 0;
+    while let Some(i) = text[from..].find(first as char) {
+        let at = from + i;
+        if text[at..].starts_with(delim) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }

@@ -24,15 +24,16 @@ pub mod exec;
 pub mod format;
 pub mod funcs;
 pub mod lexer;
+mod names;
 pub mod parser;
 pub mod value;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use error::Error;
 pub use exec::Ctx;
 pub use funcs::{FuncResult, Funcs, Kind};
+use names::NameMap;
 pub use value::{Map, Object, Value};
 
 /// What a missing map key yields (Go's `missingkey` option).
@@ -48,10 +49,15 @@ pub enum MissingKey {
 }
 
 /// A set of named templates with one function map and options.
+///
+/// Cloning is cheap (Helm's `tpl` clones the whole set for every call): a clone
+/// shares the trees it was made from and keeps what is parsed into it afterwards
+/// apart, in `overlay`, which shadows the shared trees.
 #[derive(Clone)]
 pub struct Template {
     name: String,
-    trees: HashMap<String, Arc<ast::Tree>>,
+    trees: Arc<NameMap<Arc<ast::Tree>>>,
+    overlay: NameMap<Arc<ast::Tree>>,
     pub(crate) funcs: Arc<Funcs>,
     pub(crate) missing_key: MissingKey,
     delims: (String, String),
@@ -71,7 +77,8 @@ impl Template {
     pub fn with_funcs(name: &str, funcs: Funcs) -> Template {
         Template {
             name: name.to_string(),
-            trees: HashMap::new(),
+            trees: Arc::default(),
+            overlay: NameMap::default(),
             funcs: Arc::new(funcs),
             missing_key: MissingKey::Default,
             delims: ("{{".into(), "}}".into()),
@@ -125,28 +132,33 @@ impl Template {
             })?;
         for t in trees {
             let empty = is_empty_tree(&t.root);
-            if empty && self.trees.contains_key(&t.name) {
+            if empty && self.has(&t.name) {
                 continue;
             }
-            self.trees.insert(t.name.clone(), Arc::new(t));
+            let own = match Arc::get_mut(&mut self.trees) {
+                Some(own) if self.overlay.is_empty() => own,
+                _ => &mut self.overlay,
+            };
+            own.insert(t.name.clone(), Arc::new(t));
         }
         Ok(())
     }
 
     /// Whether a template of that name is defined.
     pub fn has(&self, name: &str) -> bool {
-        self.trees.contains_key(name)
+        self.overlay.contains_key(name) || self.trees.contains_key(name)
     }
 
     /// Names of all templates, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.trees.keys().cloned().collect();
+        let mut v: Vec<String> = self.trees.keys().chain(self.overlay.keys()).cloned().collect();
         v.sort();
+        v.dedup();
         v
     }
 
     pub(crate) fn tree(&self, name: &str) -> Option<Arc<ast::Tree>> {
-        self.trees.get(name).cloned()
+        self.overlay.get(name).or_else(|| self.trees.get(name)).cloned()
     }
 
     /// Executes template `name` with `data` as dot and `$`.

@@ -44,14 +44,14 @@ pub fn parse(
     Ok(trees)
 }
 
-fn describe_end(t: &Tok) -> String {
+fn describe_end(t: &Tok<'_>) -> String {
     match t {
         Tok::Keyword(k) => format!("{{{{{k}}}}}"),
         t => describe(t),
     }
 }
 
-fn describe(t: &Tok) -> String {
+fn describe(t: &Tok<'_>) -> String {
     match t {
         Tok::Text(_) => "text".into(),
         Tok::LeftDelim => "\"{{\"".into(),
@@ -74,8 +74,8 @@ fn describe(t: &Tok) -> String {
     }
 }
 
-struct Parser<'f> {
-    tokens: Vec<Token>,
+struct Parser<'a, 'f> {
+    tokens: Vec<Token<'a>>,
     i: usize,
     has_func: &'f dyn Fn(&str) -> bool,
     vars: Vec<String>,
@@ -86,23 +86,23 @@ struct Parser<'f> {
 }
 
 /// How a nested list ended: `{{end}}` or `{{else}}` (with the token after `else`).
-struct EndTok {
+struct EndTok<'a> {
     pos: Pos,
-    tok: Tok,
+    tok: Tok<'a>,
 }
 
-impl Parser<'_> {
-    fn peek(&self) -> &Token {
-        &self.tokens[self.i.min(self.tokens.len() - 1)]
+impl<'a> Parser<'a, '_> {
+    fn peek(&self) -> Token<'a> {
+        self.tokens[self.i.min(self.tokens.len() - 1)]
     }
-    fn next(&mut self) -> Token {
-        let t = self.peek().clone();
+    fn next(&mut self) -> Token<'a> {
+        let t = self.peek();
         if self.i < self.tokens.len() - 1 {
             self.i += 1;
         }
         t
     }
-    fn next_non_space(&mut self) -> Token {
+    fn next_non_space(&mut self) -> Token<'a> {
         loop {
             let t = self.next();
             if t.tok != Tok::Space {
@@ -110,7 +110,7 @@ impl Parser<'_> {
             }
         }
     }
-    fn peek_non_space(&mut self) -> Token {
+    fn peek_non_space(&mut self) -> Token<'a> {
         let save = self.i;
         let t = self.next_non_space();
         self.i = save;
@@ -122,7 +122,7 @@ impl Parser<'_> {
 
     /// Nodes until EOF (top level) or `{{end}}`/`{{else …}}` (returned, delimiter consumed
     /// up to the keyword).
-    fn list(&mut self, top: bool) -> PResult<(Vec<Node>, Option<EndTok>)> {
+    fn list(&mut self, top: bool) -> PResult<(Vec<Node>, Option<EndTok<'a>>)> {
         let mut nodes = Vec::new();
         loop {
             let t = self.next();
@@ -133,7 +133,7 @@ impl Parser<'_> {
                     }
                     return self.fail(t.pos, "unexpected EOF");
                 }
-                Tok::Text(s) => nodes.push(Node::Text(s)),
+                Tok::Text(s) => nodes.push(Node::Text(s.to_string())),
                 Tok::LeftDelim => {
                     let kw = self.peek_non_space();
                     match kw.tok {
@@ -316,7 +316,7 @@ impl Parser<'_> {
             match n.tok {
                 Tok::Declare | Tok::Assign => {
                     is_assign = n.tok == Tok::Assign;
-                    decl.push(v.clone());
+                    decl.push(v.to_string());
                 }
                 Tok::Comma if allow_two_vars => {
                     let v2 = self.next_non_space();
@@ -328,8 +328,8 @@ impl Parser<'_> {
                         return self.fail(d.pos, format!("unexpected {} in range", describe(&d.tok)));
                     }
                     is_assign = d.tok == Tok::Assign;
-                    decl.push(v.clone());
-                    decl.push(v2name);
+                    decl.push(v.to_string());
+                    decl.push(v2name.to_string());
                 }
                 _ => self.i = save,
             }
@@ -378,7 +378,7 @@ impl Parser<'_> {
         Ok(Pipe { pos: start, decl, is_assign, cmds })
     }
 
-    fn command(&mut self, end_tok: &Tok) -> PResult<Command> {
+    fn command(&mut self, end_tok: &Tok<'_>) -> PResult<Command> {
         let pos = self.peek_non_space().pos;
         let mut args = Vec::new();
         loop {
@@ -419,8 +419,8 @@ impl Parser<'_> {
         let term = self.term()?;
         let chain_pos = self.peek().pos;
         let mut fields = Vec::new();
-        while let Tok::Field(f) = &self.peek().tok {
-            fields.push(f.clone());
+        while let Tok::Field(f) = self.peek().tok {
+            fields.push(f.to_string());
             self.next();
         }
         if fields.is_empty() {
@@ -447,29 +447,29 @@ impl Parser<'_> {
         let p = t.pos;
         Ok(match t.tok {
             Tok::Ident(name) => {
-                if !(self.has_func)(&name) {
+                if !(self.has_func)(name) {
                     return self.fail(p, format!("function {name:?} not defined"));
                 }
-                Expr::Identifier(p, name)
+                Expr::Identifier(p, name.to_string())
             }
             Tok::Dot => Expr::Dot(p),
             Tok::Nil => Expr::Nil(p),
             Tok::Variable(v) => {
-                if !self.vars.contains(&v) {
+                if !self.vars.iter().any(|x| x == v) {
                     return self.fail(p, format!("undefined variable {v:?}"));
                 }
-                Expr::Variable(p, v, Vec::new())
+                Expr::Variable(p, v.to_string(), Vec::new())
             }
-            Tok::Field(f) => Expr::Field(p, vec![f]),
+            Tok::Field(f) => Expr::Field(p, vec![f.to_string()]),
             Tok::Bool(b) => Expr::Bool(p, b),
             Tok::Char(s) => {
-                let n = parse_char(&s).map_err(|m| ParseFailure { pos: p, msg: m })?;
+                let n = parse_char(s).map_err(|m| ParseFailure { pos: p, msg: m })?;
                 Expr::Number(p, n)
             }
-            Tok::Number(s) => Expr::Number(p, parse_number(&s).map_err(|m| ParseFailure { pos: p, msg: m })?),
+            Tok::Number(s) => Expr::Number(p, parse_number(s).map_err(|m| ParseFailure { pos: p, msg: m })?),
             Tok::Str(s) => {
-                let v = unquote(&s).map_err(|m| ParseFailure { pos: p, msg: m })?;
-                Expr::String(p, v, s)
+                let v = unquote(s).map_err(|m| ParseFailure { pos: p, msg: m })?;
+                Expr::String(p, v, s.to_string())
             }
             Tok::LParen => {
                 let pipe = self.pipeline("parenthesized pipeline", false)?;

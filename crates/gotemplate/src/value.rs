@@ -351,11 +351,33 @@ impl Value {
 /// map keys become their string form, as Helm's YAML→JSON conversion does.
 impl<'de> serde::Deserialize<'de> for Value {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        d.deserialize_any(ValueVisitor { floats: false })
     }
 }
 
-struct ValueVisitor;
+/// A [`Value`] deserialized with every integer as a float64, as Helm's YAML→JSON
+/// round trip yields (the same as [`Value::ints_to_floats`] after deserializing,
+/// without rebuilding the tree).
+pub struct FloatValue(pub Value);
+
+impl<'de> serde::Deserialize<'de> for FloatValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FloatValue, D::Error> {
+        d.deserialize_any(ValueVisitor { floats: true }).map(FloatValue)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ValueVisitor {
+    /// Integers become floats.
+    floats: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ValueVisitor {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     type Value = Value;
@@ -366,10 +388,13 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         Ok(Value::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
+        Ok(if self.floats { Value::Float(v as f64) } else { Value::Int(v) })
     }
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
+        Ok(match i64::try_from(v) {
+            Ok(i) if !self.floats => Value::Int(i),
+            _ => Value::Float(v as f64),
+        })
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))
@@ -387,18 +412,19 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         Ok(Value::Nil)
     }
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        serde::Deserialize::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(v) = a.next_element::<Value>()? {
+        while let Some(v) = a.next_element_seed(self)? {
             out.push(v);
         }
         Ok(Value::list(out))
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
         let mut out = BTreeMap::new();
-        while let Some((k, v)) = a.next_entry::<Value, Value>()? {
+        while let Some(k) = a.next_key::<Value>()? {
+            let v = a.next_value_seed(self)?;
             let key = match k {
                 Value::String(s) => s.to_string(),
                 Value::Nil | Value::Missing => "null".to_string(),

@@ -1,9 +1,9 @@
 //! Function libraries: Go's builtins, Sprig as Helm ships it, and Helm's own.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::exec::Ctx;
+use crate::names::NameMap;
 use crate::value::Value;
 
 mod builtin;
@@ -81,7 +81,7 @@ pub struct FuncDef {
 
 /// A function map (Go's `template.FuncMap`).
 #[derive(Clone, Default)]
-pub struct Funcs(HashMap<String, Arc<FuncDef>>);
+pub struct Funcs(NameMap<Arc<FuncDef>>);
 
 impl Funcs {
     pub fn get(&self, name: &str) -> Option<&Arc<FuncDef>> {

@@ -3,24 +3,38 @@
 //! their key, strings quoted only when a plain scalar would read back differently,
 //! long plain strings folded past column 80, multi-line strings as literal blocks.
 
+use std::borrow::Cow;
+
 use crate::value::Value;
 
 const WIDTH: usize = 80;
 
 /// `toYaml`'s document text (with its trailing newline).
 pub fn to_yaml(v: &Value) -> String {
-    // Helm marshals through JSON: normalise numbers and objects the same way.
-    let v = Value::from(&v.to_json());
+    let v = as_json(v);
+    let v = v.as_ref();
     let mut out = String::new();
-    match &v {
-        Value::Map(m) if !m.is_empty() => write_map(&v, 0, &mut out),
-        Value::List(l) if !l.is_empty() => write_list(&v, 0, &mut out),
+    match v {
+        Value::Map(m) if !m.is_empty() => write_map(v, 0, &mut out),
+        Value::List(l) if !l.is_empty() => write_list(v, 0, &mut out),
         other => {
             out.push_str(&scalar(other, 2, 0));
             out.push('\n');
         }
     }
     out
+}
+
+/// The value as Helm's marshalling through JSON sees it: objects become their JSON
+/// form, non-finite floats and missing values null. Everything else is unchanged, so it
+/// is borrowed (the writers apply this at every level instead of copying the tree).
+fn as_json(v: &Value) -> Cow<'_, Value> {
+    match v {
+        Value::Object(o) => Cow::Owned(Value::from(&o.to_value().to_json())),
+        Value::Float(f) if !f.is_finite() => Cow::Owned(Value::Nil),
+        Value::Missing => Cow::Owned(Value::Nil),
+        v => Cow::Borrowed(v),
+    }
 }
 
 fn is_block(v: &Value) -> bool {
@@ -38,25 +52,27 @@ fn pad(n: usize) -> String {
 fn write_map(v: &Value, indent: usize, out: &mut String) {
     let Value::Map(m) = v else { return };
     for (k, (key, val)) in m.entries().into_iter().enumerate() {
+        let val = as_json(&val);
+        let val = val.as_ref();
         if k > 0 || !out.ends_with("- ") {
             out.push_str(&pad(indent));
         }
         let ks = scalar(&Value::from(key.clone()), indent, indent);
         out.push_str(&ks);
         out.push(':');
-        match &val {
-            Value::Map(_) if is_block(&val) => {
+        match val {
+            Value::Map(_) if is_block(val) => {
                 out.push('\n');
-                write_map(&val, indent + 2, out);
+                write_map(val, indent + 2, out);
             }
-            Value::List(_) if is_block(&val) => {
+            Value::List(_) if is_block(val) => {
                 out.push('\n');
-                write_list(&val, indent, out);
+                write_list(val, indent, out);
             }
             _ => {
                 out.push(' ');
                 let col = indent + ks.chars().count() + 2;
-                out.push_str(&scalar(&val, indent + 2, col));
+                out.push_str(&scalar(val, indent + 2, col));
                 out.push('\n');
             }
         }
@@ -66,6 +82,8 @@ fn write_map(v: &Value, indent: usize, out: &mut String) {
 fn write_list(v: &Value, indent: usize, out: &mut String) {
     let Value::List(l) = v else { return };
     for item in l.iter() {
+        let item = as_json(item);
+        let item = item.as_ref();
         out.push_str(&pad(indent));
         out.push_str("- ");
         match item {
@@ -410,8 +428,13 @@ fn double_quoted(s: &str) -> String {
 
 /// Parses YAML as Helm does (`sigs.k8s.io/yaml`: through JSON, so numbers are float64).
 pub fn from_yaml(s: &str) -> Result<Value, String> {
-    let v: Value = serde_saphyr::from_str(s).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
-    Ok(v.ints_to_floats())
+    from_yaml_as::<crate::value::FloatValue>(s).map(|v| v.0)
+}
+
+/// Parses YAML into any deserializable type, with [`from_yaml`]'s error wording (for
+/// callers that need only part of a document and skip building the rest).
+pub fn from_yaml_as<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_saphyr::from_str(s).map_err(|e| format!("error converting YAML to JSON: {e}"))
 }
 
 #[cfg(test)]
