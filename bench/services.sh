@@ -113,7 +113,7 @@ DONE=$(date +%s%N)
 : >"$DIR/one"
 for i in $(seq "$ROUNDS"); do
   T0=$(date +%s%N)
-  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: one-%s}\nspec: {ports: [{port: 80}]}\n' "$i" | kubectl create -f - >/dev/null
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: one-%s}\nspec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n' "$i" | kubectl create -f - >/dev/null
   until [ "$(in_map)" -ge $((BASE + SERVICES + i)) ]; do sleep 0.01; done
   echo $(( ($(date +%s%N) - T0) / 1000000 )) >>"$DIR/one"
 done
