@@ -243,10 +243,9 @@ impl Metric<'_> {
     }
 }
 
-/// A value as a quantity: whole, or in thousandths.
+/// A value as a quantity in its canonical form, to the thousandth (`2500m`, `3`, `2k`).
 fn quantity(value: f64) -> String {
-    let millis = (value * 1000.0).round() as i64;
-    if millis % 1000 == 0 { (millis / 1000).to_string() } else { format!("{millis}m") }
+    tug_api::quantity::Quantity::from_millis((value * 1000.0).round() as i128).to_string()
 }
 
 fn item(rt: &ResourceType, object: &Value, metric: &str, found: Found) -> Value {
@@ -346,6 +345,6 @@ mod tests {
         assert_eq!(why("nope", "q"), "the pods expose no series named nope (they expose: jobs)");
         let service = json!({"metadata": {"name": "s", "namespace": "ns"}, "spec": {"selector": {"app": "none"}}});
         assert_eq!(pods_of(built_in("services").unwrap(), &service, &all).unwrap_err(), "Service \"s\" selects no pods in namespace \"ns\"");
-        assert_eq!((quantity(3.0), quantity(0.0004), quantity(10.0 / 3.0)), ("3".into(), "0".into(), "3333m".into()));
+        assert_eq!((quantity(3.0), quantity(0.0004), quantity(10.0 / 3.0), quantity(2000.0)), ("3".into(), "0".into(), "3333m".into(), "2k".into()));
     }
 }
