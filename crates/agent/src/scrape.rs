@@ -115,6 +115,8 @@ async fn scrape(pod: &Pod) -> Result<Vec<Sample>, String> {
 /// Scrapes this node's annotated pods every [`SCRAPE_EVERY`], forever.
 pub async fn run(stats: std::sync::Arc<crate::stats::Stats>) -> Result<(), crate::Error> {
     let mut tick = tokio::time::interval(SCRAPE_EVERY);
+    // A late scrape delays the next one: rates are never taken over a burst of ticks.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         stats.scrapes.scrape_all(stats.pods()).await;

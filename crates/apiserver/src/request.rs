@@ -44,7 +44,7 @@ pub struct MetricTarget {
 
 /// The custom metric a path under the custom metrics API names.
 fn custom_metric(rest: &[&str]) -> ApiResult<Route> {
-    let owned = |s: &&str| (*s).to_string();
+    let owned = |s: &&str| percent_decode(s);
     let target = match rest {
         ["namespaces", ns, "metrics", metric] => MetricTarget { namespace: None, resource: "namespaces".into(), name: owned(ns), metric: owned(metric) },
         ["namespaces", ns, resource, name, metric] => MetricTarget { namespace: Some(owned(ns)), resource: owned(resource), name: owned(name), metric: owned(metric) },
@@ -151,6 +151,32 @@ pub fn route(path: &str, kinds: &CustomKinds) -> ApiResult<Route> {
     Ok(Route::Object(target))
 }
 
+/// `%XX` escapes decoded (a path segment such as kubectl's `%2A` for `*`, or an
+/// impersonation extra key such as `example.com%2fteam`); a stray `%` is kept.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The verb of a resource request, as metrics and audit name it.
 pub fn verb(method: &Method, target: &Target, query: &Query) -> &'static str {
     // Streaming into a pod is a create whatever the method (a WebSocket upgrade is a GET),
@@ -232,6 +258,7 @@ mod tests {
         };
         let base = "/apis/custom.metrics.k8s.io/v1beta2";
         assert_eq!(metric(&format!("{base}/namespaces/ns/pods/*/jobs")), (Some("ns".into()), "pods".into(), "*".into(), "jobs".into()));
+        assert_eq!(metric(&format!("{base}/namespaces/ns/pods/%2A/jobs")).2, "*", "as kubectl get --raw sends it");
         assert_eq!(metric(&format!("{base}/namespaces/ns/deployments.apps/web/jobs")).1, "deployments.apps");
         assert_eq!(metric(&format!("{base}/namespaces/ns/metrics/jobs")), (None, "namespaces".into(), "ns".into(), "jobs".into()));
         assert!(route(&format!("{base}/namespaces/ns/pods/jobs"), &CustomKinds::default()).is_err());
