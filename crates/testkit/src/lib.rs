@@ -391,6 +391,12 @@ impl Cluster {
         links().into_iter().filter(|l| !self.links_before.contains(l)).collect()
     }
 
+    /// The names of the agents joined with [`Cluster::join_agent`] (each has a directory).
+    fn agent_names(&self) -> Vec<String> {
+        let dirs = std::fs::read_dir(self.dir.path().join("agents")).into_iter().flatten().flatten();
+        dirs.filter_map(|e| e.file_name().to_str().map(str::to_string)).collect()
+    }
+
     /// Pod cgroup directories (`pod<uid>`) anywhere under /sys/fs/cgroup.
     pub fn pod_cgroups(&self) -> String {
         let out = Command::new("find")
@@ -403,9 +409,14 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        let mut nodes = self.agent_names();
         if self.process.is_some() {
+            let listed = self.kubectl_output(&["get", "nodes", "-o", "name"]);
+            nodes.extend(String::from_utf8_lossy(&listed.stdout).lines().filter_map(|l| l.strip_prefix("node/")).map(str::to_string));
             // Controllers first, or they would start new pods as these go (and the pods'
-            // containers would outlive the cluster).
+            // containers would outlive the cluster); OAM Applications before the
+            // Deployments they would apply again.
+            let _ = self.kubectl_output(&["delete", "applications.core.oam.dev", "--all", "--all-namespaces", "--timeout=30s"]);
             let _ = self.kubectl_output(&[
                 "delete",
                 "cronjobs,jobs,daemonsets,statefulsets,deployments,replicasets",
@@ -425,6 +436,12 @@ impl Drop for Cluster {
         for pid in self.own_processes() {
             // SAFETY: kill(2) on a container supervisor or sandbox this cluster started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // Containers whose supervisor went first (their init is reparented to PID 1).
+        nodes.sort();
+        nodes.dedup();
+        for node in &nodes {
+            remove_node_cgroups(node);
         }
         for mount in self.own_mounts().iter().rev() {
             let _ = Command::new("umount").arg("-l").arg(mount).status();
@@ -451,6 +468,39 @@ fn interrupt(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Kills every process in node `node`'s cgroups (`tug/<node>` in each hierarchy, v1 or
+/// v2) and removes them, deepest first.
+fn remove_node_cgroups(node: &str) {
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup/tug").join(node)];
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        roots.push(hierarchy.path().join("tug").join(node));
+    }
+    for root in roots.into_iter().filter(|r| r.is_dir()) {
+        let mut dirs = Vec::new();
+        let mut pending = vec![root];
+        while let Some(dir) = pending.pop() {
+            pending.extend(std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+            dirs.push(dir);
+        }
+        for dir in &dirs {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                // SAFETY: kill(2) on a process in a cgroup of this cluster's node.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        for dir in dirs.iter().rev() {
+            // A killed process leaves its cgroup a moment later.
+            for _ in 0..50 {
+                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
 }
 
 fn is_node_bridge(name: &str) -> bool {
