@@ -2,7 +2,8 @@
 //! serves it to the HPA controller and to `kubectl get --raw`: a `MetricValueList` for
 //! `namespaces/<ns>/<resource>/<name|*>/<metric>` (`labelSelector` picks the objects of
 //! a `*`, `metricLabelSelector` the series), `namespaces/<ns>/metrics/<metric>` for a
-//! namespace, and discovery listing `<resource>/<metric>` for every metric scraped now.
+//! namespace, and discovery listing `<resource>/<metric>` for every metric scraped now
+//! (and `<resource>/*`, so that the list is never empty).
 //!
 //! Values come from the agents' `/stats/custom`: the series each agent scraped from the
 //! pods of its node annotated `prometheus.io/scrape: "true"` (gauges as read, counters as
@@ -270,7 +271,10 @@ pub async fn discovery(state: &AppState) -> ApiResult<Response> {
     let ready = |n: &Value| n.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
     let nodes = objects(state, nodes_rt, None).await?.iter().filter(|n| ready(n)).filter_map(|n| n.pointer("/metadata/name")?.as_str().map(str::to_string)).collect();
     let scrapes = scraped(state, nodes, DISCOVERY_TIMEOUT).await;
-    let names: BTreeSet<&str> = scrapes.values().flat_map(|p| p["series"].as_array().into_iter().flatten()).filter_map(|s| s["name"].as_str()).collect();
+    let mut names: BTreeSet<&str> = scrapes.values().flat_map(|p| p["series"].as_array().into_iter().flatten()).filter_map(|s| s["name"].as_str()).collect();
+    // `<resource>/*`: any metric may be asked for; it also keeps the list from being empty,
+    // which clients' discovery treats as a failed group.
+    names.insert("*");
     let resources: Vec<Value> = names
         .iter()
         .flat_map(|metric| {
