@@ -5,7 +5,8 @@
 //! `custom.metrics.k8s.io/v1beta2`, which `kubectl get --raw` reads and the HPA
 //! controller scales on: a Pods metric scales a Deployment up and back down, an Object
 //! metric of a Service scales a StatefulSet; pods that are not scraped and an unknown
-//! metric get clear reasons. Needs root and busybox.
+//! metric get clear reasons; a joined node's pods are scraped by that node's agent.
+//! Needs root and busybox.
 
 use serde_json::Value;
 use tug_testkit::{text, Cluster};
@@ -13,8 +14,9 @@ use tug_testkit::{text, Cluster};
 const TUG: &str = env!("CARGO_BIN_EXE_tug");
 const API: &str = "/apis/custom.metrics.k8s.io/v1beta2";
 
-/// The exporter script and a pod template running it, labelled `app: NAME`.
-fn exporter(kind: &str, name: &str, extra_spec: &str) -> String {
+/// The exporter script and a pod template running it, labelled `app: NAME`
+/// (`extra_spec` goes into the workload's spec, `pod_spec` into the pods').
+fn exporter(kind: &str, name: &str, extra_spec: &str, pod_spec: &str) -> String {
     format!(
         r##"
 apiVersion: v1
@@ -44,6 +46,7 @@ spec:
       annotations: {{prometheus.io/scrape: "true", prometheus.io/port: "8080", prometheus.io/path: /cgi-bin/metrics}}
     spec:
       terminationGracePeriodSeconds: 1
+      {pod_spec}
       volumes: [{{name: scripts, configMap: {{name: {name}-exporter}}}}]
       containers:
       - name: exporter
@@ -96,7 +99,7 @@ fn a_pods_metric_scales_a_deployment_up_and_down_and_get_raw_shows_it() {
     let cluster = Cluster::up(TUG);
     cluster.apply(&format!(
         "{}---{}",
-        exporter("Deployment", "queue", ""),
+        exporter("Deployment", "queue", "", ""),
         r#"
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -159,7 +162,7 @@ fn an_object_metric_scales_a_statefulset_and_unscraped_pods_or_unknown_metrics_s
     let cluster = Cluster::up(TUG);
     cluster.apply(&format!(
         "{}---{}",
-        exporter("StatefulSet", "shard", "serviceName: shard\n  podManagementPolicy: Parallel"),
+        exporter("StatefulSet", "shard", "serviceName: shard\n  podManagementPolicy: Parallel", ""),
         r#"
 apiVersion: v1
 kind: Service
@@ -236,4 +239,32 @@ spec:
     assert!(number(current["object"]["current"]["value"].as_str().unwrap()) >= 25.0, "{hpa}");
     cluster.kubectl(&["rollout", "status", "statefulset/shard", "--timeout=90s"]);
     assert_eq!(replicas(&cluster, "deployment", "plain"), 1, "an HPA without a metric leaves its target alone");
+}
+
+#[test]
+fn each_node_scrapes_its_own_pods_and_a_namespace_sums_them() {
+    if !tug_testkit::can_run_pods() {
+        return;
+    }
+    let mut cluster = Cluster::up(TUG);
+    cluster.join_agent("second");
+    let on_second = "nodeSelector: {kubernetes.io/hostname: second}";
+    cluster.apply(&format!("{}---{}", exporter("Deployment", "near", "", ""), exporter("Deployment", "far", "", on_second)));
+    cluster.kubectl(&["rollout", "status", "deployment/near", "--timeout=90s"]);
+    cluster.kubectl(&["rollout", "status", "deployment/far", "--timeout=90s"]);
+    let far = cluster.kubectl(&["get", "pods", "-l", "app=far", "-o", "jsonpath={.items[0].spec.nodeName}"]);
+    let near = cluster.kubectl(&["get", "pods", "-l", "app=near", "-o", "jsonpath={.items[0].spec.nodeName}"]);
+    assert_eq!(far.trim(), "second");
+    assert_ne!(near.trim(), "second");
+    // The namespace's value is the sum over its pods, wherever they run.
+    let mut namespace = Value::Null;
+    cluster.eventually("the namespace's metric sums the pods of both nodes", 60, || {
+        raw(&cluster, "/namespaces/default/metrics/queue_depth").is_ok_and(|v| {
+            namespace = v;
+            namespace["items"][0]["value"] == "2"
+        })
+    });
+    assert_eq!(namespace["items"][0]["describedObject"]["kind"], "Namespace", "{namespace}");
+    let far_pod = raw(&cluster, "/namespaces/default/pods/*/queue_depth?labelSelector=app%3Dfar").unwrap();
+    assert_eq!(far_pod["items"][0]["value"], "1", "{far_pod}");
 }
