@@ -1,11 +1,14 @@
 //! A container's environment from its pod spec: `env` values with `$(VAR)`
 //! references, `valueFrom` (ConfigMap and Secret keys, `fieldRef`,
-//! `resourceFieldRef`) and `envFrom`. Missing sources fail as kubelet words it
+//! `resourceFieldRef`) and `envFrom`, after the Service variables kubelet adds
+//! (`KUBERNETES_SERVICE_HOST`, and with `enableServiceLinks` those of every Service in the
+//! pod's namespace). Missing sources fail as kubelet words it
 //! (`CreateContainerConfigError`), unless marked optional.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount};
+use kube::runtime::reflector::Store;
 use kube::{Api, Client};
 
 use crate::spec::expand;
@@ -15,6 +18,8 @@ use tug_api::quantity::Quantity;
 pub struct Sources {
     client: Client,
     namespace: String,
+    /// The service proxy's cache of every Service.
+    services: Store<Service>,
 }
 
 /// Why a container's config cannot be built: kubelet's message.
@@ -22,8 +27,28 @@ pub struct Sources {
 pub struct ConfigError(pub String);
 
 impl Sources {
-    pub fn new(client: Client, namespace: &str) -> Sources {
-        Sources { client, namespace: namespace.into() }
+    pub fn new(client: Client, namespace: &str, services: Store<Service>) -> Sources {
+        Sources { client, namespace: namespace.into(), services }
+    }
+
+    /// The variables of the Services a container sees: `kubernetes` in `default` always,
+    /// the pod's namespace's own if `links`, sorted by Service name.
+    async fn service_variables(&self, links: bool) -> Vec<String> {
+        // Containers started before the cache's first list would miss them.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.services.wait_until_ready()).await;
+        let mut visible: Vec<std::sync::Arc<Service>> = self
+            .services
+            .state()
+            .into_iter()
+            .filter(|s| {
+                let ns = s.metadata.namespace.as_deref().unwrap_or_default();
+                let name = s.metadata.name.as_deref().unwrap_or_default();
+                (links && ns == self.namespace) || (ns == "default" && name == "kubernetes")
+            })
+            .collect();
+        visible.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        visible.dedup_by(|a, b| a.metadata.name == b.metadata.name);
+        visible.iter().flat_map(|s| service_variables(s)).collect()
     }
 
     /// The PersistentVolume a claim is bound to, with kubelet's messages when it is not.
@@ -146,7 +171,8 @@ pub fn resource_field(container: &Container, resource: &str, divisor: Option<&st
 /// `NAME=value` for every variable of the container, in the order Kubernetes applies them.
 pub async fn resolve(sources: &Sources, pod: &Pod, container: &Container, node_cpu_millis: i128, node_memory: i128) -> Result<Vec<String>, ConfigError> {
     let ns = &sources.namespace;
-    let mut env: Vec<String> = Vec::new();
+    let links = pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true);
+    let mut env: Vec<String> = sources.service_variables(links).await;
     for from in container.env_from.iter().flatten() {
         let prefix = from.prefix.clone().unwrap_or_default();
         if let Some(r) = &from.config_map_ref {
@@ -210,6 +236,34 @@ pub async fn resolve(sources: &Sources, pod: &Pod, container: &Container, node_c
     Ok(env)
 }
 
+/// Docker-link style variables of a Service with a cluster IP, as kubelet writes them:
+/// `WEB_SERVICE_HOST`, `WEB_SERVICE_PORT` (first port), `WEB_SERVICE_PORT_<NAME>`,
+/// `WEB_PORT=tcp://ip:port` and per port `WEB_PORT_<port>_<PROTO>{,_PROTO,_PORT,_ADDR}`.
+fn service_variables(service: &Service) -> Vec<String> {
+    let Some(spec) = &service.spec else { return Vec::new() };
+    let Some(ip) = spec.cluster_ip.as_deref().filter(|ip| !ip.is_empty() && *ip != "None") else { return Vec::new() };
+    let ports = spec.ports.as_deref().unwrap_or_default();
+    let Some(first) = ports.first() else { return Vec::new() };
+    let prefix = service.metadata.name.as_deref().unwrap_or_default().to_uppercase().replace('-', "_");
+    let proto = |p: &k8s_openapi::api::core::v1::ServicePort| p.protocol.as_deref().unwrap_or("TCP").to_string();
+    let mut env = vec![format!("{prefix}_SERVICE_HOST={ip}"), format!("{prefix}_SERVICE_PORT={}", first.port)];
+    for port in ports {
+        if let Some(name) = port.name.as_deref().filter(|n| !n.is_empty()) {
+            env.push(format!("{prefix}_SERVICE_PORT_{}={}", name.to_uppercase().replace('-', "_"), port.port));
+        }
+    }
+    env.push(format!("{prefix}_PORT={}://{ip}:{}", proto(first).to_lowercase(), first.port));
+    for port in ports {
+        let (upper, lower) = (proto(port), proto(port).to_lowercase());
+        let var = format!("{prefix}_PORT_{}_{upper}", port.port);
+        env.push(format!("{var}={lower}://{ip}:{}", port.port));
+        env.push(format!("{var}_PROTO={lower}"));
+        env.push(format!("{var}_PORT={}", port.port));
+        env.push(format!("{var}_ADDR={ip}"));
+    }
+    env
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +284,27 @@ mod tests {
         assert_eq!(resource_field(c, "limits.memory", Some("1Mi"), 2000, 1 << 30).as_deref(), Some("64"));
         assert_eq!(resource_field(c, "requests.cpu", Some("1m"), 2000, 1 << 30).as_deref(), Some("250"));
         assert_eq!(resource_field(c, "limits.cpu", None, 2000, 1 << 30).as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn service_variables_are_written_as_kubelet_does() {
+        let service: Service = serde_json::from_value(json!({
+            "metadata": {"name": "redis-primary", "namespace": "ns"},
+            "spec": {"clusterIP": "10.43.0.11", "ports": [{"name": "db", "port": 6379}, {"port": 53, "protocol": "UDP"}]},
+        })).unwrap();
+        let env = service_variables(&service);
+        for expected in [
+            "REDIS_PRIMARY_SERVICE_HOST=10.43.0.11",
+            "REDIS_PRIMARY_SERVICE_PORT=6379",
+            "REDIS_PRIMARY_SERVICE_PORT_DB=6379",
+            "REDIS_PRIMARY_PORT=tcp://10.43.0.11:6379",
+            "REDIS_PRIMARY_PORT_6379_TCP=tcp://10.43.0.11:6379",
+            "REDIS_PRIMARY_PORT_53_UDP_PROTO=udp",
+            "REDIS_PRIMARY_PORT_53_UDP_ADDR=10.43.0.11",
+        ] {
+            assert!(env.iter().any(|e| e == expected), "{expected} missing from {env:?}");
+        }
+        let headless: Service = serde_json::from_value(json!({"metadata": {"name": "h"}, "spec": {"clusterIP": "None", "ports": [{"port": 80}]}})).unwrap();
+        assert!(service_variables(&headless).is_empty());
     }
 }

@@ -157,7 +157,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         changed.send_replace(());
     });
     let ingress = ingress::run(client.clone(), options.ingress.clone(), options.node_name.clone(), options.node_ip, services.clone(), slices.clone(), changes);
-    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, pod_cidr.clone(), services, slices, service_events);
+    let service_proxy = proxy::run(client.clone(), options.node_name.clone(), options.node_ip, pod_cidr.clone(), services.clone(), slices, service_events);
     tokio::pin!(service_proxy, cluster_dns, ingress);
     let resources = machine::Resources::read(&options.data_dir);
     let images = tug_image::Store::open(&options.image_dir)
@@ -170,6 +170,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         node_ip: options.node_ip.to_string(),
         cpu_millis: resources.cpus as i128 * 1000,
         memory: i128::from(resources.memory_kib) * 1024,
+        services,
         options: options.clone(),
         host_ports: host_ports::HostPorts::default(),
     });

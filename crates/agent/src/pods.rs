@@ -45,6 +45,8 @@ pub struct Node {
     pub node_ip: String,
     pub cpu_millis: i128,
     pub memory: i128,
+    /// The service proxy's cache of Services (containers' Service variables).
+    pub services: kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Service>,
     /// hostPort forwarders of the pods here.
     pub(crate) host_ports: crate::host_ports::HostPorts,
 }
@@ -235,7 +237,7 @@ impl Worker {
             }
         }
         let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-        let sources = Sources::new(self.node.client.clone(), &namespace);
+        let sources = Sources::new(self.node.client.clone(), &namespace, self.node.services.clone());
         let mut wake = RESYNC;
         let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
         let mut volumes = None;

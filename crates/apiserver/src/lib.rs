@@ -25,6 +25,7 @@ mod discovery;
 mod fieldmanager;
 mod handlers;
 mod ipam;
+mod kubernetes_service;
 mod metrics;
 mod node_credentials;
 mod nodeports;

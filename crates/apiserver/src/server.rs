@@ -1,7 +1,7 @@
 //! The HTTPS server: TLS with optional client certificates, authentication,
 //! the router, and startup (certificates, kubeconfig, default namespaces).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,6 +52,10 @@ pub struct Config {
     /// More addresses or DNS names the serving certificate names (`--tls-san`), for
     /// clients that reach the server by an address other than localhost.
     pub tls_sans: Vec<String>,
+    /// Where pods reach the server: the endpoint of the `kubernetes` Service
+    /// (`--advertise-address`). Defaults to the listen address, or loopback when that is
+    /// unspecified (the binary passes the node's address then).
+    pub advertise_address: IpAddr,
 }
 
 impl Config {
@@ -68,6 +72,7 @@ impl Config {
             audit_log_path: None,
             audit_policy_file: None,
             tls_sans: Vec::new(),
+            advertise_address: if listen.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { listen.ip() },
         }
     }
 }
@@ -90,6 +95,8 @@ pub enum StartError {
     SigningKey(#[from] authn::jwt::KeyError),
     #[error("failed to create namespace {name}: {message}")]
     Namespace { name: String, message: String },
+    #[error("failed to write the kubernetes Service: {0}")]
+    KubernetesService(String),
     #[error("failed to load the authorization state: {0}")]
     Authorization(#[from] tug_store::Error),
     #[error(transparent)]
@@ -156,6 +163,7 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 /// Prepares certificates, the kubeconfig and the system namespaces, then serves.
 pub async fn start(config: Config) -> Result<Server, StartError> {
     let admission = admission::Chain::new(&config.disabled_admission_plugins)?;
+    let advertise_address = config.advertise_address;
     let pki = Pki::load_or_create(&config.data_dir)?;
     pki.ensure_server_names(&config.tls_sans)?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()?));
@@ -229,6 +237,9 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         crds,
     });
     create_system_namespaces(&state).await?;
+    crate::kubernetes_service::reconcile(state.store.as_ref(), advertise_address, addr.port())
+        .await
+        .map_err(|e| StartError::KubernetesService(e.message))?;
     let mut app = router(state);
     if let Some(auditor) = auditor {
         app = app.layer(middleware::from_fn_with_state(auditor, audit::layer));

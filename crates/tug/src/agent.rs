@@ -91,6 +91,10 @@ pub struct UpArgs {
     /// Another address or DNS name the API server's certificate is valid for (repeatable)
     #[arg(long = "tls-san", value_name = "NAME")]
     tls_sans: Vec<String>,
+    /// Address pods reach the API at (the `kubernetes` Service's endpoint); default: the
+    /// bind address, or the node's address when binding to all
+    #[arg(long)]
+    advertise_address: Option<IpAddr>,
     /// How long a node's Lease may go unrenewed before it is NotReady/Unknown and tainted unreachable
     #[arg(long, default_value = "40s", value_parser = crate::server::parse_grace_period)]
     node_monitor_grace_period: std::time::Duration,
@@ -163,6 +167,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let store: Arc<dyn tug_store::Store> = Arc::new(store);
         let mut config = tug_apiserver::Config::new(data_dir.clone(), SocketAddr::new(args.bind_address, args.port), store.clone());
         config.tls_sans = args.tls_sans.clone();
+        config.advertise_address = crate::server::advertise_address(args.bind_address, args.advertise_address, options.node_ip.into());
         let server = tug_apiserver::start(config).await?;
         // More nodes join with `tug agent --server URL --token $(cat <data-dir>/token) --certificate-authority <data-dir>/tls/ca.crt`.
         let token_file = data_dir.join("token");

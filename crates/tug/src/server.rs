@@ -22,6 +22,10 @@ pub struct ServerArgs {
     /// Another address or DNS name the serving certificate is valid for (repeatable)
     #[arg(long = "tls-san", value_name = "NAME")]
     tls_sans: Vec<String>,
+    /// Address pods reach the API at (the `kubernetes` Service's endpoint); default: the
+    /// bind address, or the machine's first address when binding to all
+    #[arg(long)]
+    advertise_address: Option<IpAddr>,
     /// Do not run the scheduler in this process (run `tug scheduler` elsewhere)
     #[arg(long)]
     disable_scheduler: bool,
@@ -92,6 +96,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         config.audit_log_path = args.audit_log_path.clone();
         config.audit_policy_file = args.audit_policy_file.clone();
         config.tls_sans = args.tls_sans.clone();
+        config.advertise_address = advertise_address(args.bind_address, args.advertise_address, tug_agent::machine::primary_ipv4().into());
         let server = tug_apiserver::start(config).await?;
         let token_file = args.data_dir.join("token");
         tug_apiserver::authn::bootstrap::ensure_join_token(store.as_ref(), &token_file).await?;
@@ -200,4 +205,10 @@ pub fn kubeconfig(args: KubeconfigArgs) -> anyhow::Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// The `kubernetes` Service's endpoint: `flag` if given, else the bind address unless it is
+/// unspecified (all addresses), else `node`.
+pub fn advertise_address(bind: IpAddr, flag: Option<IpAddr>, node: IpAddr) -> IpAddr {
+    flag.unwrap_or(if bind.is_unspecified() { node } else { bind })
 }
