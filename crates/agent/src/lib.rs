@@ -15,7 +15,9 @@
 //! (`probes`, `actions`), publishes hostPorts (`host_ports`) and joins with a bootstrap
 //! token ([`join`]). It samples the node's and each container's CPU and memory from
 //! cgroups and serves them as kubelet's `/stats/summary` (`stats`), which the API
-//! server turns into `metrics.k8s.io`.
+//! server turns into `metrics.k8s.io`. It scrapes the pods annotated
+//! `prometheus.io/scrape: "true"` (`scrape`, `prometheus_text`) and serves their series
+//! at `/stats/custom`, which the API server turns into `custom.metrics.k8s.io`.
 //! It proxies Services to their endpoints with nftables rules ([`proxy`]) and serves
 //! cluster DNS ([`dns`]), whose address every pod's resolv.conf names, and serves
 //! Ingresses on the node's HTTP/HTTPS ports ([`ingress`]).
@@ -42,9 +44,11 @@ pub mod node;
 pub mod pods;
 mod portforward;
 mod probes;
+mod prometheus_text;
 pub mod proxy;
 mod routes;
 pub mod sandbox;
+mod scrape;
 mod server;
 mod session;
 mod spdy;
@@ -173,8 +177,9 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let pods = pods::run(node.clone());
     let (usage, usage_watch) = stats::new(&node);
     let sampler = stats::run(node.clone(), usage.clone());
+    let scraper = scrape::run(usage.clone());
     let server = server::serve(node, usage);
-    tokio::pin!(pods, server, usage_watch, sampler);
+    tokio::pin!(pods, server, usage_watch, sampler, scraper);
     let volumes = local_path::run(client.clone(), options.clone());
     let pod_routes = routes::run(client.clone(), options.node_name.clone(), options.node_ip);
     tokio::pin!(volumes, pod_routes);
@@ -187,6 +192,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
             result = &mut server => return result,
             result = &mut usage_watch => return result,
             result = &mut sampler => return result,
+            result = &mut scraper => return result,
             result = &mut service_proxy => return result,
             result = &mut cluster_dns => return result,
             result = &mut ingress => return result,

@@ -2,7 +2,8 @@
 //! pods' `log`, `exec` and `attach` subresources: `/containerLogs/<ns>/<pod>/<container>`,
 //! `/exec/<ns>/<pod>/<container>?command=…`, `/attach/<ns>/<pod>/<container>`,
 //! `/portForward/<ns>/<pod>[?ports=…]` (WebSocket, or SPDY for port forwarding), and
-//! the node's and its containers' resource usage at `/stats/summary` (`stats`).
+//! the node's and its containers' resource usage at `/stats/summary` (`stats`), and the
+//! custom metrics scraped from its pods at `/stats/custom` (`scrape`).
 //!
 //! Security as kubelet's with `--anonymous-auth=false` and webhook authorization:
 //! the TLS handshake requires a client certificate signed by the cluster CA (the API
@@ -178,6 +179,7 @@ async fn handle(node: Arc<Node>, usage: Arc<Stats>, who: Option<Identity>, reque
         [kind, what] if kind == "stats" && what == "summary" => {
             full(StatusCode::OK, "application/json", stats::summary(&node.options.node_name, &usage).to_string())
         }
+        [kind, what] if kind == "stats" && what == "custom" => full(StatusCode::OK, "application/json", usage.scrapes.document().to_string()),
         _ => failure(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
     }
 }

@@ -105,6 +105,8 @@ impl Samples {
 pub struct Stats {
     pods: Store<Pod>,
     samples: Samples,
+    /// The custom metrics scraped from the pods that ask for it (`scrape`).
+    pub scrapes: crate::scrape::Scrapes,
 }
 
 /// Starts watching this node's pods; [`run`] then keeps sampling.
@@ -113,12 +115,19 @@ pub fn new(node: &Node) -> (Arc<Stats>, impl std::future::Future<Output = Result
     let api: Api<Pod> = Api::all(node.client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", node.options.node_name));
     let stream = reflector::reflector(writer, watcher::watcher(api, config)).default_backoff().applied_objects();
-    let stats = Arc::new(Stats { pods: reader, samples: Samples::default() });
+    let stats = Arc::new(Stats { pods: reader, samples: Samples::default(), scrapes: Default::default() });
     let watch = async move {
         stream.for_each(|_| async {}).await;
         Err(Error::Internal("the stats pod watch ended".into()))
     };
     (stats, watch)
+}
+
+impl Stats {
+    /// The pods of this node, as the watch has them now.
+    pub fn pods(&self) -> Vec<Arc<Pod>> {
+        self.pods.state()
+    }
 }
 
 /// Samples the node and every running container every [`SAMPLE_EVERY`], forever.

@@ -7,7 +7,7 @@ use tug_api::{registry, ResourceType, Subresource};
 
 use crate::crds::CustomKinds;
 
-/// The built-in groups, the resource metrics group, then the custom ones.
+/// The built-in groups, the resource and custom metrics groups, then the custom ones.
 pub(crate) fn all_groups(kinds: &CustomKinds) -> Vec<(&'static str, Vec<&'static str>)> {
     let mut groups = registry::groups();
     for t in registry::node_metrics() {
@@ -15,6 +15,7 @@ pub(crate) fn all_groups(kinds: &CustomKinds) -> Vec<(&'static str, Vec<&'static
             groups.push((t.group, vec![t.version]));
         }
     }
+    groups.push((crate::request::CUSTOM_METRICS.0, vec![crate::request::CUSTOM_METRICS.1]));
     groups.extend(kinds.groups());
     groups
 }

@@ -22,6 +22,39 @@ pub enum Route {
     Resources { group: String, version: String },
     /// A collection, an object or an object's subresource.
     Object(Target),
+    /// A metric of `custom.metrics.k8s.io/v1beta2`.
+    CustomMetric(MetricTarget),
+}
+
+/// The group and version of the custom metrics API.
+pub const CUSTOM_METRICS: (&str, &str) = ("custom.metrics.k8s.io", "v1beta2");
+
+/// What a custom metrics path names: `namespaces/<ns>/<resource>/<name|*>/<metric>`,
+/// `<resource>/<name|*>/<metric>` for cluster-scoped objects, or
+/// `namespaces/<ns>/metrics/<metric>` for the namespace itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricTarget {
+    pub namespace: Option<String>,
+    /// The resource, with its group when it has one (`pods`, `deployments.apps`).
+    pub resource: String,
+    /// An object's name, or `*` for all the objects the label selector picks.
+    pub name: String,
+    pub metric: String,
+}
+
+/// The custom metric a path under the custom metrics API names.
+fn custom_metric(rest: &[&str]) -> ApiResult<Route> {
+    let owned = |s: &&str| percent_decode(s);
+    let target = match rest {
+        ["namespaces", ns, "metrics", metric] => MetricTarget { namespace: None, resource: "namespaces".into(), name: owned(ns), metric: owned(metric) },
+        ["namespaces", ns, resource, name, metric] => MetricTarget { namespace: Some(owned(ns)), resource: owned(resource), name: owned(name), metric: owned(metric) },
+        [resource, name, metric] => MetricTarget { namespace: None, resource: owned(resource), name: owned(name), metric: owned(metric) },
+        _ => return Err(ApiError::no_route()),
+    };
+    if [&target.resource, &target.name, &target.metric].iter().any(|s| s.is_empty()) {
+        return Err(ApiError::no_route());
+    }
+    Ok(Route::CustomMetric(target))
 }
 
 /// The resource a request is about.
@@ -56,6 +89,9 @@ pub fn route(path: &str, kinds: &CustomKinds) -> ApiResult<Route> {
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(ApiError::no_route()),
     };
+    if (group, version) == CUSTOM_METRICS && !rest.is_empty() {
+        return custom_metric(rest);
+    }
     if rest.is_empty() {
         if !crate::discovery::all_groups(kinds)
             .iter()
@@ -113,6 +149,32 @@ pub fn route(path: &str, kinds: &CustomKinds) -> ApiResult<Route> {
         }
     }
     Ok(Route::Object(target))
+}
+
+/// `%XX` escapes decoded (a path segment such as kubectl's `%2A` for `*`, or an
+/// impersonation extra key such as `example.com%2fteam`); a stray `%` is kept.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The verb of a resource request, as metrics and audit name it.
@@ -186,6 +248,20 @@ mod tests {
             Ok(Route::Object(t)) => t,
             other => panic!("{path}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn custom_metric_paths() {
+        let metric = |path: &str| match route(path, &CustomKinds::default()) {
+            Ok(Route::CustomMetric(m)) => (m.namespace, m.resource, m.name, m.metric),
+            other => panic!("{path}: {other:?}"),
+        };
+        let base = "/apis/custom.metrics.k8s.io/v1beta2";
+        assert_eq!(metric(&format!("{base}/namespaces/ns/pods/*/jobs")), (Some("ns".into()), "pods".into(), "*".into(), "jobs".into()));
+        assert_eq!(metric(&format!("{base}/namespaces/ns/pods/%2A/jobs")).2, "*", "as kubectl get --raw sends it");
+        assert_eq!(metric(&format!("{base}/namespaces/ns/deployments.apps/web/jobs")).1, "deployments.apps");
+        assert_eq!(metric(&format!("{base}/namespaces/ns/metrics/jobs")), (None, "namespaces".into(), "ns".into(), "jobs".into()));
+        assert!(route(&format!("{base}/namespaces/ns/pods/jobs"), &CustomKinds::default()).is_err());
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! up, and (for CPU) pods that are not ready count as 0 when scaling up — and if that
 //! turns the direction around or into the tolerance, the count stays.
 //!
+//! `Object` metrics (one value for a whole object) use [`object_value`] and
+//! [`object_average`], as the replica calculator's object paths do.
+//!
 //! Pure functions over numbers: the controller (`autoscaler`) gathers them.
 
 /// `--horizontal-pod-autoscaler-tolerance`: changes within 10% of the target are ignored.
@@ -86,6 +89,37 @@ pub fn replicas(current_replicas: i32, pods: &[PodSample], target: Target, unrea
     Some(Proposal { replicas, current })
 }
 
+/// The replica count for an `Object` metric with a `Value` target: the ratio of the
+/// object's value to the target applied to the ready pods (`current` when within the
+/// tolerance; from zero replicas, the ratio itself). `None` for a target that is not positive.
+pub fn object_value(current_replicas: i32, value: f64, target: f64, ready_pods: usize) -> Option<i32> {
+    if target <= 0.0 {
+        return None;
+    }
+    let ratio = value / target;
+    if current_replicas == 0 {
+        return Some(ceil(ratio));
+    }
+    if (ratio - 1.0).abs() <= TOLERANCE {
+        return Some(current_replicas);
+    }
+    Some(ceil(ratio * ready_pods as f64))
+}
+
+/// The replica count for an `Object` metric with an `AverageValue` target: as many
+/// replicas as the object's value holds targets, unless the value spread over the
+/// `current` replicas is within the tolerance. `None` for a target that is not positive.
+pub fn object_average(current_replicas: i32, value: f64, target: f64) -> Option<i32> {
+    if target <= 0.0 {
+        return None;
+    }
+    let ratio = value / (target * f64::from(current_replicas));
+    if (ratio - 1.0).abs() <= TOLERANCE {
+        return Some(current_replicas);
+    }
+    Some(ceil(value / target))
+}
+
 /// The ratio of the current average to the target, and the current average.
 fn usage_ratio(pods: &[&PodSample], target: Target) -> Option<(f64, f64)> {
     let total: f64 = pods.iter().filter_map(|p| p.value).sum();
@@ -155,6 +189,20 @@ mod tests {
         // Up turned into down by the missing ones: stay.
         let pods = [pod(Some(60.0), true), pod(None, true), pod(None, true)];
         assert_eq!(replicas(3, &pods, Target::Utilization(50.0), false).unwrap().replicas, 3);
+    }
+
+    #[test]
+    fn object_values_scale_the_ready_pods_and_averages_the_replicas() {
+        // 25 against a target of 10 with 2 ready pods: ceil(2.5 * 2) = 5.
+        assert_eq!(object_value(2, 25.0, 10.0, 2), Some(5));
+        // Within 10%: stay; from zero replicas: the ratio.
+        assert_eq!(object_value(2, 10.5, 10.0, 2), Some(2));
+        assert_eq!(object_value(0, 25.0, 10.0, 0), Some(3));
+        assert_eq!(object_value(2, 1.0, 0.0, 2), None);
+        // 30 spread over targets of 10 per replica: 3; 21 over 2 replicas is within 10% of 2 x 10.
+        assert_eq!(object_average(1, 30.0, 10.0), Some(3));
+        assert_eq!(object_average(2, 21.0, 10.0), Some(2));
+        assert_eq!(object_average(4, 5.0, 10.0), Some(1));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! objects, converted by the API server). Every [`SYNC_PERIOD`] each HPA's target is
 //! found by discovery (any kind with a `scale` subresource: Deployments, ReplicaSets,
 //! StatefulSets, custom resources), its scale read, the pods its selector picks and
-//! their usage from `metrics.k8s.io` gathered, each metric's replica count computed
+//! their usage from `metrics.k8s.io` (or custom metrics) gathered, each metric's replica count computed
 //! (`autoscale_replicas`), the highest taken, and `behavior` applied
 //! (`autoscale_behavior`); then the scale is written, `SuccessfulRescale` recorded,
 //! and the status (currentMetrics, desiredReplicas, lastScaleTime, and the conditions
@@ -10,10 +10,13 @@
 //! patched.
 //!
 //! Metrics: `Resource` (cpu, memory; Utilization of the pods' requests or AverageValue)
-//! and `ContainerResource` (one container's) from the resource metrics API. `Pods`,
-//! `Object` and `External` metrics need a custom metrics API, which this cluster does
-//! not serve: such a metric makes `ScalingActive` False (`FailedGetPodsMetric`, …) with
-//! a message saying so, and the other metrics still count.
+//! and `ContainerResource` (one container's) from the resource metrics API; `Pods`
+//! (AverageValue over the target's pods, which count as they report, ready or not) and
+//! `Object` (Value, or AverageValue per replica) from the custom metrics API
+//! (`custom.metrics.k8s.io/v1beta2`), read as any client reads it. A metric that cannot
+//! be read makes `ScalingActive` False (`FailedGetPodsMetric`, `FailedGetObjectMetric`,
+//! …) with the API's message when no other metric could be; `External` metrics are not
+//! served (`FailedGetExternalMetric`).
 //!
 //! The recommendations and scale events `behavior` looks back on are kept in memory per
 //! HPA, as kube-controller-manager keeps them.
@@ -22,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricSpec, MetricTarget};
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricIdentifier, MetricSpec, MetricTarget, ObjectMetricSource, PodsMetricSource};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
@@ -35,7 +38,7 @@ use tug_api::quantity::Quantity;
 
 use crate::autoscale_behavior::{self as behavior, Behavior, Dated, Limit};
 use crate::autoscale_replicas::{self as replicas, PodSample, Target};
-use crate::owned_pods::{is_ready, record_event};
+use crate::owned_pods::{is_ready, record_event, selector_query};
 use crate::reconciler::{self, ReconcileError};
 
 const COMPONENT: &str = "horizontal-pod-autoscaler";
@@ -202,20 +205,128 @@ fn resource_target(target: &MetricTarget, name: &str) -> Result<(Target, String)
     }
 }
 
+/// What a metric is evaluated against: the target's pods and their resource usage.
+struct Observed<'a> {
+    client: &'a Client,
+    namespace: &'a str,
+    /// The target's pod selector (from its scale).
+    selector: &'a str,
+    current: i32,
+    pods: &'a [Pod],
+    usage: &'a HashMap<String, Value>,
+}
+
 /// Evaluates one metric of the spec.
-fn evaluate(spec: &MetricSpec, current: i32, pods: &[Pod], usage: &HashMap<String, Value>) -> Evaluated {
-    match spec.type_.as_str() {
-        "Resource" | "ContainerResource" => resource_metric(spec, current, pods, usage),
-        kind @ ("Pods" | "Object" | "External") => Err((
-            match kind {
-                "Pods" => "FailedGetPodsMetric",
-                "Object" => "FailedGetObjectMetric",
-                _ => "FailedGetExternalMetric",
-            },
-            format!("unable to get {kind} metric: this cluster serves no custom or external metrics API (custom.metrics.k8s.io, external.metrics.k8s.io); use Resource or ContainerResource metrics"),
+async fn evaluate(spec: &MetricSpec, seen: &Observed<'_>) -> Evaluated {
+    match (spec.type_.as_str(), &spec.pods, &spec.object) {
+        ("Resource" | "ContainerResource", _, _) => resource_metric(spec, seen.current, seen.pods, seen.usage),
+        ("Pods", Some(source), _) => pods_metric(source, seen).await,
+        ("Object", _, Some(source)) => object_metric(source, seen).await,
+        ("Pods" | "Object", _, _) => Err(("InvalidMetricSourceType", format!("the {} metric has no {} source", spec.type_, spec.type_.to_lowercase()))),
+        ("External", _, _) => Err((
+            "FailedGetExternalMetric",
+            "unable to get External metric: this cluster serves no external metrics API (external.metrics.k8s.io); use Pods or Object metrics from custom.metrics.k8s.io".into(),
         )),
-        other => Err(("InvalidMetricSourceType", format!("unknown metric source type {other:?}"))),
+        (other, _, _) => Err(("InvalidMetricSourceType", format!("unknown metric source type {other:?}"))),
     }
+}
+
+/// The path of the custom metrics API that answers for `resource/name/metric` in `namespace`.
+const CUSTOM_METRICS: &str = "/apis/custom.metrics.k8s.io/v1beta2";
+
+/// The items of a `MetricValueList` from the custom metrics API, or the API's message.
+async fn metric_values(client: &Client, path: &str, query: &[(&str, String)]) -> Result<Vec<Value>, String> {
+    let mut url = format!("{CUSTOM_METRICS}/{path}");
+    let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(query.iter().filter(|(_, v)| !v.is_empty())).finish();
+    if !encoded.is_empty() {
+        url = format!("{url}?{encoded}");
+    }
+    let request = http::Request::get(url).body(Vec::new()).map_err(|e| e.to_string())?;
+    let list: Value = client.request(request).await.map_err(|e| match e {
+        kube::Error::Api(status) => status.message.clone(),
+        e => e.to_string(),
+    })?;
+    Ok(list["items"].as_array().cloned().unwrap_or_default())
+}
+
+/// A metric's series selector as a query, and as `currentMetrics` names the metric.
+fn identifier(metric: &MetricIdentifier) -> (String, Value) {
+    let selector = metric.selector.as_ref().map(selector_query).unwrap_or_default();
+    let mut named = json!({"name": metric.name});
+    if let Some(s) = &metric.selector {
+        named["selector"] = json!(s);
+    }
+    (selector, named)
+}
+
+/// A custom value as a quantity, to the thousandth (`500m`, `3`).
+fn custom_quantity(value: f64) -> String {
+    Quantity::from_millis((value * 1000.0).round() as i128).to_string()
+}
+
+/// The target value of a custom metric of the given type (`Value` or `AverageValue`).
+fn custom_target(target: &MetricTarget, name: &str) -> Result<(bool, f64), String> {
+    let parsed = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| amount(&q.0).filter(|v| *v > 0.0).ok_or_else(|| format!("invalid target {:?} for metric {name}: a positive quantity is needed", q.0));
+    match (target.type_.as_str(), target.value.as_ref(), target.average_value.as_ref()) {
+        ("Value", Some(v), _) => Ok((false, parsed(v)?)),
+        ("AverageValue", _, Some(v)) => Ok((true, parsed(v)?)),
+        (kind, _, _) => Err(format!("invalid metric target for {name}: type {kind:?} needs value (Value) or averageValue (AverageValue)")),
+    }
+}
+
+/// Evaluates a `Pods` metric: its average over the target's pods against an AverageValue.
+async fn pods_metric(source: &PodsMetricSource, seen: &Observed<'_>) -> Evaluated {
+    let failed = "FailedGetPodsMetric";
+    let name = &source.metric.name;
+    let goal = match custom_target(&source.target, name).map_err(|m| (failed, m))? {
+        (true, goal) => goal,
+        (false, _) => return Err((failed, format!("invalid pods metric target for {name}: Pods metrics take an AverageValue target"))),
+    };
+    let (series, named) = identifier(&source.metric);
+    let query = [("labelSelector", seen.selector.to_string()), ("metricLabelSelector", series)];
+    let items = metric_values(seen.client, &format!("namespaces/{}/pods/*/{name}", seen.namespace), &query)
+        .await
+        .map_err(|e| (failed, format!("unable to get metric {name}: unable to fetch metrics from custom metrics API: {e}")))?;
+    let values: HashMap<&str, f64> = items.iter().filter_map(|i| Some((i.pointer("/describedObject/name")?.as_str()?, amount(i["value"].as_str()?)?))).collect();
+    let samples: Vec<PodSample> = seen.pods.iter().map(|p| PodSample { value: values.get(p.name_any().as_str()).copied(), ready: is_ready(p), request: 0.0 }).collect();
+    let proposal = replicas::replicas(seen.current, &samples, Target::AverageValue(goal), true)
+        .ok_or_else(|| (failed, format!("unable to get metric {name}: no metrics returned from custom metrics API for the target's pods")))?;
+    let entry = json!({"type": "Pods", "pods": {"metric": named, "current": {"averageValue": custom_quantity(proposal.current)}}});
+    Ok((proposal.replicas, entry, format!("pods metric {name}")))
+}
+
+/// Evaluates an `Object` metric: one object's value against a Value, or per replica against an AverageValue.
+async fn object_metric(source: &ObjectMetricSource, seen: &Observed<'_>) -> Evaluated {
+    let failed = "FailedGetObjectMetric";
+    let name = &source.metric.name;
+    let object = &source.described_object;
+    let (per_replica, goal) = custom_target(&source.target, name).map_err(|m| (failed, m))?;
+    let unable = |why: String| (failed, format!("unable to get metric {name}: {} {}/{}: {why}", object.kind, seen.namespace, object.name));
+    let api_version = object.api_version.clone().unwrap_or_else(|| "v1".into());
+    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+    let (resource, _) = kube::discovery::pinned_kind(seen.client, &GroupVersionKind::gvk(group, version, &object.kind))
+        .await
+        .map_err(|_| unable(format!("no matches for kind {:?} in version {api_version:?}", object.kind)))?;
+    let plural = if group.is_empty() { resource.plural.clone() } else { format!("{}.{group}", resource.plural) };
+    let (series, named) = identifier(&source.metric);
+    let items = metric_values(seen.client, &format!("namespaces/{}/{plural}/{}/{name}", seen.namespace, object.name), &[("metricLabelSelector", series)])
+        .await
+        .map_err(|e| unable(format!("unable to fetch metrics from custom metrics API: {e}")))?;
+    let value = items.first().and_then(|i| amount(i["value"].as_str()?)).ok_or_else(|| unable("no metrics returned from custom metrics API".into()))?;
+    let (replicas, current) = if per_replica {
+        let replicas = replicas::object_average(seen.current, value, goal).ok_or_else(|| unable("the target must be positive".into()))?;
+        (replicas, json!({"averageValue": custom_quantity(value / f64::from(seen.current.max(1)))}))
+    } else {
+        if seen.pods.is_empty() {
+            return Err(unable("no pods returned by selector while calculating replica count".into()));
+        }
+        let ready = seen.pods.iter().filter(|p| is_ready(p) && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).count();
+        let replicas = replicas::object_value(seen.current, value, goal, ready).ok_or_else(|| unable("the target must be positive".into()))?;
+        (replicas, json!({"value": custom_quantity(value)}))
+    };
+    let described = json!({"apiVersion": api_version, "kind": object.kind, "name": object.name});
+    let entry = json!({"type": "Object", "object": {"describedObject": described, "metric": named, "current": current}});
+    Ok((replicas, entry, format!("{} metric {name}", object.kind)))
 }
 
 fn seconds(t: Timestamp) -> f64 {
@@ -337,11 +448,12 @@ async fn compute(client: &Client, namespace: &str, scalable: &Scalable, spec: &k
         ..Default::default()
     }];
     let metrics = spec.metrics.as_deref().filter(|m| !m.is_empty()).unwrap_or(&default_metric);
+    let seen = Observed { client, namespace, selector: &scalable.selector, current, pods: &pods, usage: &usage };
     let mut best: Option<(i32, String)> = None;
     let mut current_metrics = Vec::new();
     let mut first_error = None;
     for metric in metrics {
-        match evaluate(metric, current, &pods, &usage) {
+        match evaluate(metric, &seen).await {
             Ok((replicas, entry, describe)) => {
                 current_metrics.push(entry);
                 if best.as_ref().is_none_or(|(r, _)| replicas > *r) {
@@ -412,19 +524,31 @@ mod tests {
             ("a".to_string(), json!({"containers": [{"name": "c", "usage": {"cpu": "90000000n", "memory": "1Ki"}}]})),
             ("b".to_string(), json!({"containers": [{"name": "c", "usage": {"cpu": "90m", "memory": "1Ki"}}]})),
         ]);
-        let (replicas, entry, describe) = evaluate(&cpu(50), 2, &pods, &usage).unwrap();
+        let (replicas, entry, describe) = resource_metric(&cpu(50), 2, &pods, &usage).unwrap();
         assert_eq!(replicas, 4);
         assert_eq!(entry, json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 90, "averageValue": "90m"}}}));
         assert_eq!(describe, "cpu resource utilization (percentage of request)");
     }
 
     #[test]
-    fn a_missing_request_or_a_custom_metric_is_a_clear_failure() {
+    fn a_missing_request_is_a_clear_failure() {
         let pods = [pod("a", None, true)];
-        let (reason, message) = evaluate(&cpu(50), 1, &pods, &HashMap::new()).unwrap_err();
+        let (reason, message) = resource_metric(&cpu(50), 1, &pods, &HashMap::new()).unwrap_err();
         assert_eq!(reason, "FailedGetResourceMetric");
         assert_eq!(message, "failed to get cpu utilization: missing request for cpu in container c of Pod a");
-        let custom = MetricSpec { type_: "Pods".into(), ..Default::default() };
-        assert_eq!(evaluate(&custom, 1, &pods, &HashMap::new()).unwrap_err().0, "FailedGetPodsMetric");
+    }
+
+    #[test]
+    fn custom_targets_and_series_selectors() {
+        let target = |t: Value| custom_target(&serde_json::from_value(t).unwrap(), "jobs");
+        assert_eq!(target(json!({"type": "AverageValue", "averageValue": "500m"})), Ok((true, 0.5)));
+        assert_eq!(target(json!({"type": "Value", "value": "2k"})), Ok((false, 2000.0)));
+        assert_eq!(target(json!({"type": "Value", "value": "0"})).unwrap_err(), "invalid target \"0\" for metric jobs: a positive quantity is needed");
+        assert_eq!(target(json!({"type": "Utilization", "averageUtilization": 50})).unwrap_err(), "invalid metric target for jobs: type \"Utilization\" needs value (Value) or averageValue (AverageValue)");
+        let metric: MetricIdentifier = serde_json::from_value(json!({"name": "jobs", "selector": {"matchLabels": {"queue": "a"}}})).unwrap();
+        let (query, named) = identifier(&metric);
+        assert_eq!(query, "queue=a");
+        assert_eq!(named, json!({"name": "jobs", "selector": {"matchLabels": {"queue": "a"}}}));
+        assert_eq!((custom_quantity(2.5), custom_quantity(12.0)), ("2500m".to_string(), "12".to_string()));
     }
 }

@@ -13,7 +13,7 @@
 //! (the pods behind each Service, from [`service_backends`]), `replicaset`, `deployment`
 //! (its arithmetic in `rollout`), `garbage_collector` (cascading deletion through
 //! ownerReferences) and `namespace` (emptying deleted namespaces), `autoscaler` (the
-//! HorizontalPodAutoscaler over `metrics.k8s.io`; its arithmetic in `autoscale_replicas`
+//! HorizontalPodAutoscaler over `metrics.k8s.io` and `custom.metrics.k8s.io`; its arithmetic in `autoscale_replicas`
 //! and `autoscale_behavior`). Shared by the workload
 //! controllers: `owned_pods` (controller refs, pod readiness, selectors, Events),
 //! `workload` (availability, adoption, deletion order) and `kinds` (the registry's types

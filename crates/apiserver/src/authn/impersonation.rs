@@ -58,7 +58,7 @@ pub async fn impersonate(
     let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (header, value) in headers {
         if let Some(key) = header.as_str().strip_prefix(EXTRA_PREFIX) {
-            let key = percent_decode(key).to_ascii_lowercase();
+            let key = crate::request::percent_decode(key).to_ascii_lowercase();
             extra
                 .entry(key)
                 .or_default()
@@ -143,30 +143,6 @@ fn target(
     }
 }
 
-/// Extra keys travel percent-encoded in header names (`Impersonate-Extra-example.com%2fteam`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match decoded {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 #[cfg(test)]
 mod tests {

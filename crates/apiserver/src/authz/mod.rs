@@ -164,6 +164,17 @@ impl Attributes {
                     name: t.name,
                 },
             },
+            Ok(Route::CustomMetric(m)) => Attributes {
+                user,
+                verb: "get".to_string(),
+                target: Target::Resource {
+                    group: request::CUSTOM_METRICS.0.to_string(),
+                    resource: m.resource,
+                    subresource: Some(m.metric),
+                    namespace: m.namespace,
+                    name: Some(m.name),
+                },
+            },
             _ => Attributes {
                 user,
                 verb: method.as_str().to_ascii_lowercase(),

@@ -3,6 +3,7 @@
 
 mod authn_reviews;
 mod crud;
+mod custom_metrics;
 mod node_proxy;
 mod patch;
 mod resource_metrics;
@@ -65,6 +66,11 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
         Ok(Route::Group(name)) => discovery::group(&state.crds, &name)
             .map(|g| respond::ok(&g))
             .ok_or_else(ApiError::no_route),
+        Ok(Route::Resources { group, version }) if (group.as_str(), version.as_str()) == request::CUSTOM_METRICS => custom_metrics::discovery(&state).await,
+        Ok(Route::CustomMetric(target)) => {
+            labels.resource = target.resource.clone();
+            custom_metrics::serve(&state, &parts.method, &query, &target).await
+        }
         Ok(Route::Resources { group, version }) => {
             Ok(respond::ok(&discovery::resources(&state.crds, &group, &version)))
         }

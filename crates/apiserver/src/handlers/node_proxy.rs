@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::{crud, Ctx};
 use crate::object::from_kv;
+use crate::server::AppState;
 use crate::status::{ApiError, ApiResult};
 
 /// Headers an upgrade (WebSocket, or SPDY for port forwarding) carries to the agent.
@@ -91,10 +92,9 @@ fn container_of(pod: &Value, name: &str, wanted: Option<&str>) -> ApiResult<Stri
 }
 
 /// The agent's address and port from the Node's status.
-async fn agent_of(ctx: &Ctx<'_>, node_name: &str) -> ApiResult<(String, u16)> {
+async fn agent_of(state: &AppState, node_name: &str) -> ApiResult<(String, u16)> {
     let nodes = tug_api::registry::find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
-    let kv = ctx
-        .state
+    let kv = state
         .store
         .get(&nodes.key(None, node_name))
         .await?
@@ -113,12 +113,12 @@ async fn agent_of(ctx: &Ctx<'_>, node_name: &str) -> ApiResult<(String, u16)> {
 
 /// An HTTP/1 connection over TLS to the agent at `address:port`, made with the API
 /// server's kubelet client certificate.
-async fn dial(ctx: &Ctx<'_>, address: &str, port: u16) -> ApiResult<hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>> {
+async fn dial(state: &AppState, address: &str, port: u16) -> ApiResult<hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>> {
     let dial_error = |e: &dyn std::fmt::Display| ApiError::internal(format!("error dialing backend: {address}:{port}: {e}"));
     let tcp = tokio::net::TcpStream::connect((address, port)).await.map_err(|e| dial_error(&e))?;
     let _ = tcp.set_nodelay(true);
     let server_name = ServerName::try_from(address.to_string()).map_err(|e| dial_error(&e))?;
-    let tls = ctx.state.node_tls.connect(server_name, tcp).await.map_err(|e| dial_error(&e))?;
+    let tls = state.node_tls.connect(server_name, tcp).await.map_err(|e| dial_error(&e))?;
     let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
         .await
         .map_err(|e| dial_error(&e))?;
@@ -127,11 +127,11 @@ async fn dial(ctx: &Ctx<'_>, address: &str, port: u16) -> ApiResult<hyper::clien
 }
 
 /// GETs `path` from the agent of `node_name` and reads the answer as JSON.
-pub(super) async fn agent_json(ctx: &Ctx<'_>, node_name: &str, path: &str) -> ApiResult<Value> {
+pub(super) async fn agent_json(state: &AppState, node_name: &str, path: &str) -> ApiResult<Value> {
     use http_body_util::BodyExt;
-    let (address, port) = agent_of(ctx, node_name).await?;
+    let (address, port) = agent_of(state, node_name).await?;
     let failed = |e: &dyn std::fmt::Display| ApiError::internal(format!("GET {path} from the agent of node {node_name} ({address}:{port}): {e}"));
-    let mut sender = dial(ctx, &address, port).await?;
+    let mut sender = dial(state, &address, port).await?;
     let request = hyper::Request::builder()
         .uri(path)
         .header(header::HOST, format!("{address}:{port}"))
@@ -160,14 +160,14 @@ pub async fn forward(ctx: &Ctx<'_>, method: &Method, sub: &str, raw_query: &str,
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request(format!("pod {name} does not have a host assigned")))?;
-    let (address, port) = agent_of(ctx, node_name).await?;
+    let (address, port) = agent_of(ctx.state, node_name).await?;
     let uri = match (sub, container) {
         ("log", Some(container)) => format!("/containerLogs/{namespace}/{name}/{container}?{raw_query}"),
         (_, Some(container)) => format!("/{sub}/{namespace}/{name}/{container}?{raw_query}"),
         (_, None) => format!("/portForward/{namespace}/{name}?{raw_query}"),
     };
     let dial_error = |e: &dyn std::fmt::Display| ApiError::internal(format!("error dialing backend: {address}:{port}: {e}"));
-    let mut sender = dial(ctx, &address, port).await?;
+    let mut sender = dial(ctx.state, &address, port).await?;
     let mut request = hyper::Request::builder().method(method.clone()).uri(&uri).header(header::HOST, format!("{address}:{port}"));
     let upgrading = client_upgrade.is_some() && ctx.headers.contains_key(header::UPGRADE);
     if upgrading {

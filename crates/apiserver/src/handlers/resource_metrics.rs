@@ -55,7 +55,7 @@ pub async fn serve(ctx: &Ctx<'_>, method: &Method) -> ApiResult<Response> {
 /// The Summary of each node that answered in time, by node name.
 async fn summaries(ctx: &Ctx<'_>, nodes: BTreeSet<String>) -> HashMap<String, Value> {
     let asks = nodes.into_iter().map(|node| async move {
-        let answer = tokio::time::timeout(AGENT_TIMEOUT, node_proxy::agent_json(ctx, &node, "/stats/summary")).await;
+        let answer = tokio::time::timeout(AGENT_TIMEOUT, node_proxy::agent_json(ctx.state, &node, "/stats/summary")).await;
         match answer {
             Ok(Ok(summary)) => Some((node, summary)),
             _ => None,
