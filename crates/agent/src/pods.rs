@@ -33,6 +33,8 @@ const BACKOFF_START: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How often a worker looks at its pod when nothing changed.
 const RESYNC: Duration = Duration::from_secs(1);
+/// How often a running pod's configMap and secret volumes are brought up to date.
+const VOLUME_REFRESH: Duration = Duration::from_secs(3);
 
 /// What every pod worker shares.
 pub struct Node {
@@ -172,6 +174,8 @@ struct Worker {
     /// Failed image pulls by container name: how many in a row, and when the last was.
     pull_failures: HashMap<String, (u32, Timestamp)>,
     last_status: Option<Value>,
+    /// When the configMap and secret volumes were last rewritten from the API.
+    volumes_refreshed: Option<std::time::Instant>,
 }
 
 fn uid_of(pod: &Pod) -> String {
@@ -180,7 +184,7 @@ fn uid_of(pod: &Pod) -> String {
 
 impl Worker {
     fn new(node: Arc<Node>, rx: watch::Receiver<Option<Pod>>) -> Worker {
-        Worker { node, rx, waiting: HashMap::new(), image_ids: HashMap::new(), probes: HashMap::new(), post_started: HashMap::new(), mount_error: None, pull_failures: HashMap::new(), last_status: None }
+        Worker { node, rx, waiting: HashMap::new(), image_ids: HashMap::new(), probes: HashMap::new(), post_started: HashMap::new(), mount_error: None, pull_failures: HashMap::new(), last_status: None, volumes_refreshed: Some(std::time::Instant::now()) }
     }
 
     async fn run(mut self) {
@@ -262,6 +266,10 @@ impl Worker {
                     self.launch(pod, container, number, &ctx, &mut volumes, &mut wake).await;
                 }
             }
+        }
+        if self.volumes_refreshed.is_none_or(|at| at.elapsed() >= VOLUME_REFRESH) {
+            volumes::refresh(pod, &pod_dir, &sources).await;
+            self.volumes_refreshed = Some(std::time::Instant::now());
         }
         wake = wake.min(self.probe(pod, &spec.containers, &pod_ip).await);
         self.report(pod, &pod_ip).await?;

@@ -40,22 +40,45 @@ fn is_mount_point(path: &Path) -> bool {
     std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|info| info.lines().any(|l| l.split(' ').nth(4) == Some(&*wanted)))
 }
 
-/// Writes `files` (relative path → bytes) into `dir` with `mode`, replacing what was there.
+/// Makes `dir` hold exactly `files` (relative path, bytes, mode), in place: the directory
+/// stays the one containers have mounted; a changed file is written beside and renamed
+/// over, so readers see the old or the new contents, never a mix; files no longer wanted go.
 fn write_files(dir: &Path, files: &[(String, Vec<u8>, i32)]) -> Result<(), ConfigError> {
-    let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
     for (rel, bytes, mode) in files {
         if rel.split('/').any(|p| p == ".." || p.is_empty()) {
             return Err(ConfigError(format!("invalid volume item path {rel:?}")));
         }
         let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+        let unchanged = std::fs::read(&path).is_ok_and(|b| b == *bytes)
+            && std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o7777 == *mode as u32);
+        if unchanged {
+            continue;
         }
-        std::fs::write(&path, bytes).map_err(|e| io("write", &path, e))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode as u32)).map_err(|e| io("chmod", &path, e))?;
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temporary = parent.join(format!("..{file_name}.tmp"));
+        std::fs::write(&temporary, bytes).map_err(|e| io("write", &temporary, e))?;
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(*mode as u32)).map_err(|e| io("chmod", &temporary, e))?;
+        std::fs::rename(&temporary, &path).map_err(|e| io("replace", &path, e))?;
     }
+    let wanted: std::collections::HashSet<PathBuf> = files.iter().map(|(rel, _, _)| dir.join(rel)).collect();
+    remove_unwanted(dir, &wanted);
     Ok(())
+}
+
+/// Removes the files under `dir` not in `wanted`, and directories left empty.
+fn remove_unwanted(dir: &Path, wanted: &std::collections::HashSet<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_unwanted(&path, wanted);
+            let _ = std::fs::remove_dir(&path);
+        } else if !wanted.contains(&path) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 /// The files of a configMap/secret volume: every key, or just `items`.
@@ -139,6 +162,17 @@ pub async fn prepare(pod: &Pod, pod_dir: &Path, sources: &Sources) -> Result<Pre
         }
     }
     Ok(prepared)
+}
+
+/// Rewrites the pod's configMap and secret volumes from the API's current data, so
+/// running containers see changes (as kubelet's periodic sync does); a source that cannot
+/// be read now leaves the files as they are. Projected volumes are written at start only
+/// (their tokens are renewed by their own expiry, not on every change).
+pub async fn refresh(pod: &Pod, pod_dir: &Path, sources: &Sources) {
+    let volumes: &[Volume] = pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or_default();
+    for volume in volumes.iter().filter(|v| v.config_map.is_some() || v.secret.is_some()) {
+        let _ = prepare_one(pod, pod_dir, sources, volume).await;
+    }
 }
 
 /// One volume's host directory (`None` for a kind this agent does not prepare).

@@ -15,7 +15,10 @@ pub fn apply(rt: &ResourceType, object: &mut Value) {
     match (rt.group, rt.kind) {
         ("", "Pod") => pod_spec(field(obj, "spec")),
         ("", "Service") => service_spec(field(obj, "spec")),
-        ("", "Secret") => set(obj, "type", json!("Opaque")),
+        ("", "Secret") => {
+            set(obj, "type", json!("Opaque"));
+            secret_string_data(obj);
+        }
         ("", "Namespace") => set(field(obj, "status"), "phase", json!("Active")),
         ("", "LimitRange") => {
             if let Some(Value::Array(limits)) = field(obj, "spec").get_mut("limits") {
@@ -186,6 +189,18 @@ fn image_tag(image: &str) -> Option<&str> {
     last.split_once(':').map(|(_, tag)| tag)
 }
 
+/// `stringData` is write-only: each of its values goes into `data` (base64, replacing a
+/// key of the same name), and the field is never stored, as Kubernetes does on decode.
+fn secret_string_data(secret: &mut Map<String, Value>) {
+    use base64::Engine;
+    let Some(Value::Object(strings)) = secret.remove("stringData") else { return };
+    let data = field(secret, "data");
+    for (key, value) in strings {
+        let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+        data.insert(key, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+    }
+}
+
 fn service_spec(spec: &mut Map<String, Value>) {
     set(spec, "type", json!("ClusterIP"));
     set(spec, "sessionAffinity", json!("None"));
@@ -259,6 +274,14 @@ mod tests {
         assert_eq!(pod["containers"][0]["imagePullPolicy"], "IfNotPresent");
         assert_eq!(pod["containers"][0]["ports"][0]["protocol"], "TCP");
         assert_eq!(pod["containers"][1]["imagePullPolicy"], "Always");
+    }
+
+    #[test]
+    fn secret_string_data_is_folded_into_data() {
+        let rt = crate::registry::find("", "v1", "secrets").unwrap();
+        let mut secret = json!({"data": {"a": "b2xk", "keep": "eA=="}, "stringData": {"a": "new", "b": "two"}});
+        apply(rt, &mut secret);
+        assert_eq!(secret, json!({"type": "Opaque", "data": {"a": "bmV3", "keep": "eA==", "b": "dHdv"}}));
     }
 
     #[test]

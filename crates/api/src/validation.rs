@@ -86,6 +86,26 @@ impl std::fmt::Display for FieldError {
     }
 }
 
+/// What an update may not change: the contents of a ConfigMap or Secret marked
+/// `immutable: true` (nor the mark itself). An empty answer means allowed.
+pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<FieldError> {
+    let sealed = rt.group.is_empty() && matches!(rt.plural, "configmaps" | "secrets") && old.get("immutable") == Some(&Value::Bool(true));
+    if !sealed {
+        return Vec::new();
+    }
+    let fields: &[&str] = if rt.plural == "secrets" { &["data", "type", "immutable"] } else { &["data", "binaryData", "immutable"] };
+    fields
+        .iter()
+        .filter(|f| old.get(**f) != new.get(**f))
+        .map(|f| FieldError {
+            field: (*f).to_string(),
+            kind: ErrorType::Forbidden,
+            value: String::new(),
+            detail: "field is immutable when `immutable` is set".into(),
+        })
+        .collect()
+}
+
 /// Validates an object of type `rt` (after defaulting). An empty answer means valid.
 pub fn validate(rt: &ResourceType, object: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();

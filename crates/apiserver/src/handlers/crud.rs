@@ -266,7 +266,10 @@ async fn admit(
     let chain = &ctx.state.admission;
     if operation != Operation::Delete {
         chain.mutate(&request, object, &mut review).await?;
-        let errors = validation::validate(rt, object);
+        let mut errors = validation::validate(rt, object);
+        if let Some(old) = old.filter(|_| operation == Operation::Update) {
+            errors.extend(validation::validate_update(rt, old, object));
+        }
         if !errors.is_empty() {
             return Err(ApiError::invalid(rt, &name, &errors));
         }
