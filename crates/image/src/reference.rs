@@ -123,6 +123,16 @@ impl Reference {
         self.digest.as_ref()
     }
 
+    /// What a registry's manifest endpoint is asked for: the digest when there is one,
+    /// else the tag (`latest` when none was given).
+    pub fn manifest_reference(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => DEFAULT_TAG.to_string(),
+        }
+    }
+
     /// The same repository with another tag (and no digest).
     pub fn with_tag(&self, tag: &str) -> Result<Reference> {
         if !valid_tag(tag) {

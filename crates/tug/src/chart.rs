@@ -507,19 +507,19 @@ fn fetch_verified(reference: &str, source: &SourceArgs) -> anyhow::Result<fetch:
     Ok(found)
 }
 
+/// An `oci://…` chart pulled at `--version`, its signature checked with `--verify`.
+fn pull_oci(reference: &str, source: &SourceArgs) -> anyhow::Result<tug_chart::oci::Pulled> {
+    let pulled = crate::chart_oci::pull(reference, &source.version, &source.registry.options()?)?;
+    if source.verify {
+        verify_archive(&pulled.file_name(), &pulled.archive, pulled.provenance.clone(), &source.keyring)?;
+    }
+    Ok(pulled)
+}
+
 /// A chart from disk, `REPO/NAME`/URL through the added repositories, or `oci://…`.
 fn load_chart(reference: &str, source: &SourceArgs) -> anyhow::Result<tug_chart::Chart> {
     if tug_chart::oci::is_oci(reference) {
-        let pulled =
-            crate::chart_oci::pull(reference, &source.version, &source.registry.options()?)?;
-        if source.verify {
-            verify_archive(
-                &pulled.file_name(),
-                &pulled.archive,
-                pulled.provenance.clone(),
-                &source.keyring,
-            )?;
-        }
+        let pulled = pull_oci(reference, source)?;
         return Ok(tug_chart::load_archive(
             &pulled.file_name(),
             &pulled.archive,
@@ -1215,16 +1215,7 @@ fn pull(
     untar: bool,
 ) -> anyhow::Result<()> {
     let (found, prov) = if tug_chart::oci::is_oci(reference) {
-        let pulled =
-            crate::chart_oci::pull(reference, &source.version, &source.registry.options()?)?;
-        if source.verify {
-            verify_archive(
-                &pulled.file_name(),
-                &pulled.archive,
-                pulled.provenance.clone(),
-                &source.keyring,
-            )?;
-        }
+        let pulled = pull_oci(reference, source)?;
         let found = fetch::Found {
             file_name: pulled.file_name(),
             url: None,

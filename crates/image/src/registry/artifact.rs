@@ -152,11 +152,7 @@ pub fn pull_artifact(
         options,
         &[repository_scope(repo, false)],
     )?;
-    let wanted = match (reference.digest(), reference.tag()) {
-        (Some(d), _) => d.to_string(),
-        (None, Some(t)) => t.to_string(),
-        (None, None) => crate::reference::DEFAULT_TAG.to_string(),
-    };
+    let wanted = reference.manifest_reference();
     let fetched = fetch_manifest(&session, repo, &wanted, reference.digest())?;
     if kind_of(fetched.descriptor.media_type()) != Kind::Manifest {
         return Err(Error::Unsupported(format!(

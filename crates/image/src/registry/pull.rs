@@ -58,11 +58,7 @@ pub fn pull(
         options,
         &[repository_scope(repo, false)],
     )?;
-    let wanted = match (reference.digest(), reference.tag()) {
-        (Some(d), _) => d.to_string(),
-        (None, Some(t)) => t.to_string(),
-        (None, None) => crate::reference::DEFAULT_TAG.to_string(),
-    };
+    let wanted = reference.manifest_reference();
     let top = fetch_manifest(&session, repo, &wanted, reference.digest())?;
     progress(&Event::Resolved {
         digest: top.descriptor.digest().clone(),
