@@ -69,12 +69,29 @@ enum Command {
     /// Containers on this host, as Docker: run, ps, logs, exec, stop, start, restart, kill, rm, inspect, top, stats, diff, commit, images, rmi, tag.
     #[command(flatten)]
     Engine(engine::EngineCommand),
-    /// Helm-compatible charts: template, show, lint, package; releases: install, upgrade, rollback, uninstall, list, history, status, get, test.
-    #[command(subcommand)]
+    #[command(subcommand, about = CHART_ABOUT)]
     Chart(chart::ChartCommand),
     /// OAM Applications: deploy, ls, status, delete, dry-run, show-definitions, rollback, resume.
     #[command(subcommand)]
     App(app::AppCommand),
+}
+
+const CHART_ABOUT: &str = "Helm-compatible charts: template, show, lint, package; releases: install, upgrade, rollback, uninstall, list, history, status, get, test.";
+
+/// `tug chart …` alone: the same command line as under [`Cli`], without building the
+/// whole command tree (clap builds every subcommand of the tree it parses with, a
+/// fifth of a short command's start-up), because charts are often rendered in loops.
+#[derive(Parser)]
+#[command(name = "tug")]
+struct ChartCli {
+    #[command(subcommand)]
+    command: ChartOnly,
+}
+
+#[derive(Subcommand)]
+enum ChartOnly {
+    #[command(subcommand, about = CHART_ABOUT)]
+    Chart(chart::ChartCommand),
 }
 
 fn main() {
@@ -84,6 +101,9 @@ fn main() {
         .unwrap_or_default();
     let code = if invoked_as == "tug-runtime" {
         runtime::main(runtime::RuntimeCli::parse())
+    } else if std::env::args_os().nth(1).is_some_and(|a| a == "chart") {
+        let ChartOnly::Chart(cmd) = ChartCli::parse().command;
+        report(chart::run(cmd))
     } else {
         match Cli::parse().command {
             Command::Runtime(cli) => runtime::main(*cli),
