@@ -123,15 +123,15 @@ mod tests {
         Files::new(&[
             ChartFile {
                 name: "config/a.conf".into(),
-                data: b"a=1\nb=2\n".to_vec(),
+                data: b"a=1\nb=2\n".to_vec().into(),
             },
             ChartFile {
                 name: "config/b.conf".into(),
-                data: b"hi".to_vec(),
+                data: b"hi".to_vec().into(),
             },
             ChartFile {
                 name: "README.md".into(),
-                data: b"readme".to_vec(),
+                data: b"readme".to_vec().into(),
             },
         ])
     }

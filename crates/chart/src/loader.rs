@@ -17,7 +17,7 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub struct ChartFile {
     pub name: String,
-    pub data: Vec<u8>,
+    pub data: std::sync::Arc<[u8]>,
 }
 
 /// A loaded chart.
@@ -83,8 +83,25 @@ pub fn load(path: &Path) -> Result<Chart, Error> {
     }
 }
 
+/// `values.yaml` as read and parsed ahead: its bytes and what they parse to.
+type EarlyValues = (Vec<u8>, Result<Value, String>);
+
 fn load_dir(root: &Path) -> Result<Chart, Error> {
-    from_files(read_dir_files(root)?)
+    // values.yaml is most of the parsing a chart needs before rendering: a second
+    // thread reads and parses it while this one walks and reads the directory. The
+    // result is used only if the walk read the same bytes (and did not ignore the file).
+    std::thread::scope(|s| {
+        let early = std::thread::Builder::new()
+            .spawn_scoped(s, || -> Option<EarlyValues> {
+                let data = std::fs::read(root.join("values.yaml")).ok()?;
+                let parsed = parse_values(&text_of(&data));
+                Some((data, parsed))
+            })
+            .ok();
+        let files = read_dir_files(root)?;
+        let early = early.and_then(|h| h.join().ok().flatten());
+        from_files_with(files, early)
+    })
 }
 
 /// A chart directory's files, relative to it, without those `.helmignore` excludes.
@@ -136,7 +153,7 @@ fn walk(
             });
         } else {
             let data = std::fs::read(&path).map_err(|err| io(&path, err))?;
-            out.push(ChartFile { name: rel, data });
+            out.push(ChartFile { name: rel, data: data.into() });
         }
     }
     Ok(())
@@ -197,7 +214,7 @@ pub fn archive_files(name: &str, bytes: &[u8]) -> Result<Vec<ChartFile>, Error> 
             .map_err(|e| bad(e.to_string()))?;
         files.push(ChartFile {
             name: rel.to_string(),
-            data,
+            data: data.into(),
         });
     }
     if files.is_empty() {
@@ -212,15 +229,44 @@ fn ignored_with_parents(rules: &IgnoreRules, path: &str) -> bool {
         || rules.ignored(path, false)
 }
 
+/// A file's bytes as text, invalid UTF-8 replaced as Go's conversions do; checking
+/// valid text first is several times faster than the replacing decoder.
+pub(crate) fn utf8(data: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(data) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(data),
+    }
+}
+
 fn text(f: &ChartFile) -> String {
-    let s = String::from_utf8_lossy(&f.data);
+    text_of(&f.data)
+}
+
+/// A text file's content, without a byte-order mark.
+fn text_of(data: &[u8]) -> String {
+    let s = utf8(data);
     s.strip_prefix('\u{feff}').unwrap_or(&s).to_string()
+}
+
+/// A values file's content as a map (empty for an empty file).
+fn parse_values(text: &str) -> Result<Value, String> {
+    match tug_gotemplate::funcs::yaml::from_yaml(text)? {
+        v @ Value::Map(_) => Ok(v),
+        Value::Nil | Value::Missing => Ok(Value::empty_map()),
+        _ => Err("values must be a map".into()),
+    }
 }
 
 /// Sorts a chart's files into a [`Chart`], loading subcharts from `charts/`.
 pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, Error> {
+    from_files_with(files, None)
+}
+
+/// [`from_files`], with `values.yaml` perhaps already parsed.
+fn from_files_with(files: Vec<ChartFile>, early: Option<EarlyValues>) -> Result<Chart, Error> {
     let mut metadata = None;
     let mut raw_values = String::new();
+    let mut values_data = None;
     let mut schema = None;
     let mut requirements = None;
     let mut templates = Vec::new();
@@ -230,7 +276,10 @@ pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, Error> {
     for f in files {
         match f.name.as_str() {
             "Chart.yaml" => metadata = Some(Metadata::parse(&text(&f))?),
-            "values.yaml" => raw_values = text(&f),
+            "values.yaml" => {
+                raw_values = text(&f);
+                values_data = Some(f.data);
+            }
             "values.schema.json" => schema = Some(text(&f)),
             "requirements.yaml" => {
                 requirements = Some(parse_requirements(&text(&f))?);
@@ -268,21 +317,14 @@ pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, Error> {
         }
     }
     metadata.validate()?;
-    let values =
-        tug_gotemplate::funcs::yaml::from_yaml(&raw_values).map_err(|msg| Error::Parse {
-            file: format!("{}/values.yaml", metadata.name),
-            msg,
-        })?;
-    let values = match values {
-        v @ Value::Map(_) => v,
-        Value::Nil | Value::Missing => Value::empty_map(),
-        _ => {
-            return Err(Error::Parse {
-                file: format!("{}/values.yaml", metadata.name),
-                msg: "values must be a map".into(),
-            })
-        }
-    };
+    let values = match (early, values_data) {
+        (Some((bytes, parsed)), Some(data)) if bytes[..] == data[..] => parsed,
+        _ => parse_values(&raw_values),
+    }
+    .map_err(|msg| Error::Parse {
+        file: format!("{}/values.yaml", metadata.name),
+        msg,
+    })?;
     let mut dependencies = Vec::new();
     for (dir, files) in sub_dirs {
         let sub = from_files(files).map_err(|e| match e {
@@ -377,7 +419,7 @@ mod tests {
         assert!(matches!(
             from_files(vec![ChartFile {
                 name: "values.yaml".into(),
-                data: vec![]
+                data: Vec::new().into()
             }]),
             Err(Error::MissingChartYaml)
         ));

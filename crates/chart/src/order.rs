@@ -6,7 +6,7 @@ use tug_gotemplate::Value;
 
 use crate::capabilities::Capabilities;
 use crate::loader::Chart;
-use crate::render::{render, Release, Rendered};
+use crate::render::{parse_alongside, Release, Rendered};
 use crate::values::{coalesce, deps};
 use crate::Error;
 
@@ -132,25 +132,17 @@ pub fn sort_by_kind(manifests: &mut [Manifest]) {
 
 /// Splits rendered templates (NOTES.txt and partials left out) into sorted manifests and hooks.
 pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
+    let files: Vec<(&String, &String)> = rendered
+        .iter()
+        .filter(|(path, text)| {
+            let base = path.rsplit('/').next().unwrap_or(path);
+            !(base.starts_with('_') || base == "NOTES.txt" || text.trim().is_empty())
+        })
+        .collect();
     let mut generic = Vec::new();
     let mut hooks = Vec::new();
-    for (path, text) in rendered {
-        let base = path.rsplit('/').next().unwrap_or(path);
-        if base.starts_with('_') || base == "NOTES.txt" || text.trim().is_empty() {
-            continue;
-        }
-        for doc in split_documents(text) {
-            let head: Head =
-                tug_gotemplate::funcs::yaml::from_yaml_as(&doc).map_err(|e| Error::ManifestYaml {
-                    file: path.clone(),
-                    msg: format!("error converting YAML to JSON: yaml: {e}"),
-                })?;
-            let m = Manifest {
-                source: path.clone(),
-                content: doc,
-                kind: head.kind,
-                hook: head.hook,
-            };
+    for file in crate::parallel::map(&files, |(path, text)| file_manifests(path, text)) {
+        for m in file? {
             if m.hook.is_some() {
                 hooks.push(m);
             } else {
@@ -161,6 +153,26 @@ pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), 
     sort_by_kind(&mut generic);
     sort_by_kind(&mut hooks);
     Ok((generic, hooks))
+}
+
+/// The documents of one rendered file, each with its kind and hook.
+fn file_manifests(path: &str, text: &str) -> Result<Vec<Manifest>, Error> {
+    split_documents(text)
+        .into_iter()
+        .map(|doc| {
+            let head: Head =
+                tug_gotemplate::funcs::yaml::from_yaml_as(&doc).map_err(|e| Error::ManifestYaml {
+                    file: path.to_string(),
+                    msg: format!("error converting YAML to JSON: yaml: {e}"),
+                })?;
+            Ok(Manifest {
+                source: path.to_string(),
+                content: doc,
+                kind: head.kind,
+                hook: head.hook,
+            })
+        })
+        .collect()
 }
 
 /// What ordering needs of a manifest: its `kind` and `helm.sh/hook` annotation (empty
@@ -273,14 +285,20 @@ pub fn render_chart(chart: &Chart, opts: &TemplateOptions) -> Result<(Chart, Ren
         _ => tug_gotemplate::Map::new(),
     };
     let processed = deps::process(chart, &user)?;
-    let values = Value::Map(user.clone()).deep_copy();
-    if let Value::Map(m) = &values {
-        coalesce(&processed, m);
-    }
-    if !opts.skip_schema_validation {
-        crate::schema::validate(&processed, &values)?;
-    }
-    let rendered = render(&processed, &values, &opts.release, &opts.capabilities)?;
+    // Parsing the templates needs no values, so it runs while they are coalesced and
+    // checked; a schema error still comes before any template error, as in Helm.
+    let (parsed, values) = parse_alongside(&processed, || {
+        let values = Value::Map(user.clone()).deep_copy();
+        if let Value::Map(m) = &values {
+            coalesce(&processed, m);
+        }
+        if !opts.skip_schema_validation {
+            crate::schema::validate(&processed, &values)?;
+        }
+        Ok::<_, Error>(values)
+    });
+    let values = values?;
+    let rendered = parsed?.execute(&values, &opts.release, &opts.capabilities)?;
     Ok((processed, rendered))
 }
 

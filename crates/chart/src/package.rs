@@ -27,7 +27,7 @@ pub fn package(dir: &Path, out_dir: &Path) -> Result<PathBuf, Error> {
         tar.append_data(
             &mut h,
             format!("{}/{}", chart.name(), f.name),
-            f.data.as_slice(),
+            &f.data[..],
         )
         .map_err(io)?;
     }

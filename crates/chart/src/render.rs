@@ -51,21 +51,48 @@ impl Release {
 /// NOTES.txt files included; partials (`_*.tpl`) are not rendered.
 pub type Rendered = BTreeMap<String, String>;
 
+/// One template file of the chart or a subchart.
 struct Source<'c> {
+    /// `chart/charts/sub/templates/x.yaml`
+    name: String,
     text: std::borrow::Cow<'c, str>,
-    ctx: Map,
-    base_path: String,
+    /// The path of the chart it belongs to (`chart/charts/sub`), which keys its context.
+    chart_path: String,
     partial: bool,
 }
 
-/// Collects the chart's templates with the context each renders in; returns the chart's context.
-fn collect<'c>(
-    chart: &'c Chart,
+/// Lists the templates of a chart and its subcharts (a library chart's partials only).
+fn sources<'c>(chart: &'c Chart, full_path: &str, out: &mut Vec<Source<'c>>) {
+    for sub in &chart.dependencies {
+        sources(sub, &format!("{full_path}/charts/{}", sub.name()), out);
+    }
+    for t in &chart.templates {
+        let partial = t
+            .name
+            .rsplit('/')
+            .next()
+            .is_some_and(|b| b.starts_with('_'));
+        if chart.metadata.is_library() && !partial {
+            continue;
+        }
+        out.push(Source {
+            name: format!("{full_path}/{}", t.name),
+            text: crate::loader::utf8(&t.data),
+            chart_path: full_path.to_string(),
+            partial,
+        });
+    }
+}
+
+/// Builds the context (`.Chart`, `.Values`, `.Subcharts`, …) of a chart and of each of
+/// its subcharts, keyed by chart path; returns the chart's own.
+fn contexts(
+    chart: &Chart,
     values: Value,
     full_path: &str,
     is_root: bool,
     top: &Map,
-    out: &mut BTreeMap<String, Source<'c>>,
+    out: &mut BTreeMap<String, Map>,
 ) -> Map {
     let ctx = Map::new();
     ctx.insert("Chart", chart.metadata.to_template_value(is_root));
@@ -86,40 +113,101 @@ fn collect<'c>(
             _ => Value::empty_map(),
         };
         let path = format!("{full_path}/charts/{}", sub.name());
-        let sub_ctx = collect(sub, sub_values, &path, false, top, out);
+        let sub_ctx = contexts(sub, sub_values, &path, false, top, out);
         subcharts.insert(sub.name(), Value::Map(sub_ctx));
     }
     ctx.insert("Subcharts", Value::Map(subcharts));
-    for t in &chart.templates {
-        let partial = t
-            .name
-            .rsplit('/')
-            .next()
-            .is_some_and(|b| b.starts_with('_'));
-        // A library chart contributes only its partials.
-        if chart.metadata.is_library() && !partial {
-            continue;
-        }
-        out.insert(
-            format!("{full_path}/{}", t.name),
-            Source {
-                text: String::from_utf8_lossy(&t.data),
-                ctx: ctx.clone(),
-                base_path: format!("{full_path}/templates"),
-                partial,
-            },
-        );
-    }
+    out.insert(full_path.to_string(), ctx.clone());
     ctx
 }
 
 /// Helm's order: deeper paths first, and among equals reverse lexical order. Later
 /// parses win for `define`s, so a parent's definitions override its subcharts'.
-fn helm_order(names: &mut [String]) {
-    names.sort_by(|a, b| {
-        let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
-        cb.cmp(&ca).then_with(|| b.cmp(a))
+fn helm_order(sources: &mut [Source<'_>]) {
+    sources.sort_by(|a, b| {
+        let (ca, cb) = (a.name.matches('/').count(), b.name.matches('/').count());
+        cb.cmp(&ca).then_with(|| b.name.cmp(&a.name))
     });
+}
+
+/// A chart's templates parsed into one set, ready to run with values.
+pub struct Parsed<'c> {
+    chart: &'c Chart,
+    set: Template,
+    /// In Helm's order.
+    sources: Vec<Source<'c>>,
+}
+
+/// Parses every template of a chart (already processed by [`crate::values::deps::process`])
+/// while this thread runs `alongside` (coalescing and checking values, which parsing
+/// does not need); the templates are shared out between this thread and one more.
+/// The first error in Helm's order is the one reported.
+pub fn parse_alongside<'c, A>(
+    chart: &'c Chart,
+    alongside: impl FnOnce() -> A,
+) -> (Result<Parsed<'c>, Error>, A) {
+    let mut list = Vec::new();
+    sources(chart, chart.name(), &mut list);
+    helm_order(&mut list);
+    let set = Template::new("gotpl").missing_key(MissingKey::Zero);
+    let (parsed, other) = crate::parallel::map_alongside(
+        &list,
+        |src| set.parse_only(&src.name, &src.text),
+        alongside,
+    );
+    let parsed = parsed.into_iter().try_fold(set.clone(), |mut set, p| {
+        set.add(p.map_err(parse_error)?);
+        Ok(set)
+    });
+    let parsed = parsed.map(|set| Parsed {
+        chart,
+        set,
+        sources: list,
+    });
+    (parsed, other)
+}
+
+impl Parsed<'_> {
+    /// Runs every template but the partials (NOTES.txt included), in Helm's order, each
+    /// with its own chart's context and the final coalesced values.
+    pub fn execute(
+        &self,
+        values: &Value,
+        release: &Release,
+        caps: &Capabilities,
+    ) -> Result<Rendered, Error> {
+        let top = Map::new();
+        top.insert("Release", release.to_value());
+        top.insert("Capabilities", caps.to_value());
+        let mut ctxs = BTreeMap::new();
+        contexts(
+            self.chart,
+            values.clone(),
+            self.chart.name(),
+            true,
+            &top,
+            &mut ctxs,
+        );
+        let mut out = Rendered::new();
+        for src in self.sources.iter().filter(|s| !s.partial) {
+            let data = Map::from_btree(ctxs[&src.chart_path].snapshot());
+            let tmpl = Map::new();
+            tmpl.insert("Name", Value::str(&src.name));
+            tmpl.insert("BasePath", Value::str(&format!("{}/templates", src.chart_path)));
+            data.insert("Template", Value::Map(tmpl));
+            let text = self
+                .set
+                .execute(&src.name, &Value::Map(data))
+                .map_err(exec_error)?;
+            let text = if text.contains("<no value>") {
+                text.replace("<no value>", "")
+            } else {
+                text
+            };
+            out.insert(src.name.clone(), text);
+        }
+        Ok(out)
+    }
 }
 
 /// Renders all templates of a chart (already processed by [`crate::values::deps::process`])
@@ -130,44 +218,7 @@ pub fn render(
     release: &Release,
     caps: &Capabilities,
 ) -> Result<Rendered, Error> {
-    let top = Map::new();
-    top.insert("Release", release.to_value());
-    top.insert("Capabilities", caps.to_value());
-    let mut sources = BTreeMap::new();
-    collect(
-        chart,
-        values.clone(),
-        chart.name(),
-        true,
-        &top,
-        &mut sources,
-    );
-    let mut names: Vec<String> = sources.keys().cloned().collect();
-    helm_order(&mut names);
-    let mut set = Template::new("gotpl").missing_key(MissingKey::Zero);
-    for name in &names {
-        set.parse(name, &sources[name].text).map_err(parse_error)?;
-    }
-    let mut out = Rendered::new();
-    for name in &names {
-        let src = &sources[name];
-        if src.partial {
-            continue;
-        }
-        let data = Map::from_btree(src.ctx.snapshot());
-        let tmpl = Map::new();
-        tmpl.insert("Name", Value::str(name));
-        tmpl.insert("BasePath", Value::str(&src.base_path));
-        data.insert("Template", Value::Map(tmpl));
-        let text = set.execute(name, &Value::Map(data)).map_err(exec_error)?;
-        let text = if text.contains("<no value>") {
-            text.replace("<no value>", "")
-        } else {
-            text
-        };
-        out.insert(name.clone(), text);
-    }
-    Ok(out)
+    parse_alongside(chart, || ()).0?.execute(values, release, caps)
 }
 
 /// `parse error at (chart/templates/x.yaml:3): unexpected EOF`, as Helm words it.
@@ -209,7 +260,7 @@ mod tests {
                 .iter()
                 .map(|(n, d)| ChartFile {
                     name: n.to_string(),
-                    data: d.as_bytes().to_vec(),
+                    data: d.as_bytes().to_vec().into(),
                 })
                 .collect(),
         )

@@ -36,6 +36,9 @@ pub use funcs::{FuncResult, Funcs, Kind};
 use names::NameMap;
 pub use value::{Map, Object, Value};
 
+/// The templates of one source, parsed by [`Template::parse_only`] and not yet added.
+pub struct Parsed(Vec<ast::Tree>);
+
 /// What a missing map key yields (Go's `missingkey` option).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum MissingKey {
@@ -124,13 +127,27 @@ impl Template {
     /// As in Go, a template that is empty (only space and defines) does not replace
     /// an existing one of the same name.
     pub fn parse(&mut self, name: &str, source: &str) -> Result<(), Error> {
-        let funcs = self.funcs.clone();
-        let trees = parser::parse(name, source, (&self.delims.0, &self.delims.1), &|f| funcs.contains(f))
+        let parsed = self.parse_only(name, source)?;
+        self.add(parsed);
+        Ok(())
+    }
+
+    /// Parses `source` as [`Template::parse`] does without adding it to the set, so that
+    /// several sources can be parsed at once (on several threads) and then added in
+    /// their order with [`Template::add`].
+    pub fn parse_only(&self, name: &str, source: &str) -> Result<Parsed, Error> {
+        let funcs = &self.funcs;
+        parser::parse(name, source, (&self.delims.0, &self.delims.1), &|f| funcs.contains(f))
+            .map(Parsed)
             .map_err(|e| {
                 let line = 1 + source.as_bytes()[..e.pos.min(source.len())].iter().filter(|&&b| b == b'\n').count();
                 Error::Parse { name: name.to_string(), line, msg: e.msg }
-            })?;
-        for t in trees {
+            })
+    }
+
+    /// Adds the templates of one parsed source, as [`Template::parse`] would have.
+    pub fn add(&mut self, parsed: Parsed) {
+        for t in parsed.0 {
             let empty = is_empty_tree(&t.root);
             if empty && self.has(&t.name) {
                 continue;
@@ -141,7 +158,6 @@ impl Template {
             };
             own.insert(t.name.clone(), Arc::new(t));
         }
-        Ok(())
     }
 
     /// Whether a template of that name is defined.

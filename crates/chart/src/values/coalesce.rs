@@ -89,11 +89,11 @@ mod tests {
         let mut c = from_files(vec![
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n").into_bytes(),
+                data: format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n").into_bytes().into(),
             },
             ChartFile {
                 name: "values.yaml".into(),
-                data: values.as_bytes().to_vec(),
+                data: values.as_bytes().to_vec().into(),
             },
         ])
         .unwrap();

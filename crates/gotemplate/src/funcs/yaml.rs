@@ -434,7 +434,12 @@ pub fn from_yaml(s: &str) -> Result<Value, String> {
 /// Parses YAML into any deserializable type, with [`from_yaml`]'s error wording (for
 /// callers that need only part of a document and skip building the rest).
 pub fn from_yaml_as<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
-    serde_saphyr::from_str(s).map_err(|e| format!("error converting YAML to JSON: {e}"))
+    // Comments are still checked, but not kept (nothing here reads them): a sixth faster
+    // on a chart's commented values.yaml.
+    let mut options = serde_saphyr::Options::default();
+    options.emit_comments = false;
+    serde_saphyr::from_str_with_options(s, options)
+        .map_err(|e| format!("error converting YAML to JSON: {e}"))
 }
 
 #[cfg(test)]
