@@ -2,7 +2,7 @@
 //! documents, set hooks apart, sort by Helm's install order (kind, then file name,
 //! then position in the file), and print with `# Source:` headers.
 
-use tug_gotemplate::Value;
+use tug_gotemplate::{Map, Value};
 
 use crate::capabilities::Capabilities;
 use crate::loader::Chart;
@@ -160,11 +160,15 @@ fn file_manifests(path: &str, text: &str) -> Result<Vec<Manifest>, Error> {
     split_documents(text)
         .into_iter()
         .map(|doc| {
-            let head: Head =
-                tug_gotemplate::funcs::yaml::from_yaml_as(&doc).map_err(|e| Error::ManifestYaml {
-                    file: path.to_string(),
-                    msg: format!("error converting YAML to JSON: yaml: {e}"),
-                })?;
+            let head = match tug_gotemplate::funcs::yaml_block::read(&doc) {
+                Some(v) => Head::of(&v),
+                None => tug_gotemplate::funcs::yaml::from_yaml_as(&doc).map_err(|e| {
+                    Error::ManifestYaml {
+                        file: path.to_string(),
+                        msg: format!("error converting YAML to JSON: yaml: {e}"),
+                    }
+                })?,
+            };
             Ok(Manifest {
                 source: path.to_string(),
                 content: doc,
@@ -182,6 +186,22 @@ fn file_manifests(path: &str, text: &str) -> Result<Vec<Manifest>, Error> {
 struct Head {
     kind: String,
     hook: Option<String>,
+}
+
+impl Head {
+    /// The head of a document already read.
+    fn of(doc: &Value) -> Head {
+        let field = |v: &Value, k: &str| match v {
+            Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
+            _ => Value::Nil,
+        };
+        Head {
+            kind: field(doc, "kind").as_str().unwrap_or("").to_string(),
+            hook: field(&field(&field(doc, "metadata"), "annotations"), "helm.sh/hook")
+                .as_str()
+                .map(str::to_string),
+        }
+    }
 }
 
 impl<'de> serde::Deserialize<'de> for Head {
@@ -206,14 +226,9 @@ impl<'de> serde::de::Visitor<'de> for HeadVisitor {
                     head.kind = v.as_str().unwrap_or("").to_string();
                 }
                 Some("metadata") => {
-                    let v: Value = a.next_value()?;
-                    let field = |v: &Value, k: &str| match v {
-                        Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
-                        _ => Value::Nil,
-                    };
-                    head.hook = field(&field(&v, "annotations"), "helm.sh/hook")
-                        .as_str()
-                        .map(str::to_string);
+                    let metadata = Map::new();
+                    metadata.insert("metadata", a.next_value()?);
+                    head.hook = Head::of(&Value::Map(metadata)).hook;
                 }
                 _ => {
                     a.next_value::<serde::de::IgnoredAny>()?;

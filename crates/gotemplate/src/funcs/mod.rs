@@ -20,6 +20,7 @@ mod regex;
 pub mod semver;
 mod strings;
 pub mod yaml;
+pub mod yaml_block;
 
 pub use conv::{to_float, to_int, to_string};
 

@@ -428,7 +428,10 @@ fn double_quoted(s: &str) -> String {
 
 /// Parses YAML as Helm does (`sigs.k8s.io/yaml`: through JSON, so numbers are float64).
 pub fn from_yaml(s: &str) -> Result<Value, String> {
-    from_yaml_as::<crate::value::FloatValue>(s).map(|v| v.0)
+    match super::yaml_block::read(s) {
+        Some(v) => Ok(v),
+        None => from_yaml_as::<crate::value::FloatValue>(s).map(|v| v.0),
+    }
 }
 
 /// Parses YAML into any deserializable type, with [`from_yaml`]'s error wording (for
