@@ -80,7 +80,7 @@ fn tricky_documents_match_or_are_left_to_the_full_parser() {
         "a: |+\n  x\n\n",
         "a: >\n  x\n  y\n",
         "- a: 1\n  b:\n  - x\n  - 'it''s'\n-\n  c: \"q\"\n",
-        "k:\n- 1\n- -c\n- -inf\n- -Xmx1g\n- -2.5\n- 0.10\n- 007\n- 1e3\n- .5\n- +1\n",
+        "k:\n- 1\n- 127.0.0.1:5432/db?ssl=no\n- 12:30\n- 2001-12-14t21:59:43.10-05:00\n- 1.2.3\n- 17.6.0\n- 1..2\n- 1.2.\n- -c\n- -inf\n- -Xmx1g\n- -2.5\n- 0.10\n- 007\n- 1e3\n- .5\n- +1\n",
         "a: yes\n", "a: True\n", "a: ~\nb: null\nc:\nd: []\ne: {}  # c\nf: [1]\ng: [\"ALL\", x, 2.5 ] # c\nh: [a,]\ni: [a b]\n",
         "a: b: c\n", "a: b\n  c\n", "a: 1\na: 2\n", "<<: {}\n", "a: &x 1\nb: *x\n",
         "\"quoted key\": 'v'\nplain key with spaces: v w # comment\nurl: http://x:80/y\n",

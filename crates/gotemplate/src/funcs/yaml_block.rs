@@ -330,7 +330,8 @@ fn quoted(s: &str) -> Option<(String, &str)> {
 /// A plain scalar: `null`/`~`, `true`/`false`, a plain decimal number (a float, as
 /// Helm reads values), or a string that no YAML reading could take for anything else:
 /// starting with a letter or `/` and not a word YAML 1.1 reads as a boolean, or
-/// starting with a digit and holding a letter no number notation uses (`20Gi`, `100m`).
+/// starting with a digit and holding a letter no number notation uses (`20Gi`, `100m`),
+/// or a dotted version (`17.6.0`).
 fn plain(s: &str) -> Option<Value> {
     match s {
         "null" | "~" => return Some(Value::Nil),
@@ -340,10 +341,16 @@ fn plain(s: &str) -> Option<Value> {
     }
     let first = s.bytes().next()?;
     if first.is_ascii_digit() {
+        // Letters of hex, octal, exponents and timestamps excluded.
         let unit = s
             .bytes()
-            .any(|b| b.is_ascii_alphabetic() && !b"abcdefABCDEFxXoO".contains(&b));
-        if unit && !s.contains(':') {
+            .any(|b| b.is_ascii_alphabetic() && !b"abcdefABCDEFxXoOtTzZ".contains(&b));
+        // `17.6.0`: a version, which no number notation reads.
+        let version = s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && s.matches('.').count() > 1
+            && !s.contains("..")
+            && !s.ends_with('.');
+        if unit || version {
             return Some(Value::str(s));
         }
     }
