@@ -47,7 +47,7 @@ pub use chartfile::{Dependency, Metadata};
 pub use loader::{load, load_archive, Chart, ChartFile};
 pub use order::{render_chart, template, Manifest, TemplateOptions};
 pub use package::package;
-pub use render::{parse_alongside, render, Parsed, Release, Rendered};
+pub use render::{render, Release, Rendered};
 pub use values::UserValues;
 
 /// Everything that can go wrong with a chart, worded as Helm words it where users

@@ -94,7 +94,7 @@ fn load_dir(root: &Path) -> Result<Chart, Error> {
         let early = std::thread::Builder::new()
             .spawn_scoped(s, || -> Option<EarlyValues> {
                 let data = std::fs::read(root.join("values.yaml")).ok()?;
-                let parsed = parse_values(&text_of(&data));
+                let parsed = parse_values(&text(&data));
                 Some((data, parsed))
             })
             .ok();
@@ -238,12 +238,8 @@ pub(crate) fn utf8(data: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn text(f: &ChartFile) -> String {
-    text_of(&f.data)
-}
-
 /// A text file's content, without a byte-order mark.
-fn text_of(data: &[u8]) -> String {
+fn text(data: &[u8]) -> String {
     let s = utf8(data);
     s.strip_prefix('\u{feff}').unwrap_or(&s).to_string()
 }
@@ -275,14 +271,14 @@ fn from_files_with(files: Vec<ChartFile>, early: Option<EarlyValues>) -> Result<
     let mut sub_archives = Vec::new();
     for f in files {
         match f.name.as_str() {
-            "Chart.yaml" => metadata = Some(Metadata::parse(&text(&f))?),
+            "Chart.yaml" => metadata = Some(Metadata::parse(&text(&f.data))?),
             "values.yaml" => {
-                raw_values = text(&f);
+                raw_values = text(&f.data);
                 values_data = Some(f.data);
             }
-            "values.schema.json" => schema = Some(text(&f)),
+            "values.schema.json" => schema = Some(text(&f.data)),
             "requirements.yaml" => {
-                requirements = Some(parse_requirements(&text(&f))?);
+                requirements = Some(parse_requirements(&text(&f.data))?);
                 other.push(f);
             }
             n if n.starts_with("templates/") => templates.push(f),

@@ -2,7 +2,7 @@
 //! documents, set hooks apart, sort by Helm's install order (kind, then file name,
 //! then position in the file), and print with `# Source:` headers.
 
-use tug_gotemplate::{Map, Value};
+use tug_gotemplate::Value;
 
 use crate::capabilities::Capabilities;
 use crate::loader::Chart;
@@ -191,17 +191,25 @@ struct Head {
 impl Head {
     /// The head of a document already read.
     fn of(doc: &Value) -> Head {
-        let field = |v: &Value, k: &str| match v {
-            Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
-            _ => Value::Nil,
-        };
         Head {
             kind: field(doc, "kind").as_str().unwrap_or("").to_string(),
-            hook: field(&field(&field(doc, "metadata"), "annotations"), "helm.sh/hook")
-                .as_str()
-                .map(str::to_string),
+            hook: hook_of(&field(doc, "metadata")),
         }
     }
+}
+
+fn field(v: &Value, k: &str) -> Value {
+    match v {
+        Value::Map(m) => m.get(k).unwrap_or(Value::Nil),
+        _ => Value::Nil,
+    }
+}
+
+/// The `helm.sh/hook` annotation of a manifest's `metadata`.
+fn hook_of(metadata: &Value) -> Option<String> {
+    field(&field(metadata, "annotations"), "helm.sh/hook")
+        .as_str()
+        .map(str::to_string)
 }
 
 impl<'de> serde::Deserialize<'de> for Head {
@@ -226,9 +234,7 @@ impl<'de> serde::de::Visitor<'de> for HeadVisitor {
                     head.kind = v.as_str().unwrap_or("").to_string();
                 }
                 Some("metadata") => {
-                    let metadata = Map::new();
-                    metadata.insert("metadata", a.next_value()?);
-                    head.hook = Head::of(&Value::Map(metadata)).hook;
+                    head.hook = hook_of(&a.next_value()?);
                 }
                 _ => {
                     a.next_value::<serde::de::IgnoredAny>()?;

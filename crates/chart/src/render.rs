@@ -155,7 +155,9 @@ pub fn parse_alongside<'c, A>(
         |src| set.parse_only(&src.name, &src.text),
         alongside,
     );
-    let parsed = parsed.into_iter().try_fold(set.clone(), |mut set, p| {
+    // Added to the set itself, not a copy, so its trees stay in the shared part that
+    // every `tpl` clone borrows instead of copying.
+    let parsed = parsed.into_iter().try_fold(set, |mut set, p| {
         set.add(p.map_err(parse_error)?);
         Ok(set)
     });
