@@ -5,7 +5,7 @@
 //! (`charts/<dir>/` and `charts/*.tgz`, loaded recursively).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tug_gotemplate::Value;
 
@@ -83,29 +83,51 @@ pub fn load(path: &Path) -> Result<Chart, Error> {
     }
 }
 
-/// `values.yaml` as read and parsed ahead: its bytes and what they parse to.
-type EarlyValues = (Vec<u8>, Result<Value, String>);
+/// The root `values.yaml` of a chart directory, parsed as it was read.
+type EarlyValues = Result<Value, String>;
 
 fn load_dir(root: &Path) -> Result<Chart, Error> {
-    // values.yaml is most of the parsing a chart needs before rendering: a second
-    // thread reads and parses it while this one walks and reads the directory. The
-    // result is used only if the walk read the same bytes (and did not ignore the file).
-    std::thread::scope(|s| {
-        let early = std::thread::Builder::new()
-            .spawn_scoped(s, || -> Option<EarlyValues> {
-                let data = std::fs::read(root.join("values.yaml")).ok()?;
-                let parsed = parse_values(&text(&data));
-                Some((data, parsed))
-            })
-            .ok();
-        let files = read_dir_files(root)?;
-        let early = early.and_then(|h| h.join().ok().flatten());
-        from_files_with(files, early)
-    })
+    // The files are read on two threads; the one that reads values.yaml (most of the
+    // parsing a chart needs before rendering) parses it too.
+    let read = crate::parallel::map(&list_dir(root)?, |(rel, path)| {
+        let file = read_file(rel, path)?;
+        let parsed = (rel == "values.yaml").then(|| parse_values(&text(&file.data)));
+        Ok::<_, Error>((file, parsed))
+    });
+    let mut early = None;
+    let mut files = Vec::with_capacity(read.len());
+    for r in read {
+        let (file, parsed) = r?;
+        early = early.or(parsed);
+        files.push(file);
+    }
+    from_files_with(files, early)
 }
 
 /// A chart directory's files, relative to it, without those `.helmignore` excludes.
 pub fn read_dir_files(root: &Path) -> Result<Vec<ChartFile>, Error> {
+    list_dir(root)?
+        .iter()
+        .map(|(rel, path)| read_file(rel, path))
+        .collect()
+}
+
+fn read_file(rel: &str, path: &Path) -> Result<ChartFile, Error> {
+    match std::fs::read(path) {
+        Ok(data) => Ok(ChartFile {
+            name: rel.to_string(),
+            data: data.into(),
+        }),
+        Err(e) => Err(Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        }),
+    }
+}
+
+/// The files of a chart directory that `.helmignore` keeps, each by its path relative
+/// to the directory and its path on disk, in Helm's order (sorted, depth first).
+fn list_dir(root: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
     let rules = match std::fs::read_to_string(root.join(".helmignore")) {
         Ok(t) => IgnoreRules::parse(&t),
         Err(_) => IgnoreRules::parse(""),
@@ -119,7 +141,7 @@ fn walk(
     dir: &Path,
     prefix: &str,
     rules: &IgnoreRules,
-    out: &mut Vec<ChartFile>,
+    out: &mut Vec<(String, PathBuf)>,
 ) -> Result<(), Error> {
     let io = |p: &Path, e: std::io::Error| Error::Io {
         path: p.display().to_string(),
@@ -133,27 +155,30 @@ fn walk(
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
         let rel = if prefix.is_empty() {
-            name.clone()
+            name
         } else {
             format!("{prefix}/{name}")
         };
         let path = e.path();
-        // Follows symlinks, as Helm does; a dangling link or a special file is an error.
-        let meta = std::fs::metadata(&path).map_err(|err| io(&path, err))?;
-        if meta.is_dir() {
+        // The directory entry tells the type without a stat, except for links: those
+        // are followed, as Helm does, and a dangling link or a special file is an error.
+        let kind = match e.file_type() {
+            Ok(t) if !t.is_symlink() => t,
+            _ => std::fs::metadata(&path).map_err(|err| io(&path, err))?.file_type(),
+        };
+        if kind.is_dir() {
             if !rules.ignored(&rel, true) {
                 walk(&path, &rel, rules, out)?;
             }
         } else if rules.ignored(&rel, false) {
             continue;
-        } else if !meta.is_file() {
+        } else if !kind.is_file() {
             return Err(Error::Parse {
                 file: rel,
                 msg: "cannot load irregular file as it has file mode type bits set".into(),
             });
         } else {
-            let data = std::fs::read(&path).map_err(|err| io(&path, err))?;
-            out.push(ChartFile { name: rel, data: data.into() });
+            out.push((rel, path));
         }
     }
     Ok(())
@@ -262,7 +287,6 @@ pub fn from_files(files: Vec<ChartFile>) -> Result<Chart, Error> {
 fn from_files_with(files: Vec<ChartFile>, early: Option<EarlyValues>) -> Result<Chart, Error> {
     let mut metadata = None;
     let mut raw_values = String::new();
-    let mut values_data = None;
     let mut schema = None;
     let mut requirements = None;
     let mut templates = Vec::new();
@@ -272,10 +296,7 @@ fn from_files_with(files: Vec<ChartFile>, early: Option<EarlyValues>) -> Result<
     for f in files {
         match f.name.as_str() {
             "Chart.yaml" => metadata = Some(Metadata::parse(&text(&f.data))?),
-            "values.yaml" => {
-                raw_values = text(&f.data);
-                values_data = Some(f.data);
-            }
+            "values.yaml" => raw_values = text(&f.data),
             "values.schema.json" => schema = Some(text(&f.data)),
             "requirements.yaml" => {
                 requirements = Some(parse_requirements(&text(&f.data))?);
@@ -313,9 +334,9 @@ fn from_files_with(files: Vec<ChartFile>, early: Option<EarlyValues>) -> Result<
         }
     }
     metadata.validate()?;
-    let values = match (early, values_data) {
-        (Some((bytes, parsed)), Some(data)) if bytes[..] == data[..] => parsed,
-        _ => parse_values(&raw_values),
+    let values = match early {
+        Some(parsed) => parsed,
+        None => parse_values(&raw_values),
     }
     .map_err(|msg| Error::Parse {
         file: format!("{}/values.yaml", metadata.name),

@@ -306,20 +306,23 @@ pub fn render_chart(chart: &Chart, opts: &TemplateOptions) -> Result<(Chart, Ren
         _ => tug_gotemplate::Map::new(),
     };
     let processed = deps::process(chart, &user)?;
-    // Parsing the templates needs no values, so it runs while they are coalesced and
-    // checked; a schema error still comes before any template error, as in Helm.
-    let (parsed, values) = parse_alongside(&processed, || {
+    // Parsing the templates needs no values, so it runs while they are coalesced; the
+    // schemas then check a snapshot of the values while the templates execute. A schema
+    // error still comes before any template error, as in Helm.
+    let (parsed, (values, snapshot)) = parse_alongside(&processed, || {
         let values = Value::Map(user.clone()).deep_copy();
         if let Value::Map(m) = &values {
             coalesce(&processed, m);
         }
-        if !opts.skip_schema_validation {
-            crate::schema::validate(&processed, &values)?;
-        }
-        Ok::<_, Error>(values)
+        let snapshot = (!opts.skip_schema_validation).then(|| crate::schema::snapshot(&processed, &values));
+        (values, snapshot)
     });
-    let values = values?;
-    let rendered = parsed?.execute(&values, &opts.release, &opts.capabilities)?;
+    let (rendered, checked) = crate::parallel::join(
+        || parsed.and_then(|p| p.execute(&values, &opts.release, &opts.capabilities)),
+        || snapshot.map_or(Ok(()), crate::schema::Snapshot::check),
+    );
+    checked?;
+    let rendered = rendered?;
     Ok((processed, rendered))
 }
 

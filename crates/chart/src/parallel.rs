@@ -3,6 +3,7 @@
 //! order of the jobs, so what is reported first does not depend on timing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// Runs `job` on every item, on this thread and on one helper thread, while this
 /// thread first runs `first`; returns the results in item order and `first`'s.
@@ -22,9 +23,8 @@ pub fn map_alongside<T: Sync, R: Send, A>(
         }
         done
     };
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     std::thread::scope(|s| {
-        let helper = (two_cores && !items.is_empty())
+        let helper = (two_cores() && !items.is_empty())
             .then(|| std::thread::Builder::new().spawn_scoped(s, work).ok())
             .flatten();
         let other = first();
@@ -35,6 +35,35 @@ pub fn map_alongside<T: Sync, R: Send, A>(
         done.sort_unstable_by_key(|(i, _)| *i);
         (done.into_iter().map(|(_, r)| r).collect(), other)
     })
+}
+
+/// Runs `here` on this thread and `there` on a helper thread at the same time (both
+/// here with one core, or when no thread can be started); returns both results.
+pub fn join<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
+    // Whichever thread takes `there` first runs it: the helper, or this thread when
+    // there is no helper.
+    let there = Mutex::new(Some(there));
+    let run_there = || there.lock().unwrap_or_else(PoisonError::into_inner).take().map(|f| f());
+    std::thread::scope(|s| {
+        let helper = two_cores()
+            .then(|| std::thread::Builder::new().spawn_scoped(s, run_there).ok())
+            .flatten();
+        let a = here();
+        let b = helper
+            .and_then(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .or_else(run_there);
+        match b {
+            Some(b) => (a, b),
+            None => unreachable!("`there` runs on the helper or, failing that, here"),
+        }
+    })
+}
+
+/// Whether this process may use two cores or more. Asked once: the answer reads the
+/// cgroup's CPU quota, a dozen system calls.
+fn two_cores() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// [`map_alongside`] with nothing else to do meanwhile.
@@ -53,6 +82,15 @@ mod tests {
         assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert_eq!(first, "done");
         assert!(map(&Vec::<u8>::new(), |b| *b).is_empty());
+    }
+
+    #[test]
+    fn join_runs_both_and_returns_both() {
+        let here = std::thread::current().id();
+        let (a, b) = join(|| (1, std::thread::current().id()), || (2, std::thread::current().id()));
+        assert_eq!((a.0, b.0), (1, 2));
+        assert_eq!(a.1, here, "the first closure runs on the calling thread");
+        assert_eq!(b.1 != here, two_cores(), "the second runs on a helper when there are two cores");
     }
 
     #[test]

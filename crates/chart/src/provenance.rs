@@ -108,7 +108,7 @@ pub fn verify(
         .signatures()
         .iter()
         .flat_map(|s| s.issuer_key_id())
-        .map(|id| key_id_hex(id))
+        .map(key_id_hex)
         .collect();
     let mut signer = None;
     'keys: for key in &keys {

@@ -195,7 +195,7 @@ impl Parsed<'_> {
             let data = Map::from_btree(ctxs[&src.chart_path].snapshot());
             let tmpl = Map::new();
             tmpl.insert("Name", Value::str(&src.name));
-            tmpl.insert("BasePath", Value::str(&format!("{}/templates", src.chart_path)));
+            tmpl.insert("BasePath", Value::str(format!("{}/templates", src.chart_path)));
             data.insert("Template", Value::Map(tmpl));
             let text = self
                 .set

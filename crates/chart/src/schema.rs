@@ -6,15 +6,44 @@ use tug_gotemplate::Value;
 use crate::loader::Chart;
 use crate::Error;
 
-/// Validates `values` (the chart's own view of the coalesced values) against the
-/// chart's schema and, recursively, each subchart's.
-pub fn validate(chart: &Chart, values: &Value) -> Result<(), Error> {
-    let mut report = String::new();
-    collect(chart, values, &mut report)?;
-    if report.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Schema(report))
+/// What the schemas of a chart and its subcharts are to check: each chart's view of
+/// the values as JSON, taken at one moment, so the check may run while templates
+/// (which can change values) execute.
+pub struct Snapshot<'c>(Vec<(&'c Chart, serde_json::Value)>);
+
+/// The values each schema of `chart` (and, recursively, of its subcharts) checks.
+pub fn snapshot<'c>(chart: &'c Chart, values: &Value) -> Snapshot<'c> {
+    let mut out = Vec::new();
+    collect(chart, values, &mut out);
+    Snapshot(out)
+}
+
+fn collect<'c>(chart: &'c Chart, values: &Value, out: &mut Vec<(&'c Chart, serde_json::Value)>) {
+    if chart.schema.is_some() {
+        out.push((chart, whole_numbers_as_integers(values.to_json())));
+    }
+    for sub in &chart.dependencies {
+        let sub_values = match values {
+            Value::Map(m) => m.get(sub.name()).unwrap_or_else(Value::empty_map),
+            _ => Value::empty_map(),
+        };
+        collect(sub, &sub_values, out);
+    }
+}
+
+impl Snapshot<'_> {
+    /// Validates each chart's values against its schema; every failure is reported
+    /// together, chart by chart.
+    pub fn check(self) -> Result<(), Error> {
+        let mut report = String::new();
+        for (chart, instance) in self.0 {
+            check_one(chart, &instance, &mut report)?;
+        }
+        if report.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Schema(report))
+        }
     }
 }
 
@@ -37,40 +66,31 @@ fn whole_numbers_as_integers(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
-fn collect(chart: &Chart, values: &Value, report: &mut String) -> Result<(), Error> {
-    if let Some(text) = &chart.schema {
-        let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Parse {
-            file: format!("{}/values.schema.json", chart.name()),
-            msg: e.to_string(),
-        })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| Error::Parse {
-            file: format!("{}/values.schema.json", chart.name()),
-            msg: e.to_string(),
-        })?;
-        let instance = whole_numbers_as_integers(values.to_json());
-        let errors: Vec<String> = validator
-            .iter_errors(&instance)
-            .map(|e| {
-                let path = e.instance_path().to_string();
-                let at = if path.is_empty() {
-                    "(root)".to_string()
-                } else {
-                    path.trim_start_matches('/').replace('/', ".")
-                };
-                format!("- {at}: {e}\n")
-            })
-            .collect();
-        if !errors.is_empty() {
-            report.push_str(&format!("{}:\n", chart.name()));
-            errors.iter().for_each(|e| report.push_str(e));
-        }
-    }
-    for sub in &chart.dependencies {
-        let sub_values = match values {
-            Value::Map(m) => m.get(sub.name()).unwrap_or_else(Value::empty_map),
-            _ => Value::empty_map(),
-        };
-        collect(sub, &sub_values, report)?;
+fn check_one(chart: &Chart, instance: &serde_json::Value, report: &mut String) -> Result<(), Error> {
+    let Some(text) = &chart.schema else {
+        return Ok(());
+    };
+    let bad = |msg: String| Error::Parse {
+        file: format!("{}/values.schema.json", chart.name()),
+        msg,
+    };
+    let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| bad(e.to_string()))?;
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            let at = if path.is_empty() {
+                "(root)".to_string()
+            } else {
+                path.trim_start_matches('/').replace('/', ".")
+            };
+            format!("- {at}: {e}\n")
+        })
+        .collect();
+    if !errors.is_empty() {
+        report.push_str(&format!("{}:\n", chart.name()));
+        errors.iter().for_each(|e| report.push_str(e));
     }
     Ok(())
 }

@@ -97,6 +97,25 @@ fn values_failing_the_schema_are_listed() {
 }
 
 #[test]
+fn the_schema_checks_values_before_templates_run_and_its_error_comes_first() {
+    // The check runs while the templates execute, on the values as they were before:
+    // a template that changes them changes neither the verdict nor which error wins.
+    let schema = r#"{"type":"object","properties":{"port":{"type":"integer","minimum":1}}}"#;
+    let files = [
+        CHART,
+        ("values.schema.json", schema),
+        ("values.yaml", "port: 80\n"),
+        ("templates/a.yaml", "{{ $_ := set .Values \"port\" 0 }}kind: A\n"),
+        ("templates/b.yaml", "{{ $_ := set .Values \"port\" 9 }}{{ if .Values.boom }}{{ fail \"boom\" }}{{ end }}kind: B\n"),
+    ];
+    assert!(render(&files, &[]).is_ok(), "the schema saw port 80");
+    let err = render(&files, &["port=0", "boom=true"]).unwrap_err().to_string();
+    assert!(err.starts_with("values don't meet the specifications"), "{err}");
+    let err = render(&files, &["boom=true"]).unwrap_err().to_string();
+    assert!(err.contains("boom"), "{err}");
+}
+
+#[test]
 fn missing_dependency_is_an_error() {
     let chart = (
         "Chart.yaml",

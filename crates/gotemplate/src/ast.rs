@@ -1,6 +1,7 @@
 //! The parse tree of a template, with byte positions for error messages.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Byte offset into the template source.
@@ -36,7 +37,8 @@ impl Tree {
 
 #[derive(Debug)]
 pub enum Node {
-    Text(String),
+    /// Literal text: a byte range of the tree's source.
+    Text(Range<usize>),
     /// `{{pipeline}}`
     Action(Pipe),
     If(Branch),
@@ -90,18 +92,58 @@ pub enum Expr {
     Nil(Pos),
     Bool(Pos, bool),
     Number(Pos, Number),
-    /// The decoded string and its source form.
-    String(Pos, String, String),
+    /// The decoded string, and its source form unless that is the string in double
+    /// quotes.
+    String(Pos, Arc<str>, Option<Box<str>>),
     /// `.A.B`
-    Field(Pos, Vec<String>),
+    Field(Pos, Fields),
     /// `$x.A.B` (`$` alone is the root)
-    Variable(Pos, String, Vec<String>),
+    Variable(Pos, String, Fields),
     /// A function name.
     Identifier(Pos, String),
     /// `(pipeline)`
     Pipe(Pos, Box<Pipe>),
     /// `(pipeline).A.B` or `ident.A` etc.
-    Chain(Pos, Box<Expr>, Vec<String>),
+    Chain(Pos, Box<Expr>, Fields),
+}
+
+/// The names of a field chain (`.A.B.C`), kept as one string `A.B.C` (a name has no
+/// dot), so a chain costs one allocation.
+#[derive(Debug, Default)]
+pub struct Fields(Box<str>);
+
+impl Fields {
+    /// A chain of the names in `joined`, separated by dots.
+    pub fn new(joined: impl Into<Box<str>>) -> Fields {
+        Fields(joined.into())
+    }
+
+    /// The chain followed by `more`.
+    pub fn then(self, more: &Fields) -> Fields {
+        match (self.0.is_empty(), more.0.is_empty()) {
+            (_, true) => self,
+            (true, false) => Fields(more.0.clone()),
+            (false, false) => Fields(format!("{}.{}", self.0, more.0).into()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The names in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split('.').filter(|n| !n.is_empty())
+    }
+}
+
+impl fmt::Display for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for n in self.iter() {
+            write!(f, ".{n}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Expr {
@@ -128,20 +170,12 @@ impl fmt::Display for Expr {
             Expr::Nil(_) => write!(f, "nil"),
             Expr::Bool(_, b) => write!(f, "{b}"),
             Expr::Number(_, n) => write!(f, "{}", n.text),
-            Expr::String(_, _, q) => write!(f, "{q}"),
-            Expr::Field(_, names) => {
-                for n in names {
-                    write!(f, ".{n}")?;
-                }
-                Ok(())
-            }
-            Expr::Variable(_, name, fields) => {
-                write!(f, "{name}")?;
-                for n in fields {
-                    write!(f, ".{n}")?;
-                }
-                Ok(())
-            }
+            Expr::String(_, s, q) => match q {
+                Some(q) => write!(f, "{q}"),
+                None => write!(f, "\"{s}\""),
+            },
+            Expr::Field(_, names) => write!(f, "{names}"),
+            Expr::Variable(_, name, fields) => write!(f, "{name}{fields}"),
             Expr::Identifier(_, name) => write!(f, "{name}"),
             Expr::Pipe(_, p) => write!(f, "({p})"),
             Expr::Chain(_, node, fields) => {
@@ -149,10 +183,7 @@ impl fmt::Display for Expr {
                     Expr::Pipe(_, p) => write!(f, "({p})")?,
                     other => write!(f, "{other}")?,
                 }
-                for n in fields {
-                    write!(f, ".{n}")?;
-                }
-                Ok(())
+                write!(f, "{fields}")
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::ast::{Branch, Command, Expr, Node, Number, Pipe, Pos, Tree};
+use crate::ast::{Branch, Command, Expr, Fields, Node, Number, Pipe, Pos, Tree};
 use crate::error::Error;
 use crate::format;
 use crate::funcs::{FuncDef, Kind};
@@ -102,7 +102,7 @@ impl<'s, 't> State<'s, 't> {
 
     fn walk(&mut self, dot: &Value, node: &'t Node, out: &mut String) -> R<Flow> {
         match node {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(range) => out.push_str(&self.tree.source[range.clone()]),
             Node::Action(pipe) => {
                 let v = self.eval_pipe(dot, pipe)?;
                 if pipe.decl.is_empty() {
@@ -293,7 +293,7 @@ impl<'s, 't> State<'s, 't> {
             }
             Expr::String(_, s, _) => {
                 self.not_a_function(&cmd.args, &fin)?;
-                Ok(Value::str(s))
+                Ok(Value::String(s.clone()))
             }
         }
     }
@@ -313,14 +313,14 @@ impl<'s, 't> State<'s, 't> {
         dot: &Value,
         mut recv: Value,
         node: &'t Expr,
-        names: &[String],
+        names: &Fields,
         args: &'t [Expr],
         fin: Option<Value>,
     ) -> R<Value> {
-        let n = names.len();
-        for (i, name) in names.iter().enumerate() {
+        let mut names = names.iter().peekable();
+        while let Some(name) = names.next() {
             self.at = At::Expr(node);
-            if i + 1 < n {
+            if names.peek().is_some() {
                 recv = self.eval_field(dot, recv, name, &[], None, node)?;
             } else {
                 return self.eval_field(dot, recv, name, &args[1..], fin, node);
@@ -387,7 +387,7 @@ impl<'s, 't> State<'s, 't> {
             Expr::Nil(_) => Ok(Value::Nil),
             Expr::Bool(_, b) => Ok(Value::Bool(*b)),
             Expr::Number(_, n) => Ok(ideal_constant(n)),
-            Expr::String(_, s, _) => Ok(Value::str(s)),
+            Expr::String(_, s, _) => Ok(Value::String(s.clone())),
             Expr::Field(_, names) => self.eval_field_chain(dot, dot.clone(), e, names, std::slice::from_ref(e), None),
             Expr::Variable(_, name, fields) => {
                 let v = self.var(name)?;

@@ -28,8 +28,56 @@ pub enum Tok<'a> {
     Declare,
     Assign,
     Comma,
-    Keyword(&'static str),
+    Keyword(Kw),
     Eof,
+}
+
+/// The keywords of the action language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kw {
+    Block,
+    Break,
+    Continue,
+    Define,
+    Else,
+    End,
+    If,
+    Range,
+    Template,
+    With,
+}
+
+impl Kw {
+    fn of(word: &str) -> Option<Kw> {
+        Some(match word {
+            "block" => Kw::Block,
+            "break" => Kw::Break,
+            "continue" => Kw::Continue,
+            "define" => Kw::Define,
+            "else" => Kw::Else,
+            "end" => Kw::End,
+            "if" => Kw::If,
+            "range" => Kw::Range,
+            "template" => Kw::Template,
+            "with" => Kw::With,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kw::Block => "block",
+            Kw::Break => "break",
+            Kw::Continue => "continue",
+            Kw::Define => "define",
+            Kw::Else => "else",
+            Kw::End => "end",
+            Kw::If => "if",
+            Kw::Range => "range",
+            Kw::Template => "template",
+            Kw::With => "with",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,9 +92,6 @@ pub struct LexError {
     pub pos: Pos,
     pub msg: String,
 }
-
-const KEYWORDS: &[&str] =
-    &["block", "break", "continue", "define", "else", "end", "if", "range", "template", "with"];
 
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
@@ -67,7 +112,10 @@ pub struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str, left: &'a str, right: &'a str) -> Self {
-        Lexer { src, pos: 0, left, right, tokens: Vec::new(), paren_depth: 0 }
+        // About one token for every eight bytes of a Helm template: sized once, the
+        // list is not copied as it grows.
+        let tokens = Vec::with_capacity(src.len() / 8 + 8);
+        Lexer { src, pos: 0, left, right, tokens, paren_depth: 0 }
     }
 
     fn rest(&self) -> &'a str {
@@ -262,7 +310,7 @@ impl<'a> Lexer<'a> {
                         "true" => Tok::Bool(true),
                         "false" => Tok::Bool(false),
                         "nil" => Tok::Nil,
-                        w => match KEYWORDS.iter().find(|k| **k == w) {
+                        w => match Kw::of(w) {
                             Some(k) => Tok::Keyword(k),
                             None => Tok::Ident(word),
                         },
@@ -276,7 +324,13 @@ impl<'a> Lexer<'a> {
 
     fn scan_ident(&mut self) -> &'a str {
         let rest = self.rest();
-        let end = rest.char_indices().find(|(_, c)| !is_alnum(*c)).map(|(i, _)| i).unwrap_or(rest.len());
+        let ascii = rest.bytes().position(|b| !(b == b'_' || b.is_ascii_alphanumeric())).unwrap_or(rest.len());
+        let end = if rest.as_bytes().get(ascii).is_some_and(|b| !b.is_ascii()) {
+            // A letter or digit beyond ASCII continues the name.
+            rest.char_indices().find(|(_, c)| !is_alnum(*c)).map(|(i, _)| i).unwrap_or(rest.len())
+        } else {
+            ascii
+        };
         self.pos += end;
         &rest[..end]
     }

@@ -148,7 +148,7 @@ impl Template {
     /// Adds the templates of one parsed source, as [`Template::parse`] would have.
     pub fn add(&mut self, parsed: Parsed) {
         for t in parsed.0 {
-            let empty = is_empty_tree(&t.root);
+            let empty = is_empty_tree(&t);
             if empty && self.has(&t.name) {
                 continue;
             }
@@ -183,8 +183,10 @@ impl Template {
     }
 }
 
-fn is_empty_tree(nodes: &[ast::Node]) -> bool {
-    nodes.iter().all(|n| matches!(n, ast::Node::Text(t) if t.trim().is_empty()))
+fn is_empty_tree(tree: &ast::Tree) -> bool {
+    tree.root
+        .iter()
+        .all(|n| matches!(n, ast::Node::Text(range) if tree.source[range.clone()].trim().is_empty()))
 }
 
 /// Parses and runs a one-off template with Go's builtins, Sprig and Helm functions.

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::ast::{Branch, Command, Expr, Node, Number, Pipe, Pos, Tree};
-use crate::lexer::{Lexer, Tok, Token};
+use crate::ast::{Branch, Command, Expr, Fields, Node, Number, Pipe, Pos, Tree};
+use crate::lexer::{Kw, Lexer, Tok, Token};
 
 /// A parse failure at a byte position of the source.
 #[derive(Debug)]
@@ -34,6 +34,7 @@ pub fn parse(
         defines: Vec::new(),
         name: name.to_string(),
         source: src.clone(),
+        base: source.as_ptr() as usize,
     };
     let (root, end) = p.list(true)?;
     if let Some(t) = end {
@@ -46,7 +47,7 @@ pub fn parse(
 
 fn describe_end(t: &Tok<'_>) -> String {
     match t {
-        Tok::Keyword(k) => format!("{{{{{k}}}}}"),
+        Tok::Keyword(k) => format!("{{{{{}}}}}", k.name()),
         t => describe(t),
     }
 }
@@ -69,7 +70,7 @@ fn describe(t: &Tok<'_>) -> String {
         Tok::Declare => "<:=>".into(),
         Tok::Assign => "<=>".into(),
         Tok::Comma => "<,>".into(),
-        Tok::Keyword(k) => format!("<{k}>"),
+        Tok::Keyword(k) => format!("<{}>", k.name()),
         Tok::Eof => "EOF".into(),
     }
 }
@@ -83,6 +84,9 @@ struct Parser<'a, 'f> {
     defines: Vec<Tree>,
     name: String,
     source: Arc<str>,
+    /// Where the parsed text starts in memory: tokens borrow it, so a token's offset
+    /// is its address minus this.
+    base: usize,
 }
 
 /// How a nested list ended: `{{end}}` or `{{else}}` (with the token after `else`).
@@ -105,7 +109,7 @@ impl<'a> Parser<'a, '_> {
     fn next_non_space(&mut self) -> Token<'a> {
         loop {
             let t = self.next();
-            if t.tok != Tok::Space {
+            if !matches!(t.tok, Tok::Space) {
                 return t;
             }
         }
@@ -133,15 +137,15 @@ impl<'a> Parser<'a, '_> {
                     }
                     return self.fail(t.pos, "unexpected EOF");
                 }
-                Tok::Text(s) => nodes.push(Node::Text(s.to_string())),
+                Tok::Text(s) => {
+                    let start = s.as_ptr() as usize - self.base;
+                    nodes.push(Node::Text(start..start + s.len()));
+                }
                 Tok::LeftDelim => {
                     let kw = self.peek_non_space();
-                    match kw.tok {
-                        Tok::Keyword("end") | Tok::Keyword("else") => {
-                            self.next_non_space();
-                            return Ok((nodes, Some(EndTok { pos: kw.pos, tok: kw.tok })));
-                        }
-                        _ => {}
+                    if let Tok::Keyword(Kw::End | Kw::Else) = kw.tok {
+                        self.next_non_space();
+                        return Ok((nodes, Some(EndTok { pos: kw.pos, tok: kw.tok })));
                     }
                     if let Some(n) = self.action(top)? {
                         nodes.push(n);
@@ -154,7 +158,7 @@ impl<'a> Parser<'a, '_> {
 
     fn expect_right(&mut self, context: &str) -> PResult<()> {
         let t = self.next_non_space();
-        if t.tok != Tok::RightDelim {
+        if !matches!(t.tok, Tok::RightDelim) {
             return self.fail(t.pos, format!("unexpected {} in {context}", describe(&t.tok)));
         }
         Ok(())
@@ -163,42 +167,42 @@ impl<'a> Parser<'a, '_> {
     fn action(&mut self, top: bool) -> PResult<Option<Node>> {
         let t = self.peek_non_space();
         match t.tok {
-            Tok::Keyword("if") => {
+            Tok::Keyword(Kw::If) => {
                 self.next_non_space();
                 Ok(Some(Node::If(self.branch("if", t.pos)?)))
             }
-            Tok::Keyword("with") => {
+            Tok::Keyword(Kw::With) => {
                 self.next_non_space();
                 Ok(Some(Node::With(self.branch("with", t.pos)?)))
             }
-            Tok::Keyword("range") => {
+            Tok::Keyword(Kw::Range) => {
                 self.next_non_space();
                 self.range_depth += 1;
                 let b = self.branch("range", t.pos);
                 self.range_depth -= 1;
                 Ok(Some(Node::Range(b?)))
             }
-            Tok::Keyword("break") | Tok::Keyword("continue") => {
+            Tok::Keyword(k @ (Kw::Break | Kw::Continue)) => {
                 self.next_non_space();
-                let kw = if t.tok == Tok::Keyword("break") { "break" } else { "continue" };
+                let kw = k.name();
                 if self.range_depth == 0 {
                     return self.fail(t.pos, format!("{{{{{kw}}}}} outside {{{{range}}}}"));
                 }
                 self.expect_right(&format!("{{{{{kw}}}}}"))?;
                 Ok(Some(if kw == "break" { Node::Break(t.pos) } else { Node::Continue(t.pos) }))
             }
-            Tok::Keyword("template") => {
+            Tok::Keyword(Kw::Template) => {
                 self.next_non_space();
                 let (pos, name, pipe) = self.template_clause("template")?;
                 Ok(Some(Node::Template { pos, name, pipe }))
             }
-            Tok::Keyword("block") => {
+            Tok::Keyword(Kw::Block) => {
                 self.next_non_space();
                 let (pos, name, pipe) = self.template_clause("block")?;
                 self.define_body(&name)?;
                 Ok(Some(Node::Template { pos, name, pipe }))
             }
-            Tok::Keyword("define") => {
+            Tok::Keyword(Kw::Define) => {
                 self.next_non_space();
                 if !top {
                     return self.fail(t.pos, "unexpected <define> in command");
@@ -230,7 +234,7 @@ impl<'a> Parser<'a, '_> {
         self.range_depth = saved_range;
         let (root, end) = res?;
         match end {
-            Some(EndTok { tok: Tok::Keyword("end"), .. }) => self.expect_right("end")?,
+            Some(EndTok { tok: Tok::Keyword(Kw::End), .. }) => self.expect_right("end")?,
             Some(e) => return self.fail(e.pos, format!("unexpected {}", describe_end(&e.tok))),
             None => return self.fail(self.source.len(), "unexpected EOF"),
         }
@@ -250,7 +254,7 @@ impl<'a> Parser<'a, '_> {
             other => return self.fail(nt.pos, format!("unexpected {} in {context} clause", describe(other))),
         };
         let after = self.peek_non_space();
-        if after.tok == Tok::RightDelim {
+        if matches!(after.tok, Tok::RightDelim) {
             self.next_non_space();
             if context == "block" {
                 return self.fail(after.pos, "missing value for block clause");
@@ -276,21 +280,21 @@ impl<'a> Parser<'a, '_> {
         self.vars.truncate(in_scope);
         let mut else_list = None;
         match end {
-            Some(EndTok { tok: Tok::Keyword("end"), .. }) => self.expect_right("end")?,
-            Some(EndTok { tok: Tok::Keyword("else"), pos: else_pos }) => {
+            Some(EndTok { tok: Tok::Keyword(Kw::End), .. }) => self.expect_right("end")?,
+            Some(EndTok { tok: Tok::Keyword(Kw::Else), pos: else_pos }) => {
                 let nt = self.peek_non_space();
                 match nt.tok {
-                    Tok::Keyword(k @ ("if" | "with")) if kind != "range" || k == "if" => {
+                    Tok::Keyword(k @ (Kw::If | Kw::With)) if kind != "range" || k == Kw::If => {
                         // `{{else if …}}`: a nested branch that shares our {{end}}.
                         self.next_non_space();
-                        let nested = self.branch(k, nt.pos)?;
-                        else_list = Some(vec![if k == "if" { Node::If(nested) } else { Node::With(nested) }]);
+                        let nested = self.branch(k.name(), nt.pos)?;
+                        else_list = Some(vec![if k == Kw::If { Node::If(nested) } else { Node::With(nested) }]);
                     }
                     _ => {
                         self.expect_right("else")?;
                         let (l, end2) = self.list(false)?;
                         match end2 {
-                            Some(EndTok { tok: Tok::Keyword("end"), .. }) => self.expect_right("end")?,
+                            Some(EndTok { tok: Tok::Keyword(Kw::End), .. }) => self.expect_right("end")?,
                             Some(e) => return self.fail(e.pos, "expected end; found {{else}}"),
                             None => return self.fail(else_pos, "unexpected EOF"),
                         }
@@ -315,7 +319,7 @@ impl<'a> Parser<'a, '_> {
             let n = self.next_non_space();
             match n.tok {
                 Tok::Declare | Tok::Assign => {
-                    is_assign = n.tok == Tok::Assign;
+                    is_assign = matches!(n.tok, Tok::Assign);
                     decl.push(v.to_string());
                 }
                 Tok::Comma if allow_two_vars => {
@@ -324,10 +328,10 @@ impl<'a> Parser<'a, '_> {
                         return self.fail(v2.pos, "range can only initialize variables");
                     };
                     let d = self.next_non_space();
-                    if d.tok != Tok::Declare && d.tok != Tok::Assign {
+                    if !matches!(d.tok, Tok::Declare | Tok::Assign) {
                         return self.fail(d.pos, format!("unexpected {} in range", describe(&d.tok)));
                     }
-                    is_assign = d.tok == Tok::Assign;
+                    is_assign = matches!(d.tok, Tok::Assign);
                     decl.push(v.to_string());
                     decl.push(v2name.to_string());
                 }
@@ -343,11 +347,11 @@ impl<'a> Parser<'a, '_> {
                 }
             }
         }
-        let end_tok = if context == "parenthesized pipeline" { Tok::RParen } else { Tok::RightDelim };
+        let in_parens = context == "parenthesized pipeline";
         let mut cmds = Vec::new();
         loop {
             let t = self.peek_non_space();
-            if t.tok == end_tok {
+            if is_end(&t.tok, in_parens) {
                 self.next_non_space();
                 break;
             }
@@ -357,7 +361,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 _ => {}
             }
-            let cmd = self.command(&end_tok)?;
+            let cmd = self.command(in_parens)?;
             cmds.push(cmd);
         }
         if cmds.is_empty() {
@@ -378,15 +382,15 @@ impl<'a> Parser<'a, '_> {
         Ok(Pipe { pos: start, decl, is_assign, cmds })
     }
 
-    fn command(&mut self, end_tok: &Tok<'_>) -> PResult<Command> {
+    fn command(&mut self, in_parens: bool) -> PResult<Command> {
         let pos = self.peek_non_space().pos;
         let mut args = Vec::new();
         loop {
             let t = self.peek_non_space();
-            if t.tok == *end_tok {
+            if is_end(&t.tok, in_parens) {
                 break;
             }
-            if t.tok == Tok::Pipe {
+            if matches!(t.tok, Tok::Pipe) {
                 self.next_non_space();
                 if args.is_empty() {
                     return self.fail(t.pos, "missing value for command");
@@ -394,7 +398,7 @@ impl<'a> Parser<'a, '_> {
                 return Ok(Command { pos, args });
             }
             // Operands must be separated by space.
-            if !args.is_empty() && self.peek().tok != Tok::Space {
+            if !args.is_empty() && !matches!(self.peek().tok, Tok::Space) {
                 return self.fail(t.pos, format!("unexpected {} in operand", describe(&t.tok)));
             }
             self.skip_space();
@@ -408,7 +412,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn skip_space(&mut self) {
-        while self.peek().tok == Tok::Space {
+        while matches!(self.peek().tok, Tok::Space) {
             self.next();
         }
     }
@@ -418,23 +422,21 @@ impl<'a> Parser<'a, '_> {
     fn operand(&mut self) -> PResult<Expr> {
         let term = self.term()?;
         let chain_pos = self.peek().pos;
-        let mut fields = Vec::new();
+        let mut joined = String::new();
         while let Tok::Field(f) = self.peek().tok {
-            fields.push(f.to_string());
+            if !joined.is_empty() {
+                joined.push('.');
+            }
+            joined.push_str(f);
             self.next();
         }
-        if fields.is_empty() {
+        if joined.is_empty() {
             return Ok(term);
         }
+        let fields = Fields::new(joined);
         Ok(match term {
-            Expr::Field(_, mut names) => {
-                names.extend(fields);
-                Expr::Field(chain_pos, names)
-            }
-            Expr::Variable(_, name, mut names) => {
-                names.extend(fields);
-                Expr::Variable(chain_pos, name, names)
-            }
+            Expr::Field(_, names) => Expr::Field(chain_pos, names.then(&fields)),
+            Expr::Variable(_, name, names) => Expr::Variable(chain_pos, name, names.then(&fields)),
             Expr::Bool(p, _) | Expr::String(p, ..) | Expr::Number(p, _) | Expr::Nil(p) | Expr::Dot(p) => {
                 return self.fail(p, format!("unexpected . after term {:?}", term.to_string()));
             }
@@ -458,9 +460,9 @@ impl<'a> Parser<'a, '_> {
                 if !self.vars.iter().any(|x| x == v) {
                     return self.fail(p, format!("undefined variable {v:?}"));
                 }
-                Expr::Variable(p, v.to_string(), Vec::new())
+                Expr::Variable(p, v.to_string(), Fields::default())
             }
-            Tok::Field(f) => Expr::Field(p, vec![f.to_string()]),
+            Tok::Field(f) => Expr::Field(p, Fields::new(f)),
             Tok::Bool(b) => Expr::Bool(p, b),
             Tok::Char(s) => {
                 let n = parse_char(s).map_err(|m| ParseFailure { pos: p, msg: m })?;
@@ -469,7 +471,8 @@ impl<'a> Parser<'a, '_> {
             Tok::Number(s) => Expr::Number(p, parse_number(s).map_err(|m| ParseFailure { pos: p, msg: m })?),
             Tok::Str(s) => {
                 let v = unquote(s).map_err(|m| ParseFailure { pos: p, msg: m })?;
-                Expr::String(p, v, s.to_string())
+                let plain = s.starts_with('"') && !s.contains('\\');
+                Expr::String(p, v.into(), (!plain).then(|| s.into()))
             }
             Tok::LParen => {
                 let pipe = self.pipeline("parenthesized pipeline", false)?;
@@ -477,6 +480,15 @@ impl<'a> Parser<'a, '_> {
             }
             other => return self.fail(p, format!("unexpected {} in operand", describe(&other))),
         })
+    }
+}
+
+/// Whether a token ends a pipeline: `)` inside parentheses, `}}` elsewhere.
+fn is_end(t: &Tok<'_>, in_parens: bool) -> bool {
+    if in_parens {
+        matches!(t, Tok::RParen)
+    } else {
+        matches!(t, Tok::RightDelim)
     }
 }
 
@@ -560,6 +572,9 @@ pub fn unquote(s: &str) -> Result<String, String> {
 }
 
 fn unquote_with(body: &str, quote: char) -> Result<String, String> {
+    if !body.contains(['\\', quote]) {
+        return Ok(body.to_string());
+    }
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars().peekable();
     let bad = || "invalid syntax".to_string();

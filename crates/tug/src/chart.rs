@@ -10,9 +10,12 @@ use tug_chart::repo::{config::RepoFile, fetch, index::IndexFile, Settings};
 use tug_chart::{Capabilities, Release, TemplateOptions, UserValues};
 use tug_release::{InstallOptions, Releases, RollbackOptions, Status, UpgradeOptions};
 
+pub const TEMPLATE_ABOUT: &str =
+    "Render a chart's templates locally and print the manifests, as `helm template`";
+
 #[derive(clap::Subcommand, Debug)]
 pub enum ChartCommand {
-    /// Render a chart's templates locally and print the manifests, as `helm template`
+    #[command(about = TEMPLATE_ABOUT)]
     Template(TemplateArgs),
     /// Show a chart's values, Chart.yaml, README or values schema
     Show {
@@ -558,6 +561,13 @@ fn served_api_versions() -> Vec<String> {
         out.insert(gv);
     }
     out.into_iter().collect()
+}
+
+impl ChartCommand {
+    /// Whether the command serves until stopped (`repo serve`) rather than ending soon.
+    pub fn serves(&self) -> bool {
+        matches!(self, ChartCommand::Repo(RepoCommand::Serve { .. }))
+    }
 }
 
 pub fn run(cmd: ChartCommand) -> anyhow::Result<()> {

@@ -94,6 +94,27 @@ enum ChartOnly {
     Chart(chart::ChartCommand),
 }
 
+/// `tug chart template …` alone, the command charts are rendered with in loops: the
+/// chart subtree alone still took clap half a millisecond to build.
+#[derive(Parser)]
+#[command(name = "tug")]
+struct TemplateCli {
+    #[command(subcommand)]
+    command: TemplateOnlyChart,
+}
+
+#[derive(Subcommand)]
+enum TemplateOnlyChart {
+    #[command(subcommand, about = CHART_ABOUT)]
+    Chart(TemplateOnly),
+}
+
+#[derive(Subcommand)]
+enum TemplateOnly {
+    #[command(about = chart::TEMPLATE_ABOUT)]
+    Template(chart::TemplateArgs),
+}
+
 fn main() {
     let invoked_as = std::env::args_os()
         .next()
@@ -102,7 +123,16 @@ fn main() {
     let code = if invoked_as == "tug-runtime" {
         runtime::main(runtime::RuntimeCli::parse())
     } else if std::env::args_os().nth(1).is_some_and(|a| a == "chart") {
-        let ChartOnly::Chart(cmd) = ChartCli::parse().command;
+        let cmd = if std::env::args_os().nth(2).is_some_and(|a| a == "template") {
+            let TemplateOnlyChart::Chart(TemplateOnly::Template(args)) = TemplateCli::parse().command;
+            chart::ChartCommand::Template(args)
+        } else {
+            let ChartOnly::Chart(cmd) = ChartCli::parse().command;
+            cmd
+        };
+        if !cmd.serves() {
+            keep_freed_memory();
+        }
         report(chart::run(cmd))
     } else {
         match Cli::parse().command {
@@ -148,3 +178,15 @@ fn report(result: anyhow::Result<()>) -> i32 {
 /// Built without transparent huge pages, which took an idle `tug up` from 48 to 68 MiB.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// For a command that ends soon: mimalloc keeps the memory it frees instead of handing
+/// it back to the system page by page (`madvise`, over a hundred calls and as many
+/// page faults again to render a chart); the process gives it all back when it exits.
+fn keep_freed_memory() {
+    // mimalloc.h: `mi_option_purge_delay` (15): milliseconds before freed memory is
+    // purged; -1 never purges.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets one of mimalloc's global options, which it reads atomically; no
+    // memory is touched.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
