@@ -328,4 +328,32 @@ mod tests {
         );
         assert!(!out.contains_key("c/templates/_h.tpl"));
     }
+
+    #[test]
+    fn a_template_changing_shared_values_is_seen_by_later_ones_in_helm_order() {
+        // Helm runs z.yaml before a.yaml (names in reverse), one after another, and
+        // templates share one `.Values`.
+        let mut files = vec![
+            ("Chart.yaml".to_string(), "apiVersion: v2\nname: c\nversion: 1.0.0\n".to_string()),
+            ("values.yaml".to_string(), "x: original\n".to_string()),
+            ("templates/z.yaml".to_string(), r#"{{ $_ := set .Values "x" "changed" }}z"#.to_string()),
+        ];
+        files.extend((0..20).map(|i| (format!("templates/a{i:02}.yaml"), format!("{{{{ .Values.x }}}} {i}"))));
+        let refs: Vec<(&str, &str)> = files.iter().map(|(n, d)| (n.as_str(), d.as_str())).collect();
+        let out = render_one(&refs).unwrap();
+        for i in 0..20 {
+            assert_eq!(out[&format!("c/templates/a{i:02}.yaml")], format!("changed {i}"));
+        }
+        // Without a write, every template sees the values as they were, and a map a
+        // template makes for itself is its own to change.
+        let out = render_one(&[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+            ("values.yaml", "x: original\n"),
+            ("templates/z.yaml", r#"{{ $d := dict "k" 1 }}{{ $_ := set $d "k" 2 }}{{ $d.k }}"#),
+            ("templates/a.yaml", "{{ .Values.x }}"),
+        ])
+        .unwrap();
+        assert_eq!(out["c/templates/z.yaml"], "2");
+        assert_eq!(out["c/templates/a.yaml"], "original");
+    }
 }
