@@ -324,6 +324,13 @@ impl Cluster {
         serde_json::from_str(&self.kubectl(&["get", kind, name, "-o", "json"])).expect("object JSON")
     }
 
+    /// `kubectl get KIND NAME -o json`, parsed, or `None` while it cannot be read (an
+    /// object being deleted and made again).
+    pub fn find(&self, kind: &str, name: &str) -> Option<Value> {
+        let out = self.kubectl_output(&["get", kind, name, "-o", "json"]);
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).ok()).flatten()
+    }
+
     /// The pod `name` in the default namespace.
     pub fn pod(&self, name: &str) -> Value {
         self.get("pod", name)

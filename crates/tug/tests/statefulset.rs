@@ -151,7 +151,7 @@ fn statefulset_pods_start_in_order_and_keep_their_volumes() {
     let uid = cluster.pod("web-1")["metadata"]["uid"].clone();
     cluster.kubectl(&["delete", "pod", "web-1", "--wait=false"]);
     cluster.eventually("web-1 is recreated and Ready", 60, || {
-        cluster.pod("web-1")["metadata"]["uid"] != uid && ready_pods(&cluster).len() == 3
+        cluster.find("pod", "web-1").is_some_and(|p| p["metadata"]["uid"] != uid) && ready_pods(&cluster).len() == 3
     });
     assert_eq!(boots(), 2);
     assert_eq!(std::fs::read_to_string(dirs[1].join("id")).unwrap(), id);
