@@ -8,6 +8,10 @@ import json, os, statistics, subprocess, sys, time
 import helm_python as helm
 
 tug, work, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# Untimed pause before each timed run, as bench/runtime.sh does: Helm's Go runtime keeps
+# collecting and returning memory on its own threads after a render, and would otherwise
+# share the two cores with the tug process timed right after it.
+pause = int(os.environ.get("PAUSE_MS", "100")) / 1000
 kubeconfig = sys.argv[4] if len(sys.argv) > 4 else None
 bitnami = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../shared/conformance/helm-bitnami")
 if not os.path.isdir(bitnami):
@@ -53,7 +57,9 @@ for name, chart, values_file in cases:
     tug_template(chart, values_file), helm_template(chart, values)  # warm caches
     ts, hs = [], []
     for _ in range(runs):
+        time.sleep(pause)
         ts.append(tug_template(chart, values_file))
+        time.sleep(pause)
         hs.append(helm_template(chart, values))
     report(name, ts, hs)
 

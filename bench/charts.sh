@@ -8,6 +8,7 @@
 #
 # Usage: bench/charts.sh              (TUG defaults to target/release/tug)
 #        TUG=/path/to/tug RUNS=20 bench/charts.sh;  QUICK=1 for 5 runs
+#        PAUSE_MS=100 (default): untimed pause before each timed run; 0 runs back to back
 set -euo pipefail
 
 TUG=${TUG:-target/release/tug}
