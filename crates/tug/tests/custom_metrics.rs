@@ -249,7 +249,11 @@ fn each_node_scrapes_its_own_pods_and_a_namespace_sums_them() {
     let mut cluster = Cluster::up(TUG);
     cluster.join_agent("second");
     let on_second = "nodeSelector: {kubernetes.io/hostname: second}";
-    cluster.apply(&format!("{}---{}", exporter("Deployment", "near", "", ""), exporter("Deployment", "far", "", on_second)));
+    // Pinned too: the scheduler may put an unpinned pod on either node.
+    let nodes = cluster.kubectl(&["get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"]);
+    let first = nodes.split_whitespace().find(|n| *n != "second").expect("the first node").to_string();
+    let on_first = format!("nodeSelector: {{kubernetes.io/hostname: {first}}}");
+    cluster.apply(&format!("{}---{}", exporter("Deployment", "near", "", &on_first), exporter("Deployment", "far", "", on_second)));
     cluster.kubectl(&["rollout", "status", "deployment/near", "--timeout=90s"]);
     cluster.kubectl(&["rollout", "status", "deployment/far", "--timeout=90s"]);
     let far = cluster.kubectl(&["get", "pods", "-l", "app=far", "-o", "jsonpath={.items[0].spec.nodeName}"]);
