@@ -88,8 +88,14 @@ type EarlyValues = Result<Value, String>;
 
 fn load_dir(root: &Path) -> Result<Chart, Error> {
     // The files are read on two threads; the one that reads values.yaml (most of the
-    // parsing a chart needs before rendering) parses it too.
-    let read = crate::parallel::map(&list_dir(root)?, |(rel, path)| {
+    // parsing a chart needs before rendering) parses it too. That is the longest job,
+    // so it goes first rather than last in name order: the other thread reads the rest
+    // meanwhile. Where values.yaml sits among the files does not matter after loading.
+    let mut list = list_dir(root)?;
+    if let Some(i) = list.iter().position(|(rel, _)| rel == "values.yaml") {
+        list[..=i].rotate_right(1);
+    }
+    let read = crate::parallel::map(&list, |(rel, path)| {
         let file = read_file(rel, path)?;
         let parsed = (rel == "values.yaml").then(|| parse_values(&text(&file.data)));
         Ok::<_, Error>((file, parsed))

@@ -24,9 +24,7 @@ pub fn map_alongside<T: Sync, R: Send, A>(
         done
     };
     std::thread::scope(|s| {
-        let helper = (two_cores() && !items.is_empty())
-            .then(|| std::thread::Builder::new().spawn_scoped(s, work).ok())
-            .flatten();
+        let helper = (two_cores() && !items.is_empty()).then(|| spawn_helper(s, work)).flatten();
         let other = first();
         let mut done = work();
         if let Some(h) = helper {
@@ -45,9 +43,7 @@ pub fn join<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Se
     let there = Mutex::new(Some(there));
     let run_there = || there.lock().unwrap_or_else(PoisonError::into_inner).take().map(|f| f());
     std::thread::scope(|s| {
-        let helper = two_cores()
-            .then(|| std::thread::Builder::new().spawn_scoped(s, run_there).ok())
-            .flatten();
+        let helper = two_cores().then(|| spawn_helper(s, run_there)).flatten();
         let a = here();
         let b = helper
             .and_then(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
@@ -57,6 +53,54 @@ pub fn join<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Se
             None => unreachable!("`there` runs on the helper or, failing that, here"),
         }
     })
+}
+
+/// Starts `job` on a helper thread, this thread and the helper on different cores.
+///
+/// Linux queues a new thread on its parent's core: one of the two then often waits
+/// until the other's time slice ends or the load balancer moves it, 2 to 4 ms (measured
+/// on a 2-core VM), longer than most of our jobs. So right after starting the helper,
+/// this thread moves to another core it may use (about 0.1 ms), and may then run
+/// anywhere again; the helper, not yet run, stays where it is.
+fn spawn_helper<'s, T: Send + 's>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    job: impl FnOnce() -> T + Send + 's,
+) -> Option<std::thread::ScopedJoinHandle<'s, T>> {
+    let handle = std::thread::Builder::new().spawn_scoped(scope, job).ok()?;
+    cores::step_aside();
+    Some(handle)
+}
+
+/// Which cores this thread runs on (`sched_setaffinity`).
+mod cores {
+    use std::mem::size_of_val;
+
+    /// Moves this thread to another core of those it may use, and allows it all of
+    /// them again. Best effort: on any failure the thread stays where it is.
+    pub fn step_aside() {
+        // SAFETY: cpu_set_t is plain data, valid when zeroed.
+        let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `allowed` is a live cpu_set_t of the size passed; 0 is this thread.
+        if unsafe { libc::sched_getaffinity(0, size_of_val(&allowed), &mut allowed) } != 0 {
+            return;
+        }
+        // SAFETY: sched_getcpu takes no arguments.
+        let here = unsafe { libc::sched_getcpu() };
+        let other = (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: CPU_ISSET only reads the set; every index is below CPU_SETSIZE.
+            .find(|&c| c as i32 != here && unsafe { libc::CPU_ISSET(c, &allowed) });
+        let Some(other) = other else { return };
+        // SAFETY: as above.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: CPU_SET writes one bit of `one`; `other` is below CPU_SETSIZE.
+        unsafe { libc::CPU_SET(other, &mut one) };
+        // SAFETY: both sets are live cpu_set_t values of the size passed.
+        unsafe {
+            if libc::sched_setaffinity(0, size_of_val(&one), &one) == 0 {
+                libc::sched_setaffinity(0, size_of_val(&allowed), &allowed);
+            }
+        }
+    }
 }
 
 /// Whether this process may use two cores or more. Asked once: the answer reads the

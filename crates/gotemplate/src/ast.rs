@@ -16,7 +16,7 @@ pub struct Tree {
     pub parse_name: String,
     /// The source text, for line and column numbers.
     pub source: Arc<str>,
-    pub root: Vec<Node>,
+    pub root: Box<[Node]>,
 }
 
 impl Tree {
@@ -41,11 +41,11 @@ pub enum Node {
     Text(Range<usize>),
     /// `{{pipeline}}`
     Action(Pipe),
-    If(Branch),
-    With(Branch),
-    Range(Branch),
+    If(Box<Branch>),
+    With(Box<Branch>),
+    Range(Box<Branch>),
     /// `{{template "name" pipeline}}`
-    Template { pos: Pos, name: String, pipe: Option<Pipe> },
+    Template { pos: Pos, name: Box<str>, pipe: Option<Box<Pipe>> },
     Break(Pos),
     Continue(Pos),
 }
@@ -55,24 +55,24 @@ pub enum Node {
 pub struct Branch {
     pub pos: Pos,
     pub pipe: Pipe,
-    pub list: Vec<Node>,
-    pub else_list: Option<Vec<Node>>,
+    pub list: Box<[Node]>,
+    pub else_list: Option<Box<[Node]>>,
 }
 
 /// `$x := a | b c` — declarations and commands.
 #[derive(Debug)]
 pub struct Pipe {
     pub pos: Pos,
-    pub decl: Vec<String>,
+    pub decl: Box<[String]>,
     /// `=` rather than `:=`.
     pub is_assign: bool,
-    pub cmds: Vec<Command>,
+    pub cmds: Box<[Command]>,
 }
 
 #[derive(Debug)]
 pub struct Command {
     pub pos: Pos,
-    pub args: Vec<Expr>,
+    pub args: Box<[Expr]>,
 }
 
 /// A numeric literal and what Go's parser makes of it.
@@ -91,7 +91,7 @@ pub enum Expr {
     Dot(Pos),
     Nil(Pos),
     Bool(Pos, bool),
-    Number(Pos, Number),
+    Number(Pos, Box<Number>),
     /// The decoded string, and its source form unless that is the string in double
     /// quotes.
     String(Pos, Arc<str>, Option<Box<str>>),

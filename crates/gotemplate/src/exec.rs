@@ -129,7 +129,7 @@ impl<'s, 't> State<'s, 't> {
             }
             Node::Range(b) => return self.walk_range(dot, b, out),
             Node::Template { pos, name, pipe } => {
-                self.at = At::Template(*pos, name, pipe.as_ref());
+                self.at = At::Template(*pos, name, pipe.as_deref());
                 let Some(tree) = self.set.tree(name) else {
                     return Err(self.errorf(format!("template {name:?} not defined")));
                 };

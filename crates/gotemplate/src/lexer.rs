@@ -111,10 +111,11 @@ pub struct Lexer<'a> {
 }
 
 impl<'a> Lexer<'a> {
-    pub fn new(src: &'a str, left: &'a str, right: &'a str) -> Self {
+    /// A lexer that appends to `tokens` (an emptied list, reused for its memory).
+    pub fn new(src: &'a str, left: &'a str, right: &'a str, mut tokens: Vec<Token<'a>>) -> Self {
         // About one token for every eight bytes of a Helm template: sized once, the
         // list is not copied as it grows.
-        let tokens = Vec::with_capacity(src.len() / 8 + 8);
+        tokens.reserve(src.len() / 8 + 8);
         Lexer { src, pos: 0, left, right, tokens, paren_depth: 0 }
     }
 

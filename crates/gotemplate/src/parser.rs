@@ -21,7 +21,7 @@ pub fn parse(
     delims: (&str, &str),
     has_func: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Tree>, ParseFailure> {
-    let tokens = Lexer::new(source, delims.0, delims.1)
+    let tokens = Lexer::new(source, delims.0, delims.1, spare_tokens())
         .run()
         .map_err(|e| ParseFailure { pos: e.pos, msg: e.msg })?;
     let src: Arc<str> = Arc::from(source);
@@ -32,17 +32,43 @@ pub fn parse(
         vars: vec!["$".to_string()],
         range_depth: 0,
         defines: Vec::new(),
+        nodes: Vec::new(),
+        cmds: Vec::new(),
+        args: Vec::new(),
         name: name.to_string(),
         source: src.clone(),
         base: source.as_ptr() as usize,
     };
-    let (root, end) = p.list(true)?;
+    let parsed = p.list(true);
+    keep_tokens(std::mem::take(&mut p.tokens));
+    let (root, end) = parsed?;
     if let Some(t) = end {
         return Err(ParseFailure { pos: t.pos, msg: format!("unexpected {}", describe_end(&t.tok)) });
     }
     let mut trees = vec![Tree { name: name.to_string(), parse_name: name.to_string(), source: src, root }];
     trees.append(&mut p.defines);
     Ok(trees)
+}
+
+thread_local! {
+    /// The token list of this thread's last parse, emptied: its memory serves the next
+    /// parse, so parsing many sources touches fresh pages only for the largest one.
+    static SPARE_TOKENS: std::cell::Cell<Vec<Token<'static>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn spare_tokens<'a>() -> Vec<Token<'a>> {
+    recycle(SPARE_TOKENS.take())
+}
+
+fn keep_tokens(tokens: Vec<Token<'_>>) {
+    SPARE_TOKENS.set(recycle(tokens));
+}
+
+/// An empty list of tokens borrowing another source, in the same memory: collecting
+/// a vector's own iterator into a vector of an equally sized type reuses its buffer.
+fn recycle<'b>(mut tokens: Vec<Token<'_>>) -> Vec<Token<'b>> {
+    tokens.clear();
+    tokens.into_iter().map(|_| unreachable!("the list was emptied")).collect()
 }
 
 fn describe_end(t: &Tok<'_>) -> String {
@@ -82,6 +108,11 @@ struct Parser<'a, 'f> {
     vars: Vec<String>,
     range_depth: usize,
     defines: Vec<Tree>,
+    /// Stacks the lists being parsed grow on (nested lists above their parents'), so
+    /// each finished list is copied once into an allocation of its exact size.
+    nodes: Vec<Node>,
+    cmds: Vec<Command>,
+    args: Vec<Expr>,
     name: String,
     source: Arc<str>,
     /// Where the parsed text starts in memory: tokens borrow it, so a token's offset
@@ -126,29 +157,30 @@ impl<'a> Parser<'a, '_> {
 
     /// Nodes until EOF (top level) or `{{end}}`/`{{else …}}` (returned, delimiter consumed
     /// up to the keyword).
-    fn list(&mut self, top: bool) -> PResult<(Vec<Node>, Option<EndTok<'a>>)> {
-        let mut nodes = Vec::new();
+    fn list(&mut self, top: bool) -> PResult<(Box<[Node]>, Option<EndTok<'a>>)> {
+        let base = self.nodes.len();
         loop {
             let t = self.next();
             match t.tok {
                 Tok::Eof => {
                     if top {
-                        return Ok((nodes, None));
+                        return Ok((self.nodes.drain(base..).collect(), None));
                     }
                     return self.fail(t.pos, "unexpected EOF");
                 }
                 Tok::Text(s) => {
                     let start = s.as_ptr() as usize - self.base;
-                    nodes.push(Node::Text(start..start + s.len()));
+                    self.nodes.push(Node::Text(start..start + s.len()));
                 }
                 Tok::LeftDelim => {
                     let kw = self.peek_non_space();
                     if let Tok::Keyword(Kw::End | Kw::Else) = kw.tok {
                         self.next_non_space();
-                        return Ok((nodes, Some(EndTok { pos: kw.pos, tok: kw.tok })));
+                        let end = EndTok { pos: kw.pos, tok: kw.tok };
+                        return Ok((self.nodes.drain(base..).collect(), Some(end)));
                     }
                     if let Some(n) = self.action(top)? {
-                        nodes.push(n);
+                        self.nodes.push(n);
                     }
                 }
                 other => return self.fail(t.pos, format!("unexpected {}", describe(&other))),
@@ -169,18 +201,18 @@ impl<'a> Parser<'a, '_> {
         match t.tok {
             Tok::Keyword(Kw::If) => {
                 self.next_non_space();
-                Ok(Some(Node::If(self.branch("if", t.pos)?)))
+                Ok(Some(Node::If(Box::new(self.branch("if", t.pos)?))))
             }
             Tok::Keyword(Kw::With) => {
                 self.next_non_space();
-                Ok(Some(Node::With(self.branch("with", t.pos)?)))
+                Ok(Some(Node::With(Box::new(self.branch("with", t.pos)?))))
             }
             Tok::Keyword(Kw::Range) => {
                 self.next_non_space();
                 self.range_depth += 1;
                 let b = self.branch("range", t.pos);
                 self.range_depth -= 1;
-                Ok(Some(Node::Range(b?)))
+                Ok(Some(Node::Range(Box::new(b?))))
             }
             Tok::Keyword(k @ (Kw::Break | Kw::Continue)) => {
                 self.next_non_space();
@@ -194,13 +226,13 @@ impl<'a> Parser<'a, '_> {
             Tok::Keyword(Kw::Template) => {
                 self.next_non_space();
                 let (pos, name, pipe) = self.template_clause("template")?;
-                Ok(Some(Node::Template { pos, name, pipe }))
+                Ok(Some(Node::Template { pos, name: name.into(), pipe: pipe.map(Box::new) }))
             }
             Tok::Keyword(Kw::Block) => {
                 self.next_non_space();
                 let (pos, name, pipe) = self.template_clause("block")?;
                 self.define_body(&name)?;
-                Ok(Some(Node::Template { pos, name, pipe }))
+                Ok(Some(Node::Template { pos, name: name.into(), pipe: pipe.map(Box::new) }))
             }
             Tok::Keyword(Kw::Define) => {
                 self.next_non_space();
@@ -288,7 +320,9 @@ impl<'a> Parser<'a, '_> {
                         // `{{else if …}}`: a nested branch that shares our {{end}}.
                         self.next_non_space();
                         let nested = self.branch(k.name(), nt.pos)?;
-                        else_list = Some(vec![if k == Kw::If { Node::If(nested) } else { Node::With(nested) }]);
+                        let nested = Box::new(nested);
+                        let node = if k == Kw::If { Node::If(nested) } else { Node::With(nested) };
+                        else_list = Some(Box::new([node]) as Box<[Node]>);
                     }
                     _ => {
                         self.expect_right("else")?;
@@ -348,7 +382,7 @@ impl<'a> Parser<'a, '_> {
             }
         }
         let in_parens = context == "parenthesized pipeline";
-        let mut cmds = Vec::new();
+        let base = self.cmds.len();
         loop {
             let t = self.peek_non_space();
             if is_end(&t.tok, in_parens) {
@@ -362,8 +396,9 @@ impl<'a> Parser<'a, '_> {
                 _ => {}
             }
             let cmd = self.command(in_parens)?;
-            cmds.push(cmd);
+            self.cmds.push(cmd);
         }
+        let cmds: Box<[Command]> = self.cmds.drain(base..).collect();
         if cmds.is_empty() {
             return self.fail(start, format!("missing value for {context}"));
         }
@@ -379,12 +414,12 @@ impl<'a> Parser<'a, '_> {
                 self.vars.push(v.clone());
             }
         }
-        Ok(Pipe { pos: start, decl, is_assign, cmds })
+        Ok(Pipe { pos: start, decl: decl.into(), is_assign, cmds })
     }
 
     fn command(&mut self, in_parens: bool) -> PResult<Command> {
         let pos = self.peek_non_space().pos;
-        let mut args = Vec::new();
+        let base = self.args.len();
         loop {
             let t = self.peek_non_space();
             if is_end(&t.tok, in_parens) {
@@ -392,23 +427,23 @@ impl<'a> Parser<'a, '_> {
             }
             if matches!(t.tok, Tok::Pipe) {
                 self.next_non_space();
-                if args.is_empty() {
+                if self.args.len() == base {
                     return self.fail(t.pos, "missing value for command");
                 }
-                return Ok(Command { pos, args });
+                return Ok(Command { pos, args: self.args.drain(base..).collect() });
             }
             // Operands must be separated by space.
-            if !args.is_empty() && !matches!(self.peek().tok, Tok::Space) {
+            if self.args.len() > base && !matches!(self.peek().tok, Tok::Space) {
                 return self.fail(t.pos, format!("unexpected {} in operand", describe(&t.tok)));
             }
             self.skip_space();
             let op = self.operand()?;
-            args.push(op);
+            self.args.push(op);
         }
-        if args.is_empty() {
+        if self.args.len() == base {
             return self.fail(pos, "empty command");
         }
-        Ok(Command { pos, args })
+        Ok(Command { pos, args: self.args.drain(base..).collect() })
     }
 
     fn skip_space(&mut self) {
@@ -466,9 +501,12 @@ impl<'a> Parser<'a, '_> {
             Tok::Bool(b) => Expr::Bool(p, b),
             Tok::Char(s) => {
                 let n = parse_char(s).map_err(|m| ParseFailure { pos: p, msg: m })?;
-                Expr::Number(p, n)
+                Expr::Number(p, Box::new(n))
             }
-            Tok::Number(s) => Expr::Number(p, parse_number(s).map_err(|m| ParseFailure { pos: p, msg: m })?),
+            Tok::Number(s) => {
+                let n = parse_number(s).map_err(|m| ParseFailure { pos: p, msg: m })?;
+                Expr::Number(p, Box::new(n))
+            }
             Tok::Str(s) => {
                 let v = unquote(s).map_err(|m| ParseFailure { pos: p, msg: m })?;
                 let plain = s.starts_with('"') && !s.contains('\\');
@@ -631,4 +669,36 @@ fn unquote_with(body: &str, quote: char) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycled_token_list_keeps_its_memory() {
+        let src = String::from("{{ .a }}");
+        let mut tokens = Lexer::new(&src, "{{", "}}", Vec::new()).run().expect("lexes");
+        tokens.reserve(1000);
+        let (at, capacity) = (tokens.as_ptr() as usize, tokens.capacity());
+        let other = String::from("text");
+        let again: Vec<Token<'_>> = recycle(tokens);
+        assert!(again.is_empty());
+        assert_eq!((again.as_ptr() as usize, again.capacity()), (at, capacity));
+        let parsed = Lexer::new(&other, "{{", "}}", again).run().expect("lexes");
+        assert_eq!(parsed.as_ptr() as usize, at);
+    }
+
+    #[test]
+    fn parses_on_one_thread_reuse_the_token_list() {
+        let has = |_: &str| true;
+        let big = "{{ .a }} text ".repeat(500);
+        parse("big", &big, ("{{", "}}"), &has).expect("parses");
+        let spare = SPARE_TOKENS.take();
+        assert!(spare.capacity() >= big.len() / 8, "the big parse left its list");
+        SPARE_TOKENS.set(spare);
+        let trees = parse("small", "{{ .b }}", ("{{", "}}"), &has).expect("parses");
+        assert_eq!(trees[0].root.len(), 1);
+        assert!(SPARE_TOKENS.take().capacity() >= big.len() / 8, "the small parse reused it");
+    }
 }
