@@ -59,15 +59,21 @@ pub fn join<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Se
 ///
 /// Linux queues a new thread on its parent's core: one of the two then often waits
 /// until the other's time slice ends or the load balancer moves it, 2 to 4 ms (measured
-/// on a 2-core VM), longer than most of our jobs. So right after starting the helper,
-/// this thread moves to another core it may use (about 0.1 ms), and may then run
-/// anywhere again; the helper, not yet run, stays where it is.
+/// on a 2-core VM), longer than most of our jobs. So this thread yields once, the
+/// helper runs and moves itself to another core, and this thread goes on where it was;
+/// waking the other core (0.1 ms to several on a VM) delays only the helper.
 fn spawn_helper<'s, T: Send + 's>(
     scope: &'s std::thread::Scope<'s, '_>,
     job: impl FnOnce() -> T + Send + 's,
 ) -> Option<std::thread::ScopedJoinHandle<'s, T>> {
-    let handle = std::thread::Builder::new().spawn_scoped(scope, job).ok()?;
-    cores::step_aside();
+    let parent = cores::current();
+    let handle = std::thread::Builder::new()
+        .spawn_scoped(scope, move || {
+            cores::leave(parent);
+            job()
+        })
+        .ok()?;
+    std::thread::yield_now();
     Some(handle)
 }
 
@@ -75,20 +81,27 @@ fn spawn_helper<'s, T: Send + 's>(
 mod cores {
     use std::mem::size_of_val;
 
-    /// Moves this thread to another core of those it may use, and allows it all of
-    /// them again. Best effort: on any failure the thread stays where it is.
-    pub fn step_aside() {
+    /// The core this thread runs on.
+    pub fn current() -> i32 {
+        // SAFETY: sched_getcpu takes no arguments.
+        unsafe { libc::sched_getcpu() }
+    }
+
+    /// When this thread runs on `core`, moves it to another core it may use, then
+    /// allows it all of them again. Best effort: on any failure it stays.
+    pub fn leave(core: i32) {
+        if current() != core {
+            return;
+        }
         // SAFETY: cpu_set_t is plain data, valid when zeroed.
         let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
         // SAFETY: `allowed` is a live cpu_set_t of the size passed; 0 is this thread.
         if unsafe { libc::sched_getaffinity(0, size_of_val(&allowed), &mut allowed) } != 0 {
             return;
         }
-        // SAFETY: sched_getcpu takes no arguments.
-        let here = unsafe { libc::sched_getcpu() };
         let other = (0..libc::CPU_SETSIZE as usize)
             // SAFETY: CPU_ISSET only reads the set; every index is below CPU_SETSIZE.
-            .find(|&c| c as i32 != here && unsafe { libc::CPU_ISSET(c, &allowed) });
+            .find(|&c| c as i32 != core && unsafe { libc::CPU_ISSET(c, &allowed) });
         let Some(other) = other else { return };
         // SAFETY: as above.
         let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
