@@ -130,18 +130,18 @@ pub fn sort_by_kind(manifests: &mut [Manifest]) {
     });
 }
 
-/// Splits rendered templates (NOTES.txt and partials left out) into sorted manifests and hooks.
-pub fn manifests(rendered: &Rendered) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
-    let files: Vec<(&String, &String)> = rendered
-        .iter()
-        .filter(|(path, text)| {
-            let base = path.rsplit('/').next().unwrap_or(path);
-            !(base.starts_with('_') || base == "NOTES.txt" || text.trim().is_empty())
-        })
-        .collect();
+/// Whether a rendered file is split into manifests: not a partial, not NOTES.txt, not blank.
+fn holds_manifests(path: &str, text: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    !(base.starts_with('_') || base == "NOTES.txt" || text.trim().is_empty())
+}
+
+/// The manifests of every file (in path order, so the first error is the first file's),
+/// hooks apart, each list in install order.
+fn sorted(files: Vec<Result<Vec<Manifest>, Error>>) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
     let mut generic = Vec::new();
     let mut hooks = Vec::new();
-    for file in crate::parallel::map(&files, |(path, text)| file_manifests(path, text)) {
+    for file in files {
         for m in file? {
             if m.hook.is_some() {
                 hooks.push(m);
@@ -298,6 +298,29 @@ pub fn crds(chart: &Chart, full_path: &str, out: &mut String) {
 /// template (NOTES.txt included): Helm's engine output for a chart and options.
 /// Returns the processed chart (aliases applied, disabled subcharts removed) too.
 pub fn render_chart(chart: &Chart, opts: &TemplateOptions) -> Result<(Chart, Rendered), Error> {
+    render(chart, opts, false).map(|(chart, rendered, _)| (chart, rendered))
+}
+
+/// A chart rendered, with its manifests split (generic, then hooks), as installs need.
+pub struct Split {
+    pub chart: Chart,
+    pub rendered: Rendered,
+    pub generic: Vec<Manifest>,
+    pub hooks: Vec<Manifest>,
+}
+
+/// [`render_chart`], and every rendered file (NOTES.txt and partials left out) split
+/// into manifests and hooks, each sorted in install order. The helper thread splits each
+/// file as soon as it is rendered.
+pub fn render_split(chart: &Chart, opts: &TemplateOptions) -> Result<Split, Error> {
+    let (chart, rendered, split) = render(chart, opts, true)?;
+    let (generic, hooks) = sorted(split)?;
+    Ok(Split { chart, rendered, generic, hooks })
+}
+
+type FileManifests = Vec<Result<Vec<Manifest>, Error>>;
+
+fn render(chart: &Chart, opts: &TemplateOptions, split: bool) -> Result<(Chart, Rendered, FileManifests), Error> {
     if chart.metadata.is_library() {
         return Err(Error::Library);
     }
@@ -317,20 +340,34 @@ pub fn render_chart(chart: &Chart, opts: &TemplateOptions) -> Result<(Chart, Ren
         let snapshot = (!opts.skip_schema_validation).then(|| crate::schema::snapshot(&processed, &values));
         (values, snapshot)
     });
-    let (rendered, checked) = crate::parallel::join(
-        || parsed.and_then(|p| p.execute(&values, &opts.release, &opts.capabilities)),
-        || snapshot.map_or(Ok(()), crate::schema::Snapshot::check),
+    // The helper, done checking, splits each file into manifests as it is rendered.
+    let (to_split, files) = std::sync::mpsc::channel::<(String, String)>();
+    let (rendered, (checked, mut split)) = crate::parallel::join(
+        move || {
+            let each = |path: &str, text: &str| {
+                if split && holds_manifests(path, text) {
+                    // The receiver lives until this sender is dropped.
+                    let _ = to_split.send((path.to_string(), text.to_string()));
+                }
+            };
+            parsed.and_then(|p| p.execute(&values, &opts.release, &opts.capabilities, each))
+        },
+        move || {
+            let checked = snapshot.map_or(Ok(()), crate::schema::Snapshot::check);
+            let split: Vec<_> = files.iter().map(|(path, text)| (file_manifests(&path, &text), path)).collect();
+            (checked, split)
+        },
     );
     checked?;
     let rendered = rendered?;
-    Ok((processed, rendered))
+    split.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok((processed, rendered, split.into_iter().map(|(m, _)| m).collect()))
 }
 
 /// Everything `helm template` does after loading: dependencies, values, schema,
 /// rendering, sorting and printing. Returns the text it prints.
 pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, Error> {
-    let (processed, rendered) = render_chart(chart, opts)?;
-    let (generic, hooks) = manifests(&rendered)?;
+    let Split { chart: processed, generic, hooks, .. } = render_split(chart, opts)?;
     let mut out = String::new();
     if opts.include_crds {
         crds(&processed, processed.name(), &mut out);

@@ -172,11 +172,13 @@ pub fn parse_alongside<'c, A>(
 impl Parsed<'_> {
     /// Runs every template but the partials (NOTES.txt included), in Helm's order, each
     /// with its own chart's context and the final coalesced values.
+    /// `each` sees every file as soon as it is rendered.
     pub fn execute(
         &self,
         values: &Value,
         release: &Release,
         caps: &Capabilities,
+        each: impl Fn(&str, &str),
     ) -> Result<Rendered, Error> {
         let top = Map::new();
         top.insert("Release", release.to_value());
@@ -206,6 +208,7 @@ impl Parsed<'_> {
             } else {
                 text
             };
+            each(&src.name, &text);
             out.insert(src.name.clone(), text);
         }
         Ok(out)
@@ -220,7 +223,7 @@ pub fn render(
     release: &Release,
     caps: &Capabilities,
 ) -> Result<Rendered, Error> {
-    parse_alongside(chart, || ()).0?.execute(values, release, caps)
+    parse_alongside(chart, || ()).0?.execute(values, release, caps, |_, _| ())
 }
 
 /// `parse error at (chart/templates/x.yaml:3): unexpected EOF`, as Helm words it.

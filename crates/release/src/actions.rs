@@ -14,7 +14,7 @@ use crate::kube::{ownership_error, set_owner, Kube, Object};
 use crate::record::{chart_json, now, Hook, Info, Record, Status};
 use crate::storage::Storage;
 use crate::{cluster, Error};
-use tug_chart::order::{manifests, render_chart, TemplateOptions};
+use tug_chart::order::{render_split, Split, TemplateOptions};
 use tug_chart::Capabilities;
 use tug_chart::Chart;
 use tug_chart::Release;
@@ -96,8 +96,7 @@ fn render(
         skip_schema_validation: o.skip_schema_validation,
         ..TemplateOptions::default()
     };
-    let (processed, rendered) = render_chart(chart, &opts)?;
-    let (generic, hook_manifests) = manifests(&rendered)?;
+    let Split { chart: processed, rendered, generic, hooks: hook_manifests } = render_split(chart, &opts)?;
     let mut manifest = String::new();
     for m in &generic {
         manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.source, m.content));
