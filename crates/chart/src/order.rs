@@ -320,6 +320,7 @@ pub fn render_split(chart: &Chart, opts: &TemplateOptions) -> Result<Split, Erro
 
 type FileManifests = Vec<Result<Vec<Manifest>, Error>>;
 
+/// [`render_chart`], and with `split` each rendered file's manifests, in path order.
 fn render(chart: &Chart, opts: &TemplateOptions, split: bool) -> Result<(Chart, Rendered, FileManifests), Error> {
     if chart.metadata.is_library() {
         return Err(Error::Library);
