@@ -47,6 +47,7 @@ pub use chartfile::{Dependency, Metadata};
 pub use loader::{load, load_archive, Chart, ChartFile};
 pub use order::{render_chart, template, Manifest, TemplateOptions};
 pub use package::package;
+pub use parallel::start_helper;
 pub use render::{render, Release, Rendered};
 pub use values::UserValues;
 

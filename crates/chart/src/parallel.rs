@@ -2,12 +2,13 @@
 //! this thread and one more, so a chart renders on two cores. The results keep the
 //! order of the jobs, so what is reported first does not depend on timing.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-/// Runs `job` on every item, on this thread and on one helper thread, while this
+/// Runs `job` on every item, on this thread and on the helper thread, while this
 /// thread first runs `first`; returns the results in item order and `first`'s.
-/// With one core, or when no thread can be started, everything runs here.
+/// With one core, or when the helper could not be started, everything runs here.
 pub fn map_alongside<T: Sync, R: Send, A>(
     items: &[T],
     job: impl Fn(&T) -> R + Sync,
@@ -23,104 +24,223 @@ pub fn map_alongside<T: Sync, R: Send, A>(
         }
         done
     };
-    std::thread::scope(|s| {
-        let helper = (two_cores() && !items.is_empty()).then(|| spawn_helper(s, work)).flatten();
+    let mut theirs = Vec::new();
+    let (mut done, other) = if !items.is_empty() && helper() {
+        lend(
+            || theirs = work(),
+            || {
+                let other = first();
+                (work(), other)
+            },
+        )
+    } else {
         let other = first();
-        let mut done = work();
-        if let Some(h) = helper {
-            done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        done.sort_unstable_by_key(|(i, _)| *i);
-        (done.into_iter().map(|(_, r)| r).collect(), other)
-    })
+        (work(), other)
+    };
+    done.append(&mut theirs);
+    done.sort_unstable_by_key(|(i, _)| *i);
+    (done.into_iter().map(|(_, r)| r).collect(), other)
 }
 
-/// Runs `here` on this thread and `there` on a helper thread at the same time (both
-/// here with one core, or when no thread can be started); returns both results.
+/// Runs `here` on this thread and `there` on the helper thread at the same time (both
+/// here with one core, or when the helper could not be started); returns both results.
 pub fn join<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
-    // Whichever thread takes `there` first runs it: the helper, or this thread when
-    // there is no helper.
-    let there = Mutex::new(Some(there));
-    let run_there = || there.lock().unwrap_or_else(PoisonError::into_inner).take().map(|f| f());
-    std::thread::scope(|s| {
-        let helper = two_cores().then(|| spawn_helper(s, run_there)).flatten();
+    if !helper() {
         let a = here();
-        let b = helper
-            .and_then(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .or_else(run_there);
-        match b {
-            Some(b) => (a, b),
-            None => unreachable!("`there` runs on the helper or, failing that, here"),
+        return (a, there());
+    }
+    let mut b = None;
+    let a = lend(|| b = Some(there()), here);
+    match b {
+        Some(b) => (a, b),
+        None => unreachable!("the scope returns once `there` has run"),
+    }
+}
+
+/// The helper thread's id (0 until it runs).
+static HELPER: AtomicI32 = AtomicI32::new(0);
+
+/// Batches of jobs handed to the helper so far: a change ends its wait for the next.
+static BATCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `there` on the helper thread while this thread runs `here`; returns once both
+/// are done. Meanwhile this thread stays on its core and the helper on another; the
+/// helper then stays awake for the next batch.
+///
+/// Left to itself, Linux often woke this thread, after it waited for the helper, on
+/// the helper's core, or the helper on this thread's: the two then shared one core
+/// for 0.3 to 2.5 ms (a 2-core VM) until the load balancer moved one of them. Done
+/// first, this thread busy-waits for the helper up to 1 ms rather than sleep: waking
+/// it took 0.1 to 0.2 ms.
+fn lend<R>(there: impl FnOnce() + Send, here: impl FnOnce() -> R) -> R {
+    BATCHES.fetch_add(1, Ordering::Release);
+    let apart = cores::apart(HELPER.load(Ordering::Relaxed));
+    let finished = AtomicBool::new(false);
+    let r = rayon_core::in_place_scope(|s| {
+        s.spawn(|_| {
+            there();
+            finished.store(true, Ordering::Release);
+        });
+        let r = here();
+        let until = Instant::now() + Duration::from_millis(1);
+        while !finished.load(Ordering::Acquire) && Instant::now() < until {
+            std::hint::spin_loop();
         }
+        r
+    });
+    drop(apart);
+    stay_awake();
+    r
+}
+
+/// Keeps the helper busy-waiting for the next batch, up to 2 ms: a chart hands it
+/// three batches a few tenths of a millisecond apart, and waking it from sleep took
+/// 20 µs to 0.35 ms. (OpenMP runtimes spin between parallel regions for the same
+/// reason.)
+fn stay_awake() {
+    let batch = BATCHES.load(Ordering::Acquire);
+    rayon_core::spawn(move || {
+        let until = Instant::now() + Duration::from_millis(2);
+        while BATCHES.load(Ordering::Acquire) == batch && Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    });
+}
+
+/// Starts the helper thread now, so that it is running by the time a chart has jobs
+/// for it (`tug chart` calls this before parsing its command line); the first job
+/// starts it otherwise.
+pub fn start_helper() {
+    helper();
+}
+
+/// Whether jobs go to the helper thread, started on first use: one thread for the
+/// whole process rather than one per batch of jobs (starting a thread took 0.1 to
+/// 0.45 ms and waiting for one to end 0.1 to 0.3 ms, three times per chart).
+///
+/// Linux queues a new thread on its parent's core, where it often waits until the
+/// parent's time slice ends or the load balancer moves it, 2 to 4 ms. So this thread
+/// yields once, and the helper moves itself to another core before anything else.
+fn helper() -> bool {
+    static STARTED: OnceLock<bool> = OnceLock::new();
+    *STARTED.get_or_init(|| {
+        if !two_cores() {
+            return false;
+        }
+        let parent = cores::current();
+        let started = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "chart-helper".into())
+            .start_handler(move |_| {
+                cores::leave(parent);
+                HELPER.store(cores::thread_id(), Ordering::Relaxed);
+            })
+            .build_global()
+            .is_ok();
+        std::thread::yield_now();
+        if started {
+            stay_awake();
+        }
+        started
     })
 }
 
-/// Starts `job` on a helper thread, this thread and the helper on different cores.
-///
-/// Linux queues a new thread on its parent's core: one of the two then often waits
-/// until the other's time slice ends or the load balancer moves it, 2 to 4 ms (measured
-/// on a 2-core VM), longer than most of our jobs. So this thread yields once, the
-/// helper runs and moves itself to another core, and this thread goes on where it was;
-/// waking the other core (0.1 ms to several on a VM) delays only the helper.
-fn spawn_helper<'s, T: Send + 's>(
-    scope: &'s std::thread::Scope<'s, '_>,
-    job: impl FnOnce() -> T + Send + 's,
-) -> Option<std::thread::ScopedJoinHandle<'s, T>> {
-    let parent = cores::current();
-    let handle = std::thread::Builder::new()
-        .spawn_scoped(scope, move || {
-            cores::leave(parent);
-            job()
-        })
-        .ok()?;
-    std::thread::yield_now();
-    Some(handle)
-}
-
-/// Which cores this thread runs on (`sched_setaffinity`).
+/// Which cores threads run on (`sched_setaffinity`). Best effort: where a call fails,
+/// threads run where the scheduler puts them.
 mod cores {
+    use libc::cpu_set_t;
     use std::mem::size_of_val;
 
-    /// The core this thread runs on.
-    pub fn current() -> i32 {
+    /// The core this thread runs on (none if the kernel does not say, or if it is
+    /// beyond what a cpu_set_t holds).
+    pub fn current() -> Option<usize> {
         // SAFETY: sched_getcpu takes no arguments.
-        unsafe { libc::sched_getcpu() }
+        let core = unsafe { libc::sched_getcpu() };
+        usize::try_from(core).ok().filter(|&c| c < libc::CPU_SETSIZE as usize)
     }
 
-    /// When this thread runs on `core`, moves it to another core it may use, then
-    /// allows it all of them again. Best effort: on any failure it stays.
-    pub fn leave(core: i32) {
-        if current() != core {
-            return;
-        }
-        // SAFETY: cpu_set_t is plain data, valid when zeroed.
-        let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `allowed` is a live cpu_set_t of the size passed; 0 is this thread.
-        if unsafe { libc::sched_getaffinity(0, size_of_val(&allowed), &mut allowed) } != 0 {
-            return;
-        }
-        let other = (0..libc::CPU_SETSIZE as usize)
-            // SAFETY: CPU_ISSET only reads the set; every index is below CPU_SETSIZE.
-            .find(|&c| c as i32 != core && unsafe { libc::CPU_ISSET(c, &allowed) });
-        let Some(other) = other else { return };
-        // SAFETY: as above.
-        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: CPU_SET writes one bit of `one`; `other` is below CPU_SETSIZE.
-        unsafe { libc::CPU_SET(other, &mut one) };
-        // SAFETY: both sets are live cpu_set_t values of the size passed.
-        unsafe {
-            if libc::sched_setaffinity(0, size_of_val(&one), &one) == 0 {
-                libc::sched_setaffinity(0, size_of_val(&allowed), &allowed);
+    /// This thread's id, as `sched_setaffinity` takes it.
+    pub fn thread_id() -> i32 {
+        // SAFETY: gettid takes no arguments.
+        unsafe { libc::gettid() }
+    }
+
+    /// This thread kept on its core and another thread on another core, until dropped:
+    /// then this thread may run on the cores it was allowed before.
+    pub struct Apart(Option<cpu_set_t>);
+
+    impl Drop for Apart {
+        fn drop(&mut self) {
+            if let Some(allowed) = &self.0 {
+                restrict(0, allowed);
             }
         }
     }
+
+    /// Keeps this thread on its core and thread `other` (0: none yet) on another one
+    /// this thread may use.
+    pub fn apart(other: i32) -> Apart {
+        let pin = || {
+            let here = current()?;
+            let allowed = allowed()?;
+            let there = another(&allowed, here)?;
+            restrict(other, &only(there));
+            restrict(0, &only(here));
+            Some(allowed)
+        };
+        Apart(if other == 0 { None } else { pin() })
+    }
+
+    /// Moves this thread to a core other than `core`, for good.
+    pub fn leave(core: Option<usize>) {
+        if let Some(there) = core.zip(allowed()).and_then(|(core, a)| another(&a, core)) {
+            restrict(0, &only(there));
+        }
+    }
+
+    /// Lets thread `tid` (0: this one) run on `cores` only.
+    fn restrict(tid: i32, cores: &cpu_set_t) {
+        // SAFETY: `cores` is a live cpu_set_t of the size passed.
+        unsafe { libc::sched_setaffinity(tid, size_of_val(cores), cores) };
+    }
+
+    /// How many cores `set` holds.
+    pub fn count(set: &cpu_set_t) -> u32 {
+        // SAFETY: CPU_COUNT only reads the set.
+        u32::try_from(unsafe { libc::CPU_COUNT(set) }).unwrap_or(0)
+    }
+
+    /// The cores this thread may run on.
+    pub fn allowed() -> Option<cpu_set_t> {
+        // SAFETY: cpu_set_t is plain data, valid when zeroed.
+        let mut set: cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `set` is a live cpu_set_t of the size passed; 0 is this thread.
+        let ok = unsafe { libc::sched_getaffinity(0, size_of_val(&set), &mut set) } == 0;
+        ok.then_some(set)
+    }
+
+    /// A core of `set` other than `core`.
+    fn another(set: &cpu_set_t, core: usize) -> Option<usize> {
+        // SAFETY: CPU_ISSET only reads the set; every index is below CPU_SETSIZE.
+        (0..libc::CPU_SETSIZE as usize).find(|&c| c != core && unsafe { libc::CPU_ISSET(c, set) })
+    }
+
+    /// The set of `core` alone.
+    fn only(core: usize) -> cpu_set_t {
+        // SAFETY: cpu_set_t is plain data, valid when zeroed.
+        let mut set: cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: CPU_SET writes one bit of `set`; `core` is below CPU_SETSIZE (see
+        // `current` and `another`).
+        unsafe { libc::CPU_SET(core, &mut set) };
+        set
+    }
 }
 
-/// Whether this process may use two cores or more. Asked once: the answer reads the
-/// cgroup's CPU quota, a dozen system calls.
+/// Whether this thread may run on two cores or more. (A cgroup's CPU quota is not
+/// asked: reading it took a dozen system calls, 0.15 ms; under a quota of less than
+/// two cores the two threads share it.)
 fn two_cores() -> bool {
-    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+    cores::allowed().is_some_and(|set| cores::count(&set) > 1)
 }
 
 /// [`map_alongside`] with nothing else to do meanwhile.
@@ -139,6 +259,15 @@ mod tests {
         assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert_eq!(first, "done");
         assert!(map(&Vec::<u8>::new(), |b| *b).is_empty());
+    }
+
+    #[test]
+    fn lending_gives_this_thread_its_cores_back() {
+        let before = cores::allowed().map(|s| cores::count(&s));
+        let (a, b) = join(|| 1, || 2);
+        let (out, _) = map_alongside(&[1, 2, 3], |i| i + 1, || ());
+        assert_eq!((a, b, out), (1, 2, vec![2, 3, 4]));
+        assert_eq!(cores::allowed().map(|s| cores::count(&s)), before);
     }
 
     #[test]

@@ -123,6 +123,7 @@ fn main() {
     let code = if invoked_as == "tug-runtime" {
         runtime::main(runtime::RuntimeCli::parse())
     } else if std::env::args_os().nth(1).is_some_and(|a| a == "chart") {
+        tug_chart::start_helper();
         let cmd = if std::env::args_os().nth(2).is_some_and(|a| a == "template") {
             let TemplateOnlyChart::Chart(TemplateOnly::Template(args)) = TemplateCli::parse().command;
             chart::ChartCommand::Template(args)
