@@ -329,40 +329,34 @@ fn render(chart: &Chart, opts: &TemplateOptions, split: bool) -> Result<(Chart, 
         Value::Map(m) => m.clone(),
         _ => tug_gotemplate::Map::new(),
     };
+    // The schemas compile on the helper while this thread processes dependencies;
+    // parsing the templates needs no values, so it runs while they are coalesced; the
+    // schemas then check a snapshot of the values as the templates start to execute.
+    // A schema error still comes before any template error, as in Helm.
+    let compiling = (!opts.skip_schema_validation).then(|| crate::schema::compile(chart));
     let processed = deps::process(chart, &user)?;
-    // Parsing the templates needs no values, so it runs while they are coalesced; the
-    // schemas then check a snapshot of the values while the templates execute. A schema
-    // error still comes before any template error, as in Helm.
     let (parsed, (values, snapshot)) = parse_alongside(&processed, || {
         let values = Value::Map(user.clone()).deep_copy();
         if let Value::Map(m) = &values {
             coalesce(&processed, m);
         }
-        let snapshot = (!opts.skip_schema_validation).then(|| crate::schema::snapshot(&processed, &values));
+        let snapshot = compiling.map(|c| (crate::schema::snapshot(&processed, &values), c));
         (values, snapshot)
     });
-    // The helper, done checking, splits each file into manifests as it is rendered.
-    let (to_split, files) = std::sync::mpsc::channel::<(String, String)>();
-    let (rendered, (checked, mut split)) = crate::parallel::join(
-        move || {
-            let each = |path: &str, text: &str| {
-                if split && holds_manifests(path, text) {
-                    // The receiver lives until this sender is dropped.
-                    let _ = to_split.send((path.to_string(), text.to_string()));
-                }
-            };
-            parsed.and_then(|p| p.execute(&values, &opts.release, &opts.capabilities, each))
-        },
-        move || {
-            let checked = snapshot.map_or(Ok(()), crate::schema::Snapshot::check);
-            let split: Vec<_> = files.iter().map(|(path, text)| (file_manifests(&path, &text), path)).collect();
-            (checked, split)
-        },
-    );
+    // Each file is split into manifests on the thread that rendered it.
+    let each = |path: &str, text: &str| {
+        (split && holds_manifests(path, text)).then(|| (path.to_string(), file_manifests(path, text)))
+    };
+    let checked = || snapshot.map_or(Ok(()), |(s, c)| s.check(c));
+    let (rendered, checked) = match parsed {
+        Ok(p) => p.execute(&values, &opts.release, &opts.capabilities, each, checked),
+        Err(e) => (Err(e), checked()),
+    };
     checked?;
-    let rendered = rendered?;
-    split.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok((processed, rendered, split.into_iter().map(|(m, _)| m).collect()))
+    let (rendered, split) = rendered?;
+    let mut split: Vec<_> = split.into_iter().flatten().collect();
+    split.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((processed, rendered, split.into_iter().map(|(_, m)| m).collect()))
 }
 
 /// Everything `helm template` does after loading: dependencies, values, schema,

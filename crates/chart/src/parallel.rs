@@ -1,10 +1,13 @@
-//! Sharing a list of independent jobs (parsing templates, reading manifests) between
-//! this thread and one more, so a chart renders on two cores. The results keep the
-//! order of the jobs, so what is reported first does not depend on timing.
+//! Sharing a list of independent jobs (reading files, parsing and executing templates)
+//! between this thread and one more, so a chart renders on two cores, and starting a
+//! job ahead on that other thread (compiling schemas). The results keep the order of
+//! the jobs, so what is reported first does not depend on timing.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use rayon_core::ThreadPool;
 
 /// Runs `job` on every item, on this thread and on the helper thread, while this
 /// thread first runs `first`; returns the results in item order and `first`'s.
@@ -25,36 +28,23 @@ pub fn map_alongside<T: Sync, R: Send, A>(
         done
     };
     let mut theirs = Vec::new();
-    let (mut done, other) = if !items.is_empty() && helper() {
-        lend(
+    let (mut done, other) = match helper().filter(|_| !items.is_empty()) {
+        Some(pool) => lend(
+            pool,
             || theirs = work(),
             || {
                 let other = first();
                 (work(), other)
             },
-        )
-    } else {
-        let other = first();
-        (work(), other)
+        ),
+        None => {
+            let other = first();
+            (work(), other)
+        }
     };
     done.append(&mut theirs);
     done.sort_unstable_by_key(|(i, _)| *i);
     (done.into_iter().map(|(_, r)| r).collect(), other)
-}
-
-/// Runs `here` on this thread and `there` on the helper thread at the same time (both
-/// here with one core, or when the helper could not be started); returns both results.
-pub fn join<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
-    if !helper() {
-        let a = here();
-        return (a, there());
-    }
-    let mut b = None;
-    let a = lend(|| b = Some(there()), here);
-    match b {
-        Some(b) => (a, b),
-        None => unreachable!("the scope returns once `there` has run"),
-    }
 }
 
 /// The helper thread's id (0 until it runs).
@@ -72,11 +62,11 @@ static BATCHES: AtomicUsize = AtomicUsize::new(0);
 /// for 0.3 to 2.5 ms (a 2-core VM) until the load balancer moved one of them. Done
 /// first, this thread busy-waits for the helper up to 1 ms rather than sleep: waking
 /// it took 0.1 to 0.2 ms.
-fn lend<R>(there: impl FnOnce() + Send, here: impl FnOnce() -> R) -> R {
+fn lend<R>(pool: &ThreadPool, there: impl FnOnce() + Send, here: impl FnOnce() -> R) -> R {
     BATCHES.fetch_add(1, Ordering::Release);
     let apart = cores::apart(HELPER.load(Ordering::Relaxed));
     let finished = AtomicBool::new(false);
-    let r = rayon_core::in_place_scope(|s| {
+    let r = pool.in_place_scope(|s| {
         s.spawn(|_| {
             there();
             finished.store(true, Ordering::Release);
@@ -89,7 +79,7 @@ fn lend<R>(there: impl FnOnce() + Send, here: impl FnOnce() -> R) -> R {
         r
     });
     drop(apart);
-    stay_awake();
+    stay_awake(pool);
     r
 }
 
@@ -97,14 +87,53 @@ fn lend<R>(there: impl FnOnce() + Send, here: impl FnOnce() -> R) -> R {
 /// three batches a few tenths of a millisecond apart, and waking it from sleep took
 /// 20 µs to 0.35 ms. (OpenMP runtimes spin between parallel regions for the same
 /// reason.)
-fn stay_awake() {
+fn stay_awake(pool: &ThreadPool) {
     let batch = BATCHES.load(Ordering::Acquire);
-    rayon_core::spawn(move || {
-        let until = Instant::now() + Duration::from_millis(2);
-        while BATCHES.load(Ordering::Acquire) == batch && Instant::now() < until {
-            std::hint::spin_loop();
-        }
+    pool.spawn(move || wait_for_next(batch));
+}
+
+/// Busy-waits up to 2 ms while `batch` is the latest batch.
+fn wait_for_next(batch: usize) {
+    let until = Instant::now() + Duration::from_millis(2);
+    while BATCHES.load(Ordering::Acquire) == batch && Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+/// A job started ahead on the helper thread, whose result is wanted later.
+pub enum Ahead<R> {
+    Done(R),
+    Running(std::sync::mpsc::Receiver<R>),
+}
+
+/// Starts `job` on the helper thread (runs it here with one core, or when the helper
+/// could not be started); the helper then stays awake for the next batch.
+pub fn ahead<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> Ahead<R> {
+    let Some(pool) = helper() else {
+        return Ahead::Done(job());
+    };
+    let batch = BATCHES.fetch_add(1, Ordering::AcqRel) + 1;
+    let (done, result) = std::sync::mpsc::sync_channel(1);
+    pool.spawn(move || {
+        // The receiver may be gone (an error came first); the result is then not wanted.
+        let _ = done.send(job());
+        wait_for_next(batch);
     });
+    Ahead::Running(result)
+}
+
+impl<R> Ahead<R> {
+    /// The job's result, once it is done.
+    pub fn wait(self) -> R {
+        match self {
+            Ahead::Done(r) => r,
+            Ahead::Running(result) => match result.recv() {
+                Ok(r) => r,
+                // A job that panics on a rayon thread aborts the process.
+                Err(_) => unreachable!("the helper sends every result of a job it ran"),
+            },
+        }
+    }
 }
 
 /// Starts the helper thread now, so that it is running by the time a chart has jobs
@@ -114,35 +143,35 @@ pub fn start_helper() {
     helper();
 }
 
-/// Whether jobs go to the helper thread, started on first use: one thread for the
-/// whole process rather than one per batch of jobs (starting a thread took 0.1 to
-/// 0.45 ms and waiting for one to end 0.1 to 0.3 ms, three times per chart).
+/// The helper thread, started on first use (none with one core, or when it could not
+/// be started): one thread for the whole process rather than one per batch of jobs
+/// (starting a thread took 0.1 to 0.45 ms and waiting for one to end 0.1 to 0.3 ms,
+/// three times per chart). Starting it does not wait for it to run.
 ///
 /// Linux queues a new thread on its parent's core, where it often waits until the
 /// parent's time slice ends or the load balancer moves it, 2 to 4 ms. So this thread
 /// yields once, and the helper moves itself to another core before anything else.
-fn helper() -> bool {
-    static STARTED: OnceLock<bool> = OnceLock::new();
-    *STARTED.get_or_init(|| {
+fn helper() -> Option<&'static ThreadPool> {
+    static POOL: OnceLock<Option<ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
         if !two_cores() {
-            return false;
+            return None;
         }
         let parent = cores::current();
-        let started = rayon_core::ThreadPoolBuilder::new()
+        let pool = rayon_core::ThreadPoolBuilder::new()
             .num_threads(1)
             .thread_name(|_| "chart-helper".into())
             .start_handler(move |_| {
                 cores::leave(parent);
                 HELPER.store(cores::thread_id(), Ordering::Relaxed);
             })
-            .build_global()
-            .is_ok();
+            .build()
+            .ok()?;
         std::thread::yield_now();
-        if started {
-            stay_awake();
-        }
-        started
+        stay_awake(&pool);
+        Some(pool)
     })
+    .as_ref()
 }
 
 /// Which cores threads run on (`sched_setaffinity`). Best effort: where a call fails,
@@ -264,19 +293,17 @@ mod tests {
     #[test]
     fn lending_gives_this_thread_its_cores_back() {
         let before = cores::allowed().map(|s| cores::count(&s));
-        let (a, b) = join(|| 1, || 2);
-        let (out, _) = map_alongside(&[1, 2, 3], |i| i + 1, || ());
-        assert_eq!((a, b, out), (1, 2, vec![2, 3, 4]));
+        let (out, first) = map_alongside(&[1, 2, 3], |i| i + 1, || "first");
+        assert_eq!((out, first), (vec![2, 3, 4], "first"));
         assert_eq!(cores::allowed().map(|s| cores::count(&s)), before);
     }
 
     #[test]
-    fn join_runs_both_and_returns_both() {
+    fn a_job_started_ahead_runs_on_the_helper() {
         let here = std::thread::current().id();
-        let (a, b) = join(|| (1, std::thread::current().id()), || (2, std::thread::current().id()));
-        assert_eq!((a.0, b.0), (1, 2));
-        assert_eq!(a.1, here, "the first closure runs on the calling thread");
-        assert_eq!(b.1 != here, two_cores(), "the second runs on a helper when there are two cores");
+        let ahead = ahead(move || std::thread::current().id());
+        let there = ahead.wait();
+        assert_eq!(there != here, two_cores(), "it runs on the helper when there are two cores");
     }
 
     #[test]

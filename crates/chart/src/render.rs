@@ -3,9 +3,10 @@
 //! executed with its own chart's `.Values`, `.Chart`, `.Files` and `.Template`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tug_gotemplate::{Map, MissingKey, Template, Value};
+use tug_gotemplate::{Fence, Map, MissingKey, Template, Value};
 
 use crate::capabilities::Capabilities;
 use crate::files::Files;
@@ -170,16 +171,23 @@ pub fn parse_alongside<'c, A>(
 }
 
 impl Parsed<'_> {
-    /// Runs every template but the partials (NOTES.txt included), in Helm's order, each
-    /// with its own chart's context and the final coalesced values.
-    /// `each` sees every file as soon as it is rendered.
-    pub fn execute(
+    /// Runs every template but the partials (NOTES.txt included) with its own chart's
+    /// context and the final coalesced values, as Helm does, while this thread first
+    /// runs `alongside`. `each` sees every file as soon as it is rendered; its results
+    /// come back in Helm's order, beside the rendered files.
+    ///
+    /// Helm runs the templates one after another, in its order, and a template may
+    /// change the values later ones see (Sprig's `set` on `.Values`). Here they first
+    /// run on two threads behind a [`Fence`], which drops and reports such changes;
+    /// when one was dropped, they all run again one after another.
+    pub fn execute<T: Send, A>(
         &self,
         values: &Value,
         release: &Release,
         caps: &Capabilities,
-        each: impl Fn(&str, &str),
-    ) -> Result<Rendered, Error> {
+        each: impl Fn(&str, &str) -> T + Sync,
+        alongside: impl FnOnce() -> A,
+    ) -> (Result<(Rendered, Vec<T>), Error>, A) {
         let top = Map::new();
         top.insert("Release", release.to_value());
         top.insert("Capabilities", caps.to_value());
@@ -192,8 +200,7 @@ impl Parsed<'_> {
             &top,
             &mut ctxs,
         );
-        let mut out = Rendered::new();
-        for src in self.sources.iter().filter(|s| !s.partial) {
+        let run = |src: &&Source| -> Result<(String, T), Error> {
             let data = Map::from_btree(ctxs[&src.chart_path].snapshot());
             let tmpl = Map::new();
             tmpl.insert("Name", Value::str(&src.name));
@@ -208,10 +215,40 @@ impl Parsed<'_> {
             } else {
                 text
             };
-            each(&src.name, &text);
-            out.insert(src.name.clone(), text);
-        }
-        Ok(out)
+            let seen = each(&src.name, &text);
+            Ok((text, seen))
+        };
+        let files: Vec<&Source> = self.sources.iter().filter(|s| !s.partial).collect();
+        let fence = Fence::now();
+        // Set once a template wrote shared values: the templates not yet run are then
+        // not tried (`None`), as they all run again.
+        let wrote = AtomicBool::new(false);
+        let (tried, other) = crate::parallel::map_alongside(
+            &files,
+            |src| {
+                if wrote.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let (result, wrote_here) = fence.run(|| run(src));
+                wrote.fetch_or(wrote_here, Ordering::Relaxed);
+                (!wrote_here).then_some(result)
+            },
+            alongside,
+        );
+        let results: Result<Vec<_>, Error> = match tried.into_iter().collect::<Option<Vec<_>>>() {
+            Some(tried) => tried.into_iter().collect(),
+            None => files.iter().map(run).collect(),
+        };
+        let out = results.map(|results| {
+            let mut rendered = Rendered::new();
+            let mut seen = Vec::with_capacity(results.len());
+            for (src, (text, s)) in files.iter().zip(results) {
+                rendered.insert(src.name.clone(), text);
+                seen.push(s);
+            }
+            (rendered, seen)
+        });
+        (out, other)
     }
 }
 
@@ -223,7 +260,8 @@ pub fn render(
     release: &Release,
     caps: &Capabilities,
 ) -> Result<Rendered, Error> {
-    parse_alongside(chart, || ()).0?.execute(values, release, caps, |_, _| ())
+    let parsed = parse_alongside(chart, || ()).0?;
+    parsed.execute(values, release, caps, |_, _| (), || ()).0.map(|(rendered, _)| rendered)
 }
 
 /// `parse error at (chart/templates/x.yaml:3): unexpected EOF`, as Helm words it.

@@ -1,6 +1,8 @@
 //! `values.schema.json`: each chart's values checked against its schema (a
 //! subchart against its part of the values), all failures reported together.
 
+use std::collections::HashMap;
+
 use tug_gotemplate::Value;
 
 use crate::loader::Chart;
@@ -31,13 +33,47 @@ fn collect<'c>(chart: &'c Chart, values: &Value, out: &mut Vec<(&'c Chart, serde
     }
 }
 
+/// Each schema text, compiled (or why it is not a schema).
+type Validators = HashMap<String, Result<jsonschema::Validator, String>>;
+
+/// The schemas of a chart and its subcharts, being compiled on the helper thread while
+/// the chart is processed and parsed: the first schema of a process takes more than
+/// 1 ms, as it is checked against its draft's meta-schema, compiled first.
+pub struct Compiling(crate::parallel::Ahead<Validators>);
+
+/// Starts compiling the schemas of `chart` and of all its subcharts.
+pub fn compile(chart: &Chart) -> Compiling {
+    let mut texts = Vec::new();
+    schema_texts(chart, &mut texts);
+    Compiling(crate::parallel::ahead(move || {
+        texts
+            .into_iter()
+            .map(|text| {
+                let validator = compile_one(&text);
+                (text, validator)
+            })
+            .collect()
+    }))
+}
+
+fn schema_texts(chart: &Chart, out: &mut Vec<String>) {
+    out.extend(chart.schema.clone());
+    chart.dependencies.iter().for_each(|sub| schema_texts(sub, out));
+}
+
+fn compile_one(text: &str) -> Result<jsonschema::Validator, String> {
+    let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+}
+
 impl Snapshot<'_> {
     /// Validates each chart's values against its schema; every failure is reported
     /// together, chart by chart.
-    pub fn check(self) -> Result<(), Error> {
+    pub fn check(self, compiling: Compiling) -> Result<(), Error> {
+        let mut validators = compiling.0.wait();
         let mut report = String::new();
         for (chart, instance) in self.0 {
-            check_one(chart, &instance, &mut report)?;
+            check_one(chart, &mut validators, &instance, &mut report)?;
         }
         if report.is_empty() {
             Ok(())
@@ -66,16 +102,23 @@ fn whole_numbers_as_integers(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
-fn check_one(chart: &Chart, instance: &serde_json::Value, report: &mut String) -> Result<(), Error> {
+fn check_one(
+    chart: &Chart,
+    validators: &mut Validators,
+    instance: &serde_json::Value,
+    report: &mut String,
+) -> Result<(), Error> {
     let Some(text) = &chart.schema else {
         return Ok(());
     };
-    let bad = |msg: String| Error::Parse {
-        file: format!("{}/values.schema.json", chart.name()),
-        msg,
-    };
-    let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| bad(e.to_string()))?;
+    let validator = validators
+        .entry(text.clone())
+        .or_insert_with(|| compile_one(text))
+        .as_ref()
+        .map_err(|msg| Error::Parse {
+            file: format!("{}/values.schema.json", chart.name()),
+            msg: msg.clone(),
+        })?;
     let errors: Vec<String> = validator
         .iter_errors(instance)
         .map(|e| {

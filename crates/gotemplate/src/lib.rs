@@ -34,7 +34,7 @@ pub use error::Error;
 pub use exec::Ctx;
 pub use funcs::{FuncResult, Funcs, Kind};
 use names::NameMap;
-pub use value::{Map, Object, Value};
+pub use value::{Fence, Map, Object, Value};
 
 /// The templates of one source, parsed by [`Template::parse_only`] and not yet added.
 pub struct Parsed(Vec<ast::Tree>);

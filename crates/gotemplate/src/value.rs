@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// A Go-like dynamic value.
@@ -55,21 +57,43 @@ pub trait Object: Send + Sync {
 }
 
 /// A shared, mutable map with sorted keys (a Go `map[string]interface{}`).
-#[derive(Clone, Default)]
-pub struct Map(Arc<RwLock<BTreeMap<String, Value>>>);
+#[derive(Clone)]
+pub struct Map {
+    entries: Arc<RwLock<BTreeMap<String, Value>>>,
+    /// The era it was made in (see [`Fence`]).
+    era: u64,
+}
+
+impl Default for Map {
+    fn default() -> Map {
+        Map::from_btree(BTreeMap::new())
+    }
+}
 
 impl Map {
     pub fn new() -> Map {
         Map::default()
     }
     pub fn from_btree(m: BTreeMap<String, Value>) -> Map {
-        Map(Arc::new(RwLock::new(m)))
+        Map {
+            entries: Arc::new(RwLock::new(m)),
+            era: ERA.load(Ordering::Relaxed),
+        }
     }
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Value>> {
-        self.0.read().unwrap_or_else(|e| e.into_inner())
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Value>> {
-        self.0.write().unwrap_or_else(|e| e.into_inner())
+    /// The entries to change, unless this thread runs behind a fence made after the map
+    /// (the write is then dropped and reported to the fence).
+    fn write(&self) -> Option<std::sync::RwLockWriteGuard<'_, BTreeMap<String, Value>>> {
+        let fenced_off = FENCED.with(|f| match f.get() {
+            Some((era, _)) if self.era < era => {
+                f.set(Some((era, true)));
+                true
+            }
+            _ => false,
+        });
+        (!fenced_off).then(|| self.entries.write().unwrap_or_else(|e| e.into_inner()))
     }
     pub fn get(&self, key: &str) -> Option<Value> {
         self.read().get(key).cloned()
@@ -78,10 +102,12 @@ impl Map {
         self.read().contains_key(key)
     }
     pub fn insert(&self, key: impl Into<String>, v: Value) {
-        self.write().insert(key.into(), v);
+        if let Some(mut entries) = self.write() {
+            entries.insert(key.into(), v);
+        }
     }
     pub fn remove(&self, key: &str) -> Option<Value> {
-        self.write().remove(key)
+        self.write()?.remove(key)
     }
     pub fn len(&self) -> usize {
         self.read().len()
@@ -101,7 +127,46 @@ impl Map {
         self.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
     pub fn ptr_eq(&self, other: &Map) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.entries, &other.entries)
+    }
+}
+
+/// The era maps made now belong to; each [`Fence`] starts a new one.
+static ERA: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// While this thread runs behind a fence: its era, and whether the code tried to
+    /// change a map made before it.
+    static FENCED: Cell<Option<(u64, bool)>> = const { Cell::new(None) };
+}
+
+/// A line between the maps made before it, which whatever runs after it may share, and
+/// the maps made after. Code run behind the fence ([`Fence::run`]) may change the maps
+/// it makes but not the older ones: such a change is dropped and reported. So templates
+/// that only read shared values can run at the same time, and those that change them
+/// (Sprig's `set` on `.Values`) can be run again one after another.
+pub struct Fence(u64);
+
+impl Fence {
+    /// A fence here: maps made from now on are behind it.
+    pub fn now() -> Fence {
+        Fence(ERA.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Runs `f` on this thread behind the fence; returns its result and whether it
+    /// tried to change a map made before the fence (a change that was dropped).
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> (R, bool) {
+        /// Puts back what was there before, also when `f` panics.
+        struct Restore(Option<(u64, bool)>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                FENCED.set(self.0);
+            }
+        }
+        let _restore = Restore(FENCED.replace(Some((self.0, false))));
+        let r = f();
+        let wrote = FENCED.get().is_some_and(|(_, wrote)| wrote);
+        (r, wrote)
     }
 }
 
@@ -433,5 +498,40 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             out.insert(key, v);
         }
         Ok(Value::map(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behind_a_fence_only_maps_made_after_it_change() {
+        let shared = Map::new();
+        shared.insert("x", Value::Int(1));
+        let fence = Fence::now();
+        let ((), wrote) = fence.run(|| {
+            let own = Map::new();
+            own.insert("y", Value::Int(2));
+            assert_eq!(own.get("y"), Some(Value::Int(2)));
+            shared.insert("x", Value::Int(3));
+            assert_eq!(shared.remove("x"), None);
+        });
+        assert!(wrote, "the write to the older map is reported");
+        assert_eq!(shared.get("x"), Some(Value::Int(1)), "and dropped");
+        let ((), wrote) = fence.run(|| Map::new().insert("z", Value::Nil));
+        assert!(!wrote, "a map of its own is the code's to change");
+        shared.insert("x", Value::Int(4));
+        assert_eq!(shared.get("x"), Some(Value::Int(4)), "outside the fence, writes go through");
+    }
+
+    #[test]
+    fn a_panic_behind_a_fence_lifts_it() {
+        let shared = Map::new();
+        let fence = Fence::now();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fence.run(|| panic!("boom"))));
+        assert!(panicked.is_err());
+        shared.insert("x", Value::Int(1));
+        assert_eq!(shared.get("x"), Some(Value::Int(1)));
     }
 }
