@@ -192,15 +192,14 @@ impl<'a> Lexer<'a> {
 
     /// Whether the input is at a right delimiter, and whether it carries a trim marker.
     fn at_right_delim(&self) -> (bool, bool) {
-        let rest = self.rest();
-        let b = rest.as_bytes();
-        if b.len() >= 2 && is_space(b[0]) && b[1] == b'-' && rest[2..].starts_with(self.right) {
+        let b = self.rest().as_bytes();
+        let right = self.right.as_bytes();
+        if b.len() >= 2 && is_space(b[0]) && b[1] == b'-' && b[2..].starts_with(right) {
             return (true, true);
         }
-        if rest.starts_with(self.right) {
-            return (true, false);
-        }
-        (false, false)
+        // The first byte decides most calls (one per token and per space) without
+        // comparing the whole delimiter.
+        (b.first() == right.first() && b.starts_with(right), false)
     }
 
     /// Lex inside `{{ … }}`; returns whether the right delimiter trims following text.
