@@ -12,18 +12,23 @@ use rayon_core::ThreadPool;
 /// Runs `job` on every item, on this thread and on the helper thread, while this
 /// thread first runs `first`; returns the results in item order and `first`'s.
 /// With one core, or when the helper could not be started, everything runs here.
+///
+/// Items are taken costliest first (by `cost`, an estimate), so that the last jobs are
+/// short and neither thread waits long for the other at the end.
 pub fn map_alongside<T: Sync, R: Send, A>(
     items: &[T],
+    cost: impl Fn(&T) -> usize,
     job: impl Fn(&T) -> R + Sync,
     first: impl FnOnce() -> A,
 ) -> (Vec<R>, A) {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cost(&items[i])));
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
         loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = items.get(i) else { break };
-            done.push((i, job(item)));
+            let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            done.push((i, job(&items[i])));
         }
         done
     };
@@ -272,9 +277,9 @@ fn two_cores() -> bool {
     cores::allowed().is_some_and(|set| cores::count(&set) > 1)
 }
 
-/// [`map_alongside`] with nothing else to do meanwhile.
+/// [`map_alongside`] with nothing else to do meanwhile, taking the items in order.
 pub fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    map_alongside(items, job, || ()).0
+    map_alongside(items, |_| 0, job, || ()).0
 }
 
 #[cfg(test)]
@@ -284,7 +289,7 @@ mod tests {
     #[test]
     fn results_keep_item_order_and_first_runs() {
         let items: Vec<u64> = (0..1000).collect();
-        let (out, first) = map_alongside(&items, |i| i * 2, || "done");
+        let (out, first) = map_alongside(&items, |i| *i as usize % 7, |i| i * 2, || "done");
         assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert_eq!(first, "done");
         assert!(map(&Vec::<u8>::new(), |b| *b).is_empty());
@@ -293,7 +298,7 @@ mod tests {
     #[test]
     fn lending_gives_this_thread_its_cores_back() {
         let before = cores::allowed().map(|s| cores::count(&s));
-        let (out, first) = map_alongside(&[1, 2, 3], |i| i + 1, || "first");
+        let (out, first) = map_alongside(&[1, 2, 3], |_| 0, |i| i + 1, || "first");
         assert_eq!((out, first), (vec![2, 3, 4], "first"));
         assert_eq!(cores::allowed().map(|s| cores::count(&s)), before);
     }

@@ -153,6 +153,7 @@ pub fn parse_alongside<'c, A>(
     let set = Template::new("gotpl").missing_key(MissingKey::Zero);
     let (parsed, other) = crate::parallel::map_alongside(
         &list,
+        |src| src.text.len(),
         |src| set.parse_only(&src.name, &src.text),
         alongside,
     );
@@ -225,6 +226,7 @@ impl Parsed<'_> {
         let wrote = AtomicBool::new(false);
         let (tried, other) = crate::parallel::map_alongside(
             &files,
+            |src| src.text.len(),
             |src| {
                 if wrote.load(Ordering::Relaxed) {
                     return None;
