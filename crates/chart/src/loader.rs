@@ -87,34 +87,60 @@ pub fn load(path: &Path) -> Result<Chart, Error> {
 type EarlyValues = Result<Value, String>;
 
 fn load_dir(root: &Path) -> Result<Chart, Error> {
-    // The files are read on two threads; the one that reads values.yaml (most of the
-    // parsing a chart needs before rendering) parses it too. That is the longest job,
-    // so it goes first rather than last in name order: the other thread reads the rest
-    // meanwhile. Where values.yaml sits among the files does not matter after loading.
-    let mut list = list_dir(root)?;
-    if let Some(i) = list.iter().position(|(rel, _)| rel == "values.yaml") {
-        list[..=i].rotate_right(1);
-    }
-    let read = crate::parallel::map(&list, |(rel, path)| {
-        let file = read_file(rel, path)?;
-        let parsed = (rel == "values.yaml").then(|| parse_values(&text(&file.data)));
-        Ok::<_, Error>((file, parsed))
-    });
+    // Each entry of the top directory is one job on two threads: a subdirectory is
+    // listed and read, a file read; values.yaml (most of the parsing a chart needs
+    // before rendering) is parsed too, by the thread that reads it. That is the longest
+    // job, so it goes first, then the directories, then the other files.
+    let rules = ignore_rules(root);
+    let mut top = Vec::new();
+    walk(root, "", &rules, &mut top, false)?;
+    let cost = |e: &Entry| match e {
+        Entry::File(rel, _) if rel == "values.yaml" => 2,
+        Entry::Dir(..) => 1,
+        Entry::File(..) => 0,
+    };
+    let read = crate::parallel::map_alongside(
+        &top,
+        cost,
+        |entry| match entry {
+            Entry::File(rel, path) => {
+                let file = read_file(rel, path)?;
+                let parsed = (rel == "values.yaml").then(|| parse_values(&text(&file.data)));
+                Ok((vec![file], parsed))
+            }
+            Entry::Dir(rel, path) => {
+                let mut inside = Vec::new();
+                walk(path, rel, &rules, &mut inside, true)?;
+                Ok((read_files(&inside)?, None))
+            }
+        },
+        || (),
+    )
+    .0;
     let mut early = None;
-    let mut files = Vec::with_capacity(read.len());
+    let mut files = Vec::new();
     for r in read {
-        let (file, parsed) = r?;
+        let (read, parsed): (Vec<ChartFile>, _) = r?;
         early = early.or(parsed);
-        files.push(file);
+        files.extend(read);
     }
     from_files_with(files, early)
 }
 
 /// A chart directory's files, relative to it, without those `.helmignore` excludes.
 pub fn read_dir_files(root: &Path) -> Result<Vec<ChartFile>, Error> {
-    list_dir(root)?
-        .iter()
-        .map(|(rel, path)| read_file(rel, path))
+    let mut list = Vec::new();
+    walk(root, "", &ignore_rules(root), &mut list, true)?;
+    read_files(&list)
+}
+
+/// Reads listed files (no directories are listed when walking deep).
+fn read_files(list: &[Entry]) -> Result<Vec<ChartFile>, Error> {
+    list.iter()
+        .filter_map(|e| match e {
+            Entry::File(rel, path) => Some(read_file(rel, path)),
+            Entry::Dir(..) => None,
+        })
         .collect()
 }
 
@@ -131,24 +157,24 @@ fn read_file(rel: &str, path: &Path) -> Result<ChartFile, Error> {
     }
 }
 
-/// The files of a chart directory that `.helmignore` keeps, each by its path relative
-/// to the directory and its path on disk, in Helm's order (sorted, depth first).
-fn list_dir(root: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
-    let rules = match std::fs::read_to_string(root.join(".helmignore")) {
+/// A chart directory's `.helmignore` (none: nothing ignored).
+fn ignore_rules(root: &Path) -> IgnoreRules {
+    match std::fs::read_to_string(root.join(".helmignore")) {
         Ok(t) => IgnoreRules::parse(&t),
         Err(_) => IgnoreRules::parse(""),
-    };
-    let mut files = Vec::new();
-    walk(root, "", &rules, &mut files)?;
-    Ok(files)
+    }
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    rules: &IgnoreRules,
-    out: &mut Vec<(String, PathBuf)>,
-) -> Result<(), Error> {
+/// A file or directory of a chart, by its path relative to the chart and on disk.
+enum Entry {
+    File(String, PathBuf),
+    Dir(String, PathBuf),
+}
+
+/// Lists what `.helmignore` keeps of directory `dir` (at `prefix` in the chart) in
+/// Helm's order (sorted, depth first): its files, and its subdirectories' files when
+/// `deep`, else the subdirectories themselves.
+fn walk(dir: &Path, prefix: &str, rules: &IgnoreRules, out: &mut Vec<Entry>, deep: bool) -> Result<(), Error> {
     let io = |p: &Path, e: std::io::Error| Error::Io {
         path: p.display().to_string(),
         source: e,
@@ -173,8 +199,13 @@ fn walk(
             _ => std::fs::metadata(&path).map_err(|err| io(&path, err))?.file_type(),
         };
         if kind.is_dir() {
-            if !rules.ignored(&rel, true) {
-                walk(&path, &rel, rules, out)?;
+            if rules.ignored(&rel, true) {
+                continue;
+            }
+            if deep {
+                walk(&path, &rel, rules, out, true)?;
+            } else {
+                out.push(Entry::Dir(rel, path));
             }
         } else if rules.ignored(&rel, false) {
             continue;
@@ -184,7 +215,7 @@ fn walk(
                 msg: "cannot load irregular file as it has file mode type bits set".into(),
             });
         } else {
-            out.push((rel, path));
+            out.push(Entry::File(rel, path));
         }
     }
     Ok(())

@@ -277,11 +277,6 @@ fn two_cores() -> bool {
     cores::allowed().is_some_and(|set| cores::count(&set) > 1)
 }
 
-/// [`map_alongside`] with nothing else to do meanwhile, taking the items in order.
-pub fn map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    map_alongside(items, |_| 0, job, || ()).0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +287,8 @@ mod tests {
         let (out, first) = map_alongside(&items, |i| *i as usize % 7, |i| i * 2, || "done");
         assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert_eq!(first, "done");
-        assert!(map(&Vec::<u8>::new(), |b| *b).is_empty());
+        let (none, _) = map_alongside(&Vec::<u8>::new(), |_| 0, |b| *b, || ());
+        assert!(none.is_empty());
     }
 
     #[test]
@@ -314,10 +310,15 @@ mod tests {
     #[test]
     fn jobs_run_on_two_threads_when_there_are_two_cores() {
         let items: Vec<u32> = (0..64).collect();
-        let ids = map(&items, |_| {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            std::thread::current().id()
-        });
+        let (ids, _) = map_alongside(
+            &items,
+            |_| 0,
+            |_| {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                std::thread::current().id()
+            },
+            || (),
+        );
         let distinct: std::collections::HashSet<_> = ids.into_iter().collect();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(distinct.len(), cores.min(2));
