@@ -48,7 +48,7 @@ pub use loader::{load, load_archive, Chart, ChartFile};
 pub use order::{render_chart, template, Manifest, TemplateOptions};
 pub use package::package;
 pub use parallel::start_helper;
-pub use render::{render, Release, Rendered};
+pub use render::{render, Lookup, Release, Rendered};
 pub use values::UserValues;
 
 /// Everything that can go wrong with a chart, worded as Helm words it where users

@@ -6,7 +6,7 @@ use tug_gotemplate::Value;
 
 use crate::capabilities::Capabilities;
 use crate::loader::Chart;
-use crate::render::{parse_alongside, Release, Rendered};
+use crate::render::{parse_alongside, Lookup, Release, Rendered};
 use crate::values::{coalesce, deps};
 use crate::Error;
 
@@ -74,6 +74,8 @@ pub struct TemplateOptions {
     pub include_crds: bool,
     pub skip_tests: bool,
     pub skip_schema_validation: bool,
+    /// How `lookup` reads the cluster (none: an empty map, as offline).
+    pub lookup: Option<Lookup>,
 }
 
 /// Splits a rendered file at `---` lines, as Helm's `SplitManifests` does with the
@@ -335,7 +337,7 @@ fn render(chart: &Chart, opts: &TemplateOptions, split: bool) -> Result<(Chart, 
     // A schema error still comes before any template error, as in Helm.
     let compiling = (!opts.skip_schema_validation).then(|| crate::schema::compile(chart));
     let processed = deps::process(chart, &user)?;
-    let (parsed, (values, snapshot)) = parse_alongside(&processed, || {
+    let (parsed, (values, snapshot)) = parse_alongside(&processed, opts.lookup.as_ref(), || {
         let values = Value::Map(user.clone()).deep_copy();
         if let Value::Map(m) = &values {
             coalesce(&processed, m);

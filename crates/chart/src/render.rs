@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tug_gotemplate::{Fence, Map, MissingKey, Template, Value};
+use tug_gotemplate::{Fence, Funcs, Kind, Map, MissingKey, Template, Value};
 
 use crate::capabilities::Capabilities;
 use crate::files::Files;
@@ -46,6 +46,31 @@ impl Release {
         m.insert("Service", Value::str("Helm"));
         Value::Map(m)
     }
+}
+
+/// Answers Helm's `lookup apiVersion kind namespace name` from a cluster: the object, the
+/// list when `name` is empty, an empty map when there is none; an error stops rendering.
+/// Without one, as for `helm template`, `lookup` gives an empty map.
+#[derive(Clone)]
+pub struct Lookup(pub Arc<dyn Fn(&str, &str, &str, &str) -> Result<Value, String> + Send + Sync>);
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lookup")
+    }
+}
+
+/// Helm's functions, with `lookup` answered by `lookup` when there is one.
+fn functions(lookup: Option<&Lookup>) -> Funcs {
+    let mut funcs = Funcs::helm();
+    if let Some(Lookup(find)) = lookup {
+        let find = find.clone();
+        funcs.pure("lookup", &[Kind::Str; 4], None, move |a| {
+            let arg = |i: usize| a[i].as_str().unwrap_or("");
+            find(arg(0), arg(1), arg(2), arg(3))
+        });
+    }
+    funcs
 }
 
 /// Rendered templates by path (`chart/templates/x.yaml`, `chart/charts/sub/templates/y.yaml`),
@@ -145,12 +170,13 @@ pub struct Parsed<'c> {
 /// The first error in Helm's order is the one reported.
 pub fn parse_alongside<'c, A>(
     chart: &'c Chart,
+    lookup: Option<&Lookup>,
     alongside: impl FnOnce() -> A,
 ) -> (Result<Parsed<'c>, Error>, A) {
     let mut list = Vec::new();
     sources(chart, chart.name(), &mut list);
     helm_order(&mut list);
-    let set = Template::new("gotpl").missing_key(MissingKey::Zero);
+    let set = Template::with_funcs("gotpl", functions(lookup)).missing_key(MissingKey::Zero);
     let (parsed, other) = crate::parallel::map_alongside(
         &list,
         |src| src.text.len(),
@@ -262,7 +288,7 @@ pub fn render(
     release: &Release,
     caps: &Capabilities,
 ) -> Result<Rendered, Error> {
-    let parsed = parse_alongside(chart, || ()).0?;
+    let parsed = parse_alongside(chart, None, || ()).0?;
     parsed.execute(values, release, caps, |_, _| (), || ()).0.map(|(rendered, _)| rendered)
 }
 

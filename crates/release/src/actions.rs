@@ -17,7 +17,7 @@ use crate::{cluster, Error};
 use tug_chart::order::{render_split, Split, TemplateOptions};
 use tug_chart::Capabilities;
 use tug_chart::Chart;
-use tug_chart::Release;
+use tug_chart::{Lookup, Release};
 
 /// What `install` (and the install half of `upgrade --install`) takes.
 #[derive(Clone, Debug)]
@@ -82,6 +82,7 @@ fn render(
     values: &tug_gotemplate::Value,
     revision: i64,
     upgrade: bool,
+    lookup: Lookup,
 ) -> Result<Rendered, Error> {
     let opts = TemplateOptions {
         release: Release {
@@ -94,6 +95,7 @@ fn render(
         capabilities: o.capabilities.clone(),
         values: values.clone(),
         skip_schema_validation: o.skip_schema_validation,
+        lookup: Some(lookup),
         ..TemplateOptions::default()
     };
     let Split { chart: processed, rendered, generic, hooks: hook_manifests } = render_split(chart, &opts)?;
@@ -128,6 +130,8 @@ fn to_json_map(v: &tug_gotemplate::Value) -> serde_json::Map<String, Value> {
 pub struct Releases {
     kube: Kube,
     storage: Storage,
+    /// For `lookup` in templates, which reads the cluster on a connection of its own.
+    connect: ConnectOptions,
 }
 
 impl Releases {
@@ -143,7 +147,13 @@ impl Releases {
         Ok(Releases {
             storage: Storage::new(session.conn.clone(), secrets),
             kube: Kube { session },
+            connect: opts.clone(),
         })
+    }
+
+    /// `lookup` for templates, against this cluster.
+    fn lookup(&self) -> Lookup {
+        crate::lookup::cluster(self.connect.clone())
     }
 
     /// The namespace of the kubeconfig's current context.
@@ -218,7 +228,7 @@ impl Releases {
             Some(last) => last.version + 1,
             None => 1,
         };
-        let rendered = render(chart, o, &o.values, version, false)?;
+        let rendered = render(chart, o, &o.values, version, false, self.lookup())?;
         let deadline = Instant::now() + o.timeout;
         if o.create_namespace {
             self.create_namespace(&o.namespace).await?;
@@ -470,7 +480,7 @@ impl Releases {
             user
         };
         let values_tv = tug_gotemplate::Value::from(&Value::Object(values.clone()));
-        let rendered = render(chart, o, &values_tv, last.version + 1, true)?;
+        let rendered = render(chart, o, &values_tv, last.version + 1, true, self.lookup())?;
         let deadline = Instant::now() + o.timeout;
         let mut record = Record {
             name: o.name.clone(),

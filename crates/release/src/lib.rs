@@ -8,6 +8,7 @@
 //! - [`record`]: Helm's release record and its Secret encoding (pure);
 //! - [`storage`]: the records as Secrets `sh.helm.release.v1.NAME.vN`;
 //! - [`kube`]: the release's objects: create, three-way update, delete, wait;
+//! - [`lookup`]: templates' `lookup`, reading the cluster on a connection of its own;
 //! - [`readiness`]: when an object is ready and a hook has finished (pure);
 //! - [`hooks`]: running hooks by event, weight and delete policy;
 //! - [`actions`]: the operations, with statuses, `--atomic` and failure cleanup;
@@ -16,6 +17,7 @@
 pub mod actions;
 pub mod hooks;
 pub mod kube;
+pub mod lookup;
 pub mod readiness;
 pub mod record;
 pub mod report;

@@ -976,6 +976,8 @@ fn template(a: TemplateArgs) -> anyhow::Result<()> {
         include_crds: a.include_crds,
         skip_tests: a.skip_tests,
         skip_schema_validation: a.skip_schema_validation,
+        // Offline, as `helm template`: `lookup` gives an empty map.
+        lookup: None,
     };
     let out = tug_chart::template(&chart, &opts).map_err(|e| match e {
         tug_chart::Error::ManifestYaml { .. } => {

@@ -612,3 +612,50 @@ fn served_repository_is_added_searched_and_installed_from() {
     let out = tug(&["chart", "repo", "remove", "local"]);
     assert_eq!(out, "\"local\" has been removed from your repositories\n");
 }
+
+#[test]
+fn lookup_reads_the_cluster_on_install_and_nothing_when_templating() {
+    let cp = ControlPlane::start(TUG);
+    let tmp = tempfile::tempdir().unwrap();
+    cp.kubectl(&["create", "configmap", "existing", "--from-literal=x=found"]);
+    let chart = tmp.path().join("look");
+    write(
+        &chart,
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: look\nversion: 0.1.0\n"),
+            (
+                "templates/cm.yaml",
+                concat!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-seen\ndata:\n",
+                    "  found: {{ dig \"data\" \"x\" \"\" (lookup \"v1\" \"ConfigMap\" .Release.Namespace \"existing\") | quote }}\n",
+                    "  missing: {{ lookup \"v1\" \"ConfigMap\" .Release.Namespace \"nope\" | len | quote }}\n",
+                    "  listed: \"{{ range (lookup \"v1\" \"ConfigMap\" .Release.Namespace \"\").items }}",
+                    "{{ if eq .metadata.name \"existing\" }}existing{{ end }}{{ end }}\"\n",
+                    "  node: {{ dig \"metadata\" \"name\" \"\" (lookup \"v1\" \"Namespace\" \"\" .Release.Namespace) | quote }}\n",
+                ),
+            ),
+        ],
+    );
+    let chart = chart.to_str().unwrap();
+    cp.tug(&["chart", "install", "look", chart]);
+    let seen = get(&cp, "configmap", "look-seen", "default");
+    assert_eq!(seen["data"]["found"], "found", "{seen}");
+    assert_eq!(seen["data"]["missing"], "0", "an object that does not exist is an empty map");
+    assert_eq!(seen["data"]["listed"], "existing", "an empty name lists");
+    assert_eq!(seen["data"]["node"], "default", "a cluster-scoped kind is read without a namespace");
+    // Offline, as `helm template`, every lookup is an empty map.
+    let offline = cp.tug(&["chart", "template", "look", chart]);
+    assert!(offline.contains("found: \"\"") && offline.contains("listed: \"\""), "{offline}");
+    // A kind the cluster does not serve stops the install, naming the lookup.
+    let bad = tmp.path().join("bad");
+    write(
+        &bad,
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: bad\nversion: 0.1.0\n"),
+            ("templates/cm.yaml", "{{ lookup \"example.com/v1\" \"Nothing\" \"\" \"x\" }}\n"),
+        ],
+    );
+    let out = cp.tug_output(&["chart", "install", "bad", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("lookup example.com/v1 Nothing"), "{}", text(&out));
+}
